@@ -1,0 +1,129 @@
+"""The headless commands: the same engine as the window, for scripts and build pipelines.
+
+Exit code 0 on success; on a problem the user can fix, one `error: …` line on stderr and
+exit code 2 — never a traceback for bad input.  TensorFlow is imported only inside the
+commands that need it, so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from studio.core.errors import StudioError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tflite-studio",
+        description="Quantize, prune and cluster Keras models for LiteRT, and measure the result.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    opt = sub.add_parser(
+        "optimize",
+        help="run one recipe on a model and measure it",
+        description="Run one recipe: writes model.tflite, recipe.json, "
+        "metrics.json and baseline.json (the float model's figures) to --out.",
+    )
+    opt.add_argument(
+        "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
+    )
+    opt.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
+    opt.add_argument("--recipe", required=True, help="recipe JSON file (see README)")
+    opt.add_argument("--out", required=True, help="output folder (created if needed)")
+    opt.add_argument(
+        "--threads", type=int, default=1, help="LiteRT threads for measuring (default 1)"
+    )
+    opt.add_argument(
+        "--trust",
+        action="store_true",
+        help="load models with Lambda or custom layers (runs code from the file)",
+    )
+    opt.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="measure an existing .tflite file",
+        description="Measure a .tflite and print its metrics JSON to stdout.",
+    )
+    ev.add_argument("--tflite", required=True, help="the .tflite file to measure")
+    ev.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
+    ev.add_argument("--baseline", help="the float Keras model, to measure agreement with it")
+    ev.add_argument("--threads", type=int, default=1, help="LiteRT threads (default 1)")
+    ev.add_argument("--trust", action="store_true", help="trust the baseline model file's code")
+    return parser
+
+
+def _print_event(event) -> None:
+    fraction = "" if event.fraction is None else f" {event.fraction:4.0%}"
+    print(f"[{event.stage}{fraction}] {event.message}", file=sys.stderr, flush=True)
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from studio.core.recipe import Recipe
+
+    recipe = Recipe.load(args.recipe)  # validated before TensorFlow is even imported
+    from studio.core.pipeline import optimize
+    from studio.core.progress import ignore
+
+    result = optimize(
+        args.model,
+        args.data,
+        recipe,
+        args.out,
+        threads=args.threads,
+        trust=args.trust,
+        report=ignore if args.quiet else _print_event,
+    )
+    m, b = result.metrics, result.baseline
+    acc = "n/a" if m.accuracy is None else f"{m.accuracy:.4f}"
+    base_acc = "n/a" if b.accuracy is None else f"{b.accuracy:.4f}"
+    print(
+        f"{recipe.describe()}: {m.size_bytes} bytes ({m.gzip_bytes} gzipped, "
+        f"{b.gzip_bytes / m.gzip_bytes:.1f}x smaller than float), {m.metric} {acc} "
+        f"(float {base_acc}), latency {m.latency_ms.median:.3f} ms on {m.latency_ms.threads} "
+        f"thread(s) -> {result.out_dir}"
+    )
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from studio.core.pipeline import evaluate
+
+    metrics = evaluate(
+        args.tflite, args.data, baseline_model=args.baseline, threads=args.threads, trust=args.trust
+    )
+    print(json.dumps(metrics.to_dict(), indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if getattr(args, "threads", 1) < 1:
+        print("error: --threads must be 1 or more", file=sys.stderr)
+        return EXIT_USER_ERROR
+    command = {"optimize": _optimize, "evaluate": _evaluate}[args.command]
+    try:
+        return command(args)
+    except StudioError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("error: cancelled", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(
+            "error: out of memory; try fewer calibration samples or a smaller batch size",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

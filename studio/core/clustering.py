@@ -1,0 +1,67 @@
+"""Weight clustering: each layer's weights share a few values (centroids).
+
+Clustering alone does not shrink a .tflite (weights are still stored one by one); it pays
+off after compression (gzip) and combined with int8, which is why the studio reports
+gzip size.  Per-channel clustering gives each output channel of a convolution its own
+centroids, which keeps accuracy better at the cost of more distinct values.
+"""
+
+from __future__ import annotations
+
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+from tensorflow_model_optimization.python.core.clustering.keras import clustering_registry
+
+from studio.core.data import Dataset
+from studio.core.progress import Report, ignore
+from studio.core.recipe import Clustering
+from studio.core.selection import choose, wrap
+from studio.core.training import fine_tune
+
+clustering = tfmot.clustering.keras
+Init = clustering.CentroidInitialization
+INITS = {
+    "kmeans++": Init.KMEANS_PLUS_PLUS,
+    "linear": Init.LINEAR,
+    "density": Init.DENSITY_BASED,
+    "random": Init.RANDOM,
+}
+
+
+def clusterable(layer: keras.layers.Layer) -> bool:
+    return bool(clustering_registry.ClusteringRegistry.supports(layer))
+
+
+def cluster(
+    model: keras.Model,
+    data: Dataset,
+    recipe: Clustering,
+    *,
+    probabilities: bool,
+    report: Report = ignore,
+) -> keras.Model:
+    """Cluster the chosen layers, fine-tune, and return the stripped model."""
+    names = choose(model, recipe.layers, clusterable, "clustering.layers")
+
+    def wrapper(layer: keras.layers.Layer) -> keras.layers.Layer:
+        per_channel = recipe.per_channel and isinstance(layer, keras.layers.Conv2D)
+        return clustering.cluster_weights(
+            layer,
+            number_of_clusters=recipe.clusters,
+            cluster_centroids_init=INITS[recipe.init],
+            preserve_sparsity=recipe.preserve_sparsity,
+            cluster_per_channel=per_channel,
+        )
+
+    wrapped = wrap(model, names, wrapper)
+    fine_tune(
+        wrapped,
+        data,
+        stage="cluster",
+        epochs=recipe.epochs,
+        learning_rate=recipe.learning_rate,
+        batch_size=recipe.batch_size,
+        probabilities=probabilities,
+        report=report,
+    )
+    return clustering.strip_clustering(wrapped)

@@ -1,0 +1,118 @@
+"""Keras model -> .tflite bytes, for each quantization mode.
+
+| mode     | weights | activations | needs calibration data |
+| none     | float32 | float32     | no  |
+| dynamic  | int8    | float32     | no  |
+| float16  | float16 | float32     | no  |
+| int8     | int8    | int8        | yes |
+| int16x8  | int8    | int16       | yes |
+
+Selective quantization (layers kept in float) goes through TensorFlow's
+QuantizationDebugger, which can deny-list the operators of the named layers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from studio.core.errors import ConversionError, RecipeError
+from studio.core.recipe import Quantization
+from studio.core.tflite_file import tensor_names
+
+IO_DTYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}
+
+
+def convert(
+    model: keras.Model,
+    recipe: Quantization,
+    calibration: np.ndarray | None = None,
+    *,
+    qat: bool = False,
+) -> bytes:
+    """Convert with the recipe's mode.  `calibration` holds samples in the model's dtype."""
+    converter = _converter(model, recipe, calibration, qat=qat)
+    try:
+        if recipe.float_layers and not qat:
+            return _selective(model, converter, recipe, calibration)
+        return bytes(converter.convert())
+    except (RecipeError, ConversionError):
+        raise
+    except Exception as err:
+        lines = [ln for ln in str(err).splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "")
+        raise ConversionError(
+            f"the TFLite converter failed for mode {recipe.mode!r}: {detail.strip()[:400]}"
+        ) from err
+
+
+def _converter(
+    model: keras.Model, recipe: Quantization, calibration: np.ndarray | None, *, qat: bool
+) -> tf.lite.TFLiteConverter:
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    mode = recipe.mode
+    if mode == "none":
+        return converter
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode in ("int8", "int16x8"):
+        if not qat:
+            if calibration is None or not len(calibration):
+                raise ConversionError(f"mode {mode!r} needs calibration samples; none were given")
+            samples = calibration[: recipe.calibration_samples]
+            converter.representative_dataset = lambda: ([s[None]] for s in samples)
+        if mode == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        else:
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+            ]
+        if recipe.io_type != "float32":
+            converter.inference_input_type = IO_DTYPES[recipe.io_type]
+            converter.inference_output_type = IO_DTYPES[recipe.io_type]
+    if recipe.float_layers:
+        # Float-kept operators need float kernels next to the int8 ones.
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+        ]
+    return converter
+
+
+def float_nodes(float_model: bytes, layers: tuple[str, ...]) -> list[str]:
+    """Operator outputs that belong to the named layers (`model/dense1/MatMul;…`)."""
+    nodes = []
+    for layer in layers:
+        mine = [
+            n
+            for n in tensor_names(float_model)
+            if any(layer in part.split("/")[:-1] for part in n.split(";"))
+        ]
+        if not mine:
+            raise RecipeError(
+                f"quantization.float_layers: no operators of layer '{layer}' "
+                f"were found in the converted model"
+            )
+        nodes += mine
+    return nodes
+
+
+def _selective(
+    model: keras.Model,
+    converter: tf.lite.TFLiteConverter,
+    recipe: Quantization,
+    calibration: np.ndarray,
+) -> bytes:
+    plain = convert(model, Quantization())
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_nodes=float_nodes(plain, recipe.float_layers)
+    )
+    samples = calibration[: recipe.calibration_samples]
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter,
+        debug_dataset=lambda: ([s[None]] for s in samples),
+        debug_options=options,
+    )
+    return bytes(debugger.get_nondebug_quantized_model())

@@ -1,0 +1,31 @@
+"""Errors whose message is written for the user.
+
+Everything the engine refuses (bad files, bad data, impossible recipes) raises a
+StudioError subclass with a message that names the file or field and says what to do.
+The CLI prints it as one `error: …` line and the window shows it in a dialog; any other
+exception is a bug in the studio, not the user's fault.
+"""
+
+
+class StudioError(Exception):
+    """A problem the user can fix; `str(err)` is the whole message."""
+
+
+class ModelError(StudioError):
+    """The model file is missing, damaged, unsupported or untrusted."""
+
+
+class DataError(StudioError):
+    """The data set is missing, empty, or does not fit the model."""
+
+
+class RecipeError(StudioError):
+    """A recipe field has an impossible value; the message names the field."""
+
+
+class ConversionError(StudioError):
+    """The TFLite converter refused the model."""
+
+
+class MeasureError(StudioError):
+    """A .tflite file could not be loaded or run by LiteRT."""

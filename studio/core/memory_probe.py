@@ -1,0 +1,49 @@
+"""Child process of `measure.probe`: load a .tflite, run it once, print peak memory.
+
+Run as `python -m studio.core.memory_probe FILE THREADS` with an optional .npy sample on
+stdin.  It imports only numpy and LiteRT (not TensorFlow), so the figure is close to
+what an app on a phone pays, and a crash here kills only this process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import numpy as np
+
+
+def _status_bytes(field: str) -> int:
+    """VmRSS (now) or VmHWM (peak) of this process.
+
+    VmHWM belongs to this process's own address space; getrusage's ru_maxrss does not
+    (after fork + exec it still holds the parent's peak, e.g. a whole TensorFlow).
+    """
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def main(path: str, threads: int) -> dict:
+    from ai_edge_litert.interpreter import Interpreter
+
+    from studio.core.measure import _to_input
+
+    raw = sys.stdin.buffer.read()
+    sample = np.load(io.BytesIO(raw), allow_pickle=False) if raw else None
+    before = _status_bytes("VmRSS")
+    interp = Interpreter(model_path=path, num_threads=threads)
+    interp.allocate_tensors()
+    inp = interp.get_input_details()[0]
+    if sample is not None and tuple(sample.shape) == tuple(inp["shape"]):
+        interp.set_tensor(inp["index"], _to_input(sample, inp))
+    interp.invoke()
+    peak = _status_bytes("VmHWM")
+    return {"peak_memory_bytes": max(0, peak - before), "process_peak_bytes": peak}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]))))

@@ -1,0 +1,296 @@
+"""Model files: inspect without running code, load into tf_keras, summarize as plain data.
+
+Keras files can carry code: a `Lambda` layer is Python bytecode, and an unknown custom
+layer needs code from somewhere.  Before anything is deserialized, the file's
+architecture JSON is read and every layer class is checked against tf_keras's built-in
+layers; anything else is refused unless the caller explicitly trusts the file.
+
+Keras 3 files do not load into tf_keras (which tfmot needs); they are detected from the
+file's metadata and refused with a message that says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from studio.core.data import InputSpec
+from studio.core.errors import ModelError
+from studio.core.resources import DEMO, DEMO_MODEL
+
+CONTAINER_CLASSES = {"Functional", "Sequential", "Model"}
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """What a model file is, read without executing anything in it."""
+
+    path: Path
+    format: str  # "keras", "h5" or "savedmodel"
+    keras_version: str | None
+    layer_classes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    class_name: str
+    params: int
+    prunable: bool
+    clusterable: bool
+    quantizable: bool
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """The model as the panels and the CLI see it."""
+
+    name: str
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[InputSpec, ...]
+    layers: tuple[LayerInfo, ...]
+    params: int
+    sequential: bool
+
+    @property
+    def input(self) -> InputSpec:
+        return self.inputs[0]
+
+    @property
+    def output(self) -> InputSpec:
+        return self.outputs[0]
+
+    @property
+    def classifier(self) -> bool:
+        """A classifier has several output units (top-1 accuracy); otherwise MAE is used."""
+        return (self.output.shape[-1] or 1) > 1 if self.output.shape else False
+
+
+def resolve(source: str | os.PathLike) -> Path:
+    return DEMO_MODEL if str(source) == DEMO else Path(source)
+
+
+def inspect_file(source: str | os.PathLike) -> ModelFile:
+    """Identify the format and Keras version and list the layer classes, without loading."""
+    path = resolve(source)
+    if not path.exists():
+        raise ModelError(
+            f"model {path} does not exist; give a .keras or .h5 file or a SavedModel folder"
+        )
+    if path.is_dir():
+        return _inspect_savedmodel(path)
+    suffix = path.suffix.lower()
+    if suffix == ".keras" or zipfile.is_zipfile(path):
+        return _inspect_keras_zip(path)
+    if suffix in (".h5", ".hdf5") or _is_hdf5(path):
+        return _inspect_h5(path)
+    raise ModelError(f"model {path} is not a Keras model file (.keras, .h5) or SavedModel folder")
+
+
+def _is_hdf5(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89HDF\r\n\x1a\n"
+
+
+def _inspect_keras_zip(path: Path) -> ModelFile:
+    try:
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+            meta = json.loads(z.read("metadata.json")) if "metadata.json" in z.namelist() else {}
+    except zipfile.BadZipFile as err:
+        raise ModelError(
+            f"model {path} is damaged or truncated (not a complete .keras zip "
+            f"archive); save or copy it again"
+        ) from err
+    except KeyError as err:
+        raise ModelError(
+            f"model {path} is a zip archive but not a .keras model (no config.json inside)"
+        ) from err
+    except (ValueError, OSError) as err:
+        raise ModelError(f"model {path} cannot be read: {err}") from err
+    return ModelFile(path, "keras", meta.get("keras_version"), tuple(_layer_classes(config)))
+
+
+def _inspect_h5(path: Path) -> ModelFile:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+            version = f.attrs.get("keras_version")
+    except OSError as err:
+        raise ModelError(
+            f"model {path} is not a readable HDF5 file ({err}); it may be truncated; "
+            f"save or copy it again"
+        ) from err
+    if raw is None:
+        raise ModelError(
+            f"model {path} holds only weights, no architecture; save the whole "
+            f"model with model.save()"
+        )
+    raw = raw.decode() if isinstance(raw, bytes) else raw
+    version = version.decode() if isinstance(version, bytes) else version
+    return ModelFile(path, "h5", version, tuple(_layer_classes(json.loads(raw))))
+
+
+def _inspect_savedmodel(path: Path) -> ModelFile:
+    if not (path / "saved_model.pb").exists():
+        raise ModelError(f"folder {path} is not a SavedModel (no saved_model.pb inside)")
+    meta = path / "keras_metadata.pb"
+    if not meta.exists():
+        raise ModelError(
+            f"SavedModel {path} was not saved by Keras (no keras_metadata.pb); "
+            f"the studio needs the Keras model to prune, cluster or fine-tune it"
+        )
+    text = meta.read_bytes().decode("utf-8", errors="replace")
+    # The metadata is one JSON document per layer; only the layers' own class names matter.
+    classes = re.findall(r'"class_name":\s*"(\w+)",\s*"config":\s*\{\s*"name"', text)
+    version = re.search(r'"keras_version":\s*"([^"]+)"', text)
+    return ModelFile(path, "savedmodel", version.group(1) if version else None, tuple(classes))
+
+
+def _layer_classes(config: dict[str, Any]) -> Iterator[str]:
+    """Class names of every layer, descending into nested models and wrappers."""
+    cfg = config.get("config", config) if isinstance(config, dict) else {}
+    if isinstance(config, dict) and "class_name" in config and "layers" not in config:
+        yield config["class_name"]
+    for entry in cfg.get("layers", []) if isinstance(cfg, dict) else []:
+        if isinstance(entry, dict):
+            yield from _layer_classes(entry)
+    inner = cfg.get("layer") if isinstance(cfg, dict) else None
+    if isinstance(inner, dict):
+        yield from _layer_classes(inner)
+
+
+def _builtin_layer_classes() -> set[str]:
+    names = {n for n in dir(keras.layers) if isinstance(getattr(keras.layers, n), type)}
+    return names | CONTAINER_CLASSES
+
+
+def check_trust(info: ModelFile, trust: bool) -> None:
+    """Refuse files that would run code, unless the user trusts them."""
+    if info.keras_version and info.keras_version.split(".")[0] == "3":
+        raise ModelError(
+            f"model {info.path} was saved by Keras {info.keras_version}; the studio's "
+            f"techniques need a tf_keras (Keras 2) model. Re-save it with tf_keras, or "
+            f"convert it with post-training quantization only"
+        )
+    if trust:
+        return
+    if "Lambda" in info.layer_classes:
+        raise ModelError(
+            f"model {info.path} contains a Lambda layer, which is Python code that "
+            f"would run when the model loads; refused. If you wrote or trust this "
+            f"file, pass --trust (or tick 'Trust this file')"
+        )
+    unknown = sorted(set(info.layer_classes) - _builtin_layer_classes())
+    if unknown and info.format != "savedmodel":
+        raise ModelError(
+            f"model {info.path} uses custom layer class(es) {', '.join(unknown)}; "
+            f"their code is not part of the file and would have to be imported. "
+            f"If you trust it, pass --trust"
+        )
+
+
+def load_model(source: str | os.PathLike, *, trust: bool = False) -> keras.Model:
+    """Load a model into tf_keras after `check_trust`, never compiling it."""
+    info = inspect_file(source)
+    check_trust(info, trust)
+    try:
+        if info.format == "keras":
+            model = keras.models.load_model(info.path, compile=False, safe_mode=not trust)
+        else:
+            model = keras.models.load_model(info.path, compile=False)
+    except Exception as err:  # tf_keras raises many kinds; all mean "this file did not load"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelError(f"model {info.path} could not be loaded: {first[:300]}") from err
+    if not isinstance(model, keras.Model):
+        raise ModelError(f"model {info.path} did not load as a Keras model")
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ModelError(
+            f"model {info.path} has {len(model.inputs)} inputs and "
+            f"{len(model.outputs)} outputs; the studio handles one of each"
+        )
+    return model
+
+
+def as_functional(model: keras.Model) -> keras.Model:
+    """The same layers (and weights) as a functional model.
+
+    tfmot's quantize_model fails on a Sequential model that starts with an InputLayer,
+    and cloning with per-layer wrappers is simplest on a functional graph.
+    """
+    if not isinstance(model, keras.Sequential):
+        return model
+    inp = keras.Input(
+        shape=model.input_shape[1:],
+        dtype=model.inputs[0].dtype,
+        name=model.layers[0].name + "_input" if model.layers else None,
+    )
+    x = inp
+    for layer in model.layers:
+        x = layer(x)
+    return keras.Model(inp, x, name=model.name)
+
+
+def _spec(tensor: Any, name: str) -> InputSpec:
+    shape = tuple(None if d is None else int(d) for d in tensor.shape[1:])
+    return InputSpec(name, shape, tf.as_dtype(tensor.dtype).name)
+
+
+def _flat_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            yield from _flat_layers(layer)
+        elif not isinstance(layer, keras.layers.InputLayer):
+            yield layer
+
+
+def summarize(model: keras.Model) -> ModelSummary:
+    from tensorflow_model_optimization.python.core.clustering.keras import clustering_registry
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry,
+    )
+    from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
+
+    prune_ok = prune_registry.PruneRegistry.supports
+
+    quant_registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
+    layers = []
+    for layer in _flat_layers(model):
+        has_weights = bool(layer.trainable_weights)
+        layers.append(
+            LayerInfo(
+                name=layer.name,
+                class_name=type(layer).__name__,
+                params=int(layer.count_params()) if layer.built else 0,
+                prunable=has_weights and bool(prune_ok(layer)),
+                clusterable=has_weights
+                and bool(clustering_registry.ClusteringRegistry.supports(layer)),
+                quantizable=bool(quant_registry.supports(layer)),
+            )
+        )
+    return ModelSummary(
+        name=model.name,
+        inputs=tuple(_spec(t, n) for t, n in zip(model.inputs, model.input_names, strict=True)),
+        outputs=tuple(_spec(t, n) for t, n in zip(model.outputs, model.output_names, strict=True)),
+        layers=tuple(layers),
+        params=int(model.count_params()),
+        sequential=isinstance(model, keras.Sequential),
+    )
+
+
+def outputs_are_probabilities(model: keras.Model, x: np.ndarray) -> bool:
+    """Whether the model ends in a softmax (decides the fine-tune loss's from_logits)."""
+    out = np.asarray(model(x[:8], training=False))
+    return bool(np.all(out >= 0) and np.allclose(out.sum(axis=-1), 1.0, atol=1e-3))

@@ -1,0 +1,176 @@
+"""One candidate from start to finish: model + data + recipe -> files and figures.
+
+The order matters.  The float baseline is converted first, while the loaded weights are
+untouched (techniques fine-tune the same layer objects).  Then pruning, clustering and
+QAT, each starting from the previous step's stripped model, so QAT can choose the
+scheme that preserves what came before.  Every stage is timed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import tf_keras as keras
+
+from studio.core import atomic
+from studio.core.clustering import cluster
+from studio.core.convert import convert
+from studio.core.data import Dataset, InputSpec, fit_to_model, load_data
+from studio.core.measure import Metrics, interpreter, measure, predict, probe
+from studio.core.models import (
+    ModelSummary,
+    as_functional,
+    load_model,
+    outputs_are_probabilities,
+    summarize,
+)
+from studio.core.progress import Event, Report, ignore
+from studio.core.pruning import prune
+from studio.core.qat import quantize_aware_train
+from studio.core.recipe import Quantization, Recipe
+from studio.core.tflite_file import read_checked
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A loaded model with data checked against it: the start of every candidate."""
+
+    model: keras.Model
+    summary: ModelSummary
+    data: Dataset
+    probabilities: bool
+
+
+@dataclass(frozen=True)
+class Result:
+    out_dir: Path
+    metrics: Metrics
+    baseline: Metrics
+    qat_scheme: str | None
+
+
+def prepare(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    *,
+    trust: bool = False,
+    seed: int = 0,
+) -> Prepared:
+    model = as_functional(load_model(model_source, trust=trust))
+    summary = summarize(model)
+    data = fit_to_model(load_data(data_source, seed=seed), summary.input, summary.output)
+    return Prepared(model, summary, data, outputs_are_probabilities(model, data.x_eval))
+
+
+def optimize(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    recipe: Recipe,
+    out_dir: str | os.PathLike,
+    *,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> Result:
+    """Run the recipe and write model.tflite, recipe.json, metrics.json and baseline.json."""
+    out = Path(out_dir)
+    seconds: dict[str, float] = {}
+
+    def stage(name: str, message: str) -> float:
+        report(Event(name, message, 0.0))
+        return time.perf_counter()
+
+    keras.utils.set_random_seed(recipe.seed)
+    t = stage("load", "loading the model and data")
+    prep = prepare(model_source, data_source, trust=trust, seed=recipe.seed)
+    seconds["load"] = time.perf_counter() - t
+
+    t = stage("baseline", "converting and measuring the float baseline")
+    baseline_blob = convert(prep.model, Quantization())
+    atomic.write_bytes(out / "baseline.tflite", baseline_blob)
+    baseline, reference = measure(out / "baseline.tflite", prep.data, threads=threads)
+    seconds["baseline"] = time.perf_counter() - t
+    atomic.write_json(out / "baseline.json", baseline.to_dict())
+
+    model, pruned, clustered, scheme = prep.model, False, False, None
+    if recipe.pruning:
+        t = stage("prune", f"pruning to {recipe.pruning.target_sparsity:.0%} sparsity")
+        model = prune(
+            model, prep.data, recipe.pruning, probabilities=prep.probabilities, report=report
+        )
+        pruned, seconds["prune"] = True, time.perf_counter() - t
+    if recipe.clustering:
+        t = stage("cluster", f"clustering weights into {recipe.clustering.clusters} values")
+        model = cluster(
+            model, prep.data, recipe.clustering, probabilities=prep.probabilities, report=report
+        )
+        clustered, seconds["cluster"] = True, time.perf_counter() - t
+    q = recipe.quantization
+    if q.qat:
+        t = stage("qat", "quantization-aware training")
+        model, scheme = quantize_aware_train(
+            model,
+            prep.data,
+            q,
+            pruned=pruned,
+            clustered=clustered,
+            probabilities=prep.probabilities,
+            report=report,
+        )
+        seconds["qat"] = time.perf_counter() - t
+
+    t = stage("convert", f"converting ({q.mode})")
+    blob = convert(model, q, prep.data.calibration(q.calibration_samples), qat=q.qat)
+    atomic.write_bytes(out / "model.tflite", blob)
+    seconds["convert"] = time.perf_counter() - t
+
+    t = stage("evaluate", "measuring size, accuracy, latency and memory")
+    metrics, _ = measure(out / "model.tflite", prep.data, threads=threads, reference=reference)
+    seconds["evaluate"] = time.perf_counter() - t
+    metrics = Metrics(**{**metrics.__dict__, "seconds": {**seconds, **metrics.seconds}})
+    atomic.write_text(out / "recipe.json", recipe.to_json())
+    atomic.write_json(
+        out / "metrics.json",
+        {**metrics.to_dict(), "qat_scheme": scheme, "recipe": recipe.describe()},
+    )
+    report(Event("done", f"wrote {out / 'model.tflite'}", 1.0))
+    return Result(out, metrics, baseline, scheme)
+
+
+def evaluate(
+    tflite: str | os.PathLike,
+    data_source: str | os.PathLike,
+    *,
+    baseline_model: str | os.PathLike | None = None,
+    threads: int = 1,
+    trust: bool = False,
+) -> Metrics:
+    """Measure an existing .tflite; with a baseline model, also its fidelity to it."""
+    path = Path(tflite)
+    read_checked(path)
+    probe(path, None, threads)  # a crash-safe first load, before this process touches it
+    reference = None
+    if baseline_model is not None:
+        prep = prepare(baseline_model, data_source, trust=trust)
+        data = prep.data
+        reference = predict(convert(prep.model, Quantization()), data.x_eval, threads=threads)
+    else:
+        data = _data_for_tflite(path, data_source)
+    metrics, _ = measure(path, data, threads=threads, reference=reference)
+    return metrics
+
+
+def _data_for_tflite(path: Path, data_source: str | os.PathLike) -> Dataset:
+    """Check data against the .tflite's own input and output (no Keras model at hand)."""
+    interp = interpreter(path)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    # A quantized input still takes float data: measure quantizes it on the way in.
+    quantized_in = np.issubdtype(inp["dtype"], np.integer) and bool(inp["quantization"][0])
+    dtype = "float32" if quantized_in else np.dtype(inp["dtype"]).name
+    shape = tuple(int(d) if d > 0 else None for d in inp["shape_signature"][1:])
+    spec_out = InputSpec(out["name"], tuple(int(d) for d in out["shape"][1:]), "float32")
+    return fit_to_model(load_data(data_source), InputSpec(inp["name"], shape, dtype), spec_out)

@@ -1,0 +1,85 @@
+"""Magnitude pruning with a schedule that really reaches its target.
+
+tfmot only updates the pruning masks every `frequency` steps (default 100), and a
+polynomial schedule only reaches its final sparsity at `end_step`.  A studio fine-tune is
+a few hundred steps at most, so with the defaults nothing or too little is pruned.  The
+schedule here is derived from the actual number of steps: about ten mask updates, the
+last one landing on the final sparsity before training ends.
+"""
+
+from __future__ import annotations
+
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
+
+from studio.core.data import Dataset
+from studio.core.progress import Report, ignore
+from studio.core.recipe import Pruning
+from studio.core.selection import choose, wrap
+from studio.core.training import fine_tune, steps_per_epoch
+
+sparsity = tfmot.sparsity.keras
+MASK_UPDATES = 10
+
+
+def schedule_for(recipe: Pruning, total_steps: int) -> sparsity.PruningSchedule:
+    """A schedule whose last mask update falls inside `total_steps` at the target sparsity."""
+    frequency = max(1, total_steps // MASK_UPDATES)
+    if recipe.schedule == "constant" or recipe.structure:
+        return sparsity.ConstantSparsity(recipe.target_sparsity, begin_step=0, frequency=frequency)
+    # The final sparsity is applied at end_step, which must be a mask-update step and
+    # leave at least one step of training after it.
+    last = max(0, total_steps - 2)
+    end_step = max(frequency, (last // frequency) * frequency) if last >= frequency else last
+    return sparsity.PolynomialDecay(
+        recipe.initial_sparsity,
+        recipe.target_sparsity,
+        begin_step=0,
+        end_step=max(1, end_step),
+        frequency=frequency,
+    )
+
+
+def prunable(layer: keras.layers.Layer) -> bool:
+    return bool(prune_registry.PruneRegistry.supports(layer))
+
+
+def m_by_n_prunable(layer: keras.layers.Layer) -> bool:
+    """2:4 sparsity is defined for Conv2D and Dense kernels (what XNNPACK accelerates)."""
+    return isinstance(layer, keras.layers.Conv2D | keras.layers.Dense) and not isinstance(
+        layer, keras.layers.DepthwiseConv2D | keras.layers.Conv2DTranspose
+    )
+
+
+def prune(
+    model: keras.Model,
+    data: Dataset,
+    recipe: Pruning,
+    *,
+    probabilities: bool,
+    report: Report = ignore,
+) -> keras.Model:
+    """Fine-tune with pruning and return the stripped (plain Keras) model."""
+    total_steps = recipe.epochs * steps_per_epoch(data, recipe.batch_size)
+    schedule = schedule_for(recipe, total_steps)
+    supports = m_by_n_prunable if recipe.structure else prunable
+    names = choose(model, recipe.layers, supports, "pruning.layers")
+    extra = {"sparsity_m_by_n": (2, 4)} if recipe.structure == "2:4" else {}
+    wrapped = wrap(
+        model,
+        names,
+        lambda layer: sparsity.prune_low_magnitude(layer, pruning_schedule=schedule, **extra),
+    )
+    fine_tune(
+        wrapped,
+        data,
+        stage="prune",
+        epochs=recipe.epochs,
+        learning_rate=recipe.learning_rate,
+        batch_size=recipe.batch_size,
+        probabilities=probabilities,
+        report=report,
+        callbacks=(sparsity.UpdatePruningStep(),),
+    )
+    return sparsity.strip_pruning(wrapped)

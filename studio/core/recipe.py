@@ -1,0 +1,289 @@
+"""Recipes: which techniques to apply, with which parameters, as a frozen value.
+
+A recipe crosses every boundary of the studio (panels -> job -> worker -> files -> CLI),
+so it is an immutable, validated value with one JSON form.  Validation happens when the
+value is made: an impossible value (sparsity 1.5, 0 clusters) is rejected with the
+dotted field name, so the panel or the CLI can point at it.  Nothing is silently fixed.
+
+This module imports no TensorFlow: the window builds recipes too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from studio.core.errors import RecipeError
+
+QUANT_MODES = ("none", "dynamic", "float16", "int8", "int16x8")
+IO_TYPES = ("float32", "int8", "uint8", "int16")
+SCHEDULES = ("constant", "polynomial")
+STRUCTURES = (None, "2:4")
+CENTROID_INITS = ("kmeans++", "linear", "density", "random")
+
+
+def _fail(field_name: str, message: str) -> None:
+    raise RecipeError(f"{field_name}: {message}")
+
+
+def _check_number(
+    name: str,
+    value: Any,
+    lo: float,
+    hi: float,
+    *,
+    integer: bool = False,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> None:
+    kind = "a whole number" if integer else "a number"
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        _fail(name, f"must be {kind}, got {value!r}")
+    if not math.isfinite(value):
+        _fail(name, f"must be a finite number, got {value!r}")
+    too_low = value <= lo if lo_open else value < lo
+    too_high = value >= hi if hi_open else value > hi
+    if too_low or too_high:
+        left = "(" if lo_open else "["
+        right = ")" if hi_open else "]"
+        _fail(name, f"must be in {left}{lo:g}, {hi:g}{right}, got {value!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        shown = ", ".join("null" if c is None else repr(c) for c in choices)
+        _fail(name, f"must be one of {shown}, got {value!r}")
+
+
+def _check_layers(name: str, value: Any, *, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if not isinstance(value, tuple) or not all(isinstance(v, str) and v for v in value):
+        _fail(
+            name, f"must be a list of layer names{' or null' if allow_none else ''}, got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """Magnitude pruning during a short fine-tune (tfmot prune_low_magnitude)."""
+
+    target_sparsity: float = 0.5
+    schedule: str = "polynomial"
+    initial_sparsity: float = 0.0
+    structure: str | None = None
+    layers: tuple[str, ...] | None = None
+    epochs: int = 2
+    learning_rate: float = 1e-4
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        _check_number(
+            "pruning.target_sparsity", self.target_sparsity, 0, 1, lo_open=True, hi_open=True
+        )
+        _check_choice("pruning.schedule", self.schedule, SCHEDULES)
+        _check_number("pruning.initial_sparsity", self.initial_sparsity, 0, 1, hi_open=True)
+        if self.schedule == "polynomial" and self.initial_sparsity > self.target_sparsity:
+            _fail(
+                "pruning.initial_sparsity",
+                f"must not exceed target_sparsity ({self.target_sparsity}) for the polynomial schedule",
+            )
+        _check_choice("pruning.structure", self.structure, STRUCTURES)
+        if self.structure == "2:4" and self.target_sparsity != 0.5:
+            _fail(
+                "pruning.target_sparsity",
+                "2:4 structured pruning always zeroes 2 of every 4 weights; set target_sparsity to 0.5",
+            )
+        _check_layers("pruning.layers", self.layers)
+        _check_number("pruning.epochs", self.epochs, 1, 1000, integer=True)
+        _check_number("pruning.learning_rate", self.learning_rate, 0, 1, lo_open=True)
+        _check_number("pruning.batch_size", self.batch_size, 1, 65536, integer=True)
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """Weight clustering (tfmot cluster_weights): each layer keeps `clusters` distinct values."""
+
+    clusters: int = 16
+    init: str = "kmeans++"
+    per_channel: bool = False
+    preserve_sparsity: bool = True
+    layers: tuple[str, ...] | None = None
+    epochs: int = 1
+    learning_rate: float = 1e-5
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        _check_number("clustering.clusters", self.clusters, 2, 256, integer=True)
+        _check_choice("clustering.init", self.init, CENTROID_INITS)
+        _check_choice("clustering.per_channel", self.per_channel, (True, False))
+        _check_choice("clustering.preserve_sparsity", self.preserve_sparsity, (True, False))
+        _check_layers("clustering.layers", self.layers)
+        _check_number("clustering.epochs", self.epochs, 0, 1000, integer=True)
+        _check_number("clustering.learning_rate", self.learning_rate, 0, 1, lo_open=True)
+        _check_number("clustering.batch_size", self.batch_size, 1, 65536, integer=True)
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """How the model is converted: post-training mode, optional QAT, float-kept layers."""
+
+    mode: str = "none"
+    qat: bool = False
+    epochs: int = 1
+    learning_rate: float = 1e-5
+    batch_size: int = 32
+    calibration_samples: int = 100
+    io_type: str = "float32"
+    float_layers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_choice("quantization.mode", self.mode, QUANT_MODES)
+        _check_choice("quantization.qat", self.qat, (True, False))
+        if self.qat and self.mode != "int8":
+            _fail(
+                "quantization.qat",
+                f"quantization-aware training produces an int8 model; "
+                f'set quantization.mode to "int8" (it is {self.mode!r})',
+            )
+        _check_number("quantization.epochs", self.epochs, 1, 1000, integer=True)
+        _check_number("quantization.learning_rate", self.learning_rate, 0, 1, lo_open=True)
+        _check_number("quantization.batch_size", self.batch_size, 1, 65536, integer=True)
+        _check_number(
+            "quantization.calibration_samples", self.calibration_samples, 1, 100000, integer=True
+        )
+        _check_choice("quantization.io_type", self.io_type, IO_TYPES)
+        allowed_io = {"int8": ("float32", "int8", "uint8"), "int16x8": ("float32", "int16")}
+        if self.io_type not in allowed_io.get(self.mode, ("float32",)):
+            needed = "int16x8" if self.io_type == "int16" else "int8"
+            _fail(
+                "quantization.io_type",
+                f"{self.io_type!r} inputs and outputs need mode "
+                f"{needed!r}; with mode {self.mode!r} use 'float32'",
+            )
+        _check_layers("quantization.float_layers", self.float_layers, allow_none=False)
+        if self.float_layers and self.mode != "int8":
+            _fail(
+                "quantization.float_layers",
+                'keeping layers in float (selective quantization) needs mode "int8"',
+            )
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A candidate's techniques.  Absent sections are switched off."""
+
+    pruning: Pruning | None = None
+    clustering: Clustering | None = None
+    quantization: Quantization = field(default_factory=Quantization)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_number("seed", self.seed, 0, 2**31 - 1, integer=True)
+        if self.clustering and self.clustering.per_channel and self.quantization.qat:
+            _fail(
+                "clustering.per_channel",
+                "per-channel clustering cannot be combined with "
+                "cluster-preserving QAT in tfmot 0.8; switch one of them off",
+            )
+
+    # -- JSON form -------------------------------------------------------------------
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Recipe:
+        if not isinstance(data, dict):
+            raise RecipeError(f"a recipe must be a JSON object, got {type(data).__name__}")
+        sections = {"pruning": Pruning, "clustering": Clustering, "quantization": Quantization}
+        _reject_unknown("", data, set(sections) | {"seed"})
+        kwargs: dict[str, Any] = {}
+        for name, kind in sections.items():
+            value = data.get(name)
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                raise RecipeError(f"{name}: must be an object or null, got {value!r}")
+            kwargs[name] = _section(kind, name, value)
+        if "seed" in data:
+            kwargs["seed"] = data["seed"]
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(section: Any) -> Any:
+            if section is None:
+                return None
+            return {
+                k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(section).items()
+            }
+
+        return {
+            "pruning": plain(self.pruning),
+            "clustering": plain(self.clustering),
+            "quantization": plain(self.quantization),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "recipe") -> Recipe:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise RecipeError(
+                f"{source} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
+            ) from err
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recipe:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError as err:
+            raise RecipeError(f"recipe file {path} does not exist") from err
+        except (OSError, UnicodeDecodeError) as err:
+            raise RecipeError(f"cannot read recipe file {path}: {err}") from err
+        try:
+            return cls.from_json(text, source=f"recipe file {path}")
+        except RecipeError as err:
+            raise RecipeError(f"{path}: {err}") from err
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def describe(self) -> str:
+        """A short human label, e.g. 'prune 80% + 16 clusters + int8'."""
+        parts = []
+        if self.pruning:
+            p = self.pruning
+            parts.append("prune 2:4" if p.structure else f"prune {p.target_sparsity:.0%}")
+        if self.clustering:
+            parts.append(f"{self.clustering.clusters} clusters")
+        q = self.quantization
+        if q.qat:
+            parts.append("QAT int8")
+        elif q.mode != "none":
+            parts.append(q.mode)
+        return " + ".join(parts) or "float"
+
+
+def _reject_unknown(prefix: str, data: dict, known: set[str]) -> None:
+    unknown = sorted(set(data) - known)
+    if unknown:
+        where = f"{prefix}." if prefix else ""
+        raise RecipeError(
+            f"{where}{unknown[0]}: unknown recipe field; known fields are "
+            f"{', '.join(sorted(known))}"
+        )
+
+
+def _section(kind: type, name: str, value: dict) -> Any:
+    known = {f.name for f in dataclasses.fields(kind)}
+    _reject_unknown(name, value, known)
+    args = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+    if args.get("float_layers", ()) is None:
+        args["float_layers"] = ()
+    return kind(**args)

@@ -1,0 +1,171 @@
+"""Reading a .tflite flatbuffer directly: is it one, and what are its weights?
+
+The effect checks (per-layer sparsity, number of distinct values) are read back from the
+written file itself, not from the Keras model, so a technique that was lost in
+conversion shows up.  Parsing uses LiteRT's generated schema and never runs the
+interpreter, so it is safe on any file that passes `check_header`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from studio.core.errors import MeasureError
+
+# Operators whose weights matter, and which input holds them.
+WEIGHT_INPUT = {
+    "CONV_2D": 1,
+    "DEPTHWISE_CONV_2D": 1,
+    "FULLY_CONNECTED": 1,
+    "TRANSPOSE_CONV": 1,
+    "CONV_3D": 1,
+    "EMBEDDING_LOOKUP": 1,
+    "GATHER": 0,
+    "BATCH_MATMUL": 1,
+}
+_NUMPY_TYPES = {
+    "FLOAT32": np.float32,
+    "FLOAT16": np.float16,
+    "INT8": np.int8,
+    "UINT8": np.uint8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FLOAT64": np.float64,
+}
+
+
+@dataclass(frozen=True)
+class WeightFigures:
+    name: str
+    op: str
+    dtype: str
+    count: int
+    sparsity: float
+    unique_values: int
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "op": self.op,
+            "dtype": self.dtype,
+            "count": self.count,
+            "sparsity": round(self.sparsity, 6),
+            "unique_values": self.unique_values,
+        }
+
+
+def read_checked(path: str | Path) -> bytes:
+    """The file's bytes, if it looks like a .tflite flatbuffer at all."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as err:
+        raise MeasureError(f"{path} does not exist") from err
+    except IsADirectoryError as err:
+        raise MeasureError(f"{path} is a folder, not a .tflite file") from err
+    except OSError as err:
+        raise MeasureError(f"{path} cannot be read: {err.strerror}") from err
+    if len(data) < 16 or data[4:8] != b"TFL3":
+        raise MeasureError(
+            f"{path} is not a .tflite model (no TFL3 identifier); it may be "
+            f"truncated or another kind of file"
+        )
+    return data
+
+
+def weight_figures(data: bytes) -> list[WeightFigures]:
+    """Sparsity and distinct values of every weight tensor in subgraph 0."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    try:
+        model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    except Exception as err:  # a malformed flatbuffer raises from deep in the parser
+        raise MeasureError(f"the .tflite flatbuffer is malformed ({type(err).__name__})") from err
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    graph = model.subgraphs[0]
+    producers = {}
+    for op in graph.operators or []:
+        for out in op.outputs if op.outputs is not None else []:
+            producers[int(out)] = op
+    figures, seen = [], set()
+    for op in graph.operators or []:
+        code = model.operatorCodes[op.opcodeIndex]
+        op_name = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+        if (
+            op_name not in WEIGHT_INPUT
+            or op.inputs is None
+            or len(op.inputs) <= WEIGHT_INPUT[op_name]
+        ):
+            continue
+        index = int(op.inputs[WEIGHT_INPUT[op_name]])
+        # float16 and some int8 models store the weight behind a DEQUANTIZE op.
+        producer = producers.get(index)
+        if (
+            producer is not None
+            and op_names.get(model.operatorCodes[producer.opcodeIndex].builtinCode) == "DEQUANTIZE"
+        ):
+            index = int(producer.inputs[0])
+        if index < 0 or index in seen:
+            continue
+        tensor = graph.tensors[index]
+        buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
+        raw = None if buffer is None or buffer.data is None else np.asarray(buffer.data, np.uint8)
+        dtype = type_names.get(tensor.type, "?")
+        if raw is None or not raw.size or dtype not in _NUMPY_TYPES:
+            continue
+        seen.add(index)
+        values = raw.view(_NUMPY_TYPES[dtype])
+        quant = tensor.quantization
+        zero = 0
+        if quant is not None and quant.zeroPoint is not None and len(quant.zeroPoint) == 1:
+            zero = int(quant.zeroPoint[0])
+        per_channel = quant is not None and quant.scale is not None and len(quant.scale) > 1
+        name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+        figures.append(
+            WeightFigures(
+                name=name,
+                op=op_name,
+                dtype=dtype.lower(),
+                count=int(values.size),
+                sparsity=float(np.mean(values == zero)),
+                unique_values=_unique(
+                    values, tensor.shape, quant.quantizedDimension if per_channel else None
+                ),
+            )
+        )
+    return figures
+
+
+def _unique(values: np.ndarray, shape, channel_axis: int | None) -> int:
+    """Distinct values; for per-channel quantized weights, the most in any one channel.
+
+    Each output channel of a per-channel int8 tensor has its own scale, so one clustered
+    weight value becomes a different int8 number in every channel: counted over the
+    whole tensor, 16 clusters look like 60.  Per channel, they are 16 again.
+    """
+    if channel_axis is None or shape is None or int(np.prod(shape)) != values.size:
+        return int(np.unique(values).size)
+    values = values.reshape(tuple(int(d) for d in shape))
+    return max(
+        int(np.unique(np.take(values, i, axis=channel_axis)).size)
+        for i in range(values.shape[channel_axis])
+    )
+
+
+def tensor_names(data: bytes) -> list[str]:
+    """Names of every operator output, used to find a layer's nodes for selective quantization."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    graph = model.subgraphs[0]
+    names = []
+    for op in graph.operators or []:
+        for out in op.outputs if op.outputs is not None else []:
+            raw = graph.tensors[int(out)].name
+            names.append(raw.decode() if isinstance(raw, bytes) else str(raw))
+    return names
