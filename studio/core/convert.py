@@ -57,27 +57,30 @@ def _converter(
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
+    elif qat:
+        # A QAT model carries its own quantization ranges: no calibration, and no
+        # int8-only restriction (layers kept in float need float kernels).
+        pass
     elif mode in ("int8", "int16x8"):
-        if not qat:
-            if calibration is None or not len(calibration):
-                raise ConversionError(f"mode {mode!r} needs calibration samples; none were given")
-            samples = calibration[: recipe.calibration_samples]
-            converter.representative_dataset = lambda: ([s[None]] for s in samples)
-        if mode == "int8":
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        else:
+        if calibration is None or not len(calibration):
+            raise ConversionError(f"mode {mode!r} needs calibration samples; none were given")
+        samples = calibration[: recipe.calibration_samples]
+        converter.representative_dataset = lambda: ([s[None]] for s in samples)
+        if mode == "int16x8":
             converter.target_spec.supported_ops = [
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
             ]
-        if recipe.io_type != "float32":
-            converter.inference_input_type = IO_DTYPES[recipe.io_type]
-            converter.inference_output_type = IO_DTYPES[recipe.io_type]
-    if recipe.float_layers:
-        # Float-kept operators need float kernels next to the int8 ones.
-        converter.target_spec.supported_ops = [
-            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-            tf.lite.OpsSet.TFLITE_BUILTINS,
-        ]
+        elif recipe.float_layers:
+            # Float-kept operators need float kernels next to the int8 ones.
+            converter.target_spec.supported_ops = [
+                tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                tf.lite.OpsSet.TFLITE_BUILTINS,
+            ]
+        else:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if mode in ("int8", "int16x8") and recipe.io_type != "float32":
+        converter.inference_input_type = IO_DTYPES[recipe.io_type]
+        converter.inference_output_type = IO_DTYPES[recipe.io_type]
     return converter
 
 

@@ -220,11 +220,15 @@ def fit_to_model(data: Dataset, inp: InputSpec, out: InputSpec) -> Dataset:
     x_eval = x_eval.astype(inp.dtype, copy=False)
     y_train, y_eval = data.y_train, data.y_eval
     if y_eval is not None:
-        y_train, y_eval = _check_labels(label, y_train, out), _check_labels(label, y_eval, out)
+        everything = y_eval if y_train is None else np.concatenate([y_train, y_eval])
+        dtype = _check_labels(label, everything, out)
+        y_train = None if y_train is None else y_train.astype(dtype)
+        y_eval = y_eval.astype(dtype)
     return Dataset(label, x_train, y_train, x_eval, y_eval, data.class_names)
 
 
-def _check_labels(label: str, y: np.ndarray, out: InputSpec) -> np.ndarray:
+def _check_labels(label: str, y: np.ndarray, out: InputSpec) -> type:
+    """The dtype labels are trained with: int64 class numbers, or float32 targets."""
     classes = out.shape[-1] if out.shape else 1
     if classes is not None and classes > 1 and y.ndim == 1:
         if not np.issubdtype(y.dtype, np.number) or (
@@ -239,11 +243,11 @@ def _check_labels(label: str, y: np.ndarray, out: InputSpec) -> np.ndarray:
                 f"{label}: labels go from {int(y.min())} to {int(y.max())} but the "
                 f"model has {classes} outputs (classes 0 to {classes - 1})"
             )
-        return y.astype(np.int64)
+        return np.int64
     want = tuple(out.shape)
     if y.shape[1:] != want and not (y.ndim == 1 and want == (1,)):
         raise DataError(
             f"{label}: labels have shape {y.shape[1:]} per sample but the model "
             f"output has shape {want}"
         )
-    return y.astype(np.float32)
+    return np.float32

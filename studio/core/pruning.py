@@ -26,17 +26,15 @@ MASK_UPDATES = 10
 def schedule_for(recipe: Pruning, total_steps: int) -> sparsity.PruningSchedule:
     """A schedule whose last mask update falls inside `total_steps` at the target sparsity."""
     frequency = max(1, total_steps // MASK_UPDATES)
-    if recipe.schedule == "constant" or recipe.structure:
+    # Steps run 0 .. total_steps-1; the final sparsity must land on a mask-update step.
+    last_update = ((total_steps - 1) // frequency) * frequency
+    if recipe.schedule == "constant" or recipe.structure or last_update < 1:
         return sparsity.ConstantSparsity(recipe.target_sparsity, begin_step=0, frequency=frequency)
-    # The final sparsity is applied at end_step, which must be a mask-update step and
-    # leave at least one step of training after it.
-    last = max(0, total_steps - 2)
-    end_step = max(frequency, (last // frequency) * frequency) if last >= frequency else last
     return sparsity.PolynomialDecay(
         recipe.initial_sparsity,
         recipe.target_sparsity,
         begin_step=0,
-        end_step=max(1, end_step),
+        end_step=last_update,
         frequency=frequency,
     )
 

@@ -33,7 +33,7 @@ def choose(
             raise RecipeError(
                 f"{field}: '{name}' is not a layer of the model (layers with weights: {known})"
             )
-        if not supports(by_name[name]):
+        if not by_name[name].trainable_weights or not supports(by_name[name]):
             raise RecipeError(
                 f"{field}: layer '{name}' ({type(by_name[name]).__name__}) cannot "
                 f"be treated by this technique; remove it from the list"

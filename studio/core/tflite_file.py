@@ -47,9 +47,17 @@ class WeightFigures:
     sparsity: float
     unique_values: int
 
+    @property
+    def layer(self) -> str:
+        """The Keras layer a weight came from: `model/quant_dense1/MatMul;…` -> `dense1`."""
+        parts = self.name.split(";")[0].split("/")
+        name = parts[1] if len(parts) > 2 else parts[0]
+        return name.removeprefix("quant_")
+
     def to_dict(self) -> dict:
         return {
-            "name": self.name,
+            "name": self.layer,
+            "tensor": self.name,
             "op": self.op,
             "dtype": self.dtype,
             "count": self.count,

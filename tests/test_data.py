@@ -1,0 +1,143 @@
+"""Data: the three sources, deterministic splits, and the checks against the model."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.core.data import InputSpec, fit_to_model, load_data
+from studio.core.errors import DataError
+
+IMG = InputSpec("image", (8, 8, 1), "float32")
+TEN = InputSpec("digit", (10,), "float32")
+
+
+def test_demo_data_has_fixed_split():
+    data = load_data("demo")
+    assert data.x_train.shape[1:] == (8, 8, 1) and len(data.x_eval) == 359
+    assert data.x_train.dtype == np.float32 and 0 <= data.x_train.min() and data.x_train.max() <= 1
+    assert set(np.unique(data.y_eval)) == set(range(10))
+    again = load_data("demo")
+    np.testing.assert_array_equal(again.x_train, data.x_train)
+    assert data.calibration(100).shape == (100, 8, 8, 1)
+
+
+def test_npz_with_x_and_y_is_split_by_seed(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.random((50, 8, 8, 1)).astype(np.float32), rng.integers(0, 10, 50)
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    a, b = load_data(tmp_path / "d.npz"), load_data(tmp_path / "d.npz")
+    assert len(a.x_eval) == 10 and len(a.x_train) == 40
+    np.testing.assert_array_equal(a.x_eval, b.x_eval)
+    assert not np.array_equal(load_data(tmp_path / "d.npz", seed=1).x_eval, a.x_eval)
+    # Every sample lands in exactly one part.
+    rows = {r.tobytes() for r in np.concatenate([a.x_train, a.x_eval])}
+    assert rows == {r.tobytes() for r in x}
+
+
+def test_npz_without_labels_is_accepted_unlabeled(tmp_path):
+    np.savez(tmp_path / "u.npz", x=np.zeros((10, 8, 8, 1), np.float32))
+    data = load_data(tmp_path / "u.npz")
+    assert not data.labeled
+
+
+def test_image_folder_one_subfolder_per_class(tmp_path):
+    for cls, value in (("cat", 10), ("dog", 200)):
+        (tmp_path / cls).mkdir()
+        for i in range(5):
+            Image.fromarray(np.full((8, 8), value + i, np.uint8), "L").save(
+                tmp_path / cls / f"{i}.png"
+            )
+    data = load_data(tmp_path)
+    assert data.class_names == ("cat", "dog")
+    assert data.x_train.shape[1:] == (8, 8, 1) and data.x_train.max() <= 1.0
+    x = np.concatenate([data.x_train, data.x_eval])
+    y = np.concatenate([data.y_train, data.y_eval])
+    assert np.all((x.mean(axis=(1, 2, 3)) > 0.5) == (y == 1))  # the dog images are the bright ones
+
+
+def test_missing_channel_axis_is_added_and_ints_cast(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.ones((20, 8, 8), np.uint8), y=np.arange(20) % 10)
+    data = fit_to_model(load_data(tmp_path / "d.npz"), IMG, TEN)
+    assert data.x_train.shape[1:] == (8, 8, 1) and data.x_train.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("arrays", "spec", "message"),
+    [
+        (
+            {"x": np.zeros((20, 28, 28, 1), np.float32), "y": np.zeros(20, int)},
+            IMG,
+            r"shape \(28, 28, 1\) but the model input 'image' expects \(8, 8, 1\)",
+        ),
+        (
+            {"x": np.zeros((20, 8, 8, 1), np.float32), "y": np.arange(20)},
+            IMG,
+            r"labels go from 0 to 19 but the model has 10 outputs",
+        ),
+        (
+            {"x": np.zeros((20, 8, 8, 1), np.float32), "y": np.full(20, -1)},
+            IMG,
+            r"labels go from -1",
+        ),
+        (
+            {"x": np.zeros((20, 8, 8, 1), np.float32), "y": np.full(20, 0.5)},
+            IMG,
+            r"whole class numbers",
+        ),
+        ({"x": np.full((20, 8, 8, 1), np.nan, np.float32), "y": np.zeros(20, int)}, IMG, r"NaN"),
+        (
+            {"x": np.full((20, 16), 0.5, np.float32), "y": np.zeros(20, int)},
+            InputSpec("tokens", (16,), "int32"),
+            r"fractional numbers .* takes integers \(int32\)",
+        ),
+        (
+            {
+                "x_train": np.zeros((0, 8, 8, 1), np.float32),
+                "y_train": np.zeros(0, int),
+                "x_test": np.zeros((5, 8, 8, 1), np.float32),
+                "y_test": np.zeros(5, int),
+            },
+            IMG,
+            r"the fine-tune part is empty",
+        ),
+    ],
+)
+def test_data_that_does_not_fit_is_refused_with_the_reason(tmp_path, arrays, spec, message):
+    np.savez(tmp_path / "d.npz", **arrays)
+    with pytest.raises(DataError, match=message) as err:
+        fit_to_model(load_data(tmp_path / "d.npz"), spec, TEN)
+    assert "d.npz" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, r"does not exist"),
+        (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), r"not a readable \.npz"),
+        (lambda p: np.savez(p, x=np.zeros(1)), r"at least 2"),
+        (lambda p: np.savez(p, x=np.zeros(0)), r"at least 2"),
+        (lambda p: np.savez(p, images=np.zeros(3)), r"no array named x \(found images\)"),
+        (lambda p: np.savez(p, x=np.zeros((4, 2)), y=np.zeros(3)), r"4 samples but y has 3"),
+        (lambda p: np.savez(p, x=np.array([{"a": 1}], dtype=object)), r"pickled"),
+    ],
+)
+def test_bad_data_files(tmp_path, make, message):
+    path = tmp_path / "bad.npz"
+    make(path)
+    with pytest.raises(DataError, match=message):
+        load_data(path)
+
+
+def test_bad_sources(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(DataError, match=r"notes\.txt: unsupported kind of file"):
+        load_data(tmp_path / "notes.txt")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"has no sub-folders"):
+        load_data(tmp_path / "empty")
+    (tmp_path / "empty" / "a").mkdir()
+    with pytest.raises(DataError, match=r"has no images"):
+        load_data(tmp_path / "empty")
+    (tmp_path / "empty" / "a" / "x.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match=r"x\.png cannot be read"):
+        load_data(tmp_path / "empty")
