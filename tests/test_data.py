@@ -14,7 +14,7 @@ TEN = InputSpec("digit", (10,), "float32")
 def test_demo_data_has_fixed_split():
     data = load_data("demo")
     assert data.x_train.shape[1:] == (8, 8, 1) and len(data.x_eval) == 359
-    assert data.x_train.dtype == np.float32 and 0 <= data.x_train.min() and data.x_train.max() <= 1
+    assert data.x_train.dtype == np.float32 and data.x_train.min() >= 0 and data.x_train.max() <= 1
     assert set(np.unique(data.y_eval)) == set(range(10))
     again = load_data("demo")
     np.testing.assert_array_equal(again.x_train, data.x_train)

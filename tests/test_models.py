@@ -9,7 +9,7 @@ import pytest
 import tf_keras as keras
 
 from studio.core.errors import ModelError
-from studio.core.models import as_functional, inspect_file, load_model, summarize
+from studio.core.models import as_functional, inspect_file, load_model
 
 
 def small_sequential():

@@ -1,0 +1,222 @@
+"""The command-line contract: files written, figures that meet the issue's targets, errors
+as one line with exit code 2, and no crash on a malformed .tflite."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from studio.cli import main
+from studio.core.recipe import Recipe
+from studio.core.resources import RESOURCES
+
+DEMO_RECIPE = RESOURCES / "recipes" / "demo_prune_cluster_int8.json"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=900
+    )
+
+
+@pytest.mark.slow
+def test_optimize_demo_prune_cluster_int8_meets_the_targets(tmp_path):
+    out = tmp_path / "run"
+    done = run_cli(
+        "optimize",
+        "--model",
+        "demo",
+        "--data",
+        "demo",
+        "--recipe",
+        str(DEMO_RECIPE),
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in out.iterdir()} >= {
+        "model.tflite",
+        "recipe.json",
+        "metrics.json",
+        "baseline.json",
+    }
+    metrics = json.loads((out / "metrics.json").read_text())
+    baseline = json.loads((out / "baseline.json").read_text())
+    assert set(baseline) <= set(metrics)
+    assert baseline["gzip_bytes"] / metrics["gzip_bytes"] >= 8.0
+    assert baseline["accuracy"] - metrics["accuracy"] <= 0.015
+    assert metrics["latency_ms"]["threads"] == 1 and metrics["latency_ms"]["median"] > 0
+    assert metrics["peak_memory_bytes"] > 0 and metrics["agreement"] > 0.95
+    assert {"load", "baseline", "prune", "cluster", "convert", "evaluate"} <= set(
+        metrics["seconds"]
+    )
+    for layer in metrics["layers"]:
+        assert layer["sparsity"] >= 0.79, layer
+        assert layer["unique_values"] <= 17, layer  # 16 clusters (+ the preserved zero)
+    assert Recipe.load(out / "recipe.json") == Recipe.load(DEMO_RECIPE)
+
+    done = run_cli(
+        "evaluate",
+        "--tflite",
+        str(out / "model.tflite"),
+        "--data",
+        "demo",
+        "--baseline",
+        "demo",
+        "--threads",
+        "2",
+    )
+    assert done.returncode == 0, done.stderr
+    evaluated = json.loads(done.stdout)
+    assert evaluated["accuracy"] == metrics["accuracy"]
+    assert evaluated["agreement"] == metrics["agreement"]
+    assert evaluated["latency_ms"]["threads"] == 2
+
+
+def test_evaluate_without_baseline_reads_the_model_input(tmp_path, demo, capsys):
+    from studio.core import atomic
+    from studio.core.convert import convert
+    from studio.core.recipe import Quantization
+
+    path = atomic.write_bytes(
+        tmp_path / "q.tflite",
+        convert(demo.model, Quantization(mode="int8", io_type="uint8"), demo.data.calibration(50)),
+    )
+    assert main(["evaluate", "--tflite", str(path), "--data", "demo"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["accuracy"] > 0.97 and metrics["agreement"] is None
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [
+                "optimize",
+                "--model",
+                "demo",
+                "--data",
+                "demo",
+                "--recipe",
+                "{bad}",
+                "--out",
+                "{out}",
+            ],
+            "pruning.target_sparsity: must be in (0, 1), got 1.5",
+        ),
+        (
+            [
+                "optimize",
+                "--model",
+                "{tmp}/none.keras",
+                "--data",
+                "demo",
+                "--recipe",
+                "{ok}",
+                "--out",
+                "{out}",
+            ],
+            "none.keras does not exist",
+        ),
+        (
+            [
+                "optimize",
+                "--model",
+                "demo",
+                "--data",
+                "{tmp}/wrong.npz",
+                "--recipe",
+                "{ok}",
+                "--out",
+                "{out}",
+            ],
+            "expects (8, 8, 1)",
+        ),
+        (
+            ["evaluate", "--tflite", "{tmp}/none.tflite", "--data", "demo"],
+            "none.tflite does not exist",
+        ),
+        (["evaluate", "--tflite", "{ok}", "--data", "demo"], "not a .tflite model"),
+        (
+            [
+                "optimize",
+                "--model",
+                "demo",
+                "--data",
+                "demo",
+                "--recipe",
+                "{ok}",
+                "--out",
+                "{out}",
+                "--threads",
+                "0",
+            ],
+            "--threads must be 1 or more",
+        ),
+    ],
+)
+def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
+    (tmp_path / "bad.json").write_text(json.dumps({"pruning": {"target_sparsity": 1.5}}))
+    (tmp_path / "ok.json").write_text(json.dumps({"quantization": {"mode": "dynamic"}}))
+    np.savez(tmp_path / "wrong.npz", x=np.zeros((10, 28, 28, 1)), y=np.zeros(10, int))
+    fill = {
+        "bad": tmp_path / "bad.json",
+        "ok": tmp_path / "ok.json",
+        "out": tmp_path / "o",
+        "tmp": tmp_path,
+    }
+    code = main([a.format(**fill) for a in args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert not any("Traceback" in line for line in err)
+    assert not (tmp_path / "o" / "model.tflite").exists()
+
+
+def test_malformed_tflite_does_not_crash_the_command(tmp_path, demo):
+    from studio.core.convert import convert
+    from studio.core.recipe import Quantization
+
+    blob = convert(demo.model, Quantization())
+    bad = tmp_path / "bad.tflite"
+    rng = np.random.default_rng(1)
+    bad.write_bytes(blob[:8] + rng.integers(0, 256, len(blob) // 4, dtype=np.uint8).tobytes())
+    done = run_cli("evaluate", "--tflite", str(bad), "--data", "demo")
+    assert done.returncode == 2, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: LiteRT") and "bad.tflite" in last
+    assert "Traceback" not in done.stderr
+
+
+def test_help_lists_both_commands():
+    done = run_cli("--help")
+    assert done.returncode == 0 and "optimize" in done.stdout and "evaluate" in done.stdout
+
+
+def test_lambda_model_needs_trust_on_the_command_line(tmp_path, capsys):
+    import tf_keras as keras
+
+    inp = keras.Input((8, 8, 1))
+    x = keras.layers.Lambda(lambda t: t * 1.0)(inp)
+    out = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
+    keras.Model(inp, out).save(tmp_path / "lam.keras")
+    recipe = tmp_path / "r.json"
+    recipe.write_text("{}")
+    args = [
+        "optimize",
+        "--model",
+        str(tmp_path / "lam.keras"),
+        "--data",
+        "demo",
+        "--recipe",
+        str(recipe),
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    assert main(args) == 2
+    assert "Lambda layer" in capsys.readouterr().err
+    assert main([*args, "--trust", "--quiet"]) == 0
+    assert Path(tmp_path / "o" / "model.tflite").exists()

@@ -1,0 +1,85 @@
+"""Each quantization mode, checked in the written file: weight and activation types."""
+
+import numpy as np
+import pytest
+
+from conftest import layer_figures
+from studio.core.convert import convert
+from studio.core.errors import RecipeError
+from studio.core.measure import interpreter, predict, score
+from studio.core.recipe import Quantization
+
+
+def io_types(blob):
+    interp = interpreter(blob)
+    return interp.get_input_details()[0]["dtype"], interp.get_output_details()[0]["dtype"]
+
+
+def activation_types(blob):
+    """dtypes of what the convolution and dense operators compute."""
+    interp = interpreter(blob)
+    interp.allocate_tensors()
+    dtypes = {d["index"]: d["dtype"] for d in interp.get_tensor_details()}
+    return {
+        dtypes[op["outputs"][0]]
+        for op in interp._get_ops_details()
+        if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED")
+    }
+
+
+@pytest.mark.parametrize(
+    ("mode", "weights", "activations", "max_size_ratio"),
+    [
+        ("none", {"float32"}, {np.float32}, 1.0),
+        ("dynamic", {"int8", "float32"}, {np.float32}, 0.35),  # tiny conv1 stays float
+        ("float16", {"float16"}, {np.float32}, 0.55),
+        ("int8", {"int8"}, {np.int8}, 0.35),
+        ("int16x8", {"int8"}, {np.int16}, 0.35),
+    ],
+)
+def test_mode_shows_in_the_file(demo, mode, weights, activations, max_size_ratio):
+    base = convert(demo.model, Quantization())
+    blob = convert(demo.model, Quantization(mode=mode), demo.data.calibration(100))
+    figures = layer_figures(blob)
+    assert {f["dtype"] for f in figures.values()} == weights
+    assert figures["dense1"]["dtype"] == next(iter(weights - {"float32"}), "float32")
+    assert activation_types(blob) == activations
+    assert len(blob) <= max_size_ratio * len(base)
+    assert io_types(blob) == (np.float32, np.float32)
+    accuracy, _ = score(predict(blob, demo.data.x_eval), demo.data.y_eval)
+    assert accuracy > 0.97
+
+
+@pytest.mark.parametrize(
+    ("mode", "io", "dtype"),
+    [("int8", "int8", np.int8), ("int8", "uint8", np.uint8), ("int16x8", "int16", np.int16)],
+)
+def test_integer_inputs_and_outputs(demo, mode, io, dtype):
+    blob = convert(demo.model, Quantization(mode=mode, io_type=io), demo.data.calibration(100))
+    assert io_types(blob) == (dtype, dtype)
+    # The evaluator quantizes float samples on the way in and dequantizes the outputs.
+    accuracy, _ = score(predict(blob, demo.data.x_eval), demo.data.y_eval)
+    assert accuracy > 0.97
+
+
+def test_float_layers_stay_float(demo):
+    blob = convert(
+        demo.model, Quantization(mode="int8", float_layers=("dense1",)), demo.data.calibration(100)
+    )
+    figures = layer_figures(blob)
+    assert figures["dense1"]["dtype"] == "float32"
+    assert figures["conv2"]["dtype"] == "int8" and figures["digit"]["dtype"] == "int8"
+    with pytest.raises(RecipeError, match=r"float_layers: no operators of layer 'nope'"):
+        convert(
+            demo.model, Quantization(mode="int8", float_layers=("nope",)), demo.data.calibration(10)
+        )
+
+
+def test_calibration_sample_count_is_used(demo):
+    """int8 ranges come from the calibration samples: one blank sample gives another model."""
+    blank = np.zeros((1, 8, 8, 1), np.float32)
+    a = convert(demo.model, Quantization(mode="int8", calibration_samples=1), blank)
+    b = convert(
+        demo.model, Quantization(mode="int8", calibration_samples=100), demo.data.calibration(100)
+    )
+    assert a != b
