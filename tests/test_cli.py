@@ -220,3 +220,19 @@ def test_lambda_model_needs_trust_on_the_command_line(tmp_path, capsys):
     assert "Lambda layer" in capsys.readouterr().err
     assert main([*args, "--trust", "--quiet"]) == 0
     assert Path(tmp_path / "o" / "model.tflite").exists()
+
+
+def test_unlabeled_data_is_refused_before_any_work_for_fine_tunes(tmp_path, capsys):
+    np.savez(tmp_path / "u.npz", x=np.random.default_rng(0).random((30, 8, 8, 1)))
+    recipe = tmp_path / "r.json"
+    recipe.write_text(json.dumps({"pruning": {"target_sparsity": 0.5}}))
+    args = ["optimize", "--model", "demo", "--data", str(tmp_path / "u.npz"), "--recipe",
+            str(recipe), "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(args) == 2
+    assert "u.npz: has no labels, and pruning fine-tune" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before the baseline was even converted
+    # Post-training quantization needs no labels: figures come without accuracy.
+    recipe.write_text(json.dumps({"quantization": {"mode": "int8"}}))
+    assert main(args) == 0
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["accuracy"] is None and metrics["agreement"] > 0.9

@@ -214,15 +214,15 @@ def measure(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     peak = probe(path, data.x_eval[0] if len(data.x_eval) else None, threads)
-    seconds["memory_probe"] = time.perf_counter() - t0
+    seconds["evaluate_memory"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     outputs = predict(blob, data.x_eval, threads=threads)
-    seconds["evaluate"] = time.perf_counter() - t0
+    seconds["evaluate_accuracy"] = time.perf_counter() - t0
     accuracy, metric = score(outputs, data.y_eval)
     agreement, rmse = fidelity(outputs, reference)
     t0 = time.perf_counter()
     lat = latency(blob, data.x_eval[0], threads=threads)
-    seconds["latency"] = time.perf_counter() - t0
+    seconds["evaluate_latency"] = time.perf_counter() - t0
     layers = tuple(f.to_dict() for f in weight_figures(blob))
     metrics = Metrics(
         size_bytes=len(blob),

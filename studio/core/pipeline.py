@@ -8,6 +8,7 @@ scheme that preserves what came before.  Every stage is timed.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from studio.core import atomic
 from studio.core.clustering import cluster
 from studio.core.convert import convert
 from studio.core.data import Dataset, InputSpec, fit_to_model, load_data
+from studio.core.errors import DataError
 from studio.core.measure import Metrics, interpreter, measure, predict, probe
 from studio.core.models import (
     ModelSummary,
@@ -77,7 +79,7 @@ def optimize(
     report: Report = ignore,
 ) -> Result:
     """Run the recipe and write model.tflite, recipe.json, metrics.json and baseline.json."""
-    out = Path(out_dir)
+    out, q = Path(out_dir), recipe.quantization
     seconds: dict[str, float] = {}
 
     def stage(name: str, message: str) -> float:
@@ -88,6 +90,21 @@ def optimize(
     t = stage("load", "loading the model and data")
     prep = prepare(model_source, data_source, trust=trust, seed=recipe.seed)
     seconds["load"] = time.perf_counter() - t
+    needs_labels = [
+        name
+        for name, on in (
+            ("pruning", recipe.pruning),
+            ("clustering", recipe.clustering and recipe.clustering.epochs),
+            ("QAT", q.qat),
+        )
+        if on
+    ]
+    if needs_labels and not prep.data.labeled:
+        raise DataError(
+            f"{prep.data.source}: has no labels, and {' and '.join(needs_labels)} "
+            f"fine-tune on labeled data; add labels (y), or use post-training "
+            f"quantization only"
+        )
 
     t = stage("baseline", "converting and measuring the float baseline")
     baseline_blob = convert(prep.model, Quantization())
@@ -109,7 +126,6 @@ def optimize(
             model, prep.data, recipe.clustering, probabilities=prep.probabilities, report=report
         )
         clustered, seconds["cluster"] = True, time.perf_counter() - t
-    q = recipe.quantization
     if q.qat:
         t = stage("qat", "quantization-aware training")
         model, scheme = quantize_aware_train(
@@ -131,7 +147,7 @@ def optimize(
     t = stage("evaluate", "measuring size, accuracy, latency and memory")
     metrics, _ = measure(out / "model.tflite", prep.data, threads=threads, reference=reference)
     seconds["evaluate"] = time.perf_counter() - t
-    metrics = Metrics(**{**metrics.__dict__, "seconds": {**seconds, **metrics.seconds}})
+    metrics = dataclasses.replace(metrics, seconds={**seconds, **metrics.seconds})
     atomic.write_text(out / "recipe.json", recipe.to_json())
     atomic.write_json(
         out / "metrics.json",
