@@ -25,17 +25,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_optimize_demo_prune_cluster_int8_meets_the_targets(tmp_path):
     out = tmp_path / "run"
-    done = run_cli(
-        "optimize",
-        "--model",
-        "demo",
-        "--data",
-        "demo",
-        "--recipe",
-        str(DEMO_RECIPE),
-        "--out",
-        str(out),
-    )
+    done = run_cli(*f"optimize --model demo --data demo --recipe {DEMO_RECIPE} --out {out}".split())
     assert done.returncode == 0, done.stderr
     assert {p.name for p in out.iterdir()} >= {
         "model.tflite",
@@ -94,66 +84,21 @@ def test_evaluate_without_baseline_reads_the_model_input(tmp_path, demo, capsys)
     ("args", "message"),
     [
         (
-            [
-                "optimize",
-                "--model",
-                "demo",
-                "--data",
-                "demo",
-                "--recipe",
-                "{bad}",
-                "--out",
-                "{out}",
-            ],
+            "optimize --model demo --data demo --recipe {bad} --out {out}",
             "pruning.target_sparsity: must be in (0, 1), got 1.5",
         ),
         (
-            [
-                "optimize",
-                "--model",
-                "{tmp}/none.keras",
-                "--data",
-                "demo",
-                "--recipe",
-                "{ok}",
-                "--out",
-                "{out}",
-            ],
+            "optimize --model {tmp}/none.keras --data demo --recipe {ok} --out {out}",
             "none.keras does not exist",
         ),
         (
-            [
-                "optimize",
-                "--model",
-                "demo",
-                "--data",
-                "{tmp}/wrong.npz",
-                "--recipe",
-                "{ok}",
-                "--out",
-                "{out}",
-            ],
+            "optimize --model demo --data {tmp}/wrong.npz --recipe {ok} --out {out}",
             "expects (8, 8, 1)",
         ),
+        ("evaluate --tflite {tmp}/none.tflite --data demo", "none.tflite does not exist"),
+        ("evaluate --tflite {ok} --data demo", "not a .tflite model"),
         (
-            ["evaluate", "--tflite", "{tmp}/none.tflite", "--data", "demo"],
-            "none.tflite does not exist",
-        ),
-        (["evaluate", "--tflite", "{ok}", "--data", "demo"], "not a .tflite model"),
-        (
-            [
-                "optimize",
-                "--model",
-                "demo",
-                "--data",
-                "demo",
-                "--recipe",
-                "{ok}",
-                "--out",
-                "{out}",
-                "--threads",
-                "0",
-            ],
+            "optimize --model demo --data demo --recipe {ok} --out {out} --threads 0",
             "--threads must be 1 or more",
         ),
     ],
@@ -168,7 +113,7 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message)
         "out": tmp_path / "o",
         "tmp": tmp_path,
     }
-    code = main([a.format(**fill) for a in args])
+    code = main(args.format(**fill).split())
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err[-1].startswith("error: ") and message in err[-1]
@@ -226,8 +171,18 @@ def test_unlabeled_data_is_refused_before_any_work_for_fine_tunes(tmp_path, caps
     np.savez(tmp_path / "u.npz", x=np.random.default_rng(0).random((30, 8, 8, 1)))
     recipe = tmp_path / "r.json"
     recipe.write_text(json.dumps({"pruning": {"target_sparsity": 0.5}}))
-    args = ["optimize", "--model", "demo", "--data", str(tmp_path / "u.npz"), "--recipe",
-            str(recipe), "--out", str(tmp_path / "o"), "--quiet"]
+    args = [
+        "optimize",
+        "--model",
+        "demo",
+        "--data",
+        str(tmp_path / "u.npz"),
+        "--recipe",
+        str(recipe),
+        "--out",
+        str(tmp_path / "o"),
+        "--quiet",
+    ]
     assert main(args) == 2
     assert "u.npz: has no labels, and pruning fine-tune" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # refused before the baseline was even converted
