@@ -151,7 +151,7 @@ def optimize(
     atomic.write_text(out / "recipe.json", recipe.to_json())
     atomic.write_json(
         out / "metrics.json",
-        {**metrics.to_dict(), "qat_scheme": scheme, "recipe": recipe.describe()},
+        {**metrics.to_dict(), "qat_scheme": scheme, "label": recipe.describe()},
     )
     report(Event("done", f"wrote {out / 'model.tflite'}", 1.0))
     return Result(out, metrics, baseline, scheme)
