@@ -1,0 +1,196 @@
+"""A pool of long-lived worker processes behind a small backend interface.
+
+The interface (`submit`, `next_event`, `cancel`, `shutdown`) is all the window and the
+CLI use, so another backend (a cluster, later) can take the same jobs.
+
+How a job ends, and what the caller sees:
+- it returns -> `Finished`; it raises -> `Failed`;
+- the caller cancels it -> `Cancelled` (queued: dropped; running: the worker is killed
+  at once, because a converter call cannot be interrupted, and replaced);
+- its worker dies (abort, segfault, killed, out of memory) -> `Failed(crashed=True)` with
+  what happened, and a replacement worker starts.  Other jobs are untouched.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Protocol
+
+from studio.jobs.messages import Cancelled, Failed, Finished, Job, JobEvent, Started
+
+GIB = 2**30
+MEMORY_PER_WORKER = 3 * GIB  # TensorFlow plus a fine-tune of a small model
+
+
+class Backend(Protocol):
+    def submit(self, job: Job) -> int: ...
+    def next_event(self, timeout: float | None = None) -> JobEvent | None: ...
+    def cancel(self, job_id: int) -> None: ...
+    def shutdown(self) -> None: ...
+
+
+def default_size() -> int:
+    """As many workers as cores, but no more than memory allows."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        memory = 4 * GIB
+    return max(1, min(os.cpu_count() or 1, memory // MEMORY_PER_WORKER))
+
+
+def describe_death(returncode: int | None) -> str:
+    if returncode is None or returncode >= 0:
+        return f"the worker process exited unexpectedly (code {returncode})"
+    sig = -returncode
+    reasons = {
+        signal.SIGKILL: "was killed (SIGKILL); the system may have run out of memory",
+        signal.SIGABRT: "aborted (SIGABRT): TensorFlow or LiteRT hit a fatal error on this model",
+        signal.SIGSEGV: "crashed (segmentation fault): TensorFlow or LiteRT failed on this model",
+        signal.SIGBUS: "crashed (bus error)",
+        signal.SIGTERM: "was terminated (SIGTERM)",
+    }
+    return "the worker process " + reasons.get(sig, f"died from signal {signal.Signals(sig).name}")
+
+
+@dataclass
+class _Worker:
+    process: subprocess.Popen
+    conn: Connection
+    job_id: int | None = None
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+class ProcessPool:
+    """The default backend: `size` worker processes on this machine."""
+
+    def __init__(self, size: int | None = None) -> None:
+        self.size = size or default_size()
+        self._lock = threading.RLock()
+        self._events: queue.Queue[JobEvent] = queue.Queue()
+        self._pending: deque[tuple[int, Job]] = deque()
+        self._workers: list[_Worker] = []
+        self._cancelled: set[int] = set()
+        self._ids = itertools.count(1)
+        self._closed = False
+        for _ in range(self.size):
+            self._start_worker()
+
+    # -- the backend interface ---------------------------------------------------------
+
+    def submit(self, job: Job) -> int:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job pool is shut down")
+            job_id = next(self._ids)
+            self._pending.append((job_id, job))
+            self._dispatch()
+            return job_id
+
+    def next_event(self, timeout: float | None = None) -> JobEvent | None:
+        try:
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def cancel(self, job_id: int) -> None:
+        with self._lock:
+            for item in list(self._pending):
+                if item[0] == job_id:
+                    self._pending.remove(item)
+                    self._events.put(Cancelled(job_id))
+                    return
+            for worker in self._workers:
+                if worker.job_id == job_id:
+                    self._cancelled.add(job_id)
+                    worker.process.kill()  # the reader thread sees it die and replaces it
+                    return
+
+    def shutdown(self) -> None:
+        """Stop every worker now (running jobs are cancelled) and wait for them."""
+        with self._lock:
+            self._closed = True
+            for job_id, _ in self._pending:
+                self._events.put(Cancelled(job_id))
+            self._pending.clear()
+            workers = list(self._workers)
+            for worker in workers:
+                if worker.job_id is not None:
+                    self._cancelled.add(worker.job_id)
+                worker.process.kill()
+        for worker in workers:
+            worker.process.wait()
+
+    @property
+    def worker_pids(self) -> list[int]:
+        with self._lock:
+            return [w.process.pid for w in self._workers]
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _start_worker(self) -> None:
+        ours, theirs = socket.socketpair()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "studio.jobs.worker", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        worker = _Worker(process, Connection(ours.detach()))
+        self._workers.append(worker)
+        threading.Thread(
+            target=self._read, args=(worker,), daemon=True, name=f"worker-{process.pid}"
+        ).start()
+
+    def _dispatch(self) -> None:
+        for worker in self._workers:
+            if not self._pending:
+                return
+            if worker.job_id is None and worker.ready.is_set():
+                job_id, job = self._pending.popleft()
+                worker.job_id = job_id
+                worker.conn.send((job_id, job))
+                self._events.put(Started(job_id, worker.process.pid))
+
+    def _read(self, worker: _Worker) -> None:
+        """One thread per worker: forward its events; on EOF, account for its death."""
+        while True:
+            try:
+                message = worker.conn.recv()
+            except (EOFError, OSError):
+                break
+            if isinstance(message, tuple) and message[0] == "ready":
+                worker.ready.set()
+                with self._lock:
+                    self._dispatch()
+                continue
+            if isinstance(message, Finished | Failed):
+                with self._lock:
+                    worker.job_id = None
+                    self._events.put(message)
+                    self._dispatch()
+            else:
+                self._events.put(message)
+        returncode = worker.process.wait()
+        worker.conn.close()
+        with self._lock:
+            self._workers.remove(worker)
+            job_id = worker.job_id
+            if job_id is not None:
+                if job_id in self._cancelled:
+                    self._cancelled.discard(job_id)
+                    self._events.put(Cancelled(job_id))
+                else:
+                    self._events.put(Failed(job_id, describe_death(returncode), crashed=True))
+            if not self._closed:
+                self._start_worker()
+                self._dispatch()

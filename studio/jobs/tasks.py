@@ -1,0 +1,48 @@
+"""The engine calls a worker runs, with plain-data arguments and results.
+
+Jobs name these as "studio.jobs.tasks:optimize" and so on; only worker processes import
+this module (and with it TensorFlow).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from studio.core import pipeline
+from studio.core.models import load_model
+from studio.core.models import summarize as summarize_model
+from studio.core.progress import Report, ignore
+from studio.core.recipe import Recipe
+
+
+def summarize(model: str, trust: bool = False) -> dict[str, Any]:
+    return dataclasses.asdict(summarize_model(load_model(model, trust=trust)))
+
+
+def optimize(
+    model: str,
+    data: str,
+    recipe: dict,
+    out_dir: str,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> dict[str, Any]:
+    result = pipeline.optimize(
+        model, data, Recipe.from_dict(recipe), out_dir, threads=threads, trust=trust, report=report
+    )
+    return {
+        "out_dir": str(result.out_dir),
+        "metrics": result.metrics.to_dict(),
+        "baseline": result.baseline.to_dict(),
+        "qat_scheme": result.qat_scheme,
+    }
+
+
+def evaluate(
+    tflite: str, data: str, baseline: str | None = None, threads: int = 1, trust: bool = False
+) -> dict[str, Any]:
+    return pipeline.evaluate(
+        tflite, data, baseline_model=baseline, threads=threads, trust=trust
+    ).to_dict()

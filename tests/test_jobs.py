@@ -1,0 +1,121 @@
+"""Worker processes: results, ordered events, cancel within 2 s, surviving crashes."""
+
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from studio.core.resources import RESOURCES
+from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress, Started
+from studio.jobs.pool import ProcessPool
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = ProcessPool(size=2)
+    yield pool
+    pool.shutdown()
+
+
+def wait_for(pool, job_id, kinds, timeout=300.0):
+    """Events of one job, in order, until one of `kinds` arrives."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = pool.next_event(timeout=0.5)
+        if event is not None and event.job_id == job_id:
+            seen.append(event)
+            if isinstance(event, kinds):
+                return seen
+    raise AssertionError(f"job {job_id} did not end; saw {seen}")
+
+
+def test_result_and_events_in_order(pool, tmp_path):
+    recipe = json.loads((RESOURCES / "recipes" / "demo_prune_cluster_int8.json").read_text())
+    recipe["pruning"]["epochs"] = 2
+    job = Job(
+        "studio.jobs.tasks:optimize",
+        {"model": "demo", "data": "demo", "recipe": recipe, "out_dir": str(tmp_path / "c1")},
+        label="c1",
+    )
+    job_id = pool.submit(job)
+    events = wait_for(pool, job_id, (Finished, Failed))
+    assert isinstance(events[0], Started) and isinstance(events[-1], Finished), events[-1]
+    stages = [e.stage for e in events if isinstance(e, Progress)]
+    order = ["load", "baseline", "prune", "cluster", "convert", "evaluate", "done"]
+    assert [s for s in dict.fromkeys(stages)] == order
+    epochs = [e for e in events if isinstance(e, Progress) and e.metrics]
+    assert [e.stage for e in epochs] == ["prune", "prune", "cluster", "cluster"]
+    assert "accuracy" in epochs[0].metrics and "loss" in epochs[0].metrics
+    result = events[-1].result
+    assert result["metrics"]["gzip_bytes"] < result["baseline"]["gzip_bytes"]
+    assert (tmp_path / "c1" / "model.tflite").exists()
+
+
+def test_job_error_is_a_failed_event_with_the_message(pool):
+    job_id = pool.submit(Job("studio.jobs.tasks:summarize", {"model": "/no/such.keras"}))
+    event = wait_for(pool, job_id, (Finished, Failed))[-1]
+    assert isinstance(event, Failed) and not event.crashed
+    assert "/no/such.keras does not exist" in event.message
+
+
+def test_cancel_a_running_fine_tune_within_2_seconds(pool, tmp_path):
+    recipe = {"pruning": {"target_sparsity": 0.5, "epochs": 500}}
+    job_id = pool.submit(
+        Job(
+            "studio.jobs.tasks:optimize",
+            {"model": "demo", "data": "demo", "recipe": recipe, "out_dir": str(tmp_path / "long")},
+        )
+    )
+    for event in iter(lambda: pool.next_event(timeout=60), None):
+        if isinstance(event, Progress) and event.job_id == job_id and event.stage == "prune":
+            break
+    started = time.monotonic()
+    pool.cancel(job_id)
+    events = wait_for(pool, job_id, (Cancelled, Finished, Failed), timeout=10)
+    assert isinstance(events[-1], Cancelled)
+    assert time.monotonic() - started < 2.0
+    assert not (tmp_path / "long" / "model.tflite").exists()
+
+
+def test_cancel_a_queued_job(pool):
+    blockers = [pool.submit(Job("time:sleep", args=(30,))) for _ in range(pool.size)]
+    queued = pool.submit(Job("time:sleep", args=(30,)))
+    pool.cancel(queued)
+    assert isinstance(wait_for(pool, queued, (Cancelled,), timeout=5)[-1], Cancelled)
+    for job_id in blockers:
+        pool.cancel(job_id)
+        wait_for(pool, job_id, (Cancelled,), timeout=10)
+
+
+@pytest.mark.parametrize(("how", "words"), [("kill", "SIGKILL"), ("abort", "SIGABRT")])
+def test_dead_worker_fails_its_job_and_is_replaced(pool, how, words):
+    if how == "abort":
+        job_id = pool.submit(Job("os:abort"))
+    else:
+        job_id = pool.submit(Job("time:sleep", args=(60,)))
+        started = wait_for(pool, job_id, (Started,))[-1]
+        os.kill(started.worker_pid, signal.SIGKILL)
+    event = wait_for(pool, job_id, (Finished, Failed, Cancelled), timeout=30)[-1]
+    assert isinstance(event, Failed) and event.crashed and words in event.message
+    # The pool still works, with a fresh worker in place of the dead one.
+    ok = pool.submit(Job("math:sqrt", args=(16.0,)))
+    assert wait_for(pool, ok, (Finished, Failed), timeout=120)[-1] == Finished(ok, 4.0)
+    deadline = time.monotonic() + 60
+    while len(pool.worker_pids) < pool.size and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(pool.worker_pids) == pool.size
+
+
+def test_shutdown_leaves_no_child_process():
+    small = ProcessPool(size=2)
+    pids = small.worker_pids
+    running = small.submit(Job("time:sleep", args=(60,)))
+    wait_for(small, running, (Started,))
+    small.shutdown()
+    assert not [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+    assert not psutil.Process().children(recursive=True) or all(
+        c.pid not in pids for c in psutil.Process().children(recursive=True)
+    )
