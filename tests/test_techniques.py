@@ -147,9 +147,7 @@ def test_qat_keeps_named_layers_in_float(demo, demo_model):
     qat_model, _ = quantize_aware_train(
         demo_model, demo.data, recipe, pruned=False, clustered=False, probabilities=True
     )
-    from studio.core.recipe import Quantization as Q
-
-    blob = convert(qat_model, Q(mode="int8", qat=True, epochs=1), qat=True)
+    blob = convert(qat_model, Quantization(mode="int8", qat=True, epochs=1), qat=True)
     figures = layer_figures(blob)
     assert figures["dense1"]["dtype"] == "int8"
     assert figures["digit"]["dtype"] == "float32"

@@ -114,16 +114,16 @@ def predict(
                 interp.resize_tensor_input(inp["index"], [len(chunk), *inp["shape"][1:]])
                 interp.allocate_tensors()
             except (RuntimeError, ValueError):
-                return predict(model, x, threads=threads, batch=1) if size > 1 else _fail_run(inp)
+                if size == 1:
+                    raise MeasureError(
+                        f"LiteRT cannot run the model with input shape {list(inp['shape'])}"
+                    ) from None
+                return predict(model, x, threads=threads, batch=1)
             current = len(chunk)
         interp.set_tensor(inp["index"], _to_input(chunk, inp))
         interp.invoke()
         results.append(_from_output(interp.get_tensor(out["index"]), out))
     return np.concatenate(results)
-
-
-def _fail_run(inp: dict) -> np.ndarray:
-    raise MeasureError(f"LiteRT cannot run the model with input shape {list(inp['shape'])}")
 
 
 def latency(

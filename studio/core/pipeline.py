@@ -14,15 +14,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import tf_keras as keras
 
 from studio.core import atomic
 from studio.core.clustering import cluster
 from studio.core.convert import convert
 from studio.core.data import Dataset, InputSpec, fit_to_model, load_data
-from studio.core.errors import DataError
-from studio.core.measure import Metrics, interpreter, measure, predict, probe
+from studio.core.errors import DataError, MeasureError
+from studio.core.measure import Metrics, measure, predict
 from studio.core.models import (
     ModelSummary,
     as_functional,
@@ -34,7 +33,7 @@ from studio.core.progress import Event, Report, ignore
 from studio.core.pruning import prune
 from studio.core.qat import quantize_aware_train
 from studio.core.recipe import Quantization, Recipe
-from studio.core.tflite_file import read_checked
+from studio.core.tflite_file import io_specs, read_checked
 
 
 @dataclass(frozen=True)
@@ -165,28 +164,32 @@ def evaluate(
     threads: int = 1,
     trust: bool = False,
 ) -> Metrics:
-    """Measure an existing .tflite; with a baseline model, also its fidelity to it."""
+    """Measure an existing .tflite; with a baseline model, also its fidelity to it.
+
+    Nothing in this process loads the file into LiteRT before `measure` has loaded it
+    in its crash-safe child process.
+    """
     path = Path(tflite)
-    read_checked(path)
-    probe(path, None, threads)  # a crash-safe first load, before this process touches it
+    blob = read_checked(path)
     reference = None
     if baseline_model is not None:
         prep = prepare(baseline_model, data_source, trust=trust)
         data = prep.data
         reference = predict(convert(prep.model, Quantization()), data.x_eval, threads=threads)
     else:
-        data = _data_for_tflite(path, data_source)
+        try:
+            data = _data_for_tflite(blob, data_source)
+        except MeasureError as err:
+            raise MeasureError(f"LiteRT cannot read {path}: {err}") from err
     metrics, _ = measure(path, data, threads=threads, reference=reference)
     return metrics
 
 
-def _data_for_tflite(path: Path, data_source: str | os.PathLike) -> Dataset:
+def _data_for_tflite(blob: bytes, data_source: str | os.PathLike) -> Dataset:
     """Check data against the .tflite's own input and output (no Keras model at hand)."""
-    interp = interpreter(path)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    inp, out = io_specs(blob)
     # A quantized input still takes float data: measure quantizes it on the way in.
-    quantized_in = np.issubdtype(inp["dtype"], np.integer) and bool(inp["quantization"][0])
-    dtype = "float32" if quantized_in else np.dtype(inp["dtype"]).name
-    shape = tuple(int(d) if d > 0 else None for d in inp["shape_signature"][1:])
-    spec_out = InputSpec(out["name"], tuple(int(d) for d in out["shape"][1:]), "float32")
+    dtype = "float32" if inp["quantized"] else inp["dtype"]
+    shape = tuple(d if d > 0 else None for d in inp["shape"][1:])
+    spec_out = InputSpec(out["name"], tuple(out["shape"][1:]), "float32")
     return fit_to_model(load_data(data_source), InputSpec(inp["name"], shape, dtype), spec_out)

@@ -85,14 +85,27 @@ def read_checked(path: str | Path) -> bytes:
     return data
 
 
-def weight_figures(data: bytes) -> list[WeightFigures]:
-    """Sparsity and distinct values of every weight tensor in subgraph 0."""
+def _parse(data: bytes):
+    """The flatbuffer as LiteRT's schema objects; a malformed file is a MeasureError."""
     from ai_edge_litert import schema_py_generated as schema
 
     try:
         model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
+        if not model.subgraphs:
+            raise ValueError("no subgraph")
+        return model
     except Exception as err:  # a malformed flatbuffer raises from deep in the parser
-        raise MeasureError(f"the .tflite flatbuffer is malformed ({type(err).__name__})") from err
+        raise MeasureError(
+            f"the .tflite flatbuffer is malformed ({type(err).__name__}); the file is damaged "
+            f"or not a LiteRT model"
+        ) from err
+
+
+def weight_figures(data: bytes) -> list[WeightFigures]:
+    """Sparsity and distinct values of every weight tensor in subgraph 0."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = _parse(data)
     op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     graph = model.subgraphs[0]
@@ -167,13 +180,35 @@ def _unique(values: np.ndarray, shape, channel_axis: int | None) -> int:
 
 def tensor_names(data: bytes) -> list[str]:
     """Names of every operator output, used to find a layer's nodes for selective quantization."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    model = schema.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    graph = model.subgraphs[0]
+    graph = _parse(data).subgraphs[0]
     names = []
     for op in graph.operators or []:
         for out in op.outputs if op.outputs is not None else []:
             raw = graph.tensors[int(out)].name
             names.append(raw.decode() if isinstance(raw, bytes) else str(raw))
     return names
+
+
+def io_specs(data: bytes) -> tuple[dict, dict]:
+    """Name, shape signature (-1 = any), dtype and scale of the first input and output.
+
+    Read from the flatbuffer, so data can be checked against a .tflite before any
+    interpreter touches it in this process.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+
+    graph = _parse(data).subgraphs[0]
+    type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+
+    def spec(index: int) -> dict:
+        t = graph.tensors[index]
+        shape = t.shapeSignature if t.shapeSignature is not None else t.shape
+        scale = t.quantization.scale if t.quantization is not None else None
+        return {
+            "name": t.name.decode() if isinstance(t.name, bytes) else str(t.name),
+            "shape": [int(d) for d in shape],
+            "dtype": type_names.get(t.type, "?").lower(),
+            "quantized": scale is not None and len(scale) > 0 and float(scale[0]) != 0.0,
+        }
+
+    return spec(int(graph.inputs[0])), spec(int(graph.outputs[0]))
