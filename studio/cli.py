@@ -103,7 +103,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+COMMANDS = ("optimize", "evaluate")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        from studio.ui.app import main as window
+
+        return window(argv)
     args = _parser().parse_args(argv)
     if getattr(args, "threads", 1) < 1:
         print("error: --threads must be 1 or more", file=sys.stderr)

@@ -122,3 +122,13 @@ def test_recipes_are_frozen_values():
     with pytest.raises(AttributeError):
         recipe.clustering.clusters = 4  # type: ignore[misc]
     assert recipe == Recipe(clustering=Clustering(clusters=8))
+
+
+def test_overall_progress_follows_the_recipes_own_stages():
+    plain = Recipe(quantization=Quantization(mode="int8"))
+    assert plain.stages() == ("load", "baseline", "convert", "evaluate", "done")
+    assert plain.progress("load", 0.0) == 0.0
+    assert plain.progress("convert", 0.5) == 2.5 / 4
+    assert plain.progress("done", 1.0) == 1.0
+    pruned = Recipe(pruning=Pruning(), quantization=Quantization(mode="int8"))
+    assert pruned.progress("prune", 0.5) < pruned.progress("convert", 0.0)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import tf_keras as keras
 
 from studio.core import atomic
@@ -106,11 +107,8 @@ def optimize(
         )
 
     t = stage("baseline", "converting and measuring the float baseline")
-    baseline_blob = convert(prep.model, Quantization())
-    atomic.write_bytes(out / "baseline.tflite", baseline_blob)
-    baseline, reference = measure(out / "baseline.tflite", prep.data, threads=threads)
+    baseline, reference = _baseline(prep, out, threads)
     seconds["baseline"] = time.perf_counter() - t
-    atomic.write_json(out / "baseline.json", baseline.to_dict())
 
     model, pruned, clustered, scheme = prep.model, False, False, None
     if recipe.pruning:
@@ -154,6 +152,31 @@ def optimize(
     )
     report(Event("done", f"wrote {out / 'model.tflite'}", 1.0))
     return Result(out, metrics, baseline, scheme)
+
+
+def _baseline(prep: Prepared, out: Path, threads: int) -> tuple[Metrics, np.ndarray]:
+    """Convert the untouched float model, measure it, write baseline.tflite/.json."""
+    atomic.write_bytes(out / "baseline.tflite", convert(prep.model, Quantization()))
+    metrics, reference = measure(out / "baseline.tflite", prep.data, threads=threads)
+    atomic.write_json(out / "baseline.json", metrics.to_dict())
+    return metrics, reference
+
+
+def baseline(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> tuple[ModelSummary, Metrics]:
+    """The float model's figures (the reference point of every plot), and its summary."""
+    report(Event("load", "loading the model and data", 0.0))
+    prep = prepare(model_source, data_source, trust=trust)
+    report(Event("baseline", "converting and measuring the float baseline", 0.0))
+    metrics, _ = _baseline(prep, Path(out_dir), threads)
+    return prep.summary, metrics
 
 
 def evaluate(

@@ -254,6 +254,29 @@ class Recipe:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
+    def stages(self) -> tuple[str, ...]:
+        """The pipeline stages this recipe goes through, in order (for overall progress)."""
+        optional = {
+            "prune": self.pruning,
+            "cluster": self.clustering,
+            "qat": self.quantization.qat,
+        }
+        return (
+            "load",
+            "baseline",
+            *(name for name, on in optional.items() if on),
+            "convert",
+            "evaluate",
+            "done",
+        )
+
+    def progress(self, stage: str, fraction: float | None) -> float:
+        """Overall fraction done, from the current stage and the fraction of that stage."""
+        stages = self.stages()
+        if stage not in stages:
+            return 0.0
+        return min(1.0, (stages.index(stage) + (fraction or 0.0)) / (len(stages) - 1))
+
     def describe(self) -> str:
         """A short human label, e.g. 'prune 80% + 16 clusters + int8'."""
         parts = []

@@ -51,6 +51,7 @@ class Failed:
     job_id: int
     message: str
     crashed: bool = False  # the worker process died, rather than the job raising
+    kind: str = ""  # the engine's error class ("DataError", "ModelError", ...), if any
 
 
 @dataclass(frozen=True)

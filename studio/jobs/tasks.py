@@ -40,6 +40,20 @@ def optimize(
     }
 
 
+def baseline(
+    model: str,
+    data: str,
+    out_dir: str,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> dict[str, Any]:
+    summary, metrics = pipeline.baseline(
+        model, data, out_dir, threads=threads, trust=trust, report=report
+    )
+    return {"summary": dataclasses.asdict(summary), "metrics": metrics.to_dict()}
+
+
 def evaluate(
     tflite: str, data: str, baseline: str | None = None, threads: int = 1, trust: bool = False
 ) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def run(conn: Connection, job_id: int, job: Job) -> None:
             pass  # builtins without a signature take no reporter
         conn.send(Finished(job_id, function(*job.args, **kwargs)))
     except StudioError as err:
-        conn.send(Failed(job_id, str(err)))
+        conn.send(Failed(job_id, str(err), kind=type(err).__name__))
     except Exception as err:  # a bug, not the user's fault: keep the traceback for the log
         detail = traceback.format_exc(limit=8)
         conn.send(

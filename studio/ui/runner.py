@@ -34,7 +34,7 @@ class JobRunner(QObject):
     started = Signal(int)
     progress = Signal(int, object)  # job id, Progress
     finished = Signal(int, object)  # job id, result (plain data)
-    failed = Signal(int, str)  # job id, message for the user
+    failed = Signal(int, str, str)  # job id, message for the user, error kind
     cancelled = Signal(int)
 
     def __init__(self, backend: Backend | None = None, parent: QObject | None = None) -> None:
@@ -64,6 +64,6 @@ class JobRunner(QObject):
         elif isinstance(event, Finished):
             self.finished.emit(event.job_id, event.result)
         elif isinstance(event, Failed):
-            self.failed.emit(event.job_id, event.message)
+            self.failed.emit(event.job_id, event.message, event.kind)
         elif isinstance(event, Cancelled):
             self.cancelled.emit(event.job_id)

@@ -1,0 +1,195 @@
+"""A session: one model, one data set, its float baseline and every candidate tried.
+
+Everything lives in one folder, so a session survives a crash and can be reopened:
+
+    session.json        model, data, budget, summary, baseline figures, candidates
+    baseline/           baseline.tflite, baseline.json
+    c001/, c002/, ...   each candidate's model.tflite, recipe.json, metrics.json
+
+`session.json` is rewritten atomically after every change (autosave).  A candidate
+that was queued or running when the studio stopped is marked "interrupted" on reopen,
+never silently dropped.  No TensorFlow and no Qt here: the window and the CLI share it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from studio.core import atomic
+from studio.core.errors import StudioError
+from studio.core.recipe import Recipe
+
+FILE = "session.json"
+VERSION = 1
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+UNFINISHED = ("queued", "running")
+
+
+class SessionError(StudioError):
+    """A session folder that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One recipe tried on the session's model, with its figures once measured."""
+
+    id: int
+    recipe: Recipe
+    status: str = "queued"
+    metrics: Mapping[str, Any] | None = None
+    message: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"c{self.id:03d}"
+
+    @property
+    def label(self) -> str:
+        return self.recipe.describe()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "recipe": self.recipe.to_dict(),
+            "status": self.status,
+            "metrics": dict(self.metrics) if self.metrics is not None else None,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Candidate:
+        status = data.get("status", "failed")
+        message = data.get("message", "")
+        if status in UNFINISHED:
+            status, message = "interrupted", "the studio stopped before this candidate finished"
+        return cls(
+            id=int(data["id"]),
+            recipe=Recipe.from_dict(data["recipe"]),
+            status=status if status in STATUSES else "failed",
+            metrics=data.get("metrics"),
+            message=message,
+        )
+
+
+def default_root() -> Path:
+    return Path(platformdirs.user_data_dir("tflite-studio", appauthor=False)) / "sessions"
+
+
+def new_folder(root: Path | None = None) -> Path:
+    """A fresh, empty, time-stamped session folder under `root`."""
+    root = root or default_root()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        folder = root / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise SessionError(f"cannot create a session folder in {root}: {err.strerror}") from err
+    raise SessionError(f"cannot create a session folder in {root}: too many sessions this second")
+
+
+class Session:
+    """The mutable record of a session; every change is saved at once."""
+
+    def __init__(self, folder: Path, model: str, data: str, *, trust: bool = False) -> None:
+        self.folder = Path(folder)
+        self.model = model
+        self.data = data
+        self.trust = trust
+        self.budget = 1.0  # accepted top-1 drop, in percentage points
+        self.summary: dict[str, Any] | None = None
+        self.baseline: dict[str, Any] | None = None
+        self.candidates: dict[int, Candidate] = {}
+
+    # -- files ---------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, model: str, data: str, *, root: Path | None = None, trust: bool = False
+    ) -> Session:
+        session = cls(new_folder(root), model, data, trust=trust)
+        session.save()
+        return session
+
+    @classmethod
+    def open(cls, folder: str | Path) -> Session:
+        folder = Path(folder)
+        path = folder / FILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise SessionError(f"{folder} is not a studio session (no {FILE} in it)") from err
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise SessionError(f"cannot read {path}: {err}") from err
+        try:
+            session = cls(folder, str(raw["model"]), str(raw["data"]), trust=bool(raw["trust"]))
+            session.budget = float(raw.get("budget", 1.0))
+            session.summary = raw.get("summary")
+            session.baseline = raw.get("baseline")
+            for item in raw.get("candidates", []):
+                candidate = Candidate.from_dict(item)
+                session.candidates[candidate.id] = candidate
+        except (KeyError, TypeError, ValueError, StudioError) as err:
+            raise SessionError(f"{path} is damaged ({err}); start a new session") from err
+        return session
+
+    def save(self) -> None:
+        atomic.write_json(
+            self.folder / FILE,
+            {
+                "version": VERSION,
+                "model": self.model,
+                "data": self.data,
+                "trust": self.trust,
+                "budget": self.budget,
+                "summary": self.summary,
+                "baseline": self.baseline,
+                "candidates": [c.to_dict() for c in self.candidates.values()],
+            },
+        )
+
+    # -- changes -------------------------------------------------------------------
+
+    @property
+    def baseline_dir(self) -> Path:
+        return self.folder / "baseline"
+
+    def candidate_dir(self, candidate_id: int) -> Path:
+        return self.folder / self.candidates[candidate_id].name
+
+    def tflite(self, candidate_id: int) -> Path:
+        return self.candidate_dir(candidate_id) / "model.tflite"
+
+    def add(self, recipe: Recipe) -> Candidate:
+        candidate = Candidate(max(self.candidates, default=0) + 1, recipe)
+        self.candidates[candidate.id] = candidate
+        self.save()
+        return candidate
+
+    def update(self, candidate_id: int, **changes: Any) -> Candidate:
+        candidate = dataclasses.replace(self.candidates[candidate_id], **changes)
+        self.candidates[candidate_id] = candidate
+        self.save()
+        return candidate
+
+    def set_baseline(self, summary: dict[str, Any], metrics: dict[str, Any]) -> None:
+        self.summary, self.baseline = summary, metrics
+        self.save()
+
+    def set_budget(self, budget: float) -> None:
+        self.budget = budget
+        self.save()
+
+    def finished(self) -> list[Candidate]:
+        return [c for c in self.candidates.values() if c.status == "done" and c.metrics]

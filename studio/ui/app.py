@@ -1,0 +1,64 @@
+"""Start the window: `tflite-studio [MODEL] [--data D] [--session DIR]`.
+
+Nothing here imports TensorFlow: the worker processes load it while the window is
+already on screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from studio.jobs.pool import ProcessPool
+from studio.ui.main_window import MainWindow
+from studio.ui.runner import JobRunner
+from studio.ui.workbench import Workbench
+
+ORGANIZATION = "tflite-studio"
+APPLICATION = "TFLite Optimization Studio"
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="tflite-studio",
+        description="Open the studio window. Commands for headless use: "
+        "tflite-studio optimize|evaluate --help.",
+    )
+    p.add_argument(
+        "model", nargs="?", help="a .keras/.h5 file or SavedModel folder (default: demo)"
+    )
+    p.add_argument("--data", help="a .npz file, an image folder, or 'demo'")
+    p.add_argument("--session", help="reopen this session folder")
+    p.add_argument("--workers", type=int, help="worker processes (default: from cores and memory)")
+    p.add_argument("--sessions-root", help="where new sessions are created")
+    return p
+
+
+def build(
+    settings: QSettings, *, workers: int | None = None, sessions_root: Path | None = None
+) -> MainWindow:
+    """The window with its workbench and worker pool (also what tests build)."""
+    size = workers or int(settings.value("jobs/workers", 0) or 0) or None
+    workbench = Workbench(JobRunner(ProcessPool(size)), sessions_root=sessions_root)
+    return MainWindow(workbench, settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    settings = QSettings()
+    root = Path(args.sessions_root) if args.sessions_root else None
+    window = build(settings, workers=args.workers, sessions_root=root)
+    window.show()
+    if args.session:
+        window.open_session(args.session)
+    else:
+        window.start(args.model, args.data)
+    return app.exec()

@@ -1,0 +1,54 @@
+"""Per-layer bars for the selected candidate: did pruning and clustering really happen?
+
+Read from the candidate's metrics (`layers`: sparsity and unique values per weight
+tensor, read back from the .tflite file), so a technique that did nothing shows as an
+empty bar rather than a promise.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QTabWidget
+
+
+class LayerBars(QTabWidget):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sparsity = self._plot("Zero weights per layer (%)", "sparsity (%)")
+        self.unique = self._plot("Distinct weight values per layer", "unique values")
+        self.sparsity.setYRange(0, 100)
+        self.addTab(self.sparsity, "Per-layer sparsity")
+        self.addTab(self.unique, "Per-layer unique values")
+        self.setTabToolTip(
+            0, "Share of zero weights in each layer: pruning's effect, read from the file"
+        )
+        self.setTabToolTip(1, "Distinct weight values in each layer: clustering's effect")
+        self.show_layers(None, [])
+
+    @staticmethod
+    def _plot(title: str, y_label: str) -> pg.PlotWidget:
+        plot = pg.PlotWidget(background="w")
+        plot.setTitle(title, color="#222", size="10pt")
+        plot.setLabel("left", y_label)
+        plot.setMouseEnabled(x=False, y=False)
+        plot.hideButtons()
+        return plot
+
+    def show_layers(self, name: str | None, layers: list[dict]) -> None:
+        suffix = f" — {name}" if name else " — select a finished candidate"
+        self.sparsity.setTitle(f"Zero weights (%){suffix}", color="#222", size="10pt")
+        self.unique.setTitle(f"Distinct weight values{suffix}", color="#222", size="10pt")
+        for plot in (self.sparsity, self.unique):
+            plot.clear()
+        if not layers:
+            return
+        xs = list(range(len(layers)))
+        ticks = [[(i, layer["name"]) for i, layer in enumerate(layers)]]
+        sparsity = [100 * layer["sparsity"] for layer in layers]
+        unique = [layer["unique_values"] for layer in layers]
+        self.sparsity.addItem(
+            pg.BarGraphItem(x=xs, height=sparsity, width=0.6, brush=(40, 110, 200))
+        )
+        self.unique.addItem(pg.BarGraphItem(x=xs, height=unique, width=0.6, brush=(20, 160, 90)))
+        for plot in (self.sparsity, self.unique):
+            plot.getAxis("bottom").setTicks(ticks)

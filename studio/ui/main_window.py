@@ -1,0 +1,593 @@
+"""The studio window: panels on the left, trade-off plots in the middle, results below.
+
+The window binds widgets to the workbench (the session and its jobs) and holds no
+engine logic.  Every action that asks for a path has a plain method taking that path
+(`open_model`, `export_candidate`, `load_recipe`, ...), which the menus call after their
+file dialog and tests call directly.  Errors are shown, logged and survived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QGridLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QWidget,
+)
+
+from studio.core import atomic
+from studio.core.errors import StudioError
+from studio.core.recipe import Recipe
+from studio.core.resources import DEMO
+from studio.core.session import FILE as SESSION_FILE
+from studio.ui.job_list import JobList
+from studio.ui.layer_bars import LayerBars
+from studio.ui.model_panel import ModelPanel, shown_source
+from studio.ui.panels import RecipeEditor
+from studio.ui.results_table import ResultsTable
+from studio.ui.trade_off_plot import LATENCY, LEGEND, SIZE, TradeOffPlot, accuracy_axis
+from studio.ui.training_curves import TrainingCurves
+from studio.ui.workbench import Workbench
+
+MAX_RECENT = 8
+MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, workbench: Workbench, settings: QSettings) -> None:
+        super().__init__()
+        self.workbench = workbench
+        self.settings = settings
+        self.selected: int | None = None
+        self._curves_for: int | None = None
+        self.error_box: QMessageBox | None = None
+        self.setWindowTitle("TFLite Optimization Studio")
+        self.setAcceptDrops(True)
+        self.resize(1440, 900)
+
+        self.editor = RecipeEditor()
+        self.model_panel = ModelPanel()
+        self.plots = self._make_plots()
+        self.layer_bars = LayerBars()
+        self.table = ResultsTable()
+        self.jobs = JobList()
+        self.curves = TrainingCurves()
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.budget = QDoubleSpinBox()
+        self.overall = QProgressBar()
+        self.status_text = QLabel()
+
+        self._build_layout()
+        self._build_actions()
+        self._connect()
+        self._restore_settings()
+
+    # -- building ------------------------------------------------------------------
+
+    def _make_plots(self) -> list[TradeOffPlot]:
+        acc = accuracy_axis("top1")
+        return [
+            TradeOffPlot(SIZE, acc, "Size vs accuracy"),
+            TradeOffPlot(LATENCY, acc, "Latency vs accuracy"),
+            TradeOffPlot(SIZE, LATENCY, "Size vs latency"),
+        ]
+
+    def _build_layout(self) -> None:
+        center = QWidget()
+        grid = QGridLayout(center)
+        grid.setContentsMargins(4, 4, 4, 4)
+        legend = QLabel(LEGEND)
+        legend.setWordWrap(True)
+        grid.addWidget(legend, 0, 0, 1, 2)
+        grid.addWidget(self.plots[0], 1, 0)
+        grid.addWidget(self.plots[1], 1, 1)
+        grid.addWidget(self.plots[2], 2, 0)
+        grid.addWidget(self.layer_bars, 2, 1)
+        self.setCentralWidget(center)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.editor)
+        setup = QTabWidget()
+        setup.addTab(scroll, "Techniques")
+        setup.addTab(self.model_panel, "Model && data")
+        setup.setMinimumWidth(380)
+        self.setup_tabs = setup
+        left = QDockWidget("Setup", self)
+        left.setObjectName("setup-dock")
+        left.setWidget(setup)
+        left.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, left)
+
+        side = QTabWidget()
+        side.addTab(self.jobs, "Jobs")
+        side.addTab(self.curves, "Training curves")
+        side.addTab(self.log_view, "Log")
+        self.side_tabs = side
+        bottom_split = QSplitter()
+        bottom_split.addWidget(self.table)
+        bottom_split.addWidget(side)
+        bottom_split.setSizes([880, 480])
+        bottom = QDockWidget("Candidates", self)
+        bottom.setObjectName("results-dock")
+        bottom.setWidget(bottom_split)
+        bottom.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, bottom)
+        self.resizeDocks([bottom], [300], Qt.Orientation.Vertical)
+
+        self.budget.setRange(0.0, 50.0)
+        self.budget.setSingleStep(0.5)
+        self.budget.setDecimals(1)
+        self.budget.setSuffix(" pt")
+        self.budget.setValue(1.0)
+        self.budget.setToolTip(
+            "How many points of top-1 accuracy you accept to lose against the float "
+            "model. The green band on the accuracy plots shows it."
+        )
+        self.overall.setMaximumWidth(220)
+        self.overall.setRange(0, 1000)
+        self.overall.hide()
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.overall)
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(tip or text)
+        action.setStatusTip(tip or text)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_action = self._action(
+            "&Open model…",
+            self._ask_model,
+            QKeySequence.StandardKey.Open,
+            "Open a .keras or .h5 model file",
+        )
+        self.open_folder_action = self._action(
+            "Open &SavedModel folder…", self._ask_savedmodel, tip="Open a SavedModel folder"
+        )
+        self.demo_action = self._action(
+            "Open the &demo", lambda: self.open_model(DEMO), tip="The bundled digits model and data"
+        )
+        self.session_action = self._action(
+            "Open s&ession…", self._ask_session, tip="Reopen a session folder with its candidates"
+        )
+        self.load_recipe_action = self._action(
+            "&Load recipe…", self._ask_recipe, tip="Put a recipe JSON file into the panels"
+        )
+        self.save_recipe_action = self._action(
+            "Save &recipe…", self._ask_save_recipe, tip="Save the panels' settings as recipe JSON"
+        )
+        self.export_action = self._action(
+            "&Export candidate…",
+            self._ask_export,
+            "Ctrl+E",
+            "Save the selected candidate's .tflite and its recipe JSON",
+        )
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.run_action = self._action(
+            "&Run candidate", self.editor.request_run, "Ctrl+R", "Queue the panels' recipe"
+        )
+        self.cancel_all_action = self._action(
+            "&Cancel all",
+            self.workbench.cancel_all,
+            tip="Cancel every queued and running candidate",
+        )
+        self.about_action = self._action("&About", self._about)
+
+        menu = self.menuBar().addMenu("&File")
+        for action in (self.open_action, self.open_folder_action, self.demo_action):
+            menu.addAction(action)
+        self.recent_menu = menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        menu.addAction(self.session_action)
+        menu.addSeparator()
+        menu.addAction(self.load_recipe_action)
+        menu.addAction(self.save_recipe_action)
+        menu.addAction(self.export_action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        run = self.menuBar().addMenu("&Run")
+        run.addAction(self.run_action)
+        run.addAction(self.cancel_all_action)
+        self.menuBar().addMenu("&Help").addAction(self.about_action)
+
+        bar = QToolBar("Main")
+        bar.setObjectName("main-toolbar")
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.addAction(self.open_action)
+        bar.addAction(self.run_action)
+        bar.addAction(self.export_action)
+        bar.addSeparator()
+        bar.addWidget(QLabel(" Accuracy budget: "))
+        bar.addWidget(self.budget)
+        self.addToolBar(bar)
+        self.export_action.setEnabled(False)
+
+    def _connect(self) -> None:
+        wb = self.workbench
+        wb.session_changed.connect(self._on_session)
+        wb.baseline_changed.connect(self._on_baseline)
+        wb.setup_failed.connect(self._on_setup_failed)
+        wb.candidate_added.connect(self._on_candidate_added)
+        wb.candidate_changed.connect(self._on_candidate_changed)
+        wb.candidate_progress.connect(self._on_progress)
+        wb.activity_changed.connect(self._on_activity)
+        wb.log.connect(self._log)
+        self.editor.run_requested.connect(self._run)
+        self.model_panel.open_model_requested.connect(self._ask_model)
+        self.model_panel.data_chosen.connect(self.set_data)
+        self.jobs.cancel_requested.connect(wb.cancel)
+        self.jobs.row_clicked.connect(self.select)
+        self.table.candidate_selected.connect(self.select)
+        for plot in self.plots:
+            plot.candidate_clicked.connect(self.select)
+        self.budget.valueChanged.connect(self._on_budget)
+
+    # -- settings ------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        text = s.value("panels/recipe")
+        if isinstance(text, str):
+            with contextlib.suppress(StudioError):
+                self.editor.set_recipe(Recipe.from_json(text))
+
+    def _save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        with contextlib.suppress(StudioError):
+            s.setValue("panels/recipe", self.editor.recipe().to_json())
+        if self.workbench.session is not None:
+            s.setValue("session/last", str(self.workbench.session.folder))
+        s.sync()
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent/models", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _remember(self, model: str) -> None:
+        if model == DEMO:
+            return
+        recent = [model] + [m for m in self.recent_files() if m != model]
+        self.settings.setValue("recent/models", recent[:MAX_RECENT])
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for path in recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_model(p))
+        if not recent:
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    # -- what the user does --------------------------------------------------------
+
+    def start(self, model: str | None = None, data: str | None = None) -> None:
+        """First view: the given model, else the last session, else the bundled demo."""
+        if model is not None:
+            self.open_model(model, data)
+            return
+        last = self.settings.value("session/last")
+        if (
+            isinstance(last, str)
+            and (Path(last) / SESSION_FILE).is_file()
+            and self.open_session(last)
+        ):
+            return
+        self.open_model(DEMO, data or DEMO)
+
+    def open_model(self, model: str, data: str | None = None) -> None:
+        model = str(model)
+        if model != DEMO and not Path(model).exists():
+            self.show_error("Cannot open model", f"{model} does not exist.")
+            return
+        try:
+            self.workbench.open_model(model, data)
+        except StudioError as err:
+            self.show_error("Cannot open model", str(err))
+            return
+        self._remember(model)
+
+    def set_data(self, data: str) -> None:
+        try:
+            self.workbench.set_data(data)
+        except StudioError as err:
+            self.show_error("Cannot use this data", str(err))
+
+    def open_session(self, folder: str) -> bool:
+        try:
+            self.workbench.open_session(folder)
+        except StudioError as err:
+            self.show_error("Cannot open session", str(err))
+            return False
+        return True
+
+    def load_recipe(self, path: str) -> bool:
+        try:
+            self.editor.set_recipe(Recipe.load(path))
+        except StudioError as err:
+            self.show_error("Cannot load recipe", str(err))
+            return False
+        self._log(f"recipe loaded from {path}")
+        return True
+
+    def save_recipe(self, path: str) -> bool:
+        try:
+            atomic.write_text(path, self.editor.recipe().to_json())
+        except StudioError as err:
+            self.show_error("Cannot save recipe", str(err))
+            return False
+        return True
+
+    def export_candidate(self, path: str) -> bool:
+        """Write the selected candidate's .tflite to `path` and its recipe beside it."""
+        if self.selected is None:
+            return False
+        session = self.workbench.session
+        candidate = session.candidates[self.selected]
+        target = Path(path)
+        if target.suffix != ".tflite":
+            target = target.with_name(target.name + ".tflite")
+        try:
+            blob = session.tflite(candidate.id).read_bytes()
+        except OSError as err:
+            self.show_error("Cannot export", f"{session.tflite(candidate.id)}: {err.strerror}")
+            return False
+        try:
+            atomic.write_bytes(target, blob)
+            atomic.write_text(target.with_suffix(".recipe.json"), candidate.recipe.to_json())
+        except StudioError as err:
+            self.show_error("Cannot export", str(err))
+            return False
+        self._log(f"exported {candidate.name} to {target}")
+        self.statusBar().showMessage(f"Exported {candidate.name} to {target}", 8000)
+        return True
+
+    def select(self, candidate_id: int | None) -> None:
+        self.selected = candidate_id
+        session = self.workbench.session
+        candidate = session.candidates.get(candidate_id) if session and candidate_id else None
+        self.table.select(candidate_id)
+        for plot in self.plots:
+            plot.select(candidate_id)
+        done = candidate is not None and candidate.status == "done"
+        self.export_action.setEnabled(done)
+        layers = list(candidate.metrics.get("layers", [])) if done else []
+        self.layer_bars.show_layers(candidate.name if candidate else None, layers)
+        self._show_curves()
+
+    def show_error(self, title: str, text: str) -> None:
+        """A non-blocking dialog, and the log: the window stays usable."""
+        self._log(f"{title}: {text}")
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.error_box = box
+
+    # -- dialogs -------------------------------------------------------------------
+
+    def _start_dir(self) -> str:
+        recent = self.recent_files()
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    def _ask_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._start_dir(), MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    def _ask_savedmodel(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open SavedModel folder", self._start_dir())
+        if path:
+            self.open_model(path)
+
+    def _ask_session(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open session folder", str(Path.home()))
+        if folder:
+            self.open_session(folder)
+
+    def _ask_recipe(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load recipe", "", "Recipe (*.json)")
+        if path:
+            self.load_recipe(path)
+
+    def _ask_save_recipe(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save recipe", "recipe.json", "Recipe (*.json)")
+        if path:
+            self.save_recipe(path)
+
+    def _ask_export(self) -> None:
+        if self.selected is None:
+            return
+        session = self.workbench.session
+        stem = "demo" if session.model == DEMO else Path(session.model).stem
+        name = f"{stem}_{session.candidates[self.selected].name}.tflite"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export candidate", str(Path(self._start_dir()) / name), "LiteRT model (*.tflite)"
+        )
+        if path:
+            self.export_candidate(path)
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About TFLite Optimization Studio",
+            "Quantize, prune and cluster Keras models for LiteRT, and see what each "
+            "technique does to size, accuracy and latency.",
+        )
+
+    # -- drag and drop -------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if urls:
+            path = urls[0]
+            if path.endswith(".json"):
+                self.load_recipe(path)
+            else:
+                self.open_model(path)
+            event.acceptProposedAction()
+
+    # -- workbench events ----------------------------------------------------------
+
+    def _run(self, recipe: Recipe) -> None:
+        try:
+            candidate_id = self.workbench.run(recipe)
+        except StudioError as err:
+            self.show_error("Cannot run", str(err))
+            return
+        self._curves_for = candidate_id  # curves follow the newest run unless one is selected
+        self._show_curves()
+
+    def _on_session(self) -> None:
+        session = self.workbench.session
+        self.selected = None
+        self._curves_for = None
+        self.setWindowTitle(f"{shown_source(session.model)} — TFLite Optimization Studio")
+        self.model_panel.show_setup(session.model, session.data)
+        self.jobs.clear()
+        self.budget.blockSignals(True)
+        self.budget.setValue(session.budget)
+        self.budget.blockSignals(False)
+        self.table.results.set_data(list(session.candidates.values()), session.baseline)
+        self.editor.set_layers(session.summary)
+        self.select(None)
+        self._refresh_plots()
+
+    def _on_baseline(self) -> None:
+        session = self.workbench.session
+        if session.summary and session.baseline:
+            self.model_panel.show_summary(session.summary, session.baseline)
+            self.editor.set_layers(session.summary)
+            metric = session.baseline.get("metric", "top1")
+            for plot in self.plots[:2]:
+                plot.y_axis = accuracy_axis(metric)
+                plot.setLabel("left", plot.y_axis.title)
+        self.table.results.set_data(list(session.candidates.values()), session.baseline)
+        self._refresh_plots()
+
+    def _on_setup_failed(self, kind: str, message: str) -> None:
+        self.model_panel.show_status(message, error=True)
+        self.setup_tabs.setCurrentWidget(self.model_panel)
+        if kind != "DataError":
+            self.show_error("Cannot load the model", message)
+        else:
+            self._log(f"data problem: {message}")
+
+    def _on_candidate_added(self, candidate_id: int) -> None:
+        candidate = self.workbench.candidate(candidate_id)
+        self.table.results.upsert(candidate)
+        self.jobs.add(candidate_id, candidate.label)
+        self.side_tabs.setCurrentWidget(self.jobs)
+
+    def _on_candidate_changed(self, candidate_id: int) -> None:
+        candidate = self.workbench.candidate(candidate_id)
+        self.table.results.upsert(candidate)
+        if candidate.status not in ("queued", "running"):
+            self.jobs.remove(candidate_id)
+        if candidate.status == "done":
+            self._refresh_plots()
+            if candidate_id == self.selected:
+                self.select(candidate_id)
+        elif candidate.status == "failed":
+            self.statusBar().showMessage(f"{candidate.name} failed: {candidate.message}", 15000)
+
+    def _on_progress(self, candidate_id: int, event) -> None:
+        self.jobs.update_row(
+            candidate_id,
+            self.workbench.fraction(candidate_id),
+            self.workbench.stage_text(candidate_id),
+        )
+        if event.metrics and candidate_id == self._curves_candidate():
+            self._show_curves()
+
+    def _on_activity(self) -> None:
+        count, fraction = self.workbench.overall()
+        for candidate_id in self.jobs.rows:
+            self.jobs.update_row(
+                candidate_id,
+                self.workbench.fraction(candidate_id),
+                self.workbench.stage_text(candidate_id),
+            )
+        if count:
+            self.overall.setValue(round(1000 * fraction))
+            self.overall.setFormat(f"{count} running or queued: %p%")
+            self.overall.show()
+            self.status_text.setText(f"{count} candidate(s) running or queued")
+        elif self.workbench.baseline_running:
+            self.overall.hide()
+            self.status_text.setText("Measuring the float baseline…")
+        else:
+            self.overall.hide()
+            self.status_text.setText("Ready")
+
+    def _on_budget(self, value: float) -> None:
+        self.workbench.set_budget(value)
+        self._refresh_plots()
+
+    # -- views ---------------------------------------------------------------------
+
+    def _refresh_plots(self) -> None:
+        session = self.workbench.session
+        if session is None:
+            return
+        done = session.finished()
+        for plot in self.plots:
+            plot.selected = self.selected
+            plot.show_data(session.baseline, done, session.budget)
+
+    def _curves_candidate(self) -> int | None:
+        return self.selected if self.selected is not None else self._curves_for
+
+    def _show_curves(self) -> None:
+        candidate_id = self._curves_candidate()
+        session = self.workbench.session
+        if candidate_id is None or session is None or candidate_id not in session.candidates:
+            self.curves.show_curves(None, [])
+            return
+        candidate = session.candidates[candidate_id]
+        self.curves.show_curves(
+            f"{candidate.name} {candidate.label}", self.workbench.curves.get(candidate_id, [])
+        )
+
+    def _log(self, text: str) -> None:
+        self.log_view.appendPlainText(text)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self._save_settings()
+        self.workbench.shutdown()
+        event.accept()

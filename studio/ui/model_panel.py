@@ -1,0 +1,135 @@
+"""The model and data panel: what was loaded, and which techniques fit which layer.
+
+It only shows the summary the baseline job returns (plain data); while that job runs it
+says so, and a problem with the model or data is shown here in place, in the engine's
+own words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.resources import DEMO
+
+YES, NO = "✓", "–"
+
+
+def shown_source(source: str) -> str:
+    return "bundled demo (handwritten digits)" if source == DEMO else Path(source).name
+
+
+class ModelPanel(QWidget):
+    open_model_requested = Signal()
+    data_chosen = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model_label = QLabel()
+        self.model_label.setWordWrap(True)
+        self.open_button = QPushButton("Open model…")
+        self.open_button.setToolTip("Open a .keras, .h5 file or a SavedModel folder (Ctrl+O)")
+        self.open_button.clicked.connect(self.open_model_requested)
+        self.data_kind = QComboBox()
+        self.data_kind.addItem("Bundled demo digits", "demo")
+        self.data_kind.addItem("A .npz file…", "npz")
+        self.data_kind.addItem("An image folder…", "folder")
+        self.data_kind.setToolTip(
+            "The data used to calibrate, fine-tune and measure. A .npz holds arrays x and y "
+            "(or x_train/y_train/x_test/y_test); an image folder has one sub-folder per class."
+        )
+        self.data_kind.activated.connect(self._choose_data)
+        self.data_label = QLabel()
+        self.data_label.setWordWrap(True)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.layers = QTableWidget(0, 5)
+        self.layers.setHorizontalHeaderLabels(["Layer", "Kind", "Params", "Prune", "Cluster"])
+        self.layers.horizontalHeaderItem(3).setToolTip("Pruning applies to this layer")
+        self.layers.horizontalHeaderItem(4).setToolTip("Clustering applies to this layer")
+        self.layers.verticalHeader().hide()
+        self.layers.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        header = self.layers.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+        form = QFormLayout()
+        row = QHBoxLayout()
+        row.addWidget(self.model_label, 1)
+        row.addWidget(self.open_button)
+        form.addRow("Model", row)
+        form.addRow("Data", self.data_kind)
+        form.addRow("", self.data_label)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addWidget(self.layers, 1)
+
+    def show_setup(self, model: str, data: str) -> None:
+        self.model_label.setText(f"<b>{shown_source(model)}</b>")
+        self.model_label.setToolTip(model)
+        self.data_kind.setCurrentIndex(0 if data == DEMO else 2 if Path(data).is_dir() else 1)
+        self.data_label.setText(shown_source(data))
+        self.data_label.setToolTip(data)
+        self.layers.setRowCount(0)
+        self.show_status("Loading the model and measuring the float baseline…")
+
+    def show_status(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet("color: #b00020;" if error else "color: #333;")
+
+    def show_summary(self, summary: dict, baseline: dict) -> None:
+        inp, out = summary["inputs"][0], summary["outputs"][0]
+        acc = baseline.get("accuracy")
+        figure = (
+            "no labels"
+            if acc is None
+            else f"top-1 {100 * acc:.2f} %"
+            if baseline["metric"] == "top1"
+            else f"MAE {acc:.4f}"
+        )
+        self.show_status(
+            f"{summary['name']}: {summary['params']:,} parameters, input "
+            f"{tuple(inp['shape'])} {inp['dtype']}, output {tuple(out['shape'])}.\n"
+            f"Float baseline: {baseline['size_bytes'] / 1024:.1f} KB "
+            f"({baseline['gzip_bytes'] / 1024:.1f} KB gzipped), {figure}, "
+            f"{baseline['latency_ms']['median']:.3f} ms."
+        )
+        layers = summary["layers"]
+        self.layers.setRowCount(len(layers))
+        for r, layer in enumerate(layers):
+            cells = [
+                layer["name"],
+                layer["class_name"],
+                f"{layer['params']:,}",
+                YES if layer["prunable"] else NO,
+                YES if layer["clusterable"] else NO,
+            ]
+            for c, text in enumerate(cells):
+                self.layers.setItem(r, c, QTableWidgetItem(text))
+
+    def _choose_data(self) -> None:
+        kind = self.data_kind.currentData()
+        if kind == "demo":
+            self.data_chosen.emit(DEMO)
+            return
+        if kind == "npz":
+            path, _ = QFileDialog.getOpenFileName(self, "Choose data", "", "NumPy data (*.npz)")
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Choose an image folder")
+        if path:
+            self.data_chosen.emit(path)

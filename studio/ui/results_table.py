@@ -1,0 +1,220 @@
+"""The results table: one row per candidate, sortable by any figure.
+
+Cells show rounded figures, while the sort role holds raw numbers, so sorting by size
+or accuracy is numeric.  Rows are candidates in the order they were queued; the view
+sorts through a proxy, and selection is exchanged by candidate id, never by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
+
+from studio.core.session import Candidate
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+ID_ROLE = Qt.ItemDataRole.UserRole + 2
+Index = QModelIndex | QPersistentModelIndex
+
+
+def _acc(m: dict) -> float | None:
+    if m.get("accuracy") is None:
+        return None
+    return 100 * m["accuracy"] if m["metric"] == "top1" else m["accuracy"]
+
+
+# (header, tooltip, value from (candidate, baseline), text of the value)
+Column = tuple[str, str, Callable[[Candidate, dict | None], object], Callable[[object], str]]
+
+
+def _fig(read: Callable[[dict, dict | None], float | None]):
+    def value(c: Candidate, base: dict | None) -> float | None:
+        return read(c.metrics, base) if c.metrics else None
+
+    return value
+
+
+COLUMNS: list[Column] = [
+    ("#", "Candidate number", lambda c, b: c.id, lambda v: f"c{v:03d}"),
+    ("Recipe", "The techniques of this candidate", lambda c, b: c.label, str),
+    ("Status", "queued, running, done, failed or cancelled", lambda c, b: c.status, str),
+    (
+        "gzip KB",
+        "Size after gzip: what an app download really costs",
+        _fig(lambda m, b: m["gzip_bytes"] / 1024),
+        lambda v: f"{v:.1f}",
+    ),
+    (
+        "× smaller",
+        "gzip size of the float baseline divided by this candidate's",
+        _fig(lambda m, b: b["gzip_bytes"] / m["gzip_bytes"] if b else None),
+        lambda v: f"{v:.1f}x",
+    ),
+    (
+        "Size KB",
+        "The .tflite file's size on disk",
+        _fig(lambda m, b: m["size_bytes"] / 1024),
+        lambda v: f"{v:.1f}",
+    ),
+    (
+        "Accuracy",
+        "top-1 (%) on the evaluation split, or MAE",
+        _fig(lambda m, b: _acc(m)),
+        lambda v: f"{v:.2f}",
+    ),
+    (
+        "Δ vs float",
+        "Accuracy change against the float baseline, in points",
+        _fig(
+            lambda m, b: (
+                _acc(m) - _acc(b) if b and _acc(m) is not None and _acc(b) is not None else None
+            )
+        ),
+        lambda v: f"{v:+.2f}",
+    ),
+    (
+        "Agreement %",
+        "How often the candidate's top class equals the float model's",
+        _fig(lambda m, b: None if m.get("agreement") is None else 100 * m["agreement"]),
+        lambda v: f"{v:.1f}",
+    ),
+    (
+        "Latency ms",
+        "Median single-sample latency (thread count in the tooltip of the plots)",
+        _fig(lambda m, b: m["latency_ms"]["median"]),
+        lambda v: f"{v:.3f}",
+    ),
+    (
+        "Memory MB",
+        "Peak memory of loading and running the model, measured in a separate process",
+        _fig(lambda m, b: m["peak_memory_bytes"] / 2**20),
+        lambda v: f"{v:.1f}",
+    ),
+]
+
+STATUS_COLORS = {
+    "failed": QColor("#b00020"),
+    "cancelled": QColor("#777"),
+    "interrupted": QColor("#777"),
+}
+
+
+class ResultsModel(QAbstractTableModel):
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[Candidate] = []
+        self._baseline: dict | None = None
+        self.recommended: set[int] = set()
+
+    def set_data(self, candidates: list[Candidate], baseline: dict | None) -> None:
+        self.beginResetModel()
+        self._rows, self._baseline = list(candidates), baseline
+        self.endResetModel()
+
+    def upsert(self, candidate: Candidate) -> None:
+        for row, old in enumerate(self._rows):
+            if old.id == candidate.id:
+                self._rows[row] = candidate
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+                return
+        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+        self._rows.append(candidate)
+        self.endInsertRows()
+
+    def row_of(self, candidate_id: int) -> int | None:
+        return next((r for r, c in enumerate(self._rows) if c.id == candidate_id), None)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation != Qt.Orientation.Horizontal:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section][0]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMNS[section][1]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
+        candidate = self._rows[index.row()]
+        _, _, read, show = COLUMNS[index.column()]
+        if role == ID_ROLE:
+            return candidate.id
+        value = read(candidate, self._baseline)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "" if value is None else show(value)
+        if role == SORT_ROLE:
+            return float("inf") if value is None else value
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return candidate.message or candidate.recipe.to_json()
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return STATUS_COLORS.get(candidate.status)
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and candidate.id in self.recommended:
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+
+
+class ResultsTable(QTableView):
+    candidate_selected = Signal(object)  # candidate id, or None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results = ResultsModel()
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.results)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.setModel(self.proxy)
+        self.setSortingEnabled(True)
+        self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setAlternatingRowColors(True)
+        self.verticalHeader().hide()
+        self.setWordWrap(False)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(48)
+        self.selectionModel().selectionChanged.connect(self._on_selection)
+
+    def selected_id(self) -> int | None:
+        rows = self.selectionModel().selectedRows()
+        return rows[0].data(ID_ROLE) if rows else None
+
+    def select(self, candidate_id: int | None) -> None:
+        if candidate_id == self.selected_id():
+            return
+        row = None if candidate_id is None else self.results.row_of(candidate_id)
+        if row is None:
+            self.clearSelection()
+            return
+        index = self.proxy.mapFromSource(self.results.index(row, 0))
+        self.selectionModel().select(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.scrollTo(index)
+
+    def _on_selection(self, *_args) -> None:
+        self.candidate_selected.emit(self.selected_id())

@@ -1,0 +1,178 @@
+"""Scatter plots of two figures of every finished candidate, with the baseline marked.
+
+Each point carries its candidate id as `data` (as in pyqtgraph's ScatterPlot example), so
+hover can show that candidate's recipe and figures and a click selects it.  The Pareto
+front is the dashed line; the green band is the accuracy the user accepts (baseline
+minus the budget); the star is the float baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+
+from studio.core.pareto import front
+from studio.core.session import Candidate
+
+SELECTED = pg.mkBrush(230, 120, 20)
+NORMAL = pg.mkBrush(40, 110, 200, 200)
+FRONT = pg.mkBrush(20, 160, 90, 230)
+BUDGET = pg.mkBrush(60, 180, 90, 40)
+
+LEGEND = (
+    '<span style="color:#c82828">★</span> float baseline &nbsp; '
+    '<span style="color:#286ec8">●</span> candidate &nbsp; '
+    '<span style="color:#14a05a">●</span> on the Pareto front (dashed: nothing beats it on both) '
+    '&nbsp; <span style="color:#e67814">●</span> selected &nbsp; '
+    '<span style="background:#d8eedd">&nbsp;&nbsp;&nbsp;</span> within the accuracy budget '
+    "&nbsp; — hover a point for its figures, click to select it"
+)
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One figure of a candidate: how to read it from metrics.json and how to show it."""
+
+    key: str
+    title: str
+    read: Callable[[dict], float | None]
+    cost: bool  # lower is better
+    units: str = ""  # SI unit: pyqtgraph then labels the axis "kB", "µs", … by itself
+
+
+def accuracy_axis(metric: str) -> Axis:
+    if metric == "mae":
+        return Axis("mae", "MAE (lower is better)", lambda m: m.get("accuracy"), cost=True)
+    return Axis(
+        "top1",
+        "top-1 accuracy (%)",
+        lambda m: None if m.get("accuracy") is None else 100 * m["accuracy"],
+        cost=False,
+    )
+
+
+SIZE = Axis("gzip", "gzip size", lambda m: m["gzip_bytes"], cost=True, units="B")
+LATENCY = Axis(
+    "latency", "latency, median", lambda m: m["latency_ms"]["median"] / 1000, cost=True, units="s"
+)
+
+
+def describe(candidate: Candidate, baseline: dict | None) -> str:
+    """The hover text: what the candidate is and what it measured."""
+    m = candidate.metrics or {}
+    lines = [f"{candidate.name}: {candidate.label}"]
+    if m:
+        ratio = ""
+        if baseline:
+            ratio = f" ({baseline['gzip_bytes'] / m['gzip_bytes']:.1f}x smaller)"
+        lines.append(
+            f"size {m['size_bytes'] / 1024:.1f} KB, gzip {m['gzip_bytes'] / 1024:.1f} KB{ratio}"
+        )
+        if m.get("accuracy") is not None:
+            value = (
+                f"{100 * m['accuracy']:.2f} %" if m["metric"] == "top1" else f"{m['accuracy']:.4f}"
+            )
+            lines.append(f"{m['metric']} {value}")
+        if m.get("agreement") is not None:
+            lines.append(f"agrees with float on {100 * m['agreement']:.1f} %")
+        lat = m["latency_ms"]
+        lines.append(f"latency {lat['median']:.3f} ms ({lat['threads']} thread(s))")
+    return "\n".join(lines)
+
+
+class TradeOffPlot(pg.PlotWidget):
+    candidate_clicked = Signal(int)
+
+    def __init__(self, x: Axis, y: Axis, title: str) -> None:
+        super().__init__()
+        self.x_axis, self.y_axis = x, y
+        self.setBackground("w")
+        self.setTitle(title, color="#222", size="10pt")
+        self.setLabel("bottom", x.title, units=x.units)
+        self.setLabel("left", y.title, units=y.units)
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.band = pg.LinearRegionItem(
+            orientation="horizontal", movable=False, brush=BUDGET, pen=pg.mkPen(None)
+        )
+        self.band.setZValue(-10)
+        self.band.hide()
+        self.addItem(self.band)
+        self.front_line = self.plot(
+            [], [], pen=pg.mkPen((20, 160, 90), width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine)
+        )
+        self.points = pg.ScatterPlotItem(size=11, hoverable=True, hoverSize=14, tip=self._tip)
+        self.points.sigClicked.connect(self._clicked)
+        self.addItem(self.points)
+        self.baseline = pg.ScatterPlotItem(
+            size=16,
+            symbol="star",
+            brush=pg.mkBrush(200, 40, 40),
+            pen=pg.mkPen("k"),
+            hoverable=True,
+            tip=lambda **_: "float baseline (the unoptimized model)",
+        )
+        self.addItem(self.baseline)
+        self._candidates: dict[int, Candidate] = {}
+        self._baseline: dict | None = None
+        self._budget: float | None = None
+        self.selected: int | None = None
+
+    def y_is_cost(self) -> bool:
+        return self.y_axis.cost
+
+    def show_data(
+        self, baseline: dict | None, candidates: Sequence[Candidate], budget: float | None
+    ) -> None:
+        self._baseline, self._budget = baseline, budget
+        self._candidates = {c.id: c for c in candidates if c.metrics}
+        xs, ys, ids = [], [], []
+        for c in self._candidates.values():
+            x, y = self.x_axis.read(c.metrics), self.y_axis.read(c.metrics)
+            if x is not None and y is not None:
+                xs.append(x), ys.append(y), ids.append(c.id)
+        on_front = {
+            ids[i] for i in front(list(zip(xs, ys, strict=True)), maximize_y=not self.y_axis.cost)
+        }
+        spots = [
+            {
+                "pos": (x, y),
+                "data": cid,
+                "brush": SELECTED if cid == self.selected else FRONT if cid in on_front else NORMAL,
+                "size": 15 if cid == self.selected else 11,
+                "symbol": "o",
+            }
+            for x, y, cid in zip(xs, ys, ids, strict=True)
+        ]
+        self.points.setData(spots)
+        chain = sorted((x, y) for x, y, cid in zip(xs, ys, ids, strict=True) if cid in on_front)
+        self.front_line.setData([p[0] for p in chain], [p[1] for p in chain])
+        bx = self.x_axis.read(baseline) if baseline else None
+        by = self.y_axis.read(baseline) if baseline else None
+        if bx is not None and by is not None:
+            self.baseline.setData([{"pos": (bx, by), "data": -1}])
+        else:
+            self.baseline.setData([])
+        self._show_band(by, budget)
+
+    def _show_band(self, base_y: float | None, budget: float | None) -> None:
+        """Accuracy plots only: the band from (baseline - budget) up to the baseline."""
+        if self.y_axis.key != "top1" or base_y is None or budget is None:
+            self.band.hide()
+            return
+        self.band.setRegion((base_y - budget, base_y + 0.05))
+        self.band.show()
+
+    def select(self, candidate_id: int | None) -> None:
+        self.selected = candidate_id
+        self.show_data(self._baseline, list(self._candidates.values()), self._budget)
+
+    def _tip(self, x: float, y: float, data: int) -> str:
+        candidate = self._candidates.get(data)
+        return describe(candidate, self._baseline) if candidate else ""
+
+    def _clicked(self, _item, points, _event) -> None:
+        if len(points):
+            self.candidate_clicked.emit(int(points[0].data()))

@@ -1,0 +1,254 @@
+"""The window's model: the current session, and the jobs that fill it.
+
+Views never talk to the job pool; they call `open_model`, `set_data`, `run`, `cancel`
+here and listen to the signals.  Every job result is written into the session (and so
+autosaved) before any view hears of it, so nothing a user computed is lost if the
+window goes away.  Results of a session that is no longer current are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from studio.core.recipe import Recipe
+from studio.core.session import Candidate, Session
+from studio.jobs.messages import Job, Progress
+from studio.ui.runner import JobRunner
+
+
+@dataclass
+class _Track:
+    """What a running job belongs to."""
+
+    session: Session
+    candidate_id: int | None  # None: the baseline job
+
+
+class Workbench(QObject):
+    session_changed = Signal()  # a new model or data: views start over
+    baseline_changed = Signal()  # summary and baseline figures arrived (or were cleared)
+    setup_failed = Signal(str, str)  # error kind ("ModelError", "DataError", ...), message
+    candidate_added = Signal(int)
+    candidate_changed = Signal(int)
+    candidate_progress = Signal(int, object)  # candidate id, jobs.messages.Progress
+    activity_changed = Signal()  # running/queued jobs or their progress changed
+    log = Signal(str)
+
+    def __init__(
+        self,
+        runner: JobRunner,
+        sessions_root: Path | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.runner = runner
+        self.sessions_root = sessions_root
+        self.session: Session | None = None
+        self.threads = 1
+        self._tracks: dict[int, _Track] = {}
+        self._job_of: dict[int, int] = {}  # candidate id -> job id (current session)
+        self._progress: dict[int, float] = {}  # candidate id -> overall fraction
+        self._stage: dict[int, str] = {}  # candidate id -> stage text
+        self.curves: dict[int, list[tuple[str, dict]]] = {}  # per-epoch training figures
+        self.baseline_running = False
+        runner.started.connect(self._on_started)
+        runner.progress.connect(self._on_progress)
+        runner.finished.connect(self._on_finished)
+        runner.failed.connect(self._on_failed)
+        runner.cancelled.connect(self._on_cancelled)
+
+    # -- what views call -------------------------------------------------------------
+
+    def open_model(self, model: str | os.PathLike, data: str | None = None, trust: bool = False):
+        """Start a session on `model` (keeping the current data unless given)."""
+        data = data or (self.session.data if self.session else "demo")
+        self._start(Session.create(str(model), str(data), root=self.sessions_root, trust=trust))
+
+    def set_data(self, data: str | os.PathLike) -> None:
+        model = self.session.model if self.session else "demo"
+        trust = self.session.trust if self.session else False
+        self._start(Session.create(model, str(data), root=self.sessions_root, trust=trust))
+
+    def open_session(self, folder: str | os.PathLike) -> None:
+        """Reopen a saved session (raises SessionError for a folder that is not one)."""
+        session = Session.open(folder)
+        self._start(session, measure=session.baseline is None)
+
+    def run(self, recipe: Recipe) -> int:
+        """Queue a candidate; returns its id."""
+        session = self._require_session()
+        candidate = session.add(recipe)
+        out = session.candidate_dir(candidate.id)
+        job_id = self.runner.submit(
+            Job(
+                "studio.jobs.tasks:optimize",
+                {
+                    "model": session.model,
+                    "data": session.data,
+                    "recipe": recipe.to_dict(),
+                    "out_dir": str(out),
+                    "threads": self.threads,
+                    "trust": session.trust,
+                },
+                label=f"{candidate.name} {candidate.label}",
+            )
+        )
+        self._tracks[job_id] = _Track(session, candidate.id)
+        self._job_of[candidate.id] = job_id
+        self._progress[candidate.id] = 0.0
+        self._stage[candidate.id] = "waiting for a worker"
+        self.candidate_added.emit(candidate.id)
+        self.log.emit(f"{candidate.name} queued: {candidate.label}")
+        self.activity_changed.emit()
+        return candidate.id
+
+    def cancel(self, candidate_id: int) -> None:
+        job_id = self._job_of.get(candidate_id)
+        if job_id is not None:
+            self.runner.cancel(job_id)
+
+    def cancel_all(self) -> None:
+        for candidate_id in list(self._job_of):
+            self.cancel(candidate_id)
+
+    def set_budget(self, budget: float) -> None:
+        if self.session is not None and budget != self.session.budget:
+            self.session.set_budget(budget)
+
+    def candidate(self, candidate_id: int) -> Candidate:
+        return self._require_session().candidates[candidate_id]
+
+    def stage_text(self, candidate_id: int) -> str:
+        return self._stage.get(candidate_id, "")
+
+    def fraction(self, candidate_id: int) -> float:
+        return self._progress.get(candidate_id, 0.0)
+
+    def overall(self) -> tuple[int, float]:
+        """How many candidates are queued or running, and their mean fraction done."""
+        active = list(self._job_of)
+        if not active:
+            return 0, 1.0
+        return len(active), sum(self._progress.get(c, 0.0) for c in active) / len(active)
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+
+    # -- internals -------------------------------------------------------------------
+
+    def _require_session(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("no session is open")
+        return self.session
+
+    def _start(self, session: Session, *, measure: bool = True) -> None:
+        self.cancel_all()  # the old session's jobs would only be dropped anyway
+        self.session = session
+        self._job_of.clear()
+        self._progress.clear()
+        self._stage.clear()
+        self.curves.clear()
+        self.session_changed.emit()
+        self.baseline_changed.emit()
+        self.log.emit(f"session {session.folder}: model {session.model}, data {session.data}")
+        if measure:
+            job_id = self.runner.submit(
+                Job(
+                    "studio.jobs.tasks:baseline",
+                    {
+                        "model": session.model,
+                        "data": session.data,
+                        "out_dir": str(session.baseline_dir),
+                        "threads": self.threads,
+                        "trust": session.trust,
+                    },
+                    label="baseline",
+                )
+            )
+            self._tracks[job_id] = _Track(session, None)
+            self.baseline_running = True
+        self.activity_changed.emit()
+
+    def _current(self, job_id: int) -> _Track | None:
+        track = self._tracks.get(job_id)
+        if track is None or track.session is not self.session:
+            return None
+        return track
+
+    def _on_started(self, job_id: int) -> None:
+        track = self._current(job_id)
+        if track and track.candidate_id is not None:
+            self.session.update(track.candidate_id, status="running")
+            self._stage[track.candidate_id] = "starting"
+            self.candidate_changed.emit(track.candidate_id)
+            self.activity_changed.emit()
+
+    def _on_progress(self, job_id: int, event: Progress) -> None:
+        track = self._current(job_id)
+        if track is None or track.candidate_id is None:
+            return
+        cid = track.candidate_id
+        recipe = self.session.candidates[cid].recipe
+        self._progress[cid] = recipe.progress(event.stage, event.fraction)
+        self._stage[cid] = event.message or event.stage
+        if event.metrics:
+            self.curves.setdefault(cid, []).append((event.stage, dict(event.metrics)))
+            self.log.emit(f"c{cid:03d} {event.stage}: {event.message}")
+        self.candidate_progress.emit(cid, event)
+        self.activity_changed.emit()
+
+    def _on_finished(self, job_id: int, result: dict) -> None:
+        track, current = self._end(job_id)
+        if track is None:
+            return
+        if track.candidate_id is None:
+            track.session.set_baseline(result["summary"], result["metrics"])
+            if current:
+                self.log.emit("float baseline measured")
+                self.baseline_changed.emit()
+        else:
+            self._record(track, current, status="done", metrics=result["metrics"], message="")
+
+    def _on_failed(self, job_id: int, message: str, kind: str) -> None:
+        track, current = self._end(job_id)
+        if track is None:
+            return
+        if track.candidate_id is None:
+            if current:
+                self.log.emit(f"baseline failed: {message}")
+                self.setup_failed.emit(kind, message)
+        else:
+            self._record(track, current, status="failed", message=message)
+
+    def _on_cancelled(self, job_id: int) -> None:
+        track, current = self._end(job_id)
+        if track is not None and track.candidate_id is not None:
+            self._record(track, current, status="cancelled", message="")
+
+    def _record(self, track: _Track, current: bool, **changes) -> None:
+        """Write a candidate's outcome into its session (current or not), then tell views."""
+        candidate = track.session.update(track.candidate_id, **changes)
+        if not current:
+            return
+        detail = f": {candidate.message}" if candidate.message else f": {candidate.label}"
+        self.log.emit(f"{candidate.name} {candidate.status}{detail}")
+        self.candidate_changed.emit(candidate.id)
+        self.activity_changed.emit()
+
+    def _end(self, job_id: int) -> tuple[_Track | None, bool]:
+        track = self._tracks.pop(job_id, None)
+        if track is None:
+            return None, False
+        current = track.session is self.session
+        if current and track.candidate_id is None:
+            self.baseline_running = False
+            self.activity_changed.emit()
+        elif current:
+            self._job_of.pop(track.candidate_id, None)
+            self._progress.pop(track.candidate_id, None)
+            self._stage.pop(track.candidate_id, None)
+        return track, current
