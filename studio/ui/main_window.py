@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -45,6 +45,7 @@ from studio.ui.training_curves import TrainingCurves
 from studio.ui.workbench import Workbench
 
 MAX_RECENT = 8
+PLOT_STAGGER_MS = 30
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 
 
@@ -72,6 +73,11 @@ class MainWindow(QMainWindow):
         self.budget = QDoubleSpinBox()
         self.overall = QProgressBar()
         self.status_text = QLabel()
+
+        self._plots_to_refresh: list[TradeOffPlot] = []
+        self._plot_timer = QTimer(self)
+        self._plot_timer.setInterval(PLOT_STAGGER_MS)
+        self._plot_timer.timeout.connect(self._refresh_next_plot)
 
         self._build_layout()
         self._build_actions()
@@ -562,13 +568,21 @@ class MainWindow(QMainWindow):
     # -- views ---------------------------------------------------------------------
 
     def _refresh_plots(self) -> None:
+        """Redraw the plots one per event-loop turn: drawing all three in one turn would
+        hold the loop for ~50-100 ms on a busy 2-core machine (benchmarks/ui_responsiveness.py)."""
+        self._plots_to_refresh = list(self.plots)
+        self._plot_timer.start()
+
+    def _refresh_next_plot(self) -> None:
         session = self.workbench.session
-        if session is None:
+        if session is None or not self._plots_to_refresh:
+            self._plot_timer.stop()
             return
-        done = session.finished()
-        for plot in self.plots:
-            plot.selected = self.selected
-            plot.show_data(session.baseline, done, session.budget)
+        plot = self._plots_to_refresh.pop(0)
+        plot.selected = self.selected
+        plot.show_data(session.baseline, session.finished(), session.budget)
+        if not self._plots_to_refresh:
+            self._plot_timer.stop()
 
     def _curves_candidate(self) -> int | None:
         return self.selected if self.selected is not None else self._curves_for

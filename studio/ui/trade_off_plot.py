@@ -94,6 +94,9 @@ class TradeOffPlot(pg.PlotWidget):
         self.setLabel("bottom", x.title, units=x.units)
         self.setLabel("left", y.title, units=y.units)
         self.showGrid(x=True, y=True, alpha=0.2)
+        # Fixed axis sizes: new data then never changes the layout of the whole window.
+        self.getAxis("left").setWidth(64)
+        self.getAxis("bottom").setHeight(40)
         self.band = pg.LinearRegionItem(
             orientation="horizontal", movable=False, brush=BUDGET, pen=pg.mkPen(None)
         )

@@ -1,0 +1,201 @@
+"""The studio window, driven the way a user drives it (offscreen, real worker processes)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from studio.core.recipe import Pruning, Quantization, Recipe
+
+WAIT = 180_000  # ms; the first job also waits for a worker to import TensorFlow
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def open_window(qtbot, tmp_path, settings):
+    from studio.ui.app import build
+
+    windows = []
+
+    def make(workers: int = 1):
+        window = build(settings, workers=workers, sessions_root=tmp_path / "sessions")
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+
+
+def _wait_baseline(qtbot, window):
+    qtbot.waitUntil(lambda: window.workbench.session.baseline is not None, timeout=WAIT)
+
+
+def _status(window, candidate_id):
+    return window.workbench.session.candidates[candidate_id].status
+
+
+def test_open_demo_run_int8_see_it_and_export_it(qtbot, open_window, tmp_path):
+    window = open_window()
+    window.start()  # nothing given: the bundled demo
+    _wait_baseline(qtbot, window)
+    assert "Float baseline" in window.model_panel.status.text()
+    assert window.model_panel.layers.rowCount() >= 5
+    # the float baseline is marked on every plot before any candidate
+    qtbot.waitUntil(lambda: all(len(p.baseline.data) == 1 for p in window.plots), timeout=5_000)
+
+    editor = window.editor
+    editor.pruning.setChecked(False)
+    editor.clustering.setChecked(False)
+    editor.quantization.setChecked(True)
+    editor.quantization.mode.setCurrentIndex(editor.quantization.mode.findData("int8"))
+    assert editor.run_button.isEnabled()
+    qtbot.mouseClick(editor.run_button, Qt.MouseButton.LeftButton)
+    assert len(window.jobs.rows) == 1  # the job list shows it at once, with a progress bar
+
+    qtbot.waitUntil(lambda: _status(window, 1) not in ("queued", "running"), timeout=WAIT)
+    assert _status(window, 1) == "done", window.workbench.session.candidates[1].message
+    assert not window.jobs.rows
+
+    # its point on every plot, carrying its id; its row in the table
+    def plotted(w):
+        return all([spot.data() for spot in plot.points.points()] == [1] for plot in w.plots)
+
+    qtbot.waitUntil(lambda: plotted(window), timeout=5_000)
+    assert window.table.results.rowCount() == 1
+    assert window.table.model().index(0, 2).data() == "done"
+
+    # clicking the table row selects it everywhere, and export becomes possible
+    window.table.selectRow(0)
+    assert window.selected == 1
+    assert all(plot.selected == 1 for plot in window.plots)
+    assert window.export_action.isEnabled()
+    # the plots select back: a click on a point selects its row
+    window.select(None)
+    window.plots[0].candidate_clicked.emit(1)
+    assert window.table.selected_id() == 1
+
+    target = tmp_path / "export" / "digits_int8.tflite"
+    assert window.export_candidate(str(target))
+    recipe = Recipe.load(target.with_suffix(".recipe.json"))
+    assert recipe.quantization.mode == "int8"
+
+    # the exported file really loads in LiteRT and scores like the studio said
+    from ai_edge_litert.interpreter import Interpreter
+
+    from studio.core.data import load_data
+
+    data = load_data("demo")
+    interpreter = Interpreter(model_path=str(target))
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    hits = 0
+    for x, y in zip(data.x_eval[:100], data.y_eval[:100], strict=True):
+        interpreter.set_tensor(inp["index"], x[None].astype(np.float32))
+        interpreter.invoke()
+        hits += int(np.argmax(interpreter.get_tensor(out["index"])) == y)
+    assert hits >= 90
+    measured = window.workbench.session.candidates[1].metrics["accuracy"]
+    assert measured > 0.9
+
+
+def test_a_bad_model_file_shows_an_error_and_the_window_stays_usable(qtbot, open_window, tmp_path):
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"this is not a model")
+    window = open_window()
+    window.open_model(str(bad))
+    qtbot.waitUntil(lambda: window.error_box is not None, timeout=WAIT)
+    assert "broken.keras" in window.error_box.text()
+    assert "broken.keras" in window.model_panel.status.text()
+    window.error_box.close()
+    assert window.isVisible()
+
+    missing = tmp_path / "nope.h5"
+    window.open_model(str(missing))
+    assert "nope.h5 does not exist" in window.error_box.text()
+
+    window.open_model("demo")  # and it goes on working
+    _wait_baseline(qtbot, window)
+
+
+def test_cancel_from_the_job_list(qtbot, open_window):
+    window = open_window()
+    window.start()
+    long = Recipe(pruning=Pruning(epochs=200), quantization=Quantization(mode="int8"))
+    window.editor.set_recipe(long)
+    window.editor.request_run()
+    qtbot.waitUntil(lambda: _status(window, 1) == "running", timeout=WAIT)
+    qtbot.waitUntil(
+        lambda: (
+            window.workbench.stage_text(1).startswith("pruning")
+            or "epoch" in window.workbench.stage_text(1)
+            or window.workbench.fraction(1) > 0.3
+        ),
+        timeout=WAIT,
+    )
+    qtbot.mouseClick(window.jobs.rows[1].cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: _status(window, 1) == "cancelled", timeout=5_000)
+    assert not window.jobs.rows
+    assert window.table.model().index(0, 2).data() == "cancelled"
+
+
+def test_invalid_combinations_are_explained_not_fixed(open_window):
+    window = open_window()
+    q = window.editor.quantization
+    q.setChecked(True)
+    q.mode.setCurrentIndex(q.mode.findData("dynamic"))
+    q.qat.setChecked(True)
+    assert not window.editor.run_button.isEnabled()
+    assert "quantization.qat" in window.editor.problem.text()
+    assert q.mode.currentData() == "dynamic" and q.qat.isChecked()  # nothing silently changed
+    q.mode.setCurrentIndex(q.mode.findData("int8"))
+    assert window.editor.run_button.isEnabled()
+
+
+def test_recipes_go_in_and_out_of_the_panels(open_window, tmp_path):
+    window = open_window()
+    recipe = Recipe(
+        pruning=Pruning(target_sparsity=0.7, schedule="constant", epochs=3),
+        quantization=Quantization(mode="int16x8", io_type="int16"),
+    )
+    path = tmp_path / "r.json"
+    path.write_text(recipe.to_json())
+    assert window.load_recipe(str(path))
+    assert window.editor.recipe() == recipe
+    out = tmp_path / "saved.json"
+    assert window.save_recipe(str(out))
+    assert Recipe.load(out) == recipe
+
+    path.write_text(json.dumps({"pruning": {"target_sparsity": 1.5}}))
+    assert not window.load_recipe(str(path))
+    assert "pruning.target_sparsity" in window.error_box.text()
+    assert window.editor.recipe() == recipe  # the panels keep what they had
+
+
+def test_a_session_reopens_with_its_candidates_and_settings(qtbot, open_window, settings):
+    window = open_window()
+    window.start()
+    window.editor.set_recipe(Recipe(quantization=Quantization(mode="float16")))
+    window.editor.request_run()
+    qtbot.waitUntil(lambda: _status(window, 1) == "done", timeout=WAIT)
+    window.budget.setValue(2.5)
+    folder = window.workbench.session.folder
+    window.close()
+
+    again = open_window()
+    again.start()  # no model given: the last session comes back
+    assert again.workbench.session.folder == folder
+    assert again.table.results.rowCount() == 1
+    qtbot.waitUntil(lambda: [s.data() for s in again.plots[0].points.points()] == [1])
+    assert again.budget.value() == 2.5
+    assert again.editor.recipe().quantization.mode == "float16"  # panels remembered
