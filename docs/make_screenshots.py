@@ -53,7 +53,7 @@ def main() -> int:
         states = [c.status for c in session.candidates.values()]
         curves = window.workbench.curves.get(len(RECIPES), [])
         if not shot_running["done"] and curves and states.count("running"):
-            window.side_tabs.setCurrentWidget(window.curves)
+            window.side_tabs.setCurrentWidget(window.jobs)
             window.grab().save(str(DOCS / "window-running.png"))
             shot_running["done"] = True
         finished = all(s not in ("queued", "running") for s in states)

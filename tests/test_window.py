@@ -165,7 +165,7 @@ def test_invalid_combinations_are_explained_not_fixed(open_window):
 def test_recipes_go_in_and_out_of_the_panels(open_window, tmp_path):
     window = open_window()
     recipe = Recipe(
-        pruning=Pruning(target_sparsity=0.7, schedule="constant", epochs=3),
+        pruning=Pruning(target_sparsity=0.7, schedule="constant", epochs=3, layers=("conv2",)),
         quantization=Quantization(mode="int16x8", io_type="int16"),
     )
     path = tmp_path / "r.json"
@@ -199,3 +199,35 @@ def test_a_session_reopens_with_its_candidates_and_settings(qtbot, open_window, 
     qtbot.waitUntil(lambda: [s.data() for s in again.plots[0].points.points()] == [1])
     assert again.budget.value() == 2.5
     assert again.editor.recipe().quantization.mode == "float16"  # panels remembered
+
+
+def test_drop_a_recipe_or_a_model_and_recent_files_are_remembered(qtbot, open_window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from studio.core.resources import DEMO_MODEL
+
+    window = open_window()
+
+    def drop(path):
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(path))])
+        event = QDropEvent(
+            QPointF(10, 10),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+        window.dropEvent(event)
+
+    recipe = Recipe(quantization=Quantization(mode="float16"))
+    path = tmp_path / "dropped.json"
+    path.write_text(recipe.to_json())
+    drop(path)
+    assert window.editor.recipe() == recipe
+
+    drop(DEMO_MODEL)
+    assert window.workbench.session.model == str(DEMO_MODEL)
+    assert window.recent_files()[0] == str(DEMO_MODEL)
+    _wait_baseline(qtbot, window)

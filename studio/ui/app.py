@@ -15,6 +15,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
 from studio.jobs.pool import ProcessPool
+from studio.ui import preferences
 from studio.ui.main_window import MainWindow
 from studio.ui.runner import JobRunner
 from studio.ui.workbench import Workbench
@@ -43,8 +44,11 @@ def build(
     settings: QSettings, *, workers: int | None = None, sessions_root: Path | None = None
 ) -> MainWindow:
     """The window with its workbench and worker pool (also what tests build)."""
-    size = workers or int(settings.value("jobs/workers", 0) or 0) or None
-    workbench = Workbench(JobRunner(ProcessPool(size)), sessions_root=sessions_root)
+    workbench = Workbench(
+        JobRunner(ProcessPool(workers or preferences.workers(settings))),
+        sessions_root=sessions_root,
+    )
+    workbench.threads = preferences.threads(settings)
     return MainWindow(workbench, settings)
 
 

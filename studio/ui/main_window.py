@@ -39,6 +39,7 @@ from studio.ui.job_list import JobList
 from studio.ui.layer_bars import LayerBars
 from studio.ui.model_panel import ModelPanel, shown_source
 from studio.ui.panels import RecipeEditor
+from studio.ui.preferences import PreferencesDialog
 from studio.ui.results_table import ResultsTable
 from studio.ui.trade_off_plot import LATENCY, LEGEND, SIZE, TradeOffPlot, accuracy_axis
 from studio.ui.training_curves import TrainingCurves
@@ -146,7 +147,7 @@ class MainWindow(QMainWindow):
             "How many points of top-1 accuracy you accept to lose against the float "
             "model. The green band on the accuracy plots shows it."
         )
-        self.overall.setMaximumWidth(220)
+        self.overall.setFixedWidth(180)
         self.overall.setRange(0, 1000)
         self.overall.hide()
         self.statusBar().addWidget(self.status_text, 1)
@@ -199,6 +200,12 @@ class MainWindow(QMainWindow):
             tip="Cancel every queued and running candidate",
         )
         self.about_action = self._action("&About", self._about)
+        self.preferences_action = self._action(
+            "&Preferences…",
+            self._preferences,
+            "Ctrl+,",
+            "Worker processes and LiteRT threads",
+        )
 
         menu = self.menuBar().addMenu("&File")
         for action in (self.open_action, self.open_folder_action, self.demo_action):
@@ -211,6 +218,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.save_recipe_action)
         menu.addAction(self.export_action)
         menu.addSeparator()
+        menu.addAction(self.preferences_action)
         menu.addAction(self.quit_action)
         run = self.menuBar().addMenu("&Run")
         run.addAction(self.run_action)
@@ -444,6 +452,11 @@ class MainWindow(QMainWindow):
         if path:
             self.export_candidate(path)
 
+    def _preferences(self) -> None:
+        dialog = PreferencesDialog(self.settings, self)
+        if dialog.exec():
+            self.workbench.threads = dialog.threads.value()
+
     def _about(self) -> None:
         QMessageBox.about(
             self,
@@ -551,7 +564,7 @@ class MainWindow(QMainWindow):
             )
         if count:
             self.overall.setValue(round(1000 * fraction))
-            self.overall.setFormat(f"{count} running or queued: %p%")
+            self.overall.setFormat("%p%")
             self.overall.show()
             self.status_text.setText(f"{count} candidate(s) running or queued")
         elif self.workbench.baseline_running:

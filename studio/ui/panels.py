@@ -89,9 +89,10 @@ class LayerPicker(QListWidget):
     def __init__(self, tip: str, default_checked: bool) -> None:
         super().__init__()
         self.default_checked = default_checked
+        self._wanted: set[str] | None = None  # a recipe's choice, kept until layers arrive
         self.setToolTip(tip)
         self.setMaximumHeight(96)
-        self.itemChanged.connect(lambda _item: self.changed.emit())
+        self.itemChanged.connect(self._on_item_changed)
 
     def set_layers(self, names: Iterable[str]) -> None:
         self.blockSignals(True)
@@ -99,28 +100,40 @@ class LayerPicker(QListWidget):
         for name in names:
             item = QListWidgetItem(name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            state = Qt.CheckState.Checked if self.default_checked else Qt.CheckState.Unchecked
-            item.setCheckState(state)
+            on = self.default_checked if self._wanted is None else name in self._wanted
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
             self.addItem(item)
         self.blockSignals(False)
         self.changed.emit()
 
+    def _on_item_changed(self, _item: QListWidgetItem) -> None:
+        everything = self.default_checked and len(self.checked()) == self.count()
+        self._wanted = None if everything else set(self.checked())
+        self.changed.emit()
+
     def checked(self) -> tuple[str, ...]:
+        if not self.count():  # no model summary yet: what a loaded recipe asked for
+            return tuple(sorted(self._wanted or ()))
         return tuple(
             self.item(i).text()
             for i in range(self.count())
             if self.item(i).checkState() == Qt.CheckState.Checked
         )
 
-    def all_checked(self) -> bool:
-        return len(self.checked()) == self.count()
+    def chosen(self) -> tuple[str, ...] | None:
+        """The recipe's `layers`: None when every layer is ticked."""
+        if not self.count():
+            return None if self._wanted is None else tuple(sorted(self._wanted))
+        picked = self.checked()
+        return None if len(picked) == self.count() else picked
 
     def set_checked(self, names: Iterable[str] | None) -> None:
-        """None means every layer."""
+        """None means every layer (or, for layers kept in float, none)."""
         wanted = None if names is None else set(names)
+        self._wanted = wanted
         for i in range(self.count()):
             item = self.item(i)
-            on = wanted is None or item.text() in wanted
+            on = self.default_checked if wanted is None else item.text() in wanted
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
 
 
@@ -314,7 +327,7 @@ class PruningPanel(TechniquePanel):
             schedule=self.schedule.currentData(),
             initial_sparsity=self.initial.value() / 100,
             structure=self.structure.currentData(),
-            layers=None if self.layers.all_checked() else self.layers.checked(),
+            layers=self.layers.chosen(),
             epochs=self.epochs.value(),
             learning_rate=self.learning_rate.value(),
         )
@@ -390,7 +403,7 @@ class ClusteringPanel(TechniquePanel):
             init=self.init.currentData(),
             per_channel=self.per_channel.isChecked(),
             preserve_sparsity=self.preserve.isChecked(),
-            layers=None if self.layers.all_checked() else self.layers.checked(),
+            layers=self.layers.chosen(),
             epochs=self.epochs.value(),
             learning_rate=self.learning_rate.value(),
         )

@@ -91,9 +91,9 @@ COLUMNS: list[Column] = [
     ),
     (
         "Latency ms",
-        "Median single-sample latency (thread count in the tooltip of the plots)",
+        "Median single-sample latency after warm-up, in milliseconds (threads: Preferences)",
         _fig(lambda m, b: m["latency_ms"]["median"]),
-        lambda v: f"{v:.3f}",
+        lambda v: f"{v:.3g}",
     ),
     (
         "Memory MB",

@@ -1,0 +1,57 @@
+"""The technique panels: they build exactly the recipe the user set, layer choices too."""
+
+from PySide6.QtCore import Qt
+
+from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.ui.panels import RecipeEditor
+
+SUMMARY = {
+    "layers": [
+        {"name": n, "prunable": p, "clusterable": p, "quantizable": True}
+        for n, p in [("conv1", True), ("pool", False), ("conv2", True), ("dense", True)]
+    ]
+}
+
+
+def test_unticking_a_layer_restricts_the_technique_to_the_others(qtbot):
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    editor.set_layers(SUMMARY)
+    editor.pruning.setChecked(True)
+    picker = editor.pruning.layers
+    assert [picker.item(i).text() for i in range(picker.count())] == ["conv1", "conv2", "dense"]
+    assert editor.recipe().pruning.layers is None  # all ticked: every supported layer
+    picker.item(0).setCheckState(Qt.CheckState.Unchecked)
+    assert editor.recipe().pruning.layers == ("conv2", "dense")
+
+    q = editor.quantization
+    q.float_layers.item(3).setCheckState(Qt.CheckState.Checked)  # keep "dense" in float
+    assert editor.recipe().quantization.float_layers == ("dense",)
+
+
+def test_a_recipe_loaded_before_the_model_keeps_its_layer_choice(qtbot):
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    recipe = Recipe(
+        pruning=Pruning(layers=("conv2",)),
+        clustering=Clustering(clusters=8),
+        quantization=Quantization(mode="int8", float_layers=("conv1",)),
+    )
+    editor.set_recipe(recipe)
+    assert editor.recipe() == recipe
+    editor.set_layers(SUMMARY)  # the summary arrives later
+    assert editor.recipe() == recipe
+    assert editor.pruning.layers.checked() == ("conv2",)
+    assert editor.clustering.layers.chosen() is None
+
+
+def test_the_run_button_names_the_recipe_and_shortcuts_queue_it(qtbot):
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    editor.set_recipe(
+        Recipe(pruning=Pruning(target_sparsity=0.8), quantization=Quantization(mode="int8"))
+    )
+    assert editor.run_button.text() == "Run: prune 80% + int8"
+    with qtbot.waitSignal(editor.run_requested) as run:
+        qtbot.mouseClick(editor.run_button, Qt.MouseButton.LeftButton)
+    assert run.args[0].pruning.target_sparsity == 0.8
