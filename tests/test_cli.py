@@ -191,3 +191,21 @@ def test_unlabeled_data_is_refused_before_any_work_for_fine_tunes(tmp_path, caps
     assert main(args) == 0
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
     assert metrics["accuracy"] is None and metrics["agreement"] > 0.9
+
+
+def test_optimize_takes_a_keras3_file_like_any_other(tmp_path):
+    from test_keras3 import small_cnn
+
+    model = tmp_path / "k3_cnn.h5"
+    small_cnn().save(model)
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text(
+        json.dumps(
+            {"pruning": {"target_sparsity": 0.5, "epochs": 1}, "quantization": {"mode": "dynamic"}}
+        )
+    )
+    out = tmp_path / "run"
+    done = run_cli(*f"optimize --model {model} --data demo --recipe {recipe} --out {out}".split())
+    assert done.returncode == 0, done.stderr
+    layers = {x["name"]: x for x in json.loads((out / "metrics.json").read_text())["layers"]}
+    assert layers["dense1"]["sparsity"] >= 0.45

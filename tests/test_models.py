@@ -128,5 +128,8 @@ def test_keras3_file_is_detected_without_loading(tmp_path):
     for name in ("k3.keras", "k3.h5"):
         info = inspect_file(tmp_path / name)
         assert info.keras_version.startswith("3."), name
-        with pytest.raises(ModelError, match=rf"{name} was saved by Keras 3"):
-            load_model(tmp_path / name)
+        assert "Dense" in info.layer_classes, name
+        # and it loads, rebuilt as a tf_keras model (tests/test_keras3.py has the rest)
+        import tf_keras
+
+        assert isinstance(load_model(tmp_path / name), tf_keras.Model)

@@ -55,3 +55,17 @@ def test_the_run_button_names_the_recipe_and_shortcuts_queue_it(qtbot):
     with qtbot.waitSignal(editor.run_requested) as run:
         qtbot.mouseClick(editor.run_button, Qt.MouseButton.LeftButton)
     assert run.args[0].pruning.target_sparsity == 0.8
+
+
+def test_a_model_limited_to_ptq_explains_why_before_anything_runs(qtbot):
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    editor.set_recipe(Recipe(pruning=Pruning(), quantization=Quantization(mode="int8")))
+    editor.set_layers(
+        {**SUMMARY, "limitation": "layer 'rms' (RMSNormalization) has no tf_keras equivalent"}
+    )
+    assert not editor.run_button.isEnabled()
+    assert "post-training quantization only" in editor.problem.text()
+    assert "'rms' (RMSNormalization)" in editor.problem.text()
+    editor.pruning.setChecked(False)
+    assert editor.run_button.isEnabled()

@@ -231,3 +231,15 @@ def test_drop_a_recipe_or_a_model_and_recent_files_are_remembered(qtbot, open_wi
     assert window.workbench.session.model == str(DEMO_MODEL)
     assert window.recent_files()[0] == str(DEMO_MODEL)
     _wait_baseline(qtbot, window)
+
+
+def test_a_keras3_model_opens_like_any_other(qtbot, open_window, tmp_path):
+    from test_keras3 import small_cnn
+
+    path = tmp_path / "k3_cnn.keras"
+    small_cnn().save(path)
+    window = open_window()
+    window.open_model(str(path))
+    _wait_baseline(qtbot, window)
+    assert "rebuilt in tf_keras" in window.model_panel.status.text()
+    assert window.editor.pruning.layers.count() >= 4  # every technique is offered

@@ -61,6 +61,8 @@ class ModelSummary:
     layers: tuple[LayerInfo, ...]
     params: int
     sequential: bool
+    origin: str = ""  # e.g. "Keras 3.15.1 file, rebuilt in tf_keras (outputs match …)"
+    limitation: str = ""  # why only post-training quantization applies, if so
 
     @property
     def input(self) -> InputSpec:
@@ -177,14 +179,19 @@ def _builtin_layer_classes() -> set[str]:
     return names | CONTAINER_CLASSES
 
 
+def is_keras3(info: ModelFile) -> bool:
+    return bool(info.keras_version) and info.keras_version.split(".")[0] == "3"
+
+
+def _builtin_keras3_classes() -> set[str]:
+    import keras as keras3
+
+    names = {n for n in dir(keras3.layers) if isinstance(getattr(keras3.layers, n), type)}
+    return names | CONTAINER_CLASSES
+
+
 def check_trust(info: ModelFile, trust: bool) -> None:
     """Refuse files that would run code, unless the user trusts them."""
-    if info.keras_version and info.keras_version.split(".")[0] == "3":
-        raise ModelError(
-            f"model {info.path} was saved by Keras {info.keras_version}; the studio's "
-            f"techniques need a tf_keras (Keras 2) model. Re-save it with tf_keras, or "
-            f"convert it with post-training quantization only"
-        )
     if trust:
         return
     if "Lambda" in info.layer_classes:
@@ -193,7 +200,8 @@ def check_trust(info: ModelFile, trust: bool) -> None:
             f"would run when the model loads; refused. If you wrote or trust this "
             f"file, pass --trust (or tick 'Trust this file')"
         )
-    unknown = sorted(set(info.layer_classes) - _builtin_layer_classes())
+    known = _builtin_keras3_classes() if is_keras3(info) else _builtin_layer_classes()
+    unknown = sorted(set(info.layer_classes) - known)
     if unknown and info.format != "savedmodel":
         raise ModelError(
             f"model {info.path} uses custom layer class(es) {', '.join(unknown)}; "
@@ -202,10 +210,61 @@ def check_trust(info: ModelFile, trust: bool) -> None:
         )
 
 
-def load_model(source: str | os.PathLike, *, trust: bool = False) -> keras.Model:
-    """Load a model into tf_keras after `check_trust`, never compiling it."""
+@dataclass(frozen=True)
+class Loaded:
+    """A model as the pipeline gets it, with where it came from.
+
+    `model` is a tf_keras model, except for a Keras 3 file the bridge could not rebuild:
+    then it is the Keras 3 model, `limitation` says why, and only post-training
+    quantization applies (the converter takes Keras 3 models as they are).
+    """
+
+    model: Any
+    origin: str = ""
+    limitation: str = ""
+
+
+def load(source: str | os.PathLike, *, trust: bool = False) -> Loaded:
     info = inspect_file(source)
     check_trust(info, trust)
+    if not is_keras3(info):
+        return Loaded(_checked(_load_tf_keras(info, trust), info))
+    from studio.core import keras3
+
+    original = keras3.load(info.path, trust=trust)
+    _checked(original, info)
+    try:
+        rebuilt = keras3.rebuild(original)
+    except keras3.BridgeError as err:
+        return Loaded(
+            original,
+            origin=f"Keras {info.keras_version} file, used as is",
+            limitation=str(err),
+        )
+    origin = (
+        f"Keras {info.keras_version} file, rebuilt in tf_keras (outputs match: max "
+        f"|difference| {rebuilt.max_abs_diff:.2g})"
+    )
+    return Loaded(_checked(rebuilt.model, info), origin=origin)
+
+
+def load_model(source: str | os.PathLike, *, trust: bool = False) -> keras.Model:
+    """A tf_keras model (Keras 3 files rebuilt), after `check_trust`, never compiled.
+
+    Raises BridgeError for a Keras 3 model the bridge cannot rebuild; `load` instead
+    returns it as is, for post-training quantization.
+    """
+    info = inspect_file(source)
+    check_trust(info, trust)
+    if is_keras3(info):
+        from studio.core import keras3
+
+        original = _checked(keras3.load(info.path, trust=trust), info)
+        return _checked(keras3.rebuild(original).model, info)
+    return _checked(_load_tf_keras(info, trust), info)
+
+
+def _load_tf_keras(info: ModelFile, trust: bool) -> keras.Model:
     try:
         if info.format == "keras":
             model = keras.models.load_model(info.path, compile=False, safe_mode=not trust)
@@ -216,6 +275,10 @@ def load_model(source: str | os.PathLike, *, trust: bool = False) -> keras.Model
         raise ModelError(f"model {info.path} could not be loaded: {first[:300]}") from err
     if not isinstance(model, keras.Model):
         raise ModelError(f"model {info.path} did not load as a Keras model")
+    return model
+
+
+def _checked(model: Any, info: ModelFile) -> Any:
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise ModelError(
             f"model {info.path} has {len(model.inputs)} inputs and "
@@ -248,15 +311,17 @@ def _spec(tensor: Any, name: str) -> InputSpec:
     return InputSpec(name, shape, tf.as_dtype(tensor.dtype).name)
 
 
-def _flat_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+def _flat_layers(model: Any) -> Iterator[Any]:
+    """Every layer, nested models opened (works for tf_keras and Keras 3 models)."""
     for layer in model.layers:
-        if isinstance(layer, keras.Model):
+        if hasattr(layer, "layers"):
             yield from _flat_layers(layer)
-        elif not isinstance(layer, keras.layers.InputLayer):
+        elif type(layer).__name__ != "InputLayer":
             yield layer
 
 
-def summarize(model: keras.Model) -> ModelSummary:
+def summarize(model: Any, *, origin: str = "", limitation: str = "") -> ModelSummary:
+    """The model as plain data; with a `limitation`, no technique but PTQ applies."""
     from tensorflow_model_optimization.python.core.clustering.keras import clustering_registry
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_registry,
@@ -264,11 +329,11 @@ def summarize(model: keras.Model) -> ModelSummary:
     from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 
     prune_ok = prune_registry.PruneRegistry.supports
-
     quant_registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
+    usable = not limitation
     layers = []
     for layer in _flat_layers(model):
-        has_weights = bool(layer.trainable_weights)
+        has_weights = bool(layer.trainable_weights) and usable
         layers.append(
             LayerInfo(
                 name=layer.name,
@@ -277,16 +342,20 @@ def summarize(model: keras.Model) -> ModelSummary:
                 prunable=has_weights and bool(prune_ok(layer)),
                 clusterable=has_weights
                 and bool(clustering_registry.ClusteringRegistry.supports(layer)),
-                quantizable=bool(quant_registry.supports(layer)),
+                quantizable=usable and bool(quant_registry.supports(layer)),
             )
         )
+    input_names = getattr(model, "input_names", None) or [t.name for t in model.inputs]
+    output_names = getattr(model, "output_names", None) or [t.name for t in model.outputs]
     return ModelSummary(
         name=model.name,
-        inputs=tuple(_spec(t, n) for t, n in zip(model.inputs, model.input_names, strict=True)),
-        outputs=tuple(_spec(t, n) for t, n in zip(model.outputs, model.output_names, strict=True)),
+        inputs=tuple(_spec(t, n) for t, n in zip(model.inputs, input_names, strict=True)),
+        outputs=tuple(_spec(t, n) for t, n in zip(model.outputs, output_names, strict=True)),
         layers=tuple(layers),
         params=int(model.count_params()),
-        sequential=isinstance(model, keras.Sequential),
+        sequential=type(model).__name__ == "Sequential",
+        origin=origin,
+        limitation=limitation,
     )
 
 

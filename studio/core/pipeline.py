@@ -21,12 +21,12 @@ from studio.core import atomic
 from studio.core.clustering import cluster
 from studio.core.convert import convert
 from studio.core.data import Dataset, InputSpec, fit_to_model, load_data
-from studio.core.errors import DataError, MeasureError
+from studio.core.errors import DataError, MeasureError, ModelError
 from studio.core.measure import Metrics, measure, predict
 from studio.core.models import (
     ModelSummary,
     as_functional,
-    load_model,
+    load,
     outputs_are_probabilities,
     summarize,
 )
@@ -62,8 +62,9 @@ def prepare(
     trust: bool = False,
     seed: int = 0,
 ) -> Prepared:
-    model = as_functional(load_model(model_source, trust=trust))
-    summary = summarize(model)
+    loaded = load(model_source, trust=trust)
+    model = as_functional(loaded.model)
+    summary = summarize(model, origin=loaded.origin, limitation=loaded.limitation)
     data = fit_to_model(load_data(data_source, seed=seed), summary.input, summary.output)
     return Prepared(model, summary, data, outputs_are_probabilities(model, data.x_eval))
 
@@ -99,6 +100,10 @@ def optimize(
         )
         if on
     ]
+    if needs_labels and prep.summary.limitation:
+        raise ModelError(
+            f"{' and '.join(needs_labels)} cannot run on this model: {prep.summary.limitation}"
+        )
     if needs_labels and not prep.data.labeled:
         raise DataError(
             f"{prep.data.source}: has no labels, and {' and '.join(needs_labels)} "

@@ -27,12 +27,29 @@ combine = tfmot.experimental.combine
 _REGISTRY = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
 
 
+class _ClusterPreserveScheme(combine.Default8BitClusterPreserveQuantizeScheme):
+    """tfmot's cluster-preserving scheme, minus a crash.
+
+    Its registry calls every layer without trainable weights "supported", then asks the
+    default 8-bit registry for that layer's config, which refuses layers it does not
+    know: a Rescaling in front of the first convolution made CQAT fail with
+    "get_quantize_config() called on an unsupported layer".  Here such layers are simply
+    not supported, as in plain QAT, so they stay in float.
+    """
+
+    def get_quantize_registry(self):
+        registry = super().get_quantize_registry()
+        supports = registry.supports
+        registry.supports = lambda layer: supports(layer) and _REGISTRY.supports(layer)
+        return registry
+
+
 def scheme_for(pruned: bool, clustered: bool) -> tuple[str, object | None]:
     """The QAT scheme that keeps earlier steps' effect, and its short name."""
     if clustered:
         return (
             "PCQAT" if pruned else "CQAT",
-            combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=pruned),
+            _ClusterPreserveScheme(preserve_sparsity=pruned),
         )
     if pruned:
         return "PQAT", combine.Default8BitPrunePreserveQuantizeScheme()

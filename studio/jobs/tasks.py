@@ -10,14 +10,17 @@ import dataclasses
 from typing import Any
 
 from studio.core import pipeline
-from studio.core.models import load_model
+from studio.core.models import load
 from studio.core.models import summarize as summarize_model
 from studio.core.progress import Report, ignore
 from studio.core.recipe import Recipe
 
 
 def summarize(model: str, trust: bool = False) -> dict[str, Any]:
-    return dataclasses.asdict(summarize_model(load_model(model, trust=trust)))
+    loaded = load(model, trust=trust)
+    return dataclasses.asdict(
+        summarize_model(loaded.model, origin=loaded.origin, limitation=loaded.limitation)
+    )
 
 
 def optimize(

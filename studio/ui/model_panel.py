@@ -104,13 +104,18 @@ class ModelPanel(QWidget):
             if baseline["metric"] == "top1"
             else f"MAE {acc:.4f}"
         )
-        self.show_status(
+        text = (
             f"{summary['name']}: {summary['params']:,} parameters, input "
             f"{tuple(inp['shape'])} {inp['dtype']}, output {tuple(out['shape'])}.\n"
             f"Float baseline: {baseline['size_bytes'] / 1024:.1f} KB "
             f"({baseline['gzip_bytes'] / 1024:.1f} KB gzipped), {figure}, "
-            f"{baseline['latency_ms']['median']:.3f} ms."
+            f"{baseline['latency_ms']['median']:.3g} ms."
         )
+        if summary.get("origin"):
+            text += f"\n{summary['origin']}."
+        if summary.get("limitation"):
+            text += f"\nOnly post-training quantization applies: {summary['limitation']}"
+        self.show_status(text, error=bool(summary.get("limitation")))
         layers = summary["layers"]
         self.layers.setUpdatesEnabled(False)
         self.layers.setSortingEnabled(False)

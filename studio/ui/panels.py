@@ -431,6 +431,7 @@ class RecipeEditor(QWidget):
         self.quantization = QuantizationPanel()
         self.pruning = PruningPanel()
         self.clustering = ClusteringPanel()
+        self.limitation = ""  # why this model takes post-training quantization only
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #b00020;")
@@ -448,10 +449,12 @@ class RecipeEditor(QWidget):
         self.validate()
 
     def set_layers(self, summary: dict | None) -> None:
+        self.limitation = (summary or {}).get("limitation", "")
         layers = summary["layers"] if summary else []
         self.pruning.set_layers(x["name"] for x in layers if x["prunable"])
         self.clustering.set_layers(x["name"] for x in layers if x["clusterable"])
         self.quantization.set_layers(x["name"] for x in layers if x["quantizable"])
+        self.validate()
 
     def recipe(self) -> Recipe:
         """The panels' recipe; RecipeError names the field when they do not combine."""
@@ -470,6 +473,12 @@ class RecipeEditor(QWidget):
     def validate(self) -> Recipe | None:
         try:
             recipe = self.recipe()
+            needs_keras = recipe.pruning or recipe.clustering or recipe.quantization.qat
+            if needs_keras and self.limitation:
+                raise RecipeError(
+                    f"this model takes post-training quantization only "
+                    f"(switch off pruning, clustering and QAT): {self.limitation}"
+                )
         except RecipeError as err:
             self.problem.setText(f"Cannot run: {err}")
             self.problem.show()

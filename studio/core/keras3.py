@@ -1,0 +1,249 @@
+"""The Keras 3 bridge: rebuild a Keras 3 model as a tf_keras model, weights included.
+
+tfmot 0.8 only works on tf_keras (Keras 2) models, and tf_keras cannot read files saved
+by Keras 3.  So a Keras 3 file is loaded with Keras 3 itself (safe mode: no Lambda, no
+unknown classes unless trusted), and then every layer is made again as its tf_keras
+twin from a translated config, wired up by replaying the Keras 3 graph with tf_keras
+tensors, and given the same weights.  The rebuild is then checked: both models run on
+the same sample inputs and must agree (a mismatch is an error, never a warning).
+
+A layer with no tf_keras twin raises `BridgeError` naming it; the caller can still
+offer post-training quantization of the Keras 3 model, which the converter takes as is.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tf_keras
+
+from studio.core.errors import ModelError
+
+TOLERANCE = 1e-4  # max |difference| allowed, relative to the output's scale
+SAMPLES = 8
+
+# Keyword arguments every tf_keras layer takes through **kwargs (base Layer).
+_BASE_LAYER_KEYS = {"name", "trainable", "dtype"}
+
+
+class BridgeError(ModelError):
+    """A Keras 3 model the bridge cannot rebuild in tf_keras (it names the layer)."""
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    model: tf_keras.Model
+    max_abs_diff: float  # between the Keras 3 original and the rebuild, on sample inputs
+
+
+def load(path: Path, *, trust: bool = False) -> Any:
+    """The Keras 3 model in the file (Keras 3's safe mode unless trusted)."""
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=not trust)
+    except Exception as err:  # Keras raises many kinds; all mean "this file did not load"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ModelError(f"model {path} (Keras 3) could not be loaded: {first[:300]}") from err
+    if not isinstance(model, keras.Model):
+        raise ModelError(f"model {path} did not load as a Keras model")
+    return model
+
+
+def rebuild(model: Any) -> Rebuilt:
+    """A tf_keras model equal to the Keras 3 `model`, checked on sample inputs."""
+    twin = _rebuild_model(model)
+    return Rebuilt(twin, verify(model, twin))
+
+
+def verify(original: Any, twin: tf_keras.Model) -> float:
+    """Run both on the same inputs; raise BridgeError if their outputs differ."""
+    x = sample_inputs(original)
+    expected = np.asarray(original(x, training=False), dtype=np.float64)
+    got = np.asarray(twin(x, training=False), dtype=np.float64)
+    if expected.shape != got.shape:
+        raise BridgeError(
+            f"the tf_keras rebuild of {original.name!r} gives outputs of shape {got.shape}, "
+            f"the Keras 3 model {expected.shape}"
+        )
+    diff = float(np.max(np.abs(expected - got))) if expected.size else 0.0
+    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    if not np.isfinite(diff) or diff > TOLERANCE * scale:
+        raise BridgeError(
+            f"the tf_keras rebuild of {original.name!r} does not match the Keras 3 model "
+            f"(max |difference| {diff:.3g} on {SAMPLES} sample inputs); its techniques "
+            f"cannot be applied safely"
+        )
+    return diff
+
+
+def sample_inputs(model: Any) -> np.ndarray:
+    """Seeded inputs of the model's shape: token ids below the smallest vocabulary for
+    integer inputs, standard normal values otherwise."""
+    rng = np.random.default_rng(0)
+    spec = model.inputs[0]
+    shape = (SAMPLES, *(d or 8 for d in spec.shape[1:]))
+    dtype = np.dtype(str(spec.dtype))
+    if np.issubdtype(dtype, np.integer):
+        vocab = min(
+            (layer.input_dim for layer in _all_layers(model) if hasattr(layer, "input_dim")),
+            default=2,
+        )
+        return rng.integers(0, vocab, size=shape).astype(dtype)
+    return rng.standard_normal(shape).astype(dtype)
+
+
+# -- rebuilding ------------------------------------------------------------------------
+
+
+def _all_layers(model: Any):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+def _rebuild_model(model: Any) -> tf_keras.Model:
+    import keras
+
+    if isinstance(model, keras.Sequential):
+        graph = getattr(model, "_functional", None)
+        if graph is None:
+            raise BridgeError(
+                f"Sequential model {model.name!r} has no input shape, so it cannot be "
+                f"rebuilt; save it with an Input layer"
+            )
+    else:
+        graph = model
+    if not hasattr(graph, "_run_through_graph"):
+        raise BridgeError(
+            f"model {model.name!r} is a subclassed {type(model).__name__}, whose code the "
+            f"file does not hold; only Sequential and functional models can be rebuilt"
+        )
+    inputs = [
+        tf_keras.Input(shape=tuple(t.shape[1:]), dtype=str(t.dtype), name=_input_name(graph, i, t))
+        for i, t in enumerate(graph.inputs)
+    ]
+    twins: dict[int, tuple[Any, Any]] = {}
+
+    def twin_of(operation: Any) -> Any:
+        if id(operation) not in twins:
+            twins[id(operation)] = (operation, _twin_layer(operation))
+        return twins[id(operation)][1]
+
+    # Replay the Keras 3 graph node by node, calling each layer's twin on tf_keras
+    # tensors (private Keras 3 API, the same one Keras uses to call a functional model).
+    outputs = graph._run_through_graph(inputs, operation_fn=twin_of)
+    rebuilt = tf_keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs, name=model.name)
+    for original, twin in twins.values():
+        if not isinstance(original, keras.Model):  # nested models copied their own
+            _copy_weights(original, twin)
+    return rebuilt
+
+
+def _input_name(graph: Any, index: int, tensor: Any) -> str:
+    history = getattr(tensor, "_keras_history", None)
+    layer = getattr(history, "operation", None) if history else None
+    return getattr(layer, "name", None) or f"input_{index}"
+
+
+def _twin_layer(layer: Any) -> Any:
+    import keras
+
+    if isinstance(layer, keras.Model):
+        return _rebuild_model(layer)
+    class_name = type(layer).__name__
+    module = type(layer).__module__
+    twin_class = getattr(tf_keras.layers, class_name, None)
+    if twin_class is None or not module.startswith("keras."):
+        raise BridgeError(
+            f"layer {layer.name!r} ({class_name}) has no tf_keras equivalent, so pruning, "
+            f"clustering and QAT cannot be applied to this model; post-training "
+            f"quantization still works"
+        )
+    config = _layer_config(layer.get_config(), twin_class)
+    try:
+        return twin_class.from_config(config)
+    except Exception as err:
+        raise BridgeError(
+            f"layer {layer.name!r} ({class_name}) could not be rebuilt in tf_keras: "
+            f"{str(err).splitlines()[0][:200]}"
+        ) from err
+
+
+def _copy_weights(original: Any, twin: Any) -> None:
+    weights = [np.asarray(w) for w in original.get_weights()]
+    try:
+        twin.set_weights(weights)
+    except ValueError as err:
+        raise BridgeError(
+            f"layer {original.name!r} ({type(original).__name__}): its weights do not fit "
+            f"the tf_keras layer ({str(err).splitlines()[0][:200]})"
+        ) from err
+
+
+# -- config translation ----------------------------------------------------------------
+
+
+def _accepted(cls: type) -> set[str] | None:
+    """Keyword arguments the class's constructor names (None: it takes anything)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(vars(klass)["__init__"]).parameters.values()
+        names |= {p.name for p in params if p.kind is not p.VAR_KEYWORD and p.name != "self"}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names
+    return None
+
+
+# Keys a tf_keras class's from_config needs that Keras 3 keeps elsewhere (build_config).
+_REQUIRED_EXTRA = {
+    "MultiHeadAttention": {"query_shape": None, "key_shape": None, "value_shape": None},
+}
+
+
+def _layer_config(config: dict, twin_class: type) -> dict:
+    plain = {key: _plain(value) for key, value in config.items()}
+    accepted = (_accepted(twin_class) or set(plain)) | _BASE_LAYER_KEYS
+    kept = {key: value for key, value in plain.items() if key in accepted}
+    return {**_REQUIRED_EXTRA.get(twin_class.__name__, {}), **kept}
+
+
+def _plain(value: Any) -> Any:
+    """Keras 3 serialized objects -> the tf_keras form, recursively.
+
+    Keras 3 writes `{"module", "class_name", "config", "registered_name"}` for dtype
+    policies, initializers, regularizers, constraints and activations; tf_keras wants a
+    dtype name, `{"class_name", "config"}` with only the keys its class takes, and
+    activation names.
+    """
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if (
+        "class_name" in value
+        and "config" in value
+        and ("module" in value or "registered_name" in value)
+    ):
+        class_name, config = value["class_name"], value["config"]
+        if class_name.endswith("DTypePolicy"):
+            return config.get("name", "float32") if isinstance(config, dict) else config
+        if not isinstance(config, dict):  # an activation function, serialized by name
+            return config
+        for family in (tf_keras.initializers, tf_keras.regularizers, tf_keras.constraints):
+            cls = getattr(family, class_name, None)
+            if isinstance(cls, type):
+                accepted = _accepted(cls)
+                kept = {
+                    k: _plain(v) for k, v in config.items() if accepted is None or k in accepted
+                }
+                return {"class_name": class_name, "config": kept}
+        return {"class_name": class_name, "config": _plain(config)}
+    return {key: _plain(v) for key, v in value.items()}
