@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from studio.core.errors import StudioError
 
@@ -46,6 +48,30 @@ def _parser() -> argparse.ArgumentParser:
         help="load models with Lambda or custom layers (runs code from the file)",
     )
     opt.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
+
+    sw = sub.add_parser(
+        "sweep",
+        help="run a grid of recipes and find the best trade-offs",
+        description="Expand a grid (dotted recipe fields -> lists of values) into "
+        "candidates, run them sharing common fine-tunes, and write one folder per "
+        "candidate plus results.json (Pareto flags, recommendation) and sweep.json.",
+    )
+    sw.add_argument(
+        "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
+    )
+    sw.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
+    sw.add_argument("--grid", required=True, help="grid JSON file (see README)")
+    sw.add_argument("--out", required=True, help="output folder (created if needed)")
+    sw.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    sw.add_argument(
+        "--budget",
+        type=float,
+        default=1.0,
+        help="accepted accuracy drop for the recommendation, in top-1 points (default 1)",
+    )
+    sw.add_argument("--threads", type=int, default=1, help="LiteRT threads for measuring")
+    sw.add_argument("--trust", action="store_true", help="trust the model file's code")
+    sw.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
 
     ev = sub.add_parser(
         "evaluate",
@@ -93,6 +119,109 @@ def _optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from studio.core.grid import Grid
+    from studio.core.sweep import plan, sharing, write_results
+
+    if args.jobs < 1:
+        raise StudioError("--jobs must be 1 or more")
+    grid = Grid.load(args.grid)  # validated before any worker starts
+    groups = plan(grid)
+    shared = sharing(groups)["fine_tunes"]
+    say = (
+        (lambda *_: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    )
+    say(
+        f"{grid.size} candidates in {len(groups)} group(s): {shared['run']} fine-tune(s) "
+        f"instead of {shared['one_by_one']}, 1 baseline instead of {grid.size}"
+    )
+    from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress
+    from studio.jobs.pool import ProcessPool
+
+    out = Path(args.out)
+    common = {
+        "model": args.model,
+        "data": args.data,
+        "out_dir": str(out),
+        "threads": args.threads,
+        "trust": args.trust,
+    }
+    started = time.perf_counter()
+    pool = ProcessPool(min(args.jobs, len(groups)))
+    try:
+        baseline_job = pool.submit(
+            Job("studio.jobs.tasks:sweep_baseline", common, label="baseline")
+        )
+        jobs: dict[int, object] = {}
+        results: list[dict] = []
+        baseline = None
+        while baseline is None or jobs:
+            event = pool.next_event(timeout=1.0)
+            if isinstance(event, Progress) and event.message:
+                say(f"[{_label(event.job_id, jobs, baseline_job)}] {event.message}")
+            elif isinstance(event, Finished) and event.job_id == baseline_job:
+                baseline = event.result
+                say("baseline measured; running the groups")
+                for group in groups:
+                    entries = [(name, recipe.to_dict()) for name, recipe in group.entries]
+                    job_id = pool.submit(
+                        Job(
+                            "studio.jobs.tasks:sweep_group",
+                            {**common, "entries": entries},
+                            label=" + ".join(n for n, _ in group.entries[:1]) + " …",
+                        )
+                    )
+                    jobs[job_id] = group
+            elif isinstance(event, Failed | Cancelled) and event.job_id == baseline_job:
+                raise StudioError(getattr(event, "message", "cancelled"))
+            elif isinstance(event, Finished):
+                group = jobs.pop(event.job_id)
+                results.extend(event.result)
+                for r in event.result:
+                    say(f"{r['name']}: {'failed: ' + r['error'] if r['error'] else 'done'}")
+            elif isinstance(event, Failed | Cancelled):
+                group = jobs.pop(event.job_id)
+                message = getattr(event, "message", "cancelled")
+                for name, recipe in group.entries:
+                    results.append(
+                        {
+                            "name": name,
+                            "recipe": recipe.to_dict(),
+                            "metrics": None,
+                            "error": message,
+                        }
+                    )
+                    say(f"{name}: failed: {message}")
+    finally:
+        pool.shutdown()
+    summary = write_results(
+        out,
+        results,
+        baseline,
+        budget=args.budget,
+        groups=groups,
+        seconds=time.perf_counter() - started,
+    )
+    chosen = summary["recommended"]
+    print(
+        f"{grid.size} candidates ({len(summary['failed'])} failed) in "
+        f"{summary['seconds']:.0f} s; within {args.budget:g} point(s) of float: smallest "
+        f"{chosen['smallest'] or 'none'}, fastest {chosen['fastest'] or 'none'} -> "
+        f"{out / 'results.json'}"
+    )
+    return 0
+
+
+def _label(job_id: int, jobs: dict, baseline_job: int) -> str:
+    if job_id == baseline_job:
+        return "baseline"
+    group = jobs.get(job_id)
+    if group is None:
+        return str(job_id)
+    first, more = group.entries[0][0], len(group.entries) - 1
+    return f"{first} (+{more} sharing its fine-tunes)" if more else first
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from studio.core.pipeline import evaluate
 
@@ -103,7 +232,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = ("optimize", "evaluate")
+COMMANDS = ("optimize", "sweep", "evaluate")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "threads", 1) < 1:
         print("error: --threads must be 1 or more", file=sys.stderr)
         return EXIT_USER_ERROR
-    command = {"optimize": _optimize, "evaluate": _evaluate}[args.command]
+    command = {"optimize": _optimize, "sweep": _sweep, "evaluate": _evaluate}[args.command]
     try:
         return command(args)
     except StudioError as err:

@@ -69,34 +69,19 @@ def prepare(
     return Prepared(model, summary, data, outputs_are_probabilities(model, data.x_eval))
 
 
-def optimize(
-    model_source: str | os.PathLike,
-    data_source: str | os.PathLike,
-    recipe: Recipe,
-    out_dir: str | os.PathLike,
-    *,
-    threads: int = 1,
-    trust: bool = False,
-    report: Report = ignore,
-) -> Result:
-    """Run the recipe and write model.tflite, recipe.json, metrics.json and baseline.json."""
-    out, q = Path(out_dir), recipe.quantization
-    seconds: dict[str, float] = {}
+def _stage(report: Report, name: str, message: str) -> float:
+    report(Event(name, message, 0.0))
+    return time.perf_counter()
 
-    def stage(name: str, message: str) -> float:
-        report(Event(name, message, 0.0))
-        return time.perf_counter()
 
-    keras.utils.set_random_seed(recipe.seed)
-    t = stage("load", "loading the model and data")
-    prep = prepare(model_source, data_source, trust=trust, seed=recipe.seed)
-    seconds["load"] = time.perf_counter() - t
+def check_fits(prep: Prepared, recipe: Recipe) -> None:
+    """Refuse, before any work, a recipe this model or data cannot take."""
     needs_labels = [
         name
         for name, on in (
             ("pruning", recipe.pruning),
             ("clustering", recipe.clustering and recipe.clustering.epochs),
-            ("QAT", q.qat),
+            ("QAT", recipe.quantization.qat),
         )
         if on
     ]
@@ -111,42 +96,76 @@ def optimize(
             f"quantization only"
         )
 
-    t = stage("baseline", "converting and measuring the float baseline")
-    baseline, reference = _baseline(prep, out, threads)
-    seconds["baseline"] = time.perf_counter() - t
 
-    model, pruned, clustered, scheme = prep.model, False, False, None
+@dataclass(frozen=True)
+class Prefix:
+    """The model after pruning and clustering: what candidates that differ only in
+    quantization can share (a sweep computes it once per group)."""
+
+    model: keras.Model
+    pruned: bool
+    clustered: bool
+    seconds: dict[str, float]
+
+
+def fine_tune_prefix(prep: Prepared, recipe: Recipe, report: Report = ignore) -> Prefix:
+    """Pruning, then clustering, each from the previous step's stripped model.
+
+    They fine-tune `prep.model`'s own layer objects: restore its weights before computing
+    another prefix from the same `prep`.
+    """
+    keras.utils.set_random_seed(recipe.seed)
+    model, seconds = prep.model, {}
     if recipe.pruning:
-        t = stage("prune", f"pruning to {recipe.pruning.target_sparsity:.0%} sparsity")
+        t = _stage(report, "prune", f"pruning to {recipe.pruning.target_sparsity:.0%} sparsity")
         model = prune(
             model, prep.data, recipe.pruning, probabilities=prep.probabilities, report=report
         )
-        pruned, seconds["prune"] = True, time.perf_counter() - t
+        seconds["prune"] = time.perf_counter() - t
     if recipe.clustering:
-        t = stage("cluster", f"clustering weights into {recipe.clustering.clusters} values")
+        t = _stage(
+            report, "cluster", f"clustering weights into {recipe.clustering.clusters} values"
+        )
         model = cluster(
             model, prep.data, recipe.clustering, probabilities=prep.probabilities, report=report
         )
-        clustered, seconds["cluster"] = True, time.perf_counter() - t
+        seconds["cluster"] = time.perf_counter() - t
+    return Prefix(model, bool(recipe.pruning), bool(recipe.clustering), seconds)
+
+
+def finish(
+    prep: Prepared,
+    prefix: Prefix,
+    recipe: Recipe,
+    out: Path,
+    *,
+    reference: np.ndarray | None,
+    seconds: dict[str, float],
+    threads: int = 1,
+    report: Report = ignore,
+) -> tuple[Metrics, str | None]:
+    """QAT (if asked), convert, measure, and write the candidate's files to `out`."""
+    q, seconds = recipe.quantization, {**seconds, **prefix.seconds}
+    model, scheme = prefix.model, None
     if q.qat:
-        t = stage("qat", "quantization-aware training")
+        t = _stage(report, "qat", "quantization-aware training")
         model, scheme = quantize_aware_train(
             model,
             prep.data,
             q,
-            pruned=pruned,
-            clustered=clustered,
+            pruned=prefix.pruned,
+            clustered=prefix.clustered,
             probabilities=prep.probabilities,
             report=report,
         )
         seconds["qat"] = time.perf_counter() - t
 
-    t = stage("convert", f"converting ({q.mode})")
+    t = _stage(report, "convert", f"converting ({q.mode})")
     blob = convert(model, q, prep.data.calibration(q.calibration_samples), qat=q.qat)
     atomic.write_bytes(out / "model.tflite", blob)
     seconds["convert"] = time.perf_counter() - t
 
-    t = stage("evaluate", "measuring size, accuracy, latency and memory")
+    t = _stage(report, "evaluate", "measuring size, accuracy, latency and memory")
     metrics, _ = measure(out / "model.tflite", prep.data, threads=threads, reference=reference)
     seconds["evaluate"] = time.perf_counter() - t
     metrics = dataclasses.replace(metrics, seconds={**seconds, **metrics.seconds})
@@ -156,6 +175,42 @@ def optimize(
         {**metrics.to_dict(), "qat_scheme": scheme, "label": recipe.describe()},
     )
     report(Event("done", f"wrote {out / 'model.tflite'}", 1.0))
+    return metrics, scheme
+
+
+def optimize(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    recipe: Recipe,
+    out_dir: str | os.PathLike,
+    *,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> Result:
+    """Run the recipe and write model.tflite, recipe.json, metrics.json and baseline.json."""
+    out = Path(out_dir)
+    keras.utils.set_random_seed(recipe.seed)
+    t = _stage(report, "load", "loading the model and data")
+    prep = prepare(model_source, data_source, trust=trust, seed=recipe.seed)
+    seconds = {"load": time.perf_counter() - t}
+    check_fits(prep, recipe)
+
+    t = _stage(report, "baseline", "converting and measuring the float baseline")
+    baseline, reference = _baseline(prep, out, threads)
+    seconds["baseline"] = time.perf_counter() - t
+
+    prefix = fine_tune_prefix(prep, recipe, report)
+    metrics, scheme = finish(
+        prep,
+        prefix,
+        recipe,
+        out,
+        reference=reference,
+        seconds=seconds,
+        threads=threads,
+        report=report,
+    )
     return Result(out, metrics, baseline, scheme)
 
 

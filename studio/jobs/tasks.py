@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from studio.core import pipeline
+from studio.core import pipeline, sweep
 from studio.core.models import load
 from studio.core.models import summarize as summarize_model
 from studio.core.progress import Report, ignore
@@ -63,3 +63,28 @@ def evaluate(
     return pipeline.evaluate(
         tflite, data, baseline_model=baseline, threads=threads, trust=trust
     ).to_dict()
+
+
+def sweep_baseline(
+    model: str,
+    data: str,
+    out_dir: str,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> dict[str, Any]:
+    return sweep.write_baseline(model, data, out_dir, threads=threads, trust=trust, report=report)
+
+
+def sweep_group(
+    model: str,
+    data: str,
+    out_dir: str,
+    entries: list,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> list[dict[str, Any]]:
+    return sweep.run_group(
+        model, data, out_dir, entries, threads=threads, trust=trust, report=report
+    )

@@ -1,0 +1,192 @@
+"""Sweeps: grid files, expansion, shared fine-tunes, Pareto flags and the recommendation."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from studio.core.grid import Grid, GridError
+from studio.core.resources import RESOURCES
+from studio.core.sweep import flag, plan, recommend, sharing
+
+DEMO_GRID = RESOURCES / "recipes" / "demo_sweep_grid.json"
+
+
+def _metrics(gzip, accuracy, latency, metric="top1"):
+    return {
+        "gzip_bytes": gzip,
+        "accuracy": accuracy,
+        "metric": metric,
+        "agreement": 1.0,
+        "latency_ms": {"median": latency, "p90": latency, "threads": 1},
+    }
+
+
+def test_the_demo_grid_expands_to_twelve_named_recipes():
+    grid = Grid.load(DEMO_GRID)
+    recipes = dict(grid.expand())
+    assert grid.size == len(recipes) == 12
+    first = recipes["01-prune-50-dynamic"]
+    assert first.pruning.target_sparsity == 0.5 and first.pruning.epochs == 2  # base kept
+    assert first.clustering is None  # null switches the section off
+    assert first.quantization.mode == "dynamic"
+    last = recipes["12-prune-80-16-clusters-float16"]
+    assert last.clustering.clusters == 16 and last.clustering.epochs == 1
+
+
+def test_a_section_missing_from_the_base_is_created_with_defaults():
+    grid = Grid.from_dict({"clustering.clusters": [8, 32], "quantization.mode": ["int8"]})
+    recipes = [r for _, r in grid.expand()]
+    assert [r.clustering.clusters for r in recipes] == [8, 32]
+    assert recipes[0].clustering.init == "kmeans++" and recipes[0].pruning is None
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([1, 2], "must be a JSON object"),
+        ({}, "no fields to vary"),
+        ({"pruning.sparsity": [0.5]}, "pruning.sparsity: unknown field of pruning"),
+        ({"speed": [1]}, "speed: unknown field"),
+        ({"quantization.mode": []}, "quantization.mode: must be a non-empty list"),
+        ({"quantization.mode": "int8"}, "quantization.mode: must be a non-empty list"),
+        ({"pruning.target_sparsity": [0.5, 1.5]}, "pruning.target_sparsity=1.5 is not a valid"),
+        (
+            {"quantization.mode": ["int8", "float16"], "quantization.qat": [True]},
+            'quantization.mode="float16", quantization.qat=true is not a valid recipe',
+        ),
+        (
+            {"base": {"pruning": {"epochs": 0}}, "quantization.mode": ["int8"]},
+            "base: pruning.epochs",
+        ),
+    ],
+)
+def test_bad_grids_are_named(data, message):
+    with pytest.raises(GridError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        Grid.from_dict(data)
+
+
+def test_grid_files_that_cannot_be_read_are_named(tmp_path):
+    with pytest.raises(GridError, match="does not exist"):
+        Grid.load(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{ not json")
+    with pytest.raises(GridError, match=r"bad.json is not valid JSON"):
+        Grid.load(bad)
+
+
+def test_candidates_that_differ_in_quantization_share_their_fine_tunes():
+    groups = plan(Grid.load(DEMO_GRID))
+    assert len(groups) == 4 and all(len(g.entries) == 3 for g in groups)
+    assert sharing(groups)["fine_tunes"] == {"run": 6, "one_by_one": 18}
+    assert sharing(groups)["baselines"] == {"run": 1, "one_by_one": 12}
+
+
+def test_pareto_flags_and_recommendation_on_hand_made_figures():
+    baseline = _metrics(1000, 0.90, 10.0)
+    results = [
+        {"name": "a", "metrics": _metrics(500, 0.895, 5.0), "error": None},  # small, fast
+        {"name": "b", "metrics": _metrics(300, 0.850, 6.0), "error": None},  # smallest, -5 pt
+        {"name": "c", "metrics": _metrics(600, 0.900, 4.0), "error": None},  # fastest, exact
+        {"name": "d", "metrics": _metrics(700, 0.880, 7.0), "error": None},  # dominated
+        {"name": "e", "metrics": None, "error": "worker crashed"},
+    ]
+    flagged, chosen = flag(results, baseline, budget=1.0)
+    by_name = {r["name"]: r for r in flagged}
+    assert {n for n, r in by_name.items() if r["pareto"]} == {"a", "b", "c"}
+    assert {n for n, r in by_name.items() if r["pareto_latency"]} == {"c"}
+    assert chosen == {"smallest": "a", "fastest": "c"}  # b is smaller but 5 points worse
+    assert by_name["a"]["recommended"] == ["smallest"]
+    assert by_name["c"]["recommended"] == ["fastest"]
+    assert recommend(results, baseline, budget=10.0)["smallest"] == "b"
+    assert recommend(results, baseline, budget=0.0) == {"smallest": "c", "fastest": "c"}
+    tight = [r for r in results if r["name"] in ("b", "d")]
+    assert recommend(tight, baseline, budget=1.0) == {"smallest": None, "fastest": None}
+
+
+def test_mae_models_prefer_lower_error():
+    baseline = _metrics(1000, 0.10, 10.0, "mae")
+    results = [
+        {"name": "a", "metrics": _metrics(500, 0.12, 5.0, "mae"), "error": None},
+        {"name": "b", "metrics": _metrics(400, 0.50, 5.0, "mae"), "error": None},
+    ]
+    flagged, chosen = flag(results, baseline, budget=0.05)
+    assert chosen["smallest"] == "a"
+    assert all(r["pareto"] for r in flagged)
+
+
+def test_a_group_computes_its_fine_tune_once_and_a_bad_candidate_fails_alone(tmp_path, monkeypatch):
+    from studio.core import pipeline, sweep
+
+    calls = []
+    real_prune = pipeline.prune
+    monkeypatch.setattr(pipeline, "prune", lambda *a, **k: calls.append(1) or real_prune(*a, **k))
+    sweep.write_baseline("demo", "demo", tmp_path)
+    grid = Grid.from_dict(
+        {
+            "base": {
+                "pruning": {"target_sparsity": 0.5, "epochs": 1},
+                "quantization": {"mode": "int8"},
+            },
+            "quantization.io_type": ["float32", "int8"],
+            "quantization.float_layers": [[], ["no_such_layer"]],
+        }
+    )
+    (group,) = plan(grid)
+    entries = [(name, recipe.to_dict()) for name, recipe in group.entries]
+    assert len(entries) == 4
+    results = sweep.run_group("demo", "demo", tmp_path, entries)
+    assert len(calls) == 1  # one pruning fine-tune for four candidates
+    failed = [r for r in results if r["error"]]
+    assert len(failed) == 2 and all("no_such_layer" in r["error"] for r in failed)
+    done = [r for r in results if not r["error"]]
+    assert len(done) == 2 and all((tmp_path / r["name"] / "model.tflite").is_file() for r in done)
+    assert all(
+        layer["sparsity"] >= 0.45
+        for r in done
+        for layer in r["metrics"]["layers"]
+        if layer["name"] == "dense1"
+    )
+
+
+@pytest.mark.slow
+def test_the_demo_sweep_from_the_command_line(tmp_path):
+    out = tmp_path / "sweep"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "studio",
+            "sweep",
+            "--model",
+            "demo",
+            "--data",
+            "demo",
+            "--grid",
+            str(DEMO_GRID),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert len(results) == 12 and not any(r["error"] for r in results)
+    assert {"name", "recipe", "metrics", "pareto", "pareto_latency"} <= set(results[0])
+    assert any(r["pareto"] for r in results)
+    for r in results:
+        assert (out / r["name"] / "model.tflite").is_file()
+        assert json.loads((out / r["name"] / "recipe.json").read_text()) == r["recipe"]
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["shared"]["fine_tunes"] == {"run": 6, "one_by_one": 18}
+    smallest = summary["recommended"]["smallest"]
+    assert smallest in {r["name"] for r in results if "smallest" in r["recommended"]}
+    assert "smallest" in done.stdout
