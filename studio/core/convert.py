@@ -32,7 +32,7 @@ def convert(
     qat: bool = False,
 ) -> bytes:
     """Convert with the recipe's mode.  `calibration` holds samples in the model's dtype."""
-    converter = _converter(model, recipe, calibration, qat=qat)
+    converter = converter_for(model, recipe, calibration, qat=qat)
     try:
         if recipe.float_layers and not qat:
             return _selective(model, converter, recipe, calibration)
@@ -47,7 +47,7 @@ def convert(
         ) from err
 
 
-def _converter(
+def converter_for(
     model: keras.Model, recipe: Quantization, calibration: np.ndarray | None, *, qat: bool
 ) -> tf.lite.TFLiteConverter:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)

@@ -239,6 +239,25 @@ def baseline(
     return prep.summary, metrics
 
 
+def diagnose(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    *,
+    samples: int = 100,
+    trust: bool = False,
+    report: Report = ignore,
+) -> list[dict]:
+    """Per-layer int8 quantization error of the model, worst first (see diagnosis.py)."""
+    from studio.core.diagnosis import layer_errors
+
+    report(Event("load", "loading the model and data", 0.0))
+    prep = prepare(model_source, data_source, trust=trust)
+    if prep.summary.limitation:
+        raise ModelError(f"per-layer diagnosis needs a tf_keras model: {prep.summary.limitation}")
+    report(Event("diagnose", f"comparing int8 with float, layer by layer, on {samples} samples"))
+    return [e.to_dict() for e in layer_errors(prep.model, prep.data.calibration(samples), samples)]
+
+
 def evaluate(
     tflite: str | os.PathLike,
     data_source: str | os.PathLike,

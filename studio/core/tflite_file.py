@@ -49,10 +49,7 @@ class WeightFigures:
 
     @property
     def layer(self) -> str:
-        """The Keras layer a weight came from: `model/quant_dense1/MatMul;…` -> `dense1`."""
-        parts = self.name.split(";")[0].split("/")
-        name = parts[1] if len(parts) > 2 else parts[0]
-        return name.removeprefix("quant_")
+        return layer_of(self.name)
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +61,13 @@ class WeightFigures:
             "sparsity": round(self.sparsity, 6),
             "unique_values": self.unique_values,
         }
+
+
+def layer_of(tensor_name: str) -> str:
+    """The Keras layer a tensor came from: `model/quant_dense1/MatMul;…` -> `dense1`."""
+    parts = tensor_name.split(";")[0].split("/")
+    name = parts[1] if len(parts) > 2 else parts[0]
+    return name.removeprefix("quant_")
 
 
 def read_checked(path: str | Path) -> bytes:

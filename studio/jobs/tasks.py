@@ -88,3 +88,9 @@ def sweep_group(
     return sweep.run_group(
         model, data, out_dir, entries, threads=threads, trust=trust, report=report
     )
+
+
+def diagnose(
+    model: str, data: str, samples: int = 100, trust: bool = False, report: Report = ignore
+) -> list[dict[str, Any]]:
+    return pipeline.diagnose(model, data, samples=samples, trust=trust, report=report)

@@ -1,0 +1,192 @@
+"""Where does int8 lose accuracy?  Per-layer error, to choose the layers kept in float.
+
+Two views, because neither alone finds every culprit:
+
+- *Error added by each layer* (the ranking).  The int8 model runs with every tensor
+  kept; each layer's dequantized output is compared with the float model's output of
+  the same layer on the same samples: `output_error` = RMS difference / spread of the
+  float output.  Errors flow downstream, so what a layer *adds* is its output error
+  minus the largest of its inputs' (`added_error`).  This sees weight rounding too: a
+  layer whose int8 weights collapse (an outlier stretching the scale) adds ~1.0.
+- *TensorFlow's QuantizationDebugger* statistics, which compare each int8 operator
+  with a float twin fed the same inputs and the same int8 weights, so they isolate the
+  activations' rounding: `rmse_over_scale` (about 0.29 is plain rounding; much more
+  means clipped or badly placed values) and `activation_error` (RMS error / spread).
+
+Keeping the worst layers in float (`quantization.float_layers`) buys accuracy back at
+some cost in size and speed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from studio.core.convert import converter_for
+from studio.core.errors import ConversionError
+from studio.core.recipe import Quantization
+from studio.core.tflite_file import layer_of
+
+
+@dataclass(frozen=True)
+class LayerError:
+    layer: str
+    op: str
+    added_error: float
+    output_error: float
+    rmse_over_scale: float | None
+    activation_error: float | None
+
+    def to_dict(self) -> dict:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 5)
+
+        return {
+            "layer": self.layer,
+            "op": self.op,
+            "added_error": r(self.added_error),
+            "output_error": r(self.output_error),
+            "rmse_over_scale": r(self.rmse_over_scale),
+            "activation_error": r(self.activation_error),
+        }
+
+
+def _relative_error(float_values, quantized, scale: float, zero_point: int) -> float:
+    f = np.asarray(float_values, dtype=np.float64)
+    dequantized = (np.asarray(quantized, dtype=np.int32) - zero_point) * scale
+    return _relative(f, dequantized)
+
+
+def _relative(reference: np.ndarray, value: np.ndarray) -> float:
+    spread = float(np.std(reference))
+    rms = float(np.sqrt(np.mean((reference - value) ** 2)))
+    return rms / spread if spread > 0 else (0.0 if rms == 0 else float("inf"))
+
+
+def layer_errors(
+    model: keras.Model, calibration: np.ndarray, samples: int = 100
+) -> list[LayerError]:
+    """Per-layer int8 error of `model`, worst (largest added error) first."""
+    from studio.core.convert import convert
+
+    data = calibration[:samples]
+    recipe = Quantization(mode="int8", calibration_samples=samples)
+    drift, ops = _output_errors(model, convert(model, recipe, data), data)
+    debugger = _debugger_statistics(model, recipe, data)
+    errors = []
+    for layer in model.layers:
+        if layer.name not in drift:
+            continue
+        inputs = [drift.get(n, 0.0) for n in _inbound(layer)]
+        added = max(0.0, drift[layer.name] - max(inputs, default=0.0))
+        rmse, activation = debugger.get(layer.name, (None, None))
+        errors.append(
+            LayerError(layer.name, ops[layer.name], added, drift[layer.name], rmse, activation)
+        )
+    return sorted(errors, key=lambda e: -e.added_error)
+
+
+def _inbound(layer: keras.layers.Layer) -> list[str]:
+    names = []
+    for node in layer._inbound_nodes:  # the functional graph's edges (tf_keras)
+        inbound = node.inbound_layers
+        for item in inbound if isinstance(inbound, list | tuple) else [inbound]:
+            names.append(item.name)
+    return names
+
+
+def _output_errors(
+    model: keras.Model, blob: bytes, data: np.ndarray
+) -> tuple[dict[str, float], dict[str, str]]:
+    """Each layer's int8 output against its float output (relative RMS error)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    # Without XNNPACK: a delegate fuses operators and hides their intermediate tensors.
+    interpreter = Interpreter(
+        model_content=blob,
+        experimental_preserve_all_tensors=True,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    interpreter.allocate_tensors()
+    details = {t["index"]: t for t in interpreter.get_tensor_details()}
+    names = {layer.name for layer in model.layers}
+    last: dict[str, tuple[int, str]] = {}  # layer -> (tensor index of its last op, op name)
+    for op in interpreter._get_ops_details():
+        for index in op["outputs"]:
+            layer = layer_of(details[index]["name"])
+            if layer in names:
+                last[layer] = (index, op["op_name"])
+    chosen = [n for n in (layer.name for layer in model.layers) if n in last]
+    if not chosen:
+        return {}, {}
+    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in chosen])
+    expected = probe.predict(data, verbose=0, batch_size=64)
+    expected = expected if isinstance(expected, list) else [expected]
+    got: dict[str, list[np.ndarray]] = {n: [] for n in chosen}
+    inp = interpreter.get_input_details()[0]
+    for sample in data:
+        interpreter.set_tensor(inp["index"], _to_input(sample[None], inp))
+        interpreter.invoke()
+        for name in chosen:
+            got[name].append(_dequantized(interpreter, details[last[name][0]]))
+    drift = {}
+    for name, reference in zip(chosen, expected, strict=True):
+        value = np.concatenate([g.reshape(1, -1) for g in got[name]])
+        reference = np.asarray(reference, dtype=np.float64).reshape(len(data), -1)
+        if value.shape == reference.shape:
+            drift[name] = _relative(reference, value)
+    return drift, {n: last[n][1] for n in drift}
+
+
+def _to_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero = detail["quantization"]
+    if detail["dtype"] in (np.int8, np.uint8, np.int16) and scale:
+        return np.round(x / scale + zero).astype(detail["dtype"])
+    return x.astype(detail["dtype"])
+
+
+def _dequantized(interpreter, detail: dict) -> np.ndarray:
+    value = interpreter.get_tensor(detail["index"]).astype(np.float64)
+    params = detail["quantization_parameters"]
+    if detail["dtype"] in (np.int8, np.uint8, np.int16, np.int32) and len(params["scales"]):
+        return (value - params["zero_points"][0]) * params["scales"][0]
+    return value
+
+
+def _debugger_statistics(
+    model: keras.Model, recipe: Quantization, data: np.ndarray
+) -> dict[str, tuple[float, float]]:
+    """layer -> (rmse/scale, activation error) from QuantizationDebugger (worst op)."""
+    converter = converter_for(model, recipe, data, qat=False)
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        layer_direct_compare_metrics={"activation_error": _relative_error}
+    )
+    try:
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter,
+            debug_dataset=lambda: ([s[None]] for s in data),
+            debug_options=options,
+        )
+        debugger.run()
+    except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConversionError(f"the quantization debugger failed: {first[:300]}") from err
+    dump = io.StringIO()
+    debugger.layer_statistics_dump(dump)
+    dump.seek(0)
+    stats: dict[str, tuple[float, float]] = {}
+    for row in csv.DictReader(dump):
+        layer = layer_of(row["tensor_name"])
+        scale = float(row["scale"]) or 1.0
+        figures = (
+            float(np.sqrt(float(row["mean_squared_error"]))) / scale,
+            float(row["activation_error"]),
+        )
+        if layer not in stats or figures[1] > stats[layer][1]:
+            stats[layer] = figures
+    return stats
