@@ -119,12 +119,12 @@ def test_mae_models_prefer_lower_error():
 
 
 def test_a_group_computes_its_fine_tune_once_and_a_bad_candidate_fails_alone(tmp_path, monkeypatch):
-    from studio.core import pipeline, sweep
+    from studio.core import pipeline, sweep_run
 
     calls = []
     real_prune = pipeline.prune
     monkeypatch.setattr(pipeline, "prune", lambda *a, **k: calls.append(1) or real_prune(*a, **k))
-    sweep.write_baseline("demo", "demo", tmp_path)
+    sweep_run.write_baseline("demo", "demo", tmp_path)
     grid = Grid.from_dict(
         {
             "base": {
@@ -138,7 +138,7 @@ def test_a_group_computes_its_fine_tune_once_and_a_bad_candidate_fails_alone(tmp
     (group,) = plan(grid)
     entries = [(name, recipe.to_dict()) for name, recipe in group.entries]
     assert len(entries) == 4
-    results = sweep.run_group("demo", "demo", tmp_path, entries)
+    results = sweep_run.run_group("demo", "demo", tmp_path, entries)
     assert len(calls) == 1  # one pruning fine-tune for four candidates
     failed = [r for r in results if r["error"]]
     assert len(failed) == 2 and all("no_such_layer" in r["error"] for r in failed)

@@ -243,3 +243,48 @@ def test_a_keras3_model_opens_like_any_other(qtbot, open_window, tmp_path):
     _wait_baseline(qtbot, window)
     assert "rebuilt in tf_keras" in window.model_panel.status.text()
     assert window.editor.pruning.layers.count() >= 4  # every technique is offered
+
+
+def test_sweep_dialog_previews_the_grid_and_explains_bad_values(qtbot):
+    from studio.ui.sweep_dialog import SweepDialog
+
+    dialog = SweepDialog(Recipe(), [], workers=2)
+    qtbot.addWidget(dialog)
+    assert "12 candidates" in dialog.preview.text()
+    assert "6 fine-tune(s) instead of 18" in dialog.preview.text()
+    assert dialog.grid.size == 12
+    dialog.sparsity.setText("50, lots")
+    assert "'lots' is not a float" in dialog.preview.text()
+    assert dialog.grid is None
+    dialog.sparsity.setText("150")
+    assert "pruning.target_sparsity" in dialog.preview.text()
+
+
+def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
+    from studio.core.grid import Grid
+
+    window = open_window(workers=2)
+    window.start()
+    _wait_baseline(qtbot, window)
+    grid = Grid.from_dict(
+        {
+            "base": {"pruning": {"epochs": 1}},
+            "pruning.target_sparsity": [0.5],
+            "quantization.mode": ["dynamic", "int8"],
+        }
+    )
+    ids = window.run_sweep(grid)
+    assert len(ids) == 2 and len(window.jobs.rows) == 2
+    window.diagnose()
+    qtbot.waitUntil(lambda: all(_status(window, i) == "done" for i in ids), timeout=WAIT)
+    qtbot.waitUntil(lambda: window.diagnosis.layers.count() >= 5, timeout=WAIT)
+    assert window.table.results.rowCount() == 2
+    # a recommendation within the budget is named, circled and bold
+    assert window.recommended["smallest"] in ids
+    assert "smallest c00" in window.recommend_label.text()
+
+    window.run_selective(("dense1",))
+    qtbot.waitUntil(lambda: 3 in window.workbench.session.candidates, timeout=5_000)
+    candidate = window.workbench.session.candidates[3]
+    assert candidate.recipe.quantization.float_layers == ("dense1",)
+    qtbot.waitUntil(lambda: _status(window, 3) == "done", timeout=WAIT)

@@ -121,6 +121,15 @@ def _output_errors(
             layer = layer_of(details[index]["name"])
             if layer in names:
                 last[layer] = (index, op["op_name"])
+    # The model's last activation (softmax, sigmoid) is an operator of its own whose
+    # output tensor is renamed to the model's output: that tensor is the layer's output.
+    output_layer = model.get_layer(model.output_names[0]).name
+    out_index = interpreter.get_output_details()[0]["index"]
+    producer = next(
+        (op for op in interpreter._get_ops_details() if out_index in op["outputs"]), None
+    )
+    if producer is not None:
+        last[output_layer] = (out_index, producer["op_name"])
     chosen = [n for n in (layer.name for layer in model.layers) if n in last]
     if not chosen:
         return {}, {}

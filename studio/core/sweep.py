@@ -3,8 +3,9 @@
 Candidates that differ only in quantization share their pruning and clustering
 fine-tunes: they form a *group*, and the group's pruned/clustered model is computed once.
 The float baseline is converted and measured once for the whole sweep.  A group runs in
-one process (`run_group`); groups are independent, so the CLI can spread them over
-worker processes, and a crash takes down one group's candidates only.
+one process (`sweep_run.run_group`); groups are independent, so the CLI and the window
+spread them over worker processes, and a crash takes down one group's candidates only.
+This module plans and judges (no TensorFlow: the window uses it); `sweep_run` runs.
 
 Files (the same per candidate as `optimize`):
     DIR/baseline.tflite, DIR/baseline.json
@@ -17,17 +18,14 @@ Files (the same per candidate as `optimize`):
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studio.core import atomic
-from studio.core.errors import StudioError
 from studio.core.grid import Grid
 from studio.core.pareto import front
-from studio.core.progress import Event, Report, ignore
 from studio.core.recipe import Recipe
 
 
@@ -63,84 +61,6 @@ def sharing(groups: list[Group]) -> dict[str, dict[str, int]]:
         "baselines": {"run": 1, "one_by_one": candidates},
         "model_loads": {"run": 1 + len(groups), "one_by_one": candidates},
     }
-
-
-def write_baseline(
-    model_source: str | os.PathLike,
-    data_source: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    *,
-    threads: int = 1,
-    trust: bool = False,
-    report: Report = ignore,
-) -> dict[str, Any]:
-    from studio.core.pipeline import baseline
-
-    _, metrics = baseline(
-        model_source, data_source, out_dir, threads=threads, trust=trust, report=report
-    )
-    return metrics.to_dict()
-
-
-def run_group(
-    model_source: str | os.PathLike,
-    data_source: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    entries: list[tuple[str, dict]],
-    *,
-    threads: int = 1,
-    trust: bool = False,
-    report: Report = ignore,
-) -> list[dict[str, Any]]:
-    """Run one group's candidates (names and recipe dicts) after the baseline exists.
-
-    A candidate that fails is recorded with its error; the others go on.
-    """
-    from studio.core.measure import predict
-    from studio.core.pipeline import check_fits, fine_tune_prefix, finish, prepare
-
-    out = Path(out_dir)
-    recipes = [(name, Recipe.from_dict(r)) for name, r in entries]
-    t = time.perf_counter()
-    report(Event("load", "loading the model and data", 0.0))
-    prep = prepare(model_source, data_source, trust=trust, seed=recipes[0][1].seed)
-    reference = predict((out / "baseline.tflite").read_bytes(), prep.data.x_eval, threads=threads)
-    load_seconds = time.perf_counter() - t
-    results = []
-    try:
-        check_fits(prep, recipes[0][1])
-        prefix = fine_tune_prefix(prep, recipes[0][1], report)
-    except StudioError as err:
-        return [_failed(name, recipe, err) for name, recipe in recipes]
-    for name, recipe in recipes:
-        try:
-            check_fits(prep, recipe)
-            metrics, scheme = finish(
-                prep,
-                prefix,
-                recipe,
-                out / name,
-                reference=reference,
-                seconds={"load": load_seconds},
-                threads=threads,
-                report=report,
-            )
-        except StudioError as err:
-            results.append(_failed(name, recipe, err))
-            continue
-        results.append(
-            {
-                "name": name,
-                "recipe": recipe.to_dict(),
-                "metrics": {**metrics.to_dict(), "qat_scheme": scheme},
-                "error": None,
-            }
-        )
-    return results
-
-
-def _failed(name: str, recipe: Recipe, err: Exception) -> dict[str, Any]:
-    return {"name": name, "recipe": recipe.to_dict(), "metrics": None, "error": str(err)}
 
 
 def recommend(

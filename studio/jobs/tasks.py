@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from studio.core import pipeline, sweep
+from studio.core import pipeline, sweep_run
 from studio.core.models import load
 from studio.core.models import summarize as summarize_model
 from studio.core.progress import Report, ignore
@@ -73,7 +73,9 @@ def sweep_baseline(
     trust: bool = False,
     report: Report = ignore,
 ) -> dict[str, Any]:
-    return sweep.write_baseline(model, data, out_dir, threads=threads, trust=trust, report=report)
+    return sweep_run.write_baseline(
+        model, data, out_dir, threads=threads, trust=trust, report=report
+    )
 
 
 def sweep_group(
@@ -83,10 +85,18 @@ def sweep_group(
     entries: list,
     threads: int = 1,
     trust: bool = False,
+    baseline_tflite: str | None = None,
     report: Report = ignore,
 ) -> list[dict[str, Any]]:
-    return sweep.run_group(
-        model, data, out_dir, entries, threads=threads, trust=trust, report=report
+    return sweep_run.run_group(
+        model,
+        data,
+        out_dir,
+        entries,
+        threads=threads,
+        trust=trust,
+        baseline_tflite=baseline_tflite,
+        report=report,
     )
 
 

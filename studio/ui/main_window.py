@@ -9,6 +9,7 @@ file dialog and tests call directly.  Errors are shown, logged and survived.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -32,15 +33,19 @@ from PySide6.QtWidgets import (
 
 from studio.core import atomic
 from studio.core.errors import StudioError
-from studio.core.recipe import Recipe
+from studio.core.grid import Grid
+from studio.core.recipe import Quantization, Recipe
 from studio.core.resources import DEMO
 from studio.core.session import FILE as SESSION_FILE
+from studio.core.sweep import recommend
+from studio.ui.diagnosis_view import DiagnosisView
 from studio.ui.job_list import JobList
 from studio.ui.layer_bars import LayerBars
 from studio.ui.model_panel import ModelPanel, shown_source
 from studio.ui.panels import RecipeEditor
 from studio.ui.preferences import PreferencesDialog
 from studio.ui.results_table import ResultsTable
+from studio.ui.sweep_dialog import SweepDialog
 from studio.ui.trade_off_plot import LATENCY, LEGEND, SIZE, TradeOffPlot, accuracy_axis
 from studio.ui.training_curves import TrainingCurves
 from studio.ui.workbench import Workbench
@@ -66,6 +71,12 @@ class MainWindow(QMainWindow):
         self.model_panel = ModelPanel()
         self.plots = self._make_plots()
         self.layer_bars = LayerBars()
+        self.diagnosis = DiagnosisView()
+        self.layer_bars.addTab(self.diagnosis, "Int8 error per layer")
+        self.layer_bars.setTabToolTip(
+            2, "Which layers lose accuracy in full int8; keep them in float"
+        )
+        self.recommended: dict[str, int | None] = {"smallest": None, "fastest": None}
         self.table = ResultsTable()
         self.jobs = JobList()
         self.curves = TrainingCurves()
@@ -73,6 +84,11 @@ class MainWindow(QMainWindow):
         self.log_view.setReadOnly(True)
         self.budget = QDoubleSpinBox()
         self.overall = QProgressBar()
+        self.recommend_label = QLabel()
+        self.recommend_label.setToolTip(
+            "The smallest (gzip) and the fastest candidate whose accuracy is within the "
+            "budget set in the toolbar; circled on the plots, bold in the table"
+        )
         self.status_text = QLabel()
 
         self._plots_to_refresh: list[TradeOffPlot] = []
@@ -106,6 +122,12 @@ class MainWindow(QMainWindow):
         grid.addWidget(self.plots[1], 1, 1)
         grid.addWidget(self.plots[2], 2, 0)
         grid.addWidget(self.layer_bars, 2, 1)
+        grid.setRowStretch(1, 1)
+        grid.setRowStretch(2, 1)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        for plot in self.plots:
+            plot.setMinimumHeight(200)
         self.setCentralWidget(center)
 
         scroll = QScrollArea()
@@ -151,6 +173,7 @@ class MainWindow(QMainWindow):
         self.overall.setRange(0, 1000)
         self.overall.hide()
         self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().addPermanentWidget(self.recommend_label)
         self.statusBar().addPermanentWidget(self.overall)
 
     def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
@@ -194,6 +217,18 @@ class MainWindow(QMainWindow):
         self.run_action = self._action(
             "&Run candidate", self.editor.request_run, "Ctrl+R", "Queue the panels' recipe"
         )
+        self.sweep_action = self._action(
+            "S&weep…",
+            self._ask_sweep,
+            "Ctrl+Shift+R",
+            "Run a grid of sparsities, clusters and quantization modes",
+        )
+        self.diagnose_action = self._action(
+            "&Diagnose int8 per layer",
+            self.diagnose,
+            "Ctrl+D",
+            "Find the layers that lose the most accuracy in full int8",
+        )
         self.cancel_all_action = self._action(
             "&Cancel all",
             self.workbench.cancel_all,
@@ -222,6 +257,9 @@ class MainWindow(QMainWindow):
         menu.addAction(self.quit_action)
         run = self.menuBar().addMenu("&Run")
         run.addAction(self.run_action)
+        run.addAction(self.sweep_action)
+        run.addAction(self.diagnose_action)
+        run.addSeparator()
         run.addAction(self.cancel_all_action)
         self.menuBar().addMenu("&Help").addAction(self.about_action)
 
@@ -230,6 +268,7 @@ class MainWindow(QMainWindow):
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         bar.addAction(self.open_action)
         bar.addAction(self.run_action)
+        bar.addAction(self.sweep_action)
         bar.addAction(self.export_action)
         bar.addSeparator()
         bar.addWidget(QLabel(" Accuracy budget: "))
@@ -247,6 +286,10 @@ class MainWindow(QMainWindow):
         wb.candidate_progress.connect(self._on_progress)
         wb.activity_changed.connect(self._on_activity)
         wb.log.connect(self._log)
+        wb.diagnosis_ready.connect(self.diagnosis.show_errors)
+        wb.diagnosis_failed.connect(self.diagnosis.failed)
+        self.diagnosis.diagnose_requested.connect(self.diagnose)
+        self.diagnosis.run_requested.connect(self.run_selective)
         self.editor.run_requested.connect(self._run)
         self.model_panel.open_model_requested.connect(self._ask_model)
         self.model_panel.data_chosen.connect(self.set_data)
@@ -386,6 +429,36 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported {candidate.name} to {target}", 8000)
         return True
 
+    def run_sweep(self, grid: Grid) -> list[int]:
+        session = self.workbench.session
+        if session is None or session.baseline is None:
+            self.show_error("Cannot run a sweep yet", "Wait until the float baseline is measured.")
+            return []
+        ids = self.workbench.run_sweep(grid)
+        self._curves_for = ids[0] if ids else None
+        return ids
+
+    def diagnose(self) -> None:
+        self.layer_bars.setCurrentWidget(self.diagnosis)
+        self.diagnosis.busy()
+        self.workbench.diagnose()
+
+    def run_selective(self, layers: tuple[str, ...]) -> None:
+        """The panels' recipe as full int8 with these layers kept in float, queued."""
+        try:
+            recipe = self.editor.recipe()
+        except StudioError:
+            recipe = Recipe()
+        q = (
+            dataclasses.replace(
+                recipe.quantization, mode="int8", qat=False, float_layers=layers, io_type="float32"
+            )
+            if recipe.quantization.mode != "none"
+            else Quantization(mode="int8", float_layers=layers)
+        )
+        self.editor.set_recipe(dataclasses.replace(recipe, quantization=q))
+        self.editor.request_run()
+
     def select(self, candidate_id: int | None) -> None:
         self.selected = candidate_id
         session = self.workbench.session
@@ -456,6 +529,18 @@ class MainWindow(QMainWindow):
         dialog = PreferencesDialog(self.settings, self)
         if dialog.exec():
             self.workbench.threads = dialog.threads.value()
+
+    def _ask_sweep(self) -> None:
+        try:
+            base = self.editor.recipe()
+        except StudioError:
+            base = Recipe()
+        session = self.workbench.session
+        history = session.finished() if session else []
+        workers = getattr(self.workbench.runner.backend, "size", 1)
+        dialog = SweepDialog(base, history, workers, self)
+        if dialog.exec() and dialog.grid is not None:
+            self.run_sweep(dialog.grid)
 
     def _about(self) -> None:
         QMessageBox.about(
@@ -583,8 +668,27 @@ class MainWindow(QMainWindow):
     def _refresh_plots(self) -> None:
         """Redraw the plots one per event-loop turn: drawing all three in one turn would
         hold the loop for ~50-100 ms on a busy 2-core machine (benchmarks/ui_responsiveness.py)."""
+        self._update_recommendation()
         self._plots_to_refresh = list(self.plots)
         self._plot_timer.start()
+
+    def _update_recommendation(self) -> None:
+        """The smallest and the fastest candidate within the accuracy budget."""
+        session = self.workbench.session
+        if session is None or session.baseline is None:
+            return
+        done = {c.name: c for c in session.finished()}
+        results = [{"name": n, "metrics": c.metrics} for n, c in done.items()]
+        chosen = recommend(results, session.baseline, session.budget)
+        self.recommended = {k: done[v].id if v else None for k, v in chosen.items()}
+        self.table.results.recommended = {i for i in self.recommended.values() if i}
+        self.table.viewport().update()
+        if results:
+            shown = {k: f"c{v:03d}" if v else "none" for k, v in self.recommended.items()}
+            self.recommend_label.setText(
+                f"Within {session.budget:g} pt of float: smallest {shown['smallest']}, "
+                f"fastest {shown['fastest']}"
+            )
 
     def _refresh_next_plot(self) -> None:
         session = self.workbench.session
@@ -593,7 +697,12 @@ class MainWindow(QMainWindow):
             return
         plot = self._plots_to_refresh.pop(0)
         plot.selected = self.selected
-        plot.show_data(session.baseline, session.finished(), session.budget)
+        plot.show_data(
+            session.baseline,
+            session.finished(),
+            session.budget,
+            {i for i in self.recommended.values() if i},
+        )
         if not self._plots_to_refresh:
             self._plot_timer.stop()
 

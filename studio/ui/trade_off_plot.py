@@ -26,7 +26,8 @@ LEGEND = (
     '<span style="color:#c82828">★</span> float baseline &nbsp; '
     '<span style="color:#286ec8">●</span> candidate &nbsp; '
     '<span style="color:#14a05a">●</span> on the Pareto front (dashed: nothing beats it on both) '
-    '&nbsp; <span style="color:#e67814">●</span> selected &nbsp; '
+    '&nbsp; <span style="color:#e67814">●</span> selected &nbsp; <b>◯</b> recommended '
+    "(smallest and fastest within the budget) &nbsp; "
     '<span style="background:#d8eedd">&nbsp;&nbsp;&nbsp;</span> within the accuracy budget '
     "&nbsp; — hover a point for its figures, click to select it"
 )
@@ -121,15 +122,20 @@ class TradeOffPlot(pg.PlotWidget):
         self._candidates: dict[int, Candidate] = {}
         self._baseline: dict | None = None
         self._budget: float | None = None
+        self._recommended: set[int] = set()
         self.selected: int | None = None
 
     def y_is_cost(self) -> bool:
         return self.y_axis.cost
 
     def show_data(
-        self, baseline: dict | None, candidates: Sequence[Candidate], budget: float | None
+        self,
+        baseline: dict | None,
+        candidates: Sequence[Candidate],
+        budget: float | None,
+        recommended: set[int] = frozenset(),
     ) -> None:
-        self._baseline, self._budget = baseline, budget
+        self._baseline, self._budget, self._recommended = baseline, budget, set(recommended)
         self._candidates = {c.id: c for c in candidates if c.metrics}
         xs, ys, ids = [], [], []
         for c in self._candidates.values():
@@ -144,7 +150,8 @@ class TradeOffPlot(pg.PlotWidget):
                 "pos": (x, y),
                 "data": cid,
                 "brush": SELECTED if cid == self.selected else FRONT if cid in on_front else NORMAL,
-                "size": 15 if cid == self.selected else 11,
+                "size": 15 if cid == self.selected or cid in self._recommended else 11,
+                "pen": pg.mkPen("k", width=2.5) if cid in self._recommended else None,
                 "symbol": "o",
             }
             for x, y, cid in zip(xs, ys, ids, strict=True)
@@ -170,7 +177,9 @@ class TradeOffPlot(pg.PlotWidget):
 
     def select(self, candidate_id: int | None) -> None:
         self.selected = candidate_id
-        self.show_data(self._baseline, list(self._candidates.values()), self._budget)
+        self.show_data(
+            self._baseline, list(self._candidates.values()), self._budget, self._recommended
+        )
 
     def _tip(self, x: float, y: float, data: int) -> str:
         candidate = self._candidates.get(data)

@@ -14,18 +14,27 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from studio.core.grid import Grid
 from studio.core.recipe import Recipe
 from studio.core.session import Candidate, Session
+from studio.core.sweep import plan
 from studio.jobs.messages import Job, Progress
 from studio.ui.runner import JobRunner
 
 
 @dataclass
 class _Track:
-    """What a running job belongs to."""
+    """What a running job belongs to: the baseline, a diagnosis, one candidate, or a
+    sweep group (several candidates sharing their fine-tunes, run in order)."""
 
     session: Session
-    candidate_id: int | None  # None: the baseline job
+    kind: str  # "baseline", "diagnose", "candidate", "group"
+    candidate_ids: tuple[int, ...] = ()
+    done_in_group: int = 0
+
+    @property
+    def candidate_id(self) -> int | None:
+        return self.candidate_ids[0] if self.kind == "candidate" else None
 
 
 class Workbench(QObject):
@@ -35,6 +44,8 @@ class Workbench(QObject):
     candidate_added = Signal(int)
     candidate_changed = Signal(int)
     candidate_progress = Signal(int, object)  # candidate id, jobs.messages.Progress
+    diagnosis_ready = Signal(object)  # list of per-layer error dicts, worst first
+    diagnosis_failed = Signal(str)
     activity_changed = Signal()  # running/queued jobs or their progress changed
     log = Signal(str)
 
@@ -86,25 +97,70 @@ class Workbench(QObject):
         job_id = self.runner.submit(
             Job(
                 "studio.jobs.tasks:optimize",
-                {
-                    "model": session.model,
-                    "data": session.data,
-                    "recipe": recipe.to_dict(),
-                    "out_dir": str(out),
-                    "threads": self.threads,
-                    "trust": session.trust,
-                },
+                {**self._common(session), "recipe": recipe.to_dict(), "out_dir": str(out)},
                 label=f"{candidate.name} {candidate.label}",
             )
         )
-        self._tracks[job_id] = _Track(session, candidate.id)
-        self._job_of[candidate.id] = job_id
-        self._progress[candidate.id] = 0.0
-        self._stage[candidate.id] = "waiting for a worker"
-        self.candidate_added.emit(candidate.id)
+        self._track(job_id, _Track(session, "candidate", (candidate.id,)))
         self.log.emit(f"{candidate.name} queued: {candidate.label}")
         self.activity_changed.emit()
         return candidate.id
+
+    def run_sweep(self, grid: Grid) -> list[int]:
+        """Queue a grid's candidates, one job per group sharing its fine-tunes."""
+        session = self._require_session()
+        ids = []
+        for group in plan(grid):
+            candidates = [session.add(recipe) for _, recipe in group.entries]
+            job_id = self.runner.submit(
+                Job(
+                    "studio.jobs.tasks:sweep_group",
+                    {
+                        **self._common(session),
+                        "out_dir": str(session.folder),
+                        "entries": [(c.name, c.recipe.to_dict()) for c in candidates],
+                        "baseline_tflite": str(session.baseline_dir / "baseline.tflite"),
+                    },
+                    label=f"sweep group of {len(candidates)}",
+                )
+            )
+            self._track(job_id, _Track(session, "group", tuple(c.id for c in candidates)))
+            ids += [c.id for c in candidates]
+        self.log.emit(f"sweep queued: {len(ids)} candidates")
+        self.activity_changed.emit()
+        return ids
+
+    def diagnose(self, samples: int = 100) -> None:
+        """Measure the int8 error each layer adds (see studio.core.diagnosis)."""
+        session = self._require_session()
+        job = Job(
+            "studio.jobs.tasks:diagnose",
+            {
+                "model": session.model,
+                "data": session.data,
+                "samples": samples,
+                "trust": session.trust,
+            },
+            label="diagnosis",
+        )
+        self._tracks[self.runner.submit(job)] = _Track(session, "diagnose")
+        self.log.emit("diagnosing int8 error per layer")
+
+    def _common(self, session: Session) -> dict:
+        return {
+            "model": session.model,
+            "data": session.data,
+            "threads": self.threads,
+            "trust": session.trust,
+        }
+
+    def _track(self, job_id: int, track: _Track) -> None:
+        self._tracks[job_id] = track
+        for cid in track.candidate_ids:
+            self._job_of[cid] = job_id
+            self._progress[cid] = 0.0
+            self._stage[cid] = "waiting for a worker"
+            self.candidate_added.emit(cid)
 
     def cancel(self, candidate_id: int) -> None:
         job_id = self._job_of.get(candidate_id)
@@ -169,7 +225,7 @@ class Workbench(QObject):
                     label="baseline",
                 )
             )
-            self._tracks[job_id] = _Track(session, None)
+            self._tracks[job_id] = _Track(session, "baseline")
             self.baseline_running = True
         self.activity_changed.emit()
 
@@ -181,17 +237,25 @@ class Workbench(QObject):
 
     def _on_started(self, job_id: int) -> None:
         track = self._current(job_id)
-        if track and track.candidate_id is not None:
-            self.session.update(track.candidate_id, status="running")
-            self._stage[track.candidate_id] = "starting"
-            self.candidate_changed.emit(track.candidate_id)
-            self.activity_changed.emit()
+        if track is None or not track.candidate_ids:
+            return
+        for cid in track.candidate_ids:
+            self.session.update(cid, status="running")
+            self._stage[cid] = "starting"
+            self.candidate_changed.emit(cid)
+        self.activity_changed.emit()
 
     def _on_progress(self, job_id: int, event: Progress) -> None:
         track = self._current(job_id)
-        if track is None or track.candidate_id is None:
+        if track is None or not track.candidate_ids:
             return
-        cid = track.candidate_id
+        if track.kind == "group":
+            self._group_progress(track, event)
+            return
+        cid = track.candidate_ids[0]
+        self._show_progress(cid, event)
+
+    def _show_progress(self, cid: int, event: Progress) -> None:
         recipe = self.session.candidates[cid].recipe
         self._progress[cid] = recipe.progress(event.stage, event.fraction)
         self._stage[cid] = event.message or event.stage
@@ -201,37 +265,73 @@ class Workbench(QObject):
         self.candidate_progress.emit(cid, event)
         self.activity_changed.emit()
 
-    def _on_finished(self, job_id: int, result: dict) -> None:
+    def _group_progress(self, track: _Track, event: Progress) -> None:
+        """A group runs its shared fine-tunes once, then each candidate in turn."""
+        ids = track.candidate_ids
+        shared = event.stage in ("load", "prune", "cluster")
+        current = ids[min(track.done_in_group, len(ids) - 1)]
+        for cid in ids if shared else (current,):
+            self._show_progress(cid, event)
+        if event.stage == "done":
+            track.done_in_group += 1
+            self._stage[current] = "measured; waiting for the rest of its sweep group"
+
+    def _on_finished(self, job_id: int, result) -> None:
         track, current = self._end(job_id)
         if track is None:
             return
-        if track.candidate_id is None:
+        if track.kind == "baseline":
             track.session.set_baseline(result["summary"], result["metrics"])
             if current:
                 self.log.emit("float baseline measured")
                 self.baseline_changed.emit()
+        elif track.kind == "diagnose":
+            if current:
+                self.log.emit("diagnosis ready")
+                self.diagnosis_ready.emit(result)
+        elif track.kind == "group":
+            by_name = {r["name"]: r for r in result}
+            for cid in track.candidate_ids:
+                r = by_name.get(track.session.candidates[cid].name)
+                if r is None or r["error"]:
+                    message = r["error"] if r else "the sweep group did not return it"
+                    self._record(track, cid, current, status="failed", message=message)
+                else:
+                    self._record(
+                        track, cid, current, status="done", metrics=r["metrics"], message=""
+                    )
         else:
-            self._record(track, current, status="done", metrics=result["metrics"], message="")
+            self._record(
+                track,
+                track.candidate_ids[0],
+                current,
+                status="done",
+                metrics=result["metrics"],
+                message="",
+            )
 
     def _on_failed(self, job_id: int, message: str, kind: str) -> None:
         track, current = self._end(job_id)
         if track is None:
             return
-        if track.candidate_id is None:
-            if current:
-                self.log.emit(f"baseline failed: {message}")
-                self.setup_failed.emit(kind, message)
-        else:
-            self._record(track, current, status="failed", message=message)
+        if track.kind == "baseline" and current:
+            self.log.emit(f"baseline failed: {message}")
+            self.setup_failed.emit(kind, message)
+        elif track.kind == "diagnose" and current:
+            self.log.emit(f"diagnosis failed: {message}")
+            self.diagnosis_failed.emit(message)
+        for cid in track.candidate_ids:
+            self._record(track, cid, current, status="failed", message=message)
 
     def _on_cancelled(self, job_id: int) -> None:
         track, current = self._end(job_id)
-        if track is not None and track.candidate_id is not None:
-            self._record(track, current, status="cancelled", message="")
+        if track is not None:
+            for cid in track.candidate_ids:
+                self._record(track, cid, current, status="cancelled", message="")
 
-    def _record(self, track: _Track, current: bool, **changes) -> None:
+    def _record(self, track: _Track, cid: int, current: bool, **changes) -> None:
         """Write a candidate's outcome into its session (current or not), then tell views."""
-        candidate = track.session.update(track.candidate_id, **changes)
+        candidate = track.session.update(cid, **changes)
         if not current:
             return
         detail = f": {candidate.message}" if candidate.message else f": {candidate.label}"
@@ -244,11 +344,12 @@ class Workbench(QObject):
         if track is None:
             return None, False
         current = track.session is self.session
-        if current and track.candidate_id is None:
+        if current and track.kind == "baseline":
             self.baseline_running = False
             self.activity_changed.emit()
         elif current:
-            self._job_of.pop(track.candidate_id, None)
-            self._progress.pop(track.candidate_id, None)
-            self._stage.pop(track.candidate_id, None)
+            for cid in track.candidate_ids:
+                self._job_of.pop(cid, None)
+                self._progress.pop(cid, None)
+                self._stage.pop(cid, None)
         return track, current

@@ -1,0 +1,90 @@
+"""Running a sweep group in one process: the TensorFlow side of `studio.core.sweep`."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.core.errors import StudioError
+from studio.core.measure import predict
+from studio.core.pipeline import baseline, check_fits, fine_tune_prefix, finish, prepare
+from studio.core.progress import Event, Report, ignore
+from studio.core.recipe import Recipe
+
+
+def write_baseline(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> dict[str, Any]:
+    _, metrics = baseline(
+        model_source, data_source, out_dir, threads=threads, trust=trust, report=report
+    )
+    return metrics.to_dict()
+
+
+def run_group(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    entries: list[tuple[str, dict]],
+    *,
+    threads: int = 1,
+    trust: bool = False,
+    baseline_tflite: str | os.PathLike | None = None,
+    report: Report = ignore,
+) -> list[dict[str, Any]]:
+    """Run one group's candidates (names and recipe dicts) after the baseline exists
+    (`out_dir/baseline.tflite` unless given).  Each candidate's files go to
+    `out_dir/<name>/`; one that fails is recorded with its error, the others go on.
+    """
+
+    out = Path(out_dir)
+    recipes = [(name, Recipe.from_dict(r)) for name, r in entries]
+    t = time.perf_counter()
+    report(Event("load", "loading the model and data", 0.0))
+    prep = prepare(model_source, data_source, trust=trust, seed=recipes[0][1].seed)
+    baseline_path = Path(baseline_tflite) if baseline_tflite else out / "baseline.tflite"
+    reference = predict(baseline_path.read_bytes(), prep.data.x_eval, threads=threads)
+    load_seconds = time.perf_counter() - t
+    results = []
+    try:
+        check_fits(prep, recipes[0][1])
+        prefix = fine_tune_prefix(prep, recipes[0][1], report)
+    except StudioError as err:
+        return [_failed(name, recipe, err) for name, recipe in recipes]
+    for name, recipe in recipes:
+        try:
+            check_fits(prep, recipe)
+            metrics, scheme = finish(
+                prep,
+                prefix,
+                recipe,
+                out / name,
+                reference=reference,
+                seconds={"load": load_seconds},
+                threads=threads,
+                report=report,
+            )
+        except StudioError as err:
+            results.append(_failed(name, recipe, err))
+            continue
+        results.append(
+            {
+                "name": name,
+                "recipe": recipe.to_dict(),
+                "metrics": {**metrics.to_dict(), "qat_scheme": scheme},
+                "error": None,
+            }
+        )
+    return results
+
+
+def _failed(name: str, recipe: Recipe, err: Exception) -> dict[str, Any]:
+    return {"name": name, "recipe": recipe.to_dict(), "metrics": None, "error": str(err)}

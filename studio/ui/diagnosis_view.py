@@ -1,0 +1,114 @@
+"""Int8 error per layer, worst first, with the layers to keep in float ticked by the user.
+
+The bars are the error each layer *adds* (studio.core.diagnosis); the list also shows
+TensorFlow's QuantizationDebugger figure (RMSE / scale: ~0.29 is plain rounding).
+"Keep ticked in float and run" queues a selective-quantization candidate, so its
+accuracy, size and latency land next to plain int8 in the table and plots.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+WORST_TICKED = 1  # the worst layer is ticked when results arrive (a suggestion, not a run)
+
+
+class DiagnosisView(QWidget):
+    diagnose_requested = Signal()
+    run_requested = Signal(tuple)  # layer names to keep in float
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setTitle(
+            "Int8 error added per layer (higher is worse)", color="#222", size="10pt"
+        )
+        self.plot.setLabel("left", "added error (RMS / spread)")
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.layers = QListWidget()
+        self.layers.setMinimumHeight(60)
+        self.layers.setToolTip(
+            "Tick the layers to keep in float (selective quantization). The worst layers "
+            "usually buy back most of the accuracy for little size."
+        )
+        self.status = QLabel("Run a diagnosis to see where full int8 loses accuracy.")
+        self.status.setWordWrap(True)
+        self.diagnose_button = QPushButton("Diagnose int8")
+        self.diagnose_button.setToolTip(
+            "Convert the float model to full int8 and compare every layer's output with "
+            "the float model on calibration samples"
+        )
+        self.diagnose_button.clicked.connect(self.diagnose_requested)
+        self.run_button = QPushButton("Keep ticked in float and run")
+        self.run_button.setEnabled(False)
+        self.run_button.clicked.connect(lambda: self.run_requested.emit(self.ticked()))
+        side = QVBoxLayout()
+        side.addWidget(self.status)
+        side.addWidget(self.layers, 1)
+        side.addWidget(self.diagnose_button)
+        side.addWidget(self.run_button)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot, 3)
+        layout.addLayout(side, 2)
+        self.plot.setMinimumSize(160, 120)
+
+    def busy(self) -> None:
+        self.status.setText("Diagnosing… (an int8 conversion and a layer-by-layer comparison)")
+        self.diagnose_button.setEnabled(False)
+
+    def failed(self, message: str) -> None:
+        self.status.setText(f"Diagnosis failed: {message}")
+        self.diagnose_button.setEnabled(True)
+
+    def show_errors(self, errors: list[dict]) -> None:
+        self.diagnose_button.setEnabled(True)
+        self.plot.clear()
+        self.layers.clear()
+        if not errors:
+            self.status.setText("No quantized layers were found.")
+            return
+        xs = list(range(len(errors)))
+        heights = [e["added_error"] for e in errors]
+        self.plot.addItem(pg.BarGraphItem(x=xs, height=heights, width=0.6, brush=(200, 80, 40)))
+        self.plot.getAxis("bottom").setTicks([[(i, e["layer"]) for i, e in enumerate(errors)]])
+        for i, e in enumerate(errors):
+            rmse = e.get("rmse_over_scale")
+            item = QListWidgetItem(f"{e['layer']}  +{e['added_error']:.3f}")
+            item.setToolTip(
+                f"{e['layer']} ({e['op']}): adds {e['added_error']:.4f} to the output error "
+                f"(now {e['output_error']:.4f})"
+                + (
+                    f"; TF debugger RMSE/scale {rmse:.2f} (0.29 is plain rounding)"
+                    if rmse is not None
+                    else ""
+                )
+            )
+            item.setData(Qt.ItemDataRole.UserRole, e["layer"])
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            ticked = i < WORST_TICKED and e["added_error"] > 0.05
+            item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
+            self.layers.addItem(item)
+        self.status.setText(
+            f"Worst: {errors[0]['layer']} (+{errors[0]['added_error']:.3f}). Tick layers "
+            f"to keep in float, then run; compare with plain int8 in the table."
+        )
+        self.run_button.setEnabled(True)
+
+    def ticked(self) -> tuple[str, ...]:
+        return tuple(
+            self.layers.item(i).data(Qt.ItemDataRole.UserRole)
+            for i in range(self.layers.count())
+            if self.layers.item(i).checkState() == Qt.CheckState.Checked
+        )

@@ -1,0 +1,177 @@
+"""The sweep dialog: a grid over sparsity, clusters and quantization mode, previewed.
+
+The grid starts from the panels' recipe (its epochs, schedules, …) and varies the three
+fields users most often hesitate over.  Before anything runs it shows how many
+candidates that makes, how many fine-tunes they share, and a rough time, from this
+session's own measured stage times when there are any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QWidget,
+)
+
+from studio.core.grid import Grid, GridError
+from studio.core.recipe import Recipe
+from studio.core.session import Candidate
+from studio.core.sweep import plan, sharing
+
+MODES = [
+    ("dynamic", "dynamic range"),
+    ("int8", "full int8"),
+    ("float16", "float16"),
+    ("int16x8", "16x8"),
+]
+# Rough seconds when the session has nothing measured yet (the demo on 2 cores).
+DEFAULT_SECONDS = {"load": 3.0, "fine_tune_epoch": 2.0, "convert": 2.0, "evaluate": 3.0}
+
+
+def parse_values(text: str, kind: type, field: str, scale: float = 1.0) -> list:
+    """'50, 80' -> [50, 80] (times `scale`); 'off' (or 'none') switches the technique off."""
+    values = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        if part.lower() in ("off", "none", "null"):
+            values.append(None)
+            continue
+        try:
+            value = kind(part)
+        except ValueError as err:
+            raise GridError(f"{field}: {part!r} is not a {kind.__name__} or 'off'") from err
+        values.append(value * scale if scale != 1.0 else value)
+    if not values:
+        raise GridError(f"{field}: give at least one value")
+    return values
+
+
+def estimate_seconds(grid: Grid, history: Sequence[Candidate], workers: int) -> float:
+    """Shared fine-tunes once per group, then convert + evaluate per candidate."""
+    measured: dict[str, list[float]] = {}
+    for c in history:
+        seconds = (c.metrics or {}).get("seconds", {})
+        epochs = (c.recipe.pruning.epochs if c.recipe.pruning else 0) + (
+            c.recipe.clustering.epochs if c.recipe.clustering else 0
+        )
+        tuned = seconds.get("prune", 0.0) + seconds.get("cluster", 0.0)
+        if epochs and tuned:
+            measured.setdefault("fine_tune_epoch", []).append(tuned / epochs)
+        for key in ("load", "convert", "evaluate"):
+            if key in seconds:
+                measured.setdefault(key, []).append(seconds[key])
+    per = {
+        k: (sum(v) / len(v) if (v := measured.get(k)) else d) for k, d in DEFAULT_SECONDS.items()
+    }
+    total = 0.0
+    for group in plan(grid):
+        recipe = group.entries[0][1]
+        epochs = (recipe.pruning.epochs if recipe.pruning else 0) + (
+            recipe.clustering.epochs if recipe.clustering else 0
+        )
+        total += per["load"] + epochs * per["fine_tune_epoch"]
+        for _, r in group.entries:
+            qat = r.quantization.epochs * per["fine_tune_epoch"] if r.quantization.qat else 0
+            total += qat + per["convert"] + per["evaluate"]
+    return total / max(1, min(workers, len(plan(grid))))
+
+
+class SweepDialog(QDialog):
+    def __init__(
+        self,
+        base: Recipe,
+        history: Sequence[Candidate],
+        workers: int,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Sweep: try a grid of recipes")
+        self.base, self.history, self.workers = base, list(history), workers
+        self.grid: Grid | None = None
+        self.sparsity = QLineEdit("50, 80")
+        self.sparsity.setToolTip(
+            "Target sparsities in percent, separated by commas; 'off' for no pruning."
+        )
+        self.clusters = QLineEdit("off, 16")
+        self.clusters.setToolTip("Numbers of clusters, separated by commas; 'off' for none.")
+        self.modes = {}
+        mode_row = QHBoxLayout()
+        for value, text in MODES:
+            box = QCheckBox(text)
+            box.setChecked(value in ("dynamic", "int8", "float16"))
+            box.toggled.connect(self._update)
+            self.modes[value] = box
+            mode_row.addWidget(box)
+        self.preview = QLabel()
+        self.preview.setWordWrap(True)
+        self.preview.setMinimumWidth(420)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run sweep")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        intro = QLabel(
+            "Every combination runs as a candidate. Candidates that differ only in "
+            "quantization share their pruning and clustering fine-tunes. Other settings "
+            "(epochs, schedules, layers) come from the panels."
+        )
+        intro.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow(intro)
+        form.addRow("Pruning sparsity (%)", self.sparsity)
+        form.addRow("Clusters", self.clusters)
+        form.addRow("Quantization", mode_row)
+        form.addRow(self.preview)
+        form.addRow(self.buttons)
+        self.sparsity.textChanged.connect(self._update)
+        self.clusters.textChanged.connect(self._update)
+        self._update()
+
+    def grid_data(self) -> dict:
+        base = self.base.to_dict()
+        base["quantization"] = {
+            **base["quantization"],
+            "qat": False,
+            "float_layers": [],
+            "io_type": "float32",
+        }
+        modes = [m for m, box in self.modes.items() if box.isChecked()]
+        if not modes:
+            raise GridError("Quantization: tick at least one mode")
+        return {
+            "base": base,
+            "pruning.target_sparsity": parse_values(
+                self.sparsity.text(), float, "Pruning sparsity", scale=0.01
+            ),
+            "clustering.clusters": parse_values(self.clusters.text(), int, "Clusters"),
+            "quantization.mode": modes,
+        }
+
+    def _update(self) -> None:
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        try:
+            self.grid = Grid.from_dict(self.grid_data(), source="sweep")
+        except GridError as err:
+            self.grid = None
+            self.preview.setText(f'<span style="color:#b00020">{err}</span>')
+            ok.setEnabled(False)
+            return
+        groups = plan(self.grid)
+        tunes = sharing(groups)["fine_tunes"]
+        minutes = estimate_seconds(self.grid, self.history, self.workers) / 60
+        self.preview.setText(
+            f"<b>{self.grid.size} candidates</b> in {len(groups)} group(s): "
+            f"{tunes['run']} fine-tune(s) instead of {tunes['one_by_one']}. "
+            f"Roughly {max(minutes, 0.1):.1f} min with {self.workers} worker(s)."
+        )
+        ok.setEnabled(True)
