@@ -4,7 +4,8 @@
 
 Opens the demo in a fresh session, runs five candidates through the same path as the Run
 button, waits for them, selects the smallest, and saves `docs/window.png`.  A second shot
-(`docs/window-running.png`) is taken while a pruning fine-tune runs.
+(`docs/window-running.png`) is taken while a pruning fine-tune runs.  Then the demo sweep
+grid and an int8 diagnosis run in a new session: `docs/sweep.png`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from studio.core.grid import Grid
 from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.core.resources import DEMO, RESOURCES
 from studio.ui.app import build
 
 DOCS = Path(__file__).resolve().parent
@@ -68,8 +71,34 @@ def main() -> int:
     def finish() -> None:
         window.grab().save(str(DOCS / "window.png"))
         print(f"wrote {DOCS / 'window.png'}")
+        window.open_model(DEMO)
+        sweep_timer.start(500)
+
+    def poll_sweep() -> None:
+        session = window.workbench.session
+        if session.baseline and not session.candidates:
+            window.run_sweep(Grid.load(RESOURCES / "recipes" / "demo_sweep_grid.json"))
+            window.diagnose()
+            return
+        states = [c.status for c in session.candidates.values()]
+        if (
+            states
+            and all(s not in ("queued", "running") for s in states)
+            and (window.diagnosis.layers.count())
+        ):
+            sweep_timer.stop()
+            window.select(window.recommended["smallest"])
+            window.layer_bars.setCurrentWidget(window.diagnosis)
+            QTimer.singleShot(800, finish_sweep)
+
+    def finish_sweep() -> None:
+        window.grab().save(str(DOCS / "sweep.png"))
+        print(f"wrote {DOCS / 'sweep.png'}")
         window.close()
         app.quit()
+
+    sweep_timer = QTimer()
+    sweep_timer.timeout.connect(poll_sweep)
 
     timer = QTimer()
     timer.timeout.connect(poll)

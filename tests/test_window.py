@@ -262,29 +262,30 @@ def test_sweep_dialog_previews_the_grid_and_explains_bad_values(qtbot):
 
 def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
     from studio.core.grid import Grid
+    from studio.core.resources import RESOURCES
 
     window = open_window(workers=2)
     window.start()
     _wait_baseline(qtbot, window)
-    grid = Grid.from_dict(
-        {
-            "base": {"pruning": {"epochs": 1}},
-            "pruning.target_sparsity": [0.5],
-            "quantization.mode": ["dynamic", "int8"],
-        }
-    )
-    ids = window.run_sweep(grid)
-    assert len(ids) == 2 and len(window.jobs.rows) == 2
+
+    ids = window.run_sweep(Grid.load(RESOURCES / "recipes" / "demo_sweep_grid.json"))
+    assert len(ids) == 12 and len(window.jobs.rows) == 12
     window.diagnose()
     qtbot.waitUntil(lambda: all(_status(window, i) == "done" for i in ids), timeout=WAIT)
     qtbot.waitUntil(lambda: window.diagnosis.layers.count() >= 5, timeout=WAIT)
-    assert window.table.results.rowCount() == 2
+    assert window.table.results.rowCount() == 12
     # a recommendation within the budget is named, circled and bold
     assert window.recommended["smallest"] in ids
-    assert "smallest c00" in window.recommend_label.text()
+    assert f"smallest c{window.recommended['smallest']:03d}" in window.recommend_label.text()
 
+    window.editor.set_recipe(Recipe(quantization=Quantization(mode="int8")))
     window.run_selective(("dense1",))
-    qtbot.waitUntil(lambda: 3 in window.workbench.session.candidates, timeout=5_000)
-    candidate = window.workbench.session.candidates[3]
-    assert candidate.recipe.quantization.float_layers == ("dense1",)
-    qtbot.waitUntil(lambda: _status(window, 3) == "done", timeout=WAIT)
+    candidate = window.workbench.session.candidates[13]
+    assert candidate.recipe.quantization == Quantization(mode="int8", float_layers=("dense1",))
+    qtbot.waitUntil(lambda: _status(window, 13) == "done", timeout=WAIT)
+    assert "Run the same recipe in plain int8" in window.diagnosis.status.text()
+    window.editor.set_recipe(Recipe(quantization=Quantization(mode="int8")))
+    window.editor.request_run()
+    qtbot.waitUntil(lambda: _status(window, 14) == "done", timeout=WAIT)
+    window._compare_selective(window.workbench.session.candidates[13])
+    assert "vs c014 (plain int8)" in window.diagnosis.status.text()

@@ -30,9 +30,7 @@ class DiagnosisView(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.plot = pg.PlotWidget(background="w")
-        self.plot.setTitle(
-            "Int8 error added per layer (higher is worse)", color="#222", size="10pt"
-        )
+        self.plot.setTitle("Int8 error added per layer", color="#222", size="10pt")
         self.plot.setLabel("left", "added error (RMS / spread)")
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()

@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         bottom_split = QSplitter()
         bottom_split.addWidget(self.table)
         bottom_split.addWidget(side)
-        bottom_split.setSizes([880, 480])
+        bottom_split.setSizes([1020, 380])
         bottom = QDockWidget("Candidates", self)
         bottom.setObjectName("results-dock")
         bottom.setWidget(bottom_split)
@@ -625,10 +625,38 @@ class MainWindow(QMainWindow):
             self.jobs.remove(candidate_id)
         if candidate.status == "done":
             self._refresh_plots()
+            if candidate.recipe.quantization.float_layers:
+                self._compare_selective(candidate)
             if candidate_id == self.selected:
                 self.select(candidate_id)
         elif candidate.status == "failed":
             self.statusBar().showMessage(f"{candidate.name} failed: {candidate.message}", 15000)
+
+    def _compare_selective(self, candidate) -> None:
+        """What keeping layers in float bought, against the same recipe in plain int8."""
+        plain_recipe = dataclasses.replace(
+            candidate.recipe,
+            quantization=dataclasses.replace(candidate.recipe.quantization, float_layers=()),
+        )
+        plain = [c for c in self.workbench.session.finished() if c.recipe == plain_recipe]
+        kept = ", ".join(candidate.recipe.quantization.float_layers)
+        if not plain:
+            self.diagnosis.status.setText(
+                f"{candidate.name} keeps {kept} in float. Run the same recipe in plain int8 "
+                f"to see what that buys."
+            )
+            return
+        m, p = candidate.metrics, plain[-1].metrics
+        accuracy = (
+            f"{100 * (m['accuracy'] - p['accuracy']):+.2f} pt accuracy, "
+            if m.get("accuracy") is not None and p.get("accuracy") is not None
+            else ""
+        )
+        self.diagnosis.status.setText(
+            f"{candidate.name} (keeps {kept} in float) vs {plain[-1].name} (plain int8): "
+            f"{accuracy}{(m['gzip_bytes'] - p['gzip_bytes']) / 1024:+.1f} KB gzipped, "
+            f"{m['latency_ms']['median'] - p['latency_ms']['median']:+.4f} ms."
+        )
 
     def _on_progress(self, candidate_id: int, event) -> None:
         self.jobs.update_row(

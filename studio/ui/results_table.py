@@ -84,7 +84,7 @@ COLUMNS: list[Column] = [
         lambda v: f"{v:+.2f}",
     ),
     (
-        "Agreement %",
+        "Agree %",
         "How often the candidate's top class equals the float model's",
         _fig(lambda m, b: None if m.get("agreement") is None else 100 * m["agreement"]),
         lambda v: f"{v:.1f}",
@@ -194,6 +194,7 @@ class ResultsTable(QTableView):
         header = self.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.setMinimumWidth(600)
         header.setMinimumSectionSize(48)
         self.selectionModel().selectionChanged.connect(self._on_selection)
 
