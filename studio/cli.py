@@ -73,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--trust", action="store_true", help="trust the model file's code")
     sw.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
 
+    ex = sub.add_parser(
+        "export-script",
+        help="write a standalone Python script that reproduces a candidate",
+        description="Write a commented script that reproduces the recipe on the model and "
+        "data with TensorFlow, tf_keras and tfmot alone (no studio needed to run it).",
+    )
+    ex.add_argument("--recipe", required=True, help="recipe JSON file")
+    ex.add_argument(
+        "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
+    )
+    ex.add_argument("--data", required=True, help="a .npz file or 'demo'")
+    ex.add_argument("--out", required=True, help="the script to write, e.g. reproduce.py")
+    ex.add_argument("--trust", action="store_true", help="trust the model file's code")
+
     ev = sub.add_parser(
         "evaluate",
         help="measure an existing .tflite file",
@@ -222,6 +236,18 @@ def _label(job_id: int, jobs: dict, baseline_job: int) -> str:
     return f"{first} (+{more} sharing its fine-tunes)" if more else first
 
 
+def _export_script(args: argparse.Namespace) -> int:
+    from studio.core import atomic
+    from studio.core.recipe import Recipe
+
+    recipe = Recipe.load(args.recipe)
+    from studio.core.codegen import script_for
+
+    path = atomic.write_text(args.out, script_for(args.model, args.data, recipe, trust=args.trust))
+    print(f"wrote {path}: reproduces {recipe.describe()}; run it with: python {path}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from studio.core.pipeline import evaluate
 
@@ -232,7 +258,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = ("optimize", "sweep", "evaluate")
+COMMANDS = ("optimize", "sweep", "evaluate", "export-script")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,7 +271,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "threads", 1) < 1:
         print("error: --threads must be 1 or more", file=sys.stderr)
         return EXIT_USER_ERROR
-    command = {"optimize": _optimize, "sweep": _sweep, "evaluate": _evaluate}[args.command]
+    command = {
+        "optimize": _optimize,
+        "sweep": _sweep,
+        "evaluate": _evaluate,
+        "export-script": _export_script,
+    }[args.command]
     try:
         return command(args)
     except StudioError as err:

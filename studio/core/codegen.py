@@ -1,0 +1,416 @@
+"""A standalone Python script that reproduces a candidate with TensorFlow, tf_keras and
+tfmot alone, commented for a learner.
+
+The script does what the pipeline does, step by step and in the open: the same seeded
+data split, the same layers (named explicitly, so the reader sees which), the same
+pruning schedule arithmetic, clustering, QAT scheme, converter settings and evaluation.
+The values the studio derived (chosen layers, whether the model ends in softmax) are
+written into the script as constants, so it needs nothing from the studio to run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import textwrap
+import time
+from pathlib import Path
+
+from studio.core.data import EVAL_FRACTION
+from studio.core.errors import DataError, ModelError
+from studio.core.pruning import MASK_UPDATES
+from studio.core.recipe import Recipe
+from studio.core.resources import DEMO, DEMO_DATA
+
+
+def script_for(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    recipe: Recipe,
+    *,
+    trust: bool = False,
+) -> str:
+    """The script's text for this model, data and recipe."""
+    from studio.core.clustering import clusterable
+    from studio.core.models import as_functional, load, outputs_are_probabilities
+    from studio.core.pipeline import prepare
+    from studio.core.pruning import m_by_n_prunable, prunable
+    from studio.core.qat import quantizable
+    from studio.core.selection import choose
+
+    model_path, data_path = _model_path(model_source), _data_path(data_source)
+    loaded = load(model_source, trust=trust)
+    if loaded.origin.startswith("Keras 3"):
+        raise ModelError(
+            f"model {model_path} is a Keras 3 file; the exported script uses tf_keras alone, "
+            f"which cannot read it. Re-save the model with tf_keras to export a script"
+        )
+    prep = prepare(model_source, data_source, trust=trust, seed=recipe.seed)
+    model = as_functional(prep.model)
+    from_logits = not outputs_are_probabilities(model, prep.data.x_eval)
+    classifier = prep.data.y_eval is not None and prep.data.y_eval.dtype.kind == "i"
+    parts = [
+        _header(recipe, model_path, data_path),
+        _data(prep, classifier),
+        _model(
+            model, from_logits, classifier, sequential=type(prep.model).__name__ == "Sequential"
+        ),
+    ]
+    if recipe.pruning:
+        p = recipe.pruning
+        names = choose(
+            model, p.layers, m_by_n_prunable if p.structure else prunable, "pruning.layers"
+        )
+        parts.append(_pruning(p, sorted(names), len(prep.data.x_train)))
+    if recipe.clustering:
+        names = choose(model, recipe.clustering.layers, clusterable, "clustering.layers")
+        parts.append(_clustering(recipe.clustering, sorted(names)))
+    if recipe.quantization.qat:
+        names = {layer.name for layer in model.layers if quantizable(layer)}
+        parts.append(_qat(recipe, sorted(names - set(recipe.quantization.float_layers))))
+    parts.append(_convert(recipe))
+    parts.append(_evaluate(classifier))
+    return "\n\n".join(textwrap.dedent(p).strip("\n") for p in parts) + "\n"
+
+
+def _model_path(source: str | os.PathLike) -> str:
+    from studio.core.resources import DEMO_MODEL
+
+    return str(DEMO_MODEL if str(source) == DEMO else Path(source).resolve())
+
+
+def _data_path(source: str | os.PathLike) -> str:
+    path = DEMO_DATA if str(source) == DEMO else Path(source).resolve()
+    if path.is_dir() or path.suffix.lower() != ".npz":
+        raise DataError(
+            f"data {source}: the exported script reads .npz data (or the demo); save the "
+            f"images as arrays x and y in a .npz to export a script"
+        )
+    return str(path)
+
+
+def _header(recipe: Recipe, model_path: str, data_path: str) -> str:
+    stamp = time.strftime("%Y-%m-%d")
+    recipe_lines = ("\n" + " " * 8).join(f"#   {line}" for line in recipe.to_json().splitlines())
+    return f'''
+        """Reproduce the candidate "{recipe.describe()}" with TensorFlow, tf_keras and tfmot.
+
+        Written by TFLite Optimization Studio on {stamp}. Run it with:
+            python this_script.py [OUT.tflite]
+        """
+
+        # The recipe this script follows (as the studio's recipe JSON):
+        {recipe_lines}
+
+        import os
+        import sys
+
+        # tensorflow-model-optimization 0.8 works only with tf_keras (Keras 2): this must be
+        # set before TensorFlow is imported.
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+        import gzip
+        import math
+
+        import numpy as np
+        import tensorflow as tf
+        import tensorflow_model_optimization as tfmot
+        import tf_keras as keras
+
+        try:
+            from ai_edge_litert.interpreter import Interpreter  # LiteRT, the current runtime
+        except ImportError:  # older installs: the same interpreter inside TensorFlow
+            Interpreter = tf.lite.Interpreter
+
+        MODEL = {model_path!r}
+        DATA = {data_path!r}
+        OUT = sys.argv[1] if len(sys.argv) > 1 else "model.tflite"
+        SEED = {recipe.seed}  # the same seed gives the same data split and a similar fine-tune
+    '''
+
+
+def _data(prep, classifier: bool) -> str:
+    label_type = "np.int64" if classifier else "np.float32"
+    return f"""
+        # --- Data ---------------------------------------------------------------------------
+        # The studio's split: with x_train/x_test arrays, x_test is the evaluation part and
+        # x_train is shuffled with the seed; with x/y, a seeded shuffle puts
+        # {EVAL_FRACTION:.0%} aside for evaluation and keeps the rest to fine-tune and calibrate.
+        arrays = dict(np.load(DATA))
+        rng = np.random.default_rng(SEED)
+        if "x_train" in arrays and "x_test" in arrays:
+            order = rng.permutation(len(arrays["x_train"]))
+            x_train, y_train = arrays["x_train"][order], arrays["y_train"][order]
+            x_eval, y_eval = arrays["x_test"], arrays["y_test"]
+        else:
+            x, y = arrays["x"], arrays["y"]
+            order = rng.permutation(len(x))
+            n_eval = max(1, int(round(len(x) * {EVAL_FRACTION})))
+            x_eval, y_eval = x[order[:n_eval]], y[order[:n_eval]]
+            x_train, y_train = x[order[n_eval:]], y[order[n_eval:]]
+        INPUT_SHAPE = {tuple(prep.summary.input.shape)!r}
+        if x_train.ndim == len(INPUT_SHAPE) and INPUT_SHAPE[-1] == 1:
+            x_train, x_eval = x_train[..., None], x_eval[..., None]  # add the channel axis
+        x_train = x_train.astype({prep.summary.input.dtype!r})
+        x_eval = x_eval.astype({prep.summary.input.dtype!r})
+        y_train, y_eval = y_train.astype({label_type}), y_eval.astype({label_type})
+    """
+
+
+def _model(model, from_logits: bool, classifier: bool, *, sequential: bool) -> str:
+    loss = (
+        f"keras.losses.SparseCategoricalCrossentropy(from_logits={from_logits})"
+        if classifier
+        else "keras.losses.MeanSquaredError()"
+    )
+    metric = '"accuracy"' if classifier else '"mae"'
+    load = """
+        # --- Model --------------------------------------------------------------------------
+        # compile=False: the script compiles each fine-tune with its own optimizer.
+        model = keras.models.load_model(MODEL, compile=False)
+    """
+    functional = """
+        # The model is Sequential; tfmot's QAT needs the same layers as a functional model.
+        inputs = keras.Input(model.input_shape[1:], dtype=model.inputs[0].dtype)
+        x = inputs
+        for layer in model.layers:
+            x = layer(x)
+        model = keras.Model(inputs, x, name=model.name)
+    """
+    ends = "raw scores (logits)" if from_logits else "softmax probabilities"
+    train = f"""
+        def fine_tune(model, epochs, learning_rate, batch_size, callbacks=()):
+            \"\"\"A short, gentle training run: each technique below needs one.\"\"\"
+            # The model ends in {ends}, so from_logits={from_logits}.
+            model.compile(
+                optimizer=keras.optimizers.Adam(learning_rate),
+                loss={loss},
+                metrics=[{metric}],
+            )
+            model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True,
+                      verbose=2, callbacks=list(callbacks))
+    """
+    blocks = [load, functional, train] if sequential else [load, train]
+    return "\n\n".join(textwrap.dedent(b).strip("\n") for b in blocks)
+
+
+def _pruning(p, names: list[str], samples: int) -> str:
+    steps = p.epochs * max(1, math.ceil(samples / p.batch_size))
+    if p.schedule == "constant" or p.structure:
+        schedule = (
+            f"tfmot.sparsity.keras.ConstantSparsity({p.target_sparsity}, begin_step=0, "
+            f"frequency=frequency)"
+        )
+        why = "constant: the target sparsity from the first mask update on"
+    else:
+        schedule = (
+            f"tfmot.sparsity.keras.PolynomialDecay({p.initial_sparsity}, {p.target_sparsity}, "
+            f"begin_step=0, end_step=last_update, frequency=frequency)"
+        )
+        why = f"polynomial: from {p.initial_sparsity:.0%} up to {p.target_sparsity:.0%}, gently"
+    extra = ", sparsity_m_by_n=(2, 4)" if p.structure == "2:4" else ""
+    return f"""
+        # --- Pruning: zero the smallest weights during a short fine-tune ---------------------
+        # tfmot updates the masks every `frequency` steps (default 100, which prunes nothing
+        # in a short run), so the schedule is fitted to this run's {steps} steps: about
+        # {MASK_UPDATES} updates, the last one reaching the target before training ends.
+        keras.utils.set_random_seed(SEED)
+        steps = {p.epochs} * math.ceil(len(x_train) / {p.batch_size})
+        frequency = max(1, steps // {MASK_UPDATES})
+        last_update = ((steps - 1) // frequency) * frequency
+        schedule = {schedule}  # {why}
+        PRUNED_LAYERS = {names!r}
+        pruned = keras.models.clone_model(
+            model,
+            clone_function=lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
+                layer, pruning_schedule=schedule{extra}
+            ) if layer.name in PRUNED_LAYERS else layer,
+        )
+        fine_tune(pruned, epochs={p.epochs}, learning_rate={p.learning_rate}, batch_size={p.batch_size},
+                  callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+        # strip_pruning removes the wrappers; the zeros stay in the weights.
+        model = tfmot.sparsity.keras.strip_pruning(pruned)
+    """
+
+
+def _clustering(c, names: list[str]) -> str:
+    init = {
+        "kmeans++": "KMEANS_PLUS_PLUS",
+        "linear": "LINEAR",
+        "density": "DENSITY_BASED",
+        "random": "RANDOM",
+    }[c.init]
+    return f"""
+        # --- Clustering: each layer keeps only {c.clusters} distinct weight values --------------
+        # Fewer distinct values compress much better (gzip, app stores).
+        keras.utils.set_random_seed(SEED)
+        CLUSTERED_LAYERS = {names!r}
+        Init = tfmot.clustering.keras.CentroidInitialization
+
+
+        def cluster(layer):
+            if layer.name not in CLUSTERED_LAYERS:
+                return layer
+            return tfmot.clustering.keras.cluster_weights(
+                layer,
+                number_of_clusters={c.clusters},
+                cluster_centroids_init=Init.{init},
+                preserve_sparsity={c.preserve_sparsity},  # keep pruned zeros as zeros
+                cluster_per_channel={c.per_channel} and isinstance(layer, keras.layers.Conv2D),
+            )
+
+
+        clustered = keras.models.clone_model(model, clone_function=cluster)
+        fine_tune(clustered, epochs={c.epochs}, learning_rate={c.learning_rate}, batch_size={c.batch_size})
+        model = tfmot.clustering.keras.strip_clustering(clustered)
+    """
+
+
+def _qat(recipe: Recipe, names: list[str]) -> str:
+    q = recipe.quantization
+    if recipe.clustering:
+        scheme = (
+            "tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme("
+            f"preserve_sparsity={bool(recipe.pruning)})"
+        )
+        why = (
+            "cluster-preserving QAT (CQAT"
+            + (", sparsity too: PCQAT)" if recipe.pruning else ")")
+            + ", so training does not undo the clustering"
+        )
+    elif recipe.pruning:
+        scheme = "tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()"
+        why = "prune-preserving QAT (PQAT), so training does not undo the pruning"
+    else:
+        scheme, why = None, "plain QAT"
+    apply = (
+        f"tfmot.quantization.keras.quantize_apply(annotated, {scheme})"
+        if scheme
+        else "tfmot.quantization.keras.quantize_apply(annotated)"
+    )
+    return f"""
+        # --- Quantization-aware training: learn to live with int8 rounding --------------------
+        # Scheme: {why}.
+        QUANTIZED_LAYERS = {names!r}
+        annotated = keras.models.clone_model(
+            model,
+            clone_function=lambda layer: tfmot.quantization.keras.quantize_annotate_layer(layer)
+            if layer.name in QUANTIZED_LAYERS else layer,
+        )
+        with tfmot.quantization.keras.quantize_scope():
+            model = {apply}
+        fine_tune(model, epochs={q.epochs}, learning_rate={q.learning_rate}, batch_size={q.batch_size})
+    """
+
+
+def _convert(recipe: Recipe) -> str:
+    q = recipe.quantization
+    lines = ["converter = tf.lite.TFLiteConverter.from_keras_model(model)"]
+    if q.mode == "none":
+        lines.append("# No quantization: a float32 model.")
+    else:
+        lines.append("converter.optimizations = [tf.lite.Optimize.DEFAULT]")
+    if q.mode == "dynamic":
+        lines.append("# Dynamic range: int8 weights, float activations; no data needed.")
+    elif q.mode == "float16":
+        lines += [
+            "# Float16 weights: half the size, nearly no accuracy change.",
+            "converter.target_spec.supported_types = [tf.float16]",
+        ]
+    elif q.qat:
+        lines.append("# A QAT model carries its own int8 ranges: no calibration needed.")
+    elif q.mode in ("int8", "int16x8"):
+        lines += [
+            f"# Calibration: {q.calibration_samples} samples show the converter each "
+            f"activation's range.",
+            f"calibration = x_train[:{q.calibration_samples}]",
+            "converter.representative_dataset = lambda: ([s[None]] for s in calibration)",
+        ]
+        if q.mode == "int16x8":
+            lines.append(
+                "converter.target_spec.supported_ops = "
+                "[tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]"
+            )
+        elif q.float_layers:
+            lines.append(
+                "converter.target_spec.supported_ops = "
+                "[tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]"
+            )
+        else:
+            lines.append(
+                "converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]"
+            )
+    if q.mode in ("int8", "int16x8") and q.io_type != "float32":
+        lines += [
+            f"# The app passes {q.io_type} in and gets {q.io_type} out.",
+            f"converter.inference_input_type = tf.{q.io_type}",
+            f"converter.inference_output_type = tf.{q.io_type}",
+        ]
+    if q.float_layers and not q.qat:
+        lines += [
+            f"# Selective quantization: the operators of {', '.join(q.float_layers)} stay in "
+            "float,",
+            "# found by name in a float conversion, and deny-listed in TF's quantization debugger.",
+            f"FLOAT_LAYERS = {list(q.float_layers)!r}",
+            "float_model = tf.lite.TFLiteConverter.from_keras_model(model).convert()",
+            "names = [t['name'] for t in Interpreter(model_content=float_model)"
+            ".get_tensor_details()]",
+            "denied = [n for n in names for layer in FLOAT_LAYERS",
+            "          if any(layer in part.split('/')[:-1] for part in n.split(';'))]",
+            "debugger = tf.lite.experimental.QuantizationDebugger(",
+            "    converter=converter,",
+            "    debug_dataset=lambda: ([s[None]] for s in calibration),",
+            "    debug_options=tf.lite.experimental.QuantizationDebugOptions("
+            "denylisted_nodes=denied),",
+            ")",
+            "tflite = bytes(debugger.get_nondebug_quantized_model())",
+        ]
+    else:
+        lines.append("tflite = converter.convert()")
+    lines += [
+        "with open(OUT, 'wb') as f:",
+        "    f.write(tflite)",
+        "print(f'wrote {OUT}: {len(tflite)} bytes, {len(gzip.compress(tflite))} gzipped')",
+    ]
+    body = "\n".join(lines)
+    return (
+        "# --- Conversion to LiteRT (.tflite) -----------------------------------------------\n"
+        + body
+    )
+
+
+def _evaluate(classifier: bool) -> str:
+    score = (
+        "hits = np.mean(np.argmax(outputs, axis=-1) == y_eval)\n"
+        "print(f'top-1 accuracy on {len(y_eval)} evaluation samples: {hits:.4f}')"
+        if classifier
+        else "mae = np.mean(np.abs(outputs.reshape(len(y_eval), -1) - "
+        "y_eval.reshape(len(y_eval), -1)))\n"
+        "print(f'MAE on {len(y_eval)} evaluation samples: {mae:.4f}')"
+    )
+    return (
+        """
+        # --- Evaluation with the LiteRT interpreter, one sample at a time ---------------------
+        interpreter = Interpreter(model_content=tflite)
+        interpreter.allocate_tensors()
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        outputs = []
+        for sample in x_eval:
+            value = sample[None]
+            scale, zero = inp["quantization"]
+            if scale and inp["dtype"] != np.float32 and np.issubdtype(value.dtype, np.floating):
+                value = np.round(value / scale + zero)  # int8/uint8 model input
+            interpreter.set_tensor(inp["index"], value.astype(inp["dtype"]))
+            interpreter.invoke()
+            result = interpreter.get_tensor(out["index"]).astype(np.float32)
+            scale, zero = out["quantization"]
+            if scale and out["dtype"] != np.float32:
+                result = (result - zero) * scale  # back to real numbers
+            outputs.append(result[0])
+        outputs = np.asarray(outputs)
+    """.strip("\n")
+        .replace("\n" + " " * 8, "\n")
+        .removeprefix(" " * 8)
+        + "\n"
+        + score
+    )
