@@ -87,6 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", required=True, help="the script to write, e.g. reproduce.py")
     ex.add_argument("--trust", action="store_true", help="trust the model file's code")
 
+    rp = sub.add_parser(
+        "report",
+        help="write an HTML report and a CSV of a session or a sweep",
+        description="Write a self-contained HTML report (plots, table, recipes, "
+        "recommendation) and a CSV of every figure (same name, .csv).",
+    )
+    rp.add_argument("folder", help="a session folder or a sweep's --out folder")
+    rp.add_argument("--out", required=True, help="the HTML file to write, e.g. report.html")
+
     ev = sub.add_parser(
         "evaluate",
         help="measure an existing .tflite file",
@@ -248,6 +257,14 @@ def _export_script(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from studio.core.report import write
+
+    html_path, csv_path = write(args.folder, args.out)
+    print(f"wrote {html_path} and {csv_path}")
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from studio.core.pipeline import evaluate
 
@@ -258,7 +275,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = ("optimize", "sweep", "evaluate", "export-script")
+COMMANDS = ("optimize", "sweep", "evaluate", "export-script", "report")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -276,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "sweep": _sweep,
         "evaluate": _evaluate,
         "export-script": _export_script,
+        "report": _report,
     }[args.command]
     try:
         return command(args)

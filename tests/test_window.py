@@ -108,6 +108,19 @@ def test_open_demo_run_int8_see_it_and_export_it(qtbot, open_window, tmp_path):
     measured = window.workbench.session.candidates[1].metrics["accuracy"]
     assert measured > 0.9
 
+    # "Show code": the standalone script, generated in a worker, copied and saved
+    dialog = window.show_code()
+    qtbot.waitUntil(lambda: "tfmot" in dialog.text.toPlainText(), timeout=WAIT)
+    assert "converter.target_spec.supported_ops" in dialog.text.toPlainText()
+    assert dialog.save(str(tmp_path / "reproduce.py"))
+    compile((tmp_path / "reproduce.py").read_text(), "reproduce.py", "exec")
+    dialog.close()
+
+    # File -> Export report: HTML with embedded plots, and the CSV beside it
+    assert window.export_report(str(tmp_path / "report.html"))
+    assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
+    assert (tmp_path / "report.csv").read_text().count("\n") == 3  # header, float, c001
+
 
 def test_a_bad_model_file_shows_an_error_and_the_window_stays_usable(qtbot, open_window, tmp_path):
     bad = tmp_path / "broken.keras"

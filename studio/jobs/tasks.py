@@ -104,3 +104,9 @@ def diagnose(
     model: str, data: str, samples: int = 100, trust: bool = False, report: Report = ignore
 ) -> list[dict[str, Any]]:
     return pipeline.diagnose(model, data, samples=samples, trust=trust, report=report)
+
+
+def script(model: str, data: str, recipe: dict, trust: bool = False) -> str:
+    from studio.core.codegen import script_for
+
+    return script_for(model, data, Recipe.from_dict(recipe), trust=trust)

@@ -35,9 +35,11 @@ from studio.core import atomic
 from studio.core.errors import StudioError
 from studio.core.grid import Grid
 from studio.core.recipe import Quantization, Recipe
+from studio.core.report import write as write_report
 from studio.core.resources import DEMO
 from studio.core.session import FILE as SESSION_FILE
 from studio.core.sweep import recommend
+from studio.ui.code_dialog import CodeDialog
 from studio.ui.diagnosis_view import DiagnosisView
 from studio.ui.job_list import JobList
 from studio.ui.layer_bars import LayerBars
@@ -63,6 +65,7 @@ class MainWindow(QMainWindow):
         self.selected: int | None = None
         self._curves_for: int | None = None
         self.error_box: QMessageBox | None = None
+        self.code_dialogs: dict[int, CodeDialog] = {}
         self.setWindowTitle("TFLite Optimization Studio")
         self.setAcceptDrops(True)
         self.resize(1440, 900)
@@ -213,6 +216,18 @@ class MainWindow(QMainWindow):
             "Ctrl+E",
             "Save the selected candidate's .tflite and its recipe JSON",
         )
+        self.code_action = self._action(
+            "Show &code…",
+            self.show_code,
+            "Ctrl+Shift+C",
+            "A standalone Python script that reproduces the selected candidate",
+        )
+        self.report_action = self._action(
+            "Export re&port…",
+            self._ask_report,
+            "Ctrl+Shift+E",
+            "An HTML report (plots, table, recipes, recommendation) and a CSV of all figures",
+        )
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.run_action = self._action(
             "&Run candidate", self.editor.request_run, "Ctrl+R", "Queue the panels' recipe"
@@ -252,6 +267,8 @@ class MainWindow(QMainWindow):
         menu.addAction(self.load_recipe_action)
         menu.addAction(self.save_recipe_action)
         menu.addAction(self.export_action)
+        menu.addAction(self.code_action)
+        menu.addAction(self.report_action)
         menu.addSeparator()
         menu.addAction(self.preferences_action)
         menu.addAction(self.quit_action)
@@ -275,6 +292,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.budget)
         self.addToolBar(bar)
         self.export_action.setEnabled(False)
+        self.code_action.setEnabled(False)
 
     def _connect(self) -> None:
         wb = self.workbench
@@ -288,6 +306,8 @@ class MainWindow(QMainWindow):
         wb.log.connect(self._log)
         wb.diagnosis_ready.connect(self.diagnosis.show_errors)
         wb.diagnosis_failed.connect(self.diagnosis.failed)
+        wb.script_ready.connect(self._on_script)
+        wb.script_failed.connect(self._on_script_failed)
         self.diagnosis.diagnose_requested.connect(self.diagnose)
         self.diagnosis.run_requested.connect(self.run_selective)
         self.editor.run_requested.connect(self._run)
@@ -429,6 +449,44 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported {candidate.name} to {target}", 8000)
         return True
 
+    def show_code(self) -> CodeDialog | None:
+        """Open the script of the selected candidate (generated in a worker)."""
+        if self.selected is None:
+            return None
+        candidate = self.workbench.candidate(self.selected)
+        dialog = CodeDialog(f"{candidate.name} {candidate.label}", self)
+        self.code_dialogs[candidate.id] = dialog
+        dialog.show()
+        self.workbench.script(candidate.id)
+        return dialog
+
+    def _on_script(self, candidate_id: int, text: str) -> None:
+        if candidate_id in self.code_dialogs:
+            self.code_dialogs[candidate_id].show_script(text)
+
+    def _on_script_failed(self, candidate_id: int, message: str) -> None:
+        if candidate_id in self.code_dialogs:
+            self.code_dialogs[candidate_id].failed(message)
+
+    def export_report(self, path: str) -> bool:
+        """The session's HTML report at `path` and its CSV beside it."""
+        session = self.workbench.session
+        try:
+            html_path, csv_path = write_report(session.folder, path)
+        except StudioError as err:
+            self.show_error("Cannot export the report", str(err))
+            return False
+        self._log(f"report written: {html_path} and {csv_path}")
+        self.statusBar().showMessage(f"Report written to {html_path}", 8000)
+        return True
+
+    def _ask_report(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export report", str(Path(self._start_dir()) / "report.html"), "HTML (*.html)"
+        )
+        if path:
+            self.export_report(path)
+
     def run_sweep(self, grid: Grid) -> list[int]:
         session = self.workbench.session
         if session is None or session.baseline is None:
@@ -468,6 +526,7 @@ class MainWindow(QMainWindow):
             plot.select(candidate_id)
         done = candidate is not None and candidate.status == "done"
         self.export_action.setEnabled(done)
+        self.code_action.setEnabled(candidate is not None)
         layers = list(candidate.metrics.get("layers", [])) if done else []
         self.layer_bars.show_layers(candidate.name if candidate else None, layers)
         self._show_curves()

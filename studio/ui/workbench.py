@@ -28,9 +28,10 @@ class _Track:
     sweep group (several candidates sharing their fine-tunes, run in order)."""
 
     session: Session
-    kind: str  # "baseline", "diagnose", "candidate", "group"
+    kind: str  # "baseline", "diagnose", "script", "candidate", "group"
     candidate_ids: tuple[int, ...] = ()
-    done_in_group: int = 0
+    done_in_group: int = 0  # a group: how many of its candidates are measured
+    subject: int | None = None  # a script job: the candidate it is for
 
     @property
     def candidate_id(self) -> int | None:
@@ -46,6 +47,8 @@ class Workbench(QObject):
     candidate_progress = Signal(int, object)  # candidate id, jobs.messages.Progress
     diagnosis_ready = Signal(object)  # list of per-layer error dicts, worst first
     diagnosis_failed = Signal(str)
+    script_ready = Signal(int, str)  # candidate id, the script's text
+    script_failed = Signal(int, str)
     activity_changed = Signal()  # running/queued jobs or their progress changed
     log = Signal(str)
 
@@ -145,6 +148,22 @@ class Workbench(QObject):
         )
         self._tracks[self.runner.submit(job)] = _Track(session, "diagnose")
         self.log.emit("diagnosing int8 error per layer")
+
+    def script(self, candidate_id: int) -> None:
+        """Generate the standalone script that reproduces a candidate (in a worker)."""
+        session = self._require_session()
+        recipe = session.candidates[candidate_id].recipe
+        job = Job(
+            "studio.jobs.tasks:script",
+            {
+                "model": session.model,
+                "data": session.data,
+                "recipe": recipe.to_dict(),
+                "trust": session.trust,
+            },
+            label="script",
+        )
+        self._tracks[self.runner.submit(job)] = _Track(session, "script", subject=candidate_id)
 
     def _common(self, session: Session) -> dict:
         return {
@@ -289,6 +308,9 @@ class Workbench(QObject):
             if current:
                 self.log.emit("diagnosis ready")
                 self.diagnosis_ready.emit(result)
+        elif track.kind == "script":
+            if current:
+                self.script_ready.emit(track.subject, result)
         elif track.kind == "group":
             by_name = {r["name"]: r for r in result}
             for cid in track.candidate_ids:
@@ -320,6 +342,9 @@ class Workbench(QObject):
         elif track.kind == "diagnose" and current:
             self.log.emit(f"diagnosis failed: {message}")
             self.diagnosis_failed.emit(message)
+        elif track.kind == "script" and current:
+            self.log.emit(f"script failed: {message}")
+            self.script_failed.emit(track.subject, message)
         for cid in track.candidate_ids:
             self._record(track, cid, current, status="failed", message=message)
 
