@@ -30,11 +30,22 @@ def cli(*args: str) -> None:
         raise SystemExit(f"tflite-studio {' '.join(args)} failed:\n{done.stderr[-2000:]}")
 
 
-def measure(jobs: int) -> dict:
+QUICK_GRID = {
+    "base": {"pruning": {"epochs": 2}},
+    "pruning.target_sparsity": [0.5, 0.8],
+    "quantization.mode": ["dynamic", "int8"],
+}
+
+
+def measure(jobs: int, quick: bool = False) -> dict:
     sys.path.insert(0, str(ROOT))
     from studio.core.grid import Grid
 
-    recipes = Grid.load(GRID).expand()
+    grid_file = GRID
+    if quick:
+        grid_file = Path(tempfile.mkdtemp()) / "quick_grid.json"
+        grid_file.write_text(json.dumps(QUICK_GRID))
+    recipes = Grid.load(grid_file).expand()
     with tempfile.TemporaryDirectory(prefix="studio-sweep-bench-") as tmp:
         scratch = Path(tmp)
         t = time.perf_counter()
@@ -84,7 +95,9 @@ def measure(jobs: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2)
-    r = measure(parser.parse_args().jobs)
+    parser.add_argument("--quick", action="store_true", help="a 4-candidate grid")
+    args = parser.parse_args()
+    r = measure(args.jobs, args.quick)
     f = r["shared"]["fine_tunes"]
     print(
         f"{r['candidates']}-candidate demo sweep: {r['sweep_s']:.0f} s with {r['jobs']} "
@@ -92,6 +105,7 @@ def main() -> int:
         f"{r['ratio']:.2f} (target <= 0.6). Fine-tunes run {f['run']} instead of "
         f"{f['one_by_one']}, baselines 1 instead of {r['candidates']}."
     )
+    print("RESULT " + json.dumps(r), flush=True)
     return 0
 
 

@@ -1,0 +1,40 @@
+"""Shared by the benchmark scripts: the repository on sys.path, test models, medians."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """Median wall time of `fn` over `repeats` runs, and its last result."""
+    times, result = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), result
+
+
+def mobilenet_v2(size: int, classes: int = 10):
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(0)
+    return keras.applications.MobileNetV2(
+        input_shape=(size, size, 3), weights=None, classes=classes
+    )
+
+
+def emit(result: dict) -> None:
+    """The last line of stdout is the result, for benchmarks/run.py."""
+    print("RESULT " + json.dumps(result), flush=True)
