@@ -277,7 +277,7 @@ def evaluate(
     if baseline_model is not None:
         prep = prepare(baseline_model, data_source, trust=trust)
         data = prep.data
-        reference = predict(convert(prep.model, Quantization()), data.x_eval, threads=threads)
+        reference = predict(convert(prep.model, Quantization()), data.x_eval)
     else:
         try:
             data = _data_for_tflite(blob, data_source)
