@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QLabel, QPushButton
 
 from studio.core.recipe import Pruning, Quantization, Recipe
 
@@ -302,3 +303,21 @@ def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
     qtbot.waitUntil(lambda: _status(window, 14) == "done", timeout=WAIT)
     window._compare_selective(window.workbench.session.candidates[13])
     assert "vs c014 (plain int8)" in window.diagnosis.status.text()
+
+
+def test_about_names_the_versions():
+    from studio.ui.main_window import about_text
+
+    text = about_text()
+    for name in ("TensorFlow 2.", "TensorFlow Model Optimization 0.8", "LiteRT", "Qt 6."):
+        assert name in text, text
+
+
+def test_the_welcome_shows_on_the_first_run_only(qtbot, open_window):
+    window = open_window()
+    assert window.welcome.isVisible()
+    assert "Welcome" in window.welcome.findChild(QLabel).text()
+    qtbot.mouseClick(window.welcome.findChild(QPushButton), Qt.MouseButton.LeftButton)
+    assert not window.welcome.isVisible()
+    window.close()
+    assert not open_window().welcome.isVisible()

@@ -12,14 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from studio.core.resources import RESOURCES
 from studio.jobs.pool import ProcessPool
 from studio.ui import preferences
 from studio.ui.main_window import MainWindow
 from studio.ui.runner import JobRunner
 from studio.ui.workbench import Workbench
 
+ICON = RESOURCES / "icons" / "tflite-studio.svg"
 ORGANIZATION = "tflite-studio"
 APPLICATION = "TFLite Optimization Studio"
 
@@ -57,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+    app.setDesktopFileName("io.github.tflite_studio.TFLiteStudio")
+    app.setWindowIcon(QIcon(str(ICON)))
     settings = QSettings()
     root = Path(args.sessions_root) if args.sessions_root else None
     window = build(settings, workers=args.workers, sessions_root=root)

@@ -50,9 +50,41 @@ from studio.ui.results_table import ResultsTable
 from studio.ui.sweep_dialog import SweepDialog
 from studio.ui.trade_off_plot import LATENCY, LEGEND, SIZE, TradeOffPlot, accuracy_axis
 from studio.ui.training_curves import TrainingCurves
+from studio.ui.welcome import WelcomePanel
 from studio.ui.workbench import Workbench
 
 MAX_RECENT = 8
+ABOUT_PACKAGES = [
+    ("TensorFlow", "tensorflow"),
+    ("tf_keras", "tf-keras"),
+    ("TensorFlow Model Optimization", "tensorflow-model-optimization"),
+    ("LiteRT", "ai-edge-litert"),
+    ("pyqtgraph", "pyqtgraph"),
+]
+
+
+def about_text() -> str:
+    """What the studio is, and the versions it runs on (read from package metadata, so
+    the window's process still never imports TensorFlow)."""
+    from importlib import metadata
+
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    lines = []
+    for shown, name in ABOUT_PACKAGES:
+        try:
+            lines.append(f"{shown} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            lines.append(f"{shown}: not installed")
+    lines.append(f"Qt {qVersion()} (PySide6 {PySide6.__version__})")
+    return (
+        "<p><b>TFLite Optimization Studio</b></p>"
+        "<p>Quantize, prune and cluster Keras models for LiteRT, and see what each "
+        "technique does to size, accuracy and latency.</p><p>" + "<br>".join(lines) + "</p>"
+    )
+
+
 PLOT_STAGGER_MS = 30
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 
@@ -118,9 +150,13 @@ class MainWindow(QMainWindow):
         center = QWidget()
         grid = QGridLayout(center)
         grid.setContentsMargins(4, 4, 4, 4)
+        self.welcome = WelcomePanel()
+        self.welcome.dismissed.connect(lambda: self.settings.setValue("welcome/dismissed", True))
+        self.welcome.setVisible(self.settings.value("welcome/dismissed") not in (True, "true"))
+        grid.addWidget(self.welcome, 0, 0, 1, 2)
         legend = QLabel(LEGEND)
         legend.setWordWrap(True)
-        grid.addWidget(legend, 0, 0, 1, 2)
+        grid.addWidget(legend, 3, 0, 1, 2)
         grid.addWidget(self.plots[0], 1, 0)
         grid.addWidget(self.plots[1], 1, 1)
         grid.addWidget(self.plots[2], 2, 0)
@@ -602,12 +638,7 @@ class MainWindow(QMainWindow):
             self.run_sweep(dialog.grid)
 
     def _about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About TFLite Optimization Studio",
-            "Quantize, prune and cluster Keras models for LiteRT, and see what each "
-            "technique does to size, accuracy and latency.",
-        )
+        QMessageBox.about(self, "About TFLite Optimization Studio", about_text())
 
     # -- drag and drop -------------------------------------------------------------
 

@@ -166,6 +166,23 @@ class TradeOffPlot(pg.PlotWidget):
         else:
             self.baseline.setData([])
         self._show_band(by, budget)
+        self._fit_ranges(
+            xs + ([bx] if bx is not None else []), ys + ([by] if by is not None else [])
+        )
+
+    def _fit_ranges(self, xs: list[float], ys: list[float]) -> None:
+        """Costs (size, latency) start at zero, so distances read as ratios; a lone point
+        (the baseline before any candidate) gets a sensible window, not a zoom on noise."""
+        if not xs:
+            return
+        self.setXRange(0, max(xs) * 1.08 or 1.0, padding=0)
+        if self.y_axis.cost:
+            self.setYRange(0, max(ys) * 1.08 or 1.0, padding=0)
+        elif len(set(ys)) == 1:
+            span = 2.0 if self.y_axis.key == "top1" else abs(ys[0]) * 0.2 or 1.0
+            self.setYRange(ys[0] - span, ys[0] + span / 2, padding=0)
+        else:
+            self.enableAutoRange(axis="y")
 
     def _show_band(self, base_y: float | None, budget: float | None) -> None:
         """Accuracy plots only: the band from (baseline - budget) up to the baseline."""

@@ -1,0 +1,41 @@
+"""A short welcome on the first run: what the demo is and what to try first.
+
+Shown above the plots until the user dismisses it (remembered in QSettings), so the first
+launch says where to start without a wizard in the way.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
+
+TEXT = (
+    "<b>Welcome!</b> This is the bundled demo: a small handwritten-digits model and its "
+    "data. Try first: with <b>Quantization</b> on (full integer int8), press <b>Run</b> "
+    "(Ctrl+R); then add <b>Pruning</b> at 80 % and <b>Clustering</b> with 16 clusters and "
+    "run again, and watch the points move on the plots. <b>Run → Sweep…</b> tries a whole "
+    "grid at once. Open your own model with Ctrl+O or by dropping a file here."
+)
+
+
+class WelcomePanel(QFrame):
+    dismissed = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("welcome")
+        self.setStyleSheet(
+            "#welcome { background: #eef5ff; border: 1px solid #b8d0f0; border-radius: 6px; }"
+        )
+        text = QLabel(TEXT)
+        text.setWordWrap(True)
+        close = QPushButton("Got it")
+        close.setToolTip("Hide this welcome; it will not come back")
+        close.clicked.connect(self._dismiss)
+        layout = QHBoxLayout(self)
+        layout.addWidget(text, 1)
+        layout.addWidget(close)
+
+    def _dismiss(self) -> None:
+        self.hide()
+        self.dismissed.emit()
