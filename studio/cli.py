@@ -172,9 +172,7 @@ def _sweep(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     pool = ProcessPool(min(args.jobs, len(groups)))
     try:
-        baseline_job = pool.submit(
-            Job("studio.jobs.tasks:sweep_baseline", common, label="baseline")
-        )
+        baseline_job = pool.submit(Job("studio.jobs.tasks:baseline", common, label="baseline"))
         jobs: dict[int, object] = {}
         results: list[dict] = []
         baseline = None
@@ -183,7 +181,7 @@ def _sweep(args: argparse.Namespace) -> int:
             if isinstance(event, Progress) and event.message:
                 say(f"[{_label(event.job_id, jobs, baseline_job)}] {event.message}")
             elif isinstance(event, Finished) and event.job_id == baseline_job:
-                baseline = event.result
+                baseline = event.result["metrics"]
                 say("baseline measured; running the groups")
                 for group in groups:
                     entries = [(name, recipe.to_dict()) for name, recipe in group.entries]

@@ -124,7 +124,7 @@ def test_a_group_computes_its_fine_tune_once_and_a_bad_candidate_fails_alone(tmp
     calls = []
     real_prune = pipeline.prune
     monkeypatch.setattr(pipeline, "prune", lambda *a, **k: calls.append(1) or real_prune(*a, **k))
-    sweep_run.write_baseline("demo", "demo", tmp_path)
+    pipeline.baseline("demo", "demo", tmp_path)
     grid = Grid.from_dict(
         {
             "base": {

@@ -9,24 +9,9 @@ from typing import Any
 
 from studio.core.errors import StudioError
 from studio.core.measure import predict
-from studio.core.pipeline import baseline, check_fits, fine_tune_prefix, finish, prepare
+from studio.core.pipeline import check_fits, fine_tune_prefix, finish, prepare
 from studio.core.progress import Event, Report, ignore
 from studio.core.recipe import Recipe
-
-
-def write_baseline(
-    model_source: str | os.PathLike,
-    data_source: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    *,
-    threads: int = 1,
-    trust: bool = False,
-    report: Report = ignore,
-) -> dict[str, Any]:
-    _, metrics = baseline(
-        model_source, data_source, out_dir, threads=threads, trust=trust, report=report
-    )
-    return metrics.to_dict()
 
 
 def run_group(

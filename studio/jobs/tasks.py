@@ -65,19 +65,6 @@ def evaluate(
     ).to_dict()
 
 
-def sweep_baseline(
-    model: str,
-    data: str,
-    out_dir: str,
-    threads: int = 1,
-    trust: bool = False,
-    report: Report = ignore,
-) -> dict[str, Any]:
-    return sweep_run.write_baseline(
-        model, data, out_dir, threads=threads, trust=trust, report=report
-    )
-
-
 def sweep_group(
     model: str,
     data: str,
