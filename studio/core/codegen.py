@@ -20,7 +20,7 @@ from studio.core.data import EVAL_FRACTION
 from studio.core.errors import DataError, ModelError
 from studio.core.pruning import MASK_UPDATES
 from studio.core.recipe import Recipe
-from studio.core.resources import DEMO, DEMO_DATA
+from studio.core.resources import DEMO, DEMO_DATA, DEMO_MODEL
 
 
 def script_for(
@@ -74,8 +74,6 @@ def script_for(
 
 
 def _model_path(source: str | os.PathLike) -> str:
-    from studio.core.resources import DEMO_MODEL
-
     return str(DEMO_MODEL if str(source) == DEMO else Path(source).resolve())
 
 

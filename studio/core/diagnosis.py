@@ -28,7 +28,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from studio.core.convert import converter_for
-from studio.core.errors import ConversionError
+from studio.core.errors import ConversionError, first_line
 from studio.core.recipe import Quantization
 from studio.core.tflite_file import layer_of
 
@@ -115,21 +115,16 @@ def _output_errors(
     interpreter.allocate_tensors()
     details = {t["index"]: t for t in interpreter.get_tensor_details()}
     names = {layer.name for layer in model.layers}
-    last: dict[str, tuple[int, str]] = {}  # layer -> (tensor index of its last op, op name)
-    for op in interpreter._get_ops_details():
-        for index in op["outputs"]:
-            layer = layer_of(details[index]["name"])
-            if layer in names:
-                last[layer] = (index, op["op_name"])
     # The model's last activation (softmax, sigmoid) is an operator of its own whose
     # output tensor is renamed to the model's output: that tensor is the layer's output.
     output_layer = model.get_layer(model.output_names[0]).name
     out_index = interpreter.get_output_details()[0]["index"]
-    producer = next(
-        (op for op in interpreter._get_ops_details() if out_index in op["outputs"]), None
-    )
-    if producer is not None:
-        last[output_layer] = (out_index, producer["op_name"])
+    last: dict[str, tuple[int, str]] = {}  # layer -> (tensor index of its last op, op name)
+    for op in interpreter._get_ops_details():
+        for index in op["outputs"]:
+            layer = output_layer if index == out_index else layer_of(details[index]["name"])
+            if layer in names:
+                last[layer] = (index, op["op_name"])
     chosen = [n for n in (layer.name for layer in model.layers) if n in last]
     if not chosen:
         return {}, {}
@@ -183,8 +178,7 @@ def _debugger_statistics(
         )
         debugger.run()
     except Exception as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ConversionError(f"the quantization debugger failed: {first[:300]}") from err
+        raise ConversionError(f"the quantization debugger failed: {first_line(err)}") from err
     dump = io.StringIO()
     debugger.layer_statistics_dump(dump)
     dump.seek(0)

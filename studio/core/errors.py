@@ -11,6 +11,12 @@ class StudioError(Exception):
     """A problem the user can fix; `str(err)` is the whole message."""
 
 
+def first_line(err: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message (libraries raise pages), or its type."""
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:limit]
+
+
 class ModelError(StudioError):
     """The model file is missing, damaged, unsupported or untrusted."""
 

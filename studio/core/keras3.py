@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import tf_keras
 
-from studio.core.errors import ModelError
+from studio.core.errors import ModelError, first_line
 
 TOLERANCE = 1e-4  # max |difference| allowed, relative to the output's scale
 SAMPLES = 8
@@ -47,8 +47,7 @@ def load(path: Path, *, trust: bool = False) -> Any:
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=not trust)
     except Exception as err:  # Keras raises many kinds; all mean "this file did not load"
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelError(f"model {path} (Keras 3) could not be loaded: {first[:300]}") from err
+        raise ModelError(f"model {path} (Keras 3) could not be loaded: {first_line(err)}") from err
     if not isinstance(model, keras.Model):
         raise ModelError(f"model {path} did not load as a Keras model")
     return model

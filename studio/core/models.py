@@ -25,7 +25,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from studio.core.data import InputSpec
-from studio.core.errors import ModelError
+from studio.core.errors import ModelError, first_line
 from studio.core.resources import DEMO, DEMO_MODEL
 
 CONTAINER_CLASSES = {"Functional", "Sequential", "Model"}
@@ -254,14 +254,12 @@ def load_model(source: str | os.PathLike, *, trust: bool = False) -> keras.Model
     Raises BridgeError for a Keras 3 model the bridge cannot rebuild; `load` instead
     returns it as is, for post-training quantization.
     """
-    info = inspect_file(source)
-    check_trust(info, trust)
-    if is_keras3(info):
-        from studio.core import keras3
+    loaded = load(source, trust=trust)
+    if loaded.limitation:
+        from studio.core.keras3 import BridgeError
 
-        original = _checked(keras3.load(info.path, trust=trust), info)
-        return _checked(keras3.rebuild(original).model, info)
-    return _checked(_load_tf_keras(info, trust), info)
+        raise BridgeError(loaded.limitation)
+    return loaded.model
 
 
 def _load_tf_keras(info: ModelFile, trust: bool) -> keras.Model:
@@ -271,8 +269,7 @@ def _load_tf_keras(info: ModelFile, trust: bool) -> keras.Model:
         else:
             model = keras.models.load_model(info.path, compile=False)
     except Exception as err:  # tf_keras raises many kinds; all mean "this file did not load"
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelError(f"model {info.path} could not be loaded: {first[:300]}") from err
+        raise ModelError(f"model {info.path} could not be loaded: {first_line(err)}") from err
     if not isinstance(model, keras.Model):
         raise ModelError(f"model {info.path} did not load as a Keras model")
     return model

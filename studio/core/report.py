@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 from studio.core import atomic
 from studio.core.errors import StudioError
 from studio.core.recipe import Recipe
+from studio.core.session import Session
 from studio.core.sweep import flag
 
 
@@ -60,8 +61,6 @@ def _read_json(path: Path) -> Any:
 
 
 def _from_session(folder: Path) -> ReportData:
-    from studio.core.session import Session
-
     session = Session.open(folder)
     if session.baseline is None:
         raise ReportError(f"session {folder} has no measured float baseline yet")

@@ -72,8 +72,8 @@ def estimate_seconds(grid: Grid, history: Sequence[Candidate], workers: int) -> 
     per = {
         k: (sum(v) / len(v) if (v := measured.get(k)) else d) for k, d in DEFAULT_SECONDS.items()
     }
-    total = 0.0
-    for group in plan(grid):
+    total, groups = 0.0, plan(grid)
+    for group in groups:
         recipe = group.entries[0][1]
         epochs = (recipe.pruning.epochs if recipe.pruning else 0) + (
             recipe.clustering.epochs if recipe.clustering else 0
@@ -82,7 +82,7 @@ def estimate_seconds(grid: Grid, history: Sequence[Candidate], workers: int) -> 
         for _, r in group.entries:
             qat = r.quantization.epochs * per["fine_tune_epoch"] if r.quantization.qat else 0
             total += qat + per["convert"] + per["evaluate"]
-    return total / max(1, min(workers, len(plan(grid))))
+    return total / max(1, min(workers, len(groups)))
 
 
 class SweepDialog(QDialog):

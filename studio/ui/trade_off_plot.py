@@ -125,9 +125,6 @@ class TradeOffPlot(pg.PlotWidget):
         self._recommended: set[int] = set()
         self.selected: int | None = None
 
-    def y_is_cost(self) -> bool:
-        return self.y_axis.cost
-
     def show_data(
         self,
         baseline: dict | None,
