@@ -94,7 +94,7 @@ def _header(recipe: Recipe, model_path: str, data_path: str) -> str:
         """Reproduce the candidate "{recipe.describe()}" with TensorFlow, tf_keras and tfmot.
 
         Written by TFLite Optimization Studio on {stamp}. Run it with:
-            python this_script.py [OUT.tflite]
+            python reproduce.py [OUT.tflite]      (whatever you named this file)
         """
 
         # The recipe this script follows (as the studio's recipe JSON):

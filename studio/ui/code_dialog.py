@@ -57,7 +57,8 @@ class CodeDialog(QDialog):
     def show_script(self, text: str) -> None:
         self.text.setPlainText(text)
         self.note.setText(
-            "Run it with: python reproduce.py [OUT.tflite]. It needs no part of the studio."
+            "Run it with: python reproduce.py [OUT.tflite] (the name you save it under). "
+            "It needs no part of the studio."
         )
         self.copy_button.setEnabled(True)
         self.save_button.setEnabled(True)
