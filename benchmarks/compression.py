@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import common  # noqa: F401
-from common import ROOT, emit
+from common import emit
 
 RECIPES = {
     "float": {},
@@ -30,18 +30,21 @@ RECIPES = {
         "clustering": {"clusters": 16, "epochs": 1},
         "quantization": {"mode": "int8"},
     },
-    "pruning + clustering + int8": "resources/recipes/demo_prune_cluster_int8.json",
+    "pruning + clustering + int8": "demo_prune_cluster_int8",
 }
 
 
 def measure(quick: bool = False) -> dict:
     from studio.core.pipeline import optimize
     from studio.core.recipe import Recipe
+    from studio.core.resources import json_file
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, spec in RECIPES.items():
-            recipe = Recipe.load(ROOT / spec) if isinstance(spec, str) else Recipe.from_dict(spec)
+            recipe = (
+                Recipe.load(json_file(spec)) if isinstance(spec, str) else Recipe.from_dict(spec)
+            )
             result = optimize("demo", "demo", recipe, Path(tmp) / name.replace(" ", "_"))
             m, b = result.metrics, result.baseline
             rows.append(

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import common  # noqa: F401
-from common import ROOT, emit
+from common import emit
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -29,6 +29,7 @@ def measure(quick: bool) -> dict:
     from PySide6.QtWidgets import QApplication
 
     from studio.core.grid import Grid
+    from studio.core.resources import RECIPES
     from studio.ui.app import build
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -39,7 +40,7 @@ def measure(quick: bool) -> dict:
         window = build(settings, workers=2, sessions_root=Path(tmp) / "sessions")
         window.show()
         window.start()
-        grid = Grid.load(ROOT / "resources" / "recipes" / "demo_sweep_grid.json")
+        grid = Grid.load(RECIPES / "demo_sweep_grid.json")
         if quick:
             grid = Grid.from_dict({"quantization.mode": ["dynamic", "int8", "float16"]})
         started, queued = time.monotonic(), False

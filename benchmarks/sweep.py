@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GRID = ROOT / "resources" / "recipes" / "demo_sweep_grid.json"
+GRID = "demo_sweep_grid"  # the bundled grid, by name
 
 
 def cli(*args: str) -> None:

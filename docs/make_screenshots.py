@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from studio.core.grid import Grid
 from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
-from studio.core.resources import DEMO, RESOURCES
+from studio.core.resources import DEMO, json_file
 from studio.ui.app import build
 
 DOCS = Path(__file__).resolve().parent
@@ -77,7 +77,7 @@ def main() -> int:
     def poll_sweep() -> None:
         session = window.workbench.session
         if session.baseline and not session.candidates:
-            window.run_sweep(Grid.load(RESOURCES / "recipes" / "demo_sweep_grid.json"))
+            window.run_sweep(Grid.load(json_file("demo_sweep_grid")))
             window.diagnose()
             return
         states = [c.status for c in session.candidates.values()]

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from studio.core.errors import StudioError
+from studio.core.processes import RUN_MODULE, run_module
+from studio.core.resources import json_file
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
@@ -37,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
         "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
     )
     opt.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
-    opt.add_argument("--recipe", required=True, help="recipe JSON file (see README)")
+    opt.add_argument(
+        "--recipe", required=True, help="recipe JSON file, or a bundled one's name (see README)"
+    )
     opt.add_argument("--out", required=True, help="output folder (created if needed)")
     opt.add_argument(
         "--threads", type=int, default=1, help="LiteRT threads for measuring (default 1)"
@@ -60,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
     )
     sw.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
-    sw.add_argument("--grid", required=True, help="grid JSON file (see README)")
+    sw.add_argument(
+        "--grid", required=True, help="grid JSON file, or a bundled one's name (see README)"
+    )
     sw.add_argument("--out", required=True, help="output folder (created if needed)")
     sw.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     sw.add_argument(
@@ -117,7 +123,7 @@ def _print_event(event) -> None:
 def _optimize(args: argparse.Namespace) -> int:
     from studio.core.recipe import Recipe
 
-    recipe = Recipe.load(args.recipe)  # validated before TensorFlow is even imported
+    recipe = Recipe.load(json_file(args.recipe))  # validated before TensorFlow is even imported
     from studio.core.pipeline import optimize
     from studio.core.progress import ignore
 
@@ -148,7 +154,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise StudioError("--jobs must be 1 or more")
-    grid = Grid.load(args.grid)  # validated before any worker starts
+    grid = Grid.load(json_file(args.grid))  # validated before any worker starts
     groups = plan(grid)
     shared = sharing(groups)["fine_tunes"]
     say = (
@@ -247,7 +253,7 @@ def _export_script(args: argparse.Namespace) -> int:
     from studio.core import atomic
     from studio.core.recipe import Recipe
 
-    recipe = Recipe.load(args.recipe)
+    recipe = Recipe.load(json_file(args.recipe))
     from studio.core.codegen import script_for
 
     path = atomic.write_text(args.out, script_for(args.model, args.data, recipe, trust=args.trust))
@@ -278,6 +284,8 @@ COMMANDS = ("optimize", "sweep", "evaluate", "export-script", "report")
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [RUN_MODULE] and len(argv) >= 2:  # a helper process (see processes.py)
+        return run_module(argv[1], argv[2:])
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
         from studio.ui.app import main as window
 

@@ -11,9 +11,9 @@ import pytest
 
 from studio.cli import main
 from studio.core.recipe import Recipe
-from studio.core.resources import RESOURCES
+from studio.core.resources import RECIPES
 
-DEMO_RECIPE = RESOURCES / "recipes" / "demo_prune_cluster_int8.json"
+DEMO_RECIPE = RECIPES / "demo_prune_cluster_int8.json"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from studio.core.resources import RESOURCES
+from studio.core.resources import RECIPES
 from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress, Started
 from studio.jobs.pool import ProcessPool
 
@@ -33,7 +33,7 @@ def wait_for(pool, job_id, kinds, timeout=300.0):
 
 
 def test_result_and_events_in_order(pool, tmp_path):
-    recipe = json.loads((RESOURCES / "recipes" / "demo_prune_cluster_int8.json").read_text())
+    recipe = json.loads((RECIPES / "demo_prune_cluster_int8.json").read_text())
     recipe["pruning"]["epochs"] = 2
     job = Job(
         "studio.jobs.tasks:optimize",

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from studio.core.resources import ICON
+
 ROOT = Path(__file__).resolve().parents[1]
 APP_ID = "io.github.tflite_studio.TFLiteStudio"
 DESKTOP = ROOT / "packaging" / f"{APP_ID}.desktop"
@@ -50,7 +52,7 @@ def test_metainfo_is_valid_xml_with_the_required_appstream_fields():
 
 
 def test_icon_in_svg_and_png_sizes():
-    icons = ROOT / "resources" / "icons"
+    icons = ICON.parent
     ET.parse(icons / "tflite-studio.svg")  # well-formed
     for size in (16, 32, 48, 64, 128, 256):
         with Image.open(icons / f"tflite-studio-{size}.png") as image:

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from studio.core.grid import Grid, GridError
-from studio.core.resources import RESOURCES
+from studio.core.resources import RECIPES
 from studio.core.sweep import flag, plan, recommend, sharing
 
-DEMO_GRID = RESOURCES / "recipes" / "demo_sweep_grid.json"
+DEMO_GRID = RECIPES / "demo_sweep_grid.json"
 
 
 def _metrics(gzip, accuracy, latency, metric="top1"):

@@ -276,13 +276,13 @@ def test_sweep_dialog_previews_the_grid_and_explains_bad_values(qtbot):
 
 def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
     from studio.core.grid import Grid
-    from studio.core.resources import RESOURCES
+    from studio.core.resources import RECIPES
 
     window = open_window(workers=2)
     window.start()
     _wait_baseline(qtbot, window)
 
-    ids = window.run_sweep(Grid.load(RESOURCES / "recipes" / "demo_sweep_grid.json"))
+    ids = window.run_sweep(Grid.load(RECIPES / "demo_sweep_grid.json"))
     assert len(ids) == 12 and len(window.jobs.rows) == 12
     window.diagnose()
     qtbot.waitUntil(lambda: all(_status(window, i) == "done" for i in ids), timeout=WAIT)

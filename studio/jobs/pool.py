@@ -19,13 +19,13 @@ import queue
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Protocol
 
+from studio.core.processes import command
 from studio.jobs.messages import Cancelled, Failed, Finished, Job, JobEvent, Started
 
 GIB = 2**30
@@ -140,7 +140,7 @@ class ProcessPool:
     def _start_worker(self) -> None:
         ours, theirs = socket.socketpair()
         process = subprocess.Popen(
-            [sys.executable, "-m", "studio.jobs.worker", str(theirs.fileno())],
+            command("studio.jobs.worker", str(theirs.fileno())),
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
         )

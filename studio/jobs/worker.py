@@ -1,6 +1,6 @@
 """The worker process: takes jobs from its connection and runs them one at a time.
 
-Started by `studio.jobs.pool` as `python -m studio.jobs.worker FD`.  It imports the
+Started by `studio.jobs.pool` as `python -m studio.jobs.worker FD` (see core/processes.py).  It imports the
 engine (and so TensorFlow) once, at start, so jobs do not pay for it.  It asks the kernel
 to kill it when the studio's process dies, so no worker outlives the studio.
 """

@@ -15,14 +15,13 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from studio.core.resources import RESOURCES
+from studio.core.resources import ICON
 from studio.jobs.pool import ProcessPool
-from studio.ui import preferences
+from studio.ui import preferences, self_test
 from studio.ui.main_window import MainWindow
 from studio.ui.runner import JobRunner
 from studio.ui.workbench import Workbench
 
-ICON = RESOURCES / "icons" / "tflite-studio.svg"
 ORGANIZATION = "tflite-studio"
 APPLICATION = "TFLite Optimization Studio"
 
@@ -40,6 +39,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--session", help="reopen this session folder")
     p.add_argument("--workers", type=int, help="worker processes (default: from cores and memory)")
     p.add_argument("--sessions-root", help="where new sessions are created")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation: run one int8 candidate on the demo offscreen, "
+        "exit 0 if it works",
+    )
     return p
 
 
@@ -57,11 +62,15 @@ def build(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.self_test:
+        self_test.prepare_environment()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setDesktopFileName("io.github.tflite_studio.TFLiteStudio")
     app.setWindowIcon(QIcon(str(ICON)))
+    if args.self_test:
+        return self_test.run(app, build)
     settings = QSettings()
     root = Path(args.sessions_root) if args.sessions_root else None
     window = build(settings, workers=args.workers, sessions_root=root)
