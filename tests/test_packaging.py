@@ -1,9 +1,12 @@
-"""The desktop entry and AppStream metadata a Linux desktop reads, and the icons."""
+"""How the studio is installed: a wheel that works on its own, the desktop entry and
+AppStream metadata a Linux desktop reads, and the icons."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -57,3 +60,35 @@ def test_icon_in_svg_and_png_sizes():
     for size in (16, 32, 48, 64, 128, 256):
         with Image.open(icons / f"tflite-studio-{size}.png") as image:
             assert image.size == (size, size)
+
+
+@pytest.mark.slow
+def test_built_wheel_works_in_a_fresh_virtual_environment(tmp_path):
+    """`pip install` of the wheel alone (no source tree) gives a studio that really runs."""
+    dist, venv = tmp_path / "dist", tmp_path / "venv"
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)])
+    (wheel,) = dist.glob("tflite_studio-*.whl")
+    _run([sys.executable, "-m", "venv", str(venv)])
+    python, studio = venv / "bin" / "python", venv / "bin" / "tflite-studio"
+    _run([str(python), "-m", "pip", "install", "-q", str(wheel)], timeout=1200)
+
+    # the package and its data come from the venv, not from this checkout
+    where = _run([str(python), "-c", "from studio.core import resources as r; print(r.DEMO_MODEL)"])
+    demo_model = Path(where.stdout.strip())
+    assert demo_model.is_file() and venv in demo_model.parents, where.stdout
+
+    test = _run([str(studio), "--self-test"], timeout=900)
+    assert "self-test passed" in test.stdout, test.stdout + test.stderr
+    assert "top-1" in test.stdout
+    usage = _run([str(python), "-m", "studio", "optimize", "--help"])
+    assert "--recipe" in usage.stdout
+
+
+def _run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run outside the checkout, with nothing of this environment on the import path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/", env=env)
+    assert done.returncode == 0, (
+        f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+    )
+    return done
