@@ -142,6 +142,31 @@ def test_a_bad_model_file_shows_an_error_and_the_window_stays_usable(qtbot, open
     _wait_baseline(qtbot, window)
 
 
+def test_a_model_with_code_opens_only_when_the_user_trusts_it(qtbot, open_window, tmp_path):
+    import tf_keras as keras
+
+    inp = keras.Input((8, 8, 1))
+    scaled = keras.layers.Lambda(lambda t: t * 1.0, name="scale")(inp)
+    out = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(scaled))
+    path = tmp_path / "with_lambda.h5"
+    keras.Model(inp, out).save(path)
+
+    window = open_window()
+    window.open_model(str(path), "demo")
+    qtbot.waitUntil(lambda: window.error_box is not None, timeout=WAIT)
+    box = window.error_box
+    assert "with_lambda.h5 contains a Lambda layer" in box.text()
+    assert window.workbench.session.baseline is None  # nothing ran the file's code
+    trust = next(b for b in box.buttons() if b.text() == "Trust and open")
+    trust.click()
+    _wait_baseline(qtbot, window)
+    assert window.workbench.session.trust
+    assert "scale" in [
+        window.model_panel.layers.item(row, 0).text()
+        for row in range(window.model_panel.layers.rowCount())
+    ]
+
+
 def test_cancel_from_the_job_list(qtbot, open_window):
     window = open_window()
     window.start()

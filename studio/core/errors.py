@@ -21,6 +21,10 @@ class ModelError(StudioError):
     """The model file is missing, damaged, unsupported or untrusted."""
 
 
+class UntrustedModelError(ModelError):
+    """The model file would run code (Lambda, custom layers); it loads only if trusted."""
+
+
 class DataError(StudioError):
     """The data set is missing, empty, or does not fit the model."""
 

@@ -6,7 +6,7 @@ architecture JSON is read and every layer class is checked against tf_keras's bu
 layers; anything else is refused unless the caller explicitly trusts the file.
 
 Keras 3 files do not load into tf_keras (which tfmot needs); they are detected from the
-file's metadata and refused with a message that says so.
+file's metadata and rebuilt in tf_keras by `studio.core.keras3`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from studio.core.data import InputSpec
-from studio.core.errors import ModelError, first_line
+from studio.core.errors import ModelError, UntrustedModelError, first_line
 from studio.core.resources import DEMO, DEMO_MODEL
 
 CONTAINER_CLASSES = {"Functional", "Sequential", "Model"}
@@ -195,18 +195,18 @@ def check_trust(info: ModelFile, trust: bool) -> None:
     if trust:
         return
     if "Lambda" in info.layer_classes:
-        raise ModelError(
+        raise UntrustedModelError(
             f"model {info.path} contains a Lambda layer, which is Python code that "
             f"would run when the model loads; refused. If you wrote or trust this "
-            f"file, pass --trust (or tick 'Trust this file')"
+            f"file, pass --trust (the window asks)"
         )
     known = _builtin_keras3_classes() if is_keras3(info) else _builtin_layer_classes()
     unknown = sorted(set(info.layer_classes) - known)
     if unknown and info.format != "savedmodel":
-        raise ModelError(
+        raise UntrustedModelError(
             f"model {info.path} uses custom layer class(es) {', '.join(unknown)}; "
             f"their code is not part of the file and would have to be imported. "
-            f"If you trust it, pass --trust"
+            f"If you trust it, pass --trust (the window asks)"
         )
 
 

@@ -697,10 +697,35 @@ class MainWindow(QMainWindow):
     def _on_setup_failed(self, kind: str, message: str) -> None:
         self.model_panel.show_status(message, error=True)
         self.setup_tabs.setCurrentWidget(self.model_panel)
-        if kind != "DataError":
+        if kind == "UntrustedModelError":
+            self._ask_trust(message)
+        elif kind != "DataError":
             self.show_error("Cannot load the model", message)
         else:
             self._log(f"data problem: {message}")
+
+    def _ask_trust(self, message: str) -> None:
+        """The file would run code when loaded: open it only if the user says so."""
+        session = self.workbench.session
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "This model file contains code", "", parent=self
+        )
+        box.setText(
+            f"{message}.\n\nOpen it only if you wrote it or got it from someone you trust: "
+            "its code runs with your permissions."
+        )
+        box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+        trust = box.addButton("Trust and open", QMessageBox.ButtonRole.AcceptRole)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(
+            lambda button: (
+                self.workbench.open_model(session.model, session.data, trust=True)
+                if button is trust
+                else None
+            )
+        )
+        box.open()
+        self.error_box = box
 
     def _on_candidate_added(self, candidate_id: int) -> None:
         candidate = self.workbench.candidate(candidate_id)
