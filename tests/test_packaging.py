@@ -62,9 +62,20 @@ def test_icon_in_svg_and_png_sizes():
             assert image.size == (size, size)
 
 
+GIB = 2**30
+
+
+def _need_disk(path: Path, gib: int) -> None:
+    """TensorFlow is big: a venv takes 2.6 GB and the bundle 1.8 GB."""
+    free = shutil.disk_usage(path).free
+    if free < gib * GIB:
+        pytest.skip(f"needs {gib} GB free disk in {path}, has {free / GIB:.1f} GB")
+
+
 @pytest.mark.slow
 def test_built_wheel_works_in_a_fresh_virtual_environment(tmp_path):
     """`pip install` of the wheel alone (no source tree) gives a studio that really runs."""
+    _need_disk(tmp_path, 6)
     dist, venv = tmp_path / "dist", tmp_path / "venv"
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)])
     (wheel,) = dist.glob("tflite_studio-*.whl")
@@ -82,6 +93,29 @@ def test_built_wheel_works_in_a_fresh_virtual_environment(tmp_path):
     assert "top-1" in test.stdout
     usage = _run([str(python), "-m", "studio", "optimize", "--help"])
     assert "--recipe" in usage.stdout
+
+
+@pytest.mark.slow
+def test_bundle_builds_and_passes_its_self_test(tmp_path):
+    """packaging/build.sh: the one-folder bundle, its desktop files, and its self-test."""
+    _need_disk(tmp_path, 5)
+    env = {**os.environ, "DIST": str(tmp_path / "dist"), "WORK": str(tmp_path / "work")}
+    done = subprocess.run(
+        ["bash", str(ROOT / "packaging" / "build.sh")],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "self-test passed" in done.stdout, done.stdout[-3000:]
+    bundle = tmp_path / "dist" / "tflite-studio"
+    assert (bundle / "tflite-studio").is_file()
+    assert (bundle / "share" / "applications" / DESKTOP.name).is_file()
+    assert (
+        bundle / "share" / "icons" / "hicolor" / "256x256" / "apps" / "tflite-studio.png"
+    ).is_file()
+    assert not any(bundle.rglob("studio/cli.py")), "the bundle ships bytecode, not the checkout"
 
 
 def _run(cmd: list[str], timeout: float = 600) -> subprocess.CompletedProcess:

@@ -13,6 +13,7 @@ DEMO_MODEL = RESOURCES / "demo" / "digits_cnn.keras"
 DEMO_DATA = RESOURCES / "demo" / "digits.npz"
 RECIPES = RESOURCES / "recipes"
 ICON = RESOURCES / "icons" / "tflite-studio.svg"
+STYLE = RESOURCES / "styles" / "studio.qss"
 DEMO = "demo"  # the word that stands for the bundled model or data on the command line
 
 

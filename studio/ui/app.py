@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QApplication
 
 from studio.core.resources import ICON
 from studio.jobs.pool import ProcessPool
-from studio.ui import preferences, self_test
+from studio.ui import preferences, self_test, style
 from studio.ui.main_window import MainWindow
 from studio.ui.runner import JobRunner
 from studio.ui.workbench import Workbench
@@ -57,6 +57,7 @@ def build(
         sessions_root=sessions_root,
     )
     workbench.threads = preferences.threads(settings)
+    style.apply(QApplication.instance())
     return MainWindow(workbench, settings)
 
 

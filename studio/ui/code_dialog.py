@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from studio.core import atomic
 from studio.core.errors import StudioError
+from studio.ui.style import set_role
 
 
 class CodeDialog(QDialog):
@@ -65,7 +66,7 @@ class CodeDialog(QDialog):
 
     def failed(self, message: str) -> None:
         self.note.setText(f"Cannot write a script for this candidate: {message}")
-        self.note.setStyleSheet("color: #b00020;")
+        set_role(self.note, "error")
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.text.toPlainText())

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.style import set_role
+
 
 class JobRow(QWidget):
     def __init__(self, candidate_id: int, title: str) -> None:
@@ -24,7 +26,7 @@ class JobRow(QWidget):
         self.candidate_id = candidate_id
         self.title = QLabel(f"<b>c{candidate_id:03d}</b> {title}")
         self.stage = QLabel("waiting for a worker")
-        self.stage.setStyleSheet("color: #555;")
+        set_role(self.stage, "hint")
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(True)
@@ -55,7 +57,7 @@ class JobList(QScrollArea):
         self._layout = QVBoxLayout(inner)
         self._layout.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.empty = QLabel("No candidates running. Set the panels and press Run (Ctrl+R).")
-        self.empty.setStyleSheet("color: #777;")
+        set_role(self.empty, "quiet")
         self._layout.addWidget(self.empty)
         self.setWidget(inner)
         self.rows: dict[int, JobRow] = {}

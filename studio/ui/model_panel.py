@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.resources import DEMO
+from studio.ui.style import set_role
 
 YES, NO = "✓", "–"
 
@@ -92,7 +93,7 @@ class ModelPanel(QWidget):
 
     def show_status(self, text: str, error: bool = False) -> None:
         self.status.setText(text)
-        self.status.setStyleSheet("color: #b00020;" if error else "color: #333;")
+        set_role(self.status, "error" if error else "status")
 
     def show_summary(self, summary: dict, baseline: dict) -> None:
         inp, out = summary["inputs"][0], summary["outputs"][0]

@@ -29,6 +29,7 @@ from superqt import QLabeledSlider
 
 from studio.core.errors import RecipeError
 from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.ui.style import set_role
 
 QUANT_MODES = [
     ("dynamic", "Dynamic range (int8 weights)"),
@@ -434,7 +435,7 @@ class RecipeEditor(QWidget):
         self.limitation = ""  # why this model takes post-training quantization only
         self.problem = QLabel()
         self.problem.setWordWrap(True)
-        self.problem.setStyleSheet("color: #b00020;")
+        set_role(self.problem, "error")
         self.run_button = QPushButton("Run candidate")
         self.run_button.setToolTip("Queue these settings as a new candidate (Ctrl+R)")
         self.run_button.clicked.connect(self.request_run)

@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox, QWidget
 
 from studio.jobs.pool import default_size
+from studio.ui.style import set_role
 
 WORKERS_KEY = "jobs/workers"
 THREADS_KEY = "measure/threads"
@@ -48,7 +49,7 @@ class PreferencesDialog(QDialog):
             "1 to 4 threads; 1 is the LiteRT default. Applies to candidates queued from now on."
         )
         note = QLabel("Worker processes change at the next start of the studio.")
-        note.setStyleSheet("color: #555;")
+        set_role(note, "hint")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

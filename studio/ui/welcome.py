@@ -23,10 +23,7 @@ class WelcomePanel(QFrame):
 
     def __init__(self) -> None:
         super().__init__()
-        self.setObjectName("welcome")
-        self.setStyleSheet(
-            "#welcome { background: #eef5ff; border: 1px solid #b8d0f0; border-radius: 6px; }"
-        )
+        self.setObjectName("welcome")  # its frame is drawn by studio.qss
         text = QLabel(TEXT)
         text.setWordWrap(True)
         close = QPushButton("Got it")
