@@ -312,6 +312,11 @@ def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
     window.diagnose()
     qtbot.waitUntil(lambda: all(_status(window, i) == "done" for i in ids), timeout=WAIT)
     qtbot.waitUntil(lambda: window.diagnosis.layers.count() >= 5, timeout=WAIT)
+    # every layer in the list, only the worst few as bars (their names stay readable)
+    from studio.ui.diagnosis_view import BARS_SHOWN
+
+    (bars,) = [i for i in window.diagnosis.plot.plotItem.items if hasattr(i, "opts")]
+    assert len(bars.opts["height"]) == min(BARS_SHOWN, window.diagnosis.layers.count())
     assert window.table.results.rowCount() == 12
     # a recommendation within the budget is named, circled and bold
     assert window.recommended["smallest"] in ids

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 WORST_TICKED = 1  # the worst layer is ticked when results arrive (a suggestion, not a run)
+BARS_SHOWN = 6  # more bars make their layer names overlap; the list beside shows every layer
 
 
 class DiagnosisView(QWidget):
@@ -77,10 +78,14 @@ class DiagnosisView(QWidget):
         if not errors:
             self.status.setText("No quantized layers were found.")
             return
-        xs = list(range(len(errors)))
-        heights = [e["added_error"] for e in errors]
-        self.plot.addItem(pg.BarGraphItem(x=xs, height=heights, width=0.6, brush=(200, 80, 40)))
-        self.plot.getAxis("bottom").setTicks([[(i, e["layer"]) for i, e in enumerate(errors)]])
+        worst = errors[:BARS_SHOWN]
+        heights = [e["added_error"] for e in worst]
+        self.plot.addItem(
+            pg.BarGraphItem(x=range(len(worst)), height=heights, width=0.6, brush=(200, 80, 40))
+        )
+        self.plot.getAxis("bottom").setTicks([[(i, e["layer"]) for i, e in enumerate(worst)]])
+        shown = f"the worst {len(worst)} of {len(errors)}" if len(errors) > len(worst) else "all"
+        self.plot.setTitle(f"Int8 error added per layer ({shown})", color="#222", size="10pt")
         for i, e in enumerate(errors):
             rmse = e.get("rmse_over_scale")
             item = QListWidgetItem(f"{e['layer']}  +{e['added_error']:.3f}")
