@@ -25,7 +25,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
 @pytest.mark.slow
 def test_optimize_demo_prune_cluster_int8_meets_the_targets(tmp_path):
     out = tmp_path / "run"
-    done = run_cli(*f"optimize --model demo --data demo --recipe {DEMO_RECIPE} --out {out}".split())
+    # the bundled recipe by its name, as the README shows it (no checkout path needed)
+    done = run_cli(
+        *f"optimize --model demo --data demo --recipe {DEMO_RECIPE.stem} --out {out}".split()
+    )
     assert done.returncode == 0, done.stderr
     assert {p.name for p in out.iterdir()} >= {
         "model.tflite",
@@ -94,6 +97,10 @@ def test_evaluate_without_baseline_reads_the_model_input(tmp_path, demo, capsys)
         (
             "optimize --model demo --data {tmp}/wrong.npz --recipe {ok} --out {out}",
             "expects (8, 8, 1)",
+        ),
+        (
+            "optimize --model demo --data demo --recipe no_such_recipe --out {out}",
+            "recipe file no_such_recipe does not exist",
         ),
         ("evaluate --tflite {tmp}/none.tflite --data demo", "none.tflite does not exist"),
         ("evaluate --tflite {ok} --data demo", "not a .tflite model"),
