@@ -1,8 +1,9 @@
 """The worker process: takes jobs from its connection and runs them one at a time.
 
-Started by `studio.jobs.pool` as `python -m studio.jobs.worker FD` (see core/processes.py).  It imports the
-engine (and so TensorFlow) once, at start, so jobs do not pay for it.  It asks the kernel
-to kill it when the studio's process dies, so no worker outlives the studio.
+Started by `studio.jobs.pool` as `python -m studio.jobs.worker FD` (or its bundle form, see
+`studio.core.processes`).  It imports the engine (and so TensorFlow) once, at start, so
+jobs do not pay for it.  It asks the kernel to kill it when the studio's process dies, so
+no worker outlives the studio.
 """
 
 from __future__ import annotations

@@ -15,16 +15,17 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMainWindow
 
 TIMEOUT_S = 600  # a cold start imports TensorFlow in the worker first
 MAX_ACCURACY_DROP = 0.05  # int8 on the demo loses well under a point; 5 is a broken build
 
 
-def run(app: QApplication, build) -> int:
+def run(app: QApplication, build: Callable[..., QMainWindow]) -> int:
     """Run the self-test in `app`; print what happened; return the process exit code."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tflite-studio-self-test-") as tmp:
