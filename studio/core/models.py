@@ -191,22 +191,28 @@ def _builtin_keras3_classes() -> set[str]:
 
 
 def check_trust(info: ModelFile, trust: bool) -> None:
-    """Refuse files that would run code, unless the user trusts them."""
+    """Refuse files that would run code, unless the user trusts them.
+
+    Trust also lets through layer classes missing from our built-in list (tf_keras'
+    `TFOpLambda` for raw TensorFlow ops, say); a truly custom class still fails to load.
+    """
     if trust:
         return
     if "Lambda" in info.layer_classes:
         raise UntrustedModelError(
             f"model {info.path} contains a Lambda layer, which is Python code that "
-            f"would run when the model loads; refused. If you wrote or trust this "
-            f"file, pass --trust (the window asks)"
+            f"would run when the model loads; it opens only if you trust the file "
+            f"(--trust on the command line; 'Trust and open' in the window)"
         )
     known = _builtin_keras3_classes() if is_keras3(info) else _builtin_layer_classes()
     unknown = sorted(set(info.layer_classes) - known)
     if unknown and info.format != "savedmodel":
-        raise UntrustedModelError(
-            f"model {info.path} uses custom layer class(es) {', '.join(unknown)}; "
-            f"their code is not part of the file and would have to be imported. "
-            f"If you trust it, pass --trust (the window asks)"
+        # Trusting would not help: the studio never imports the user's code.
+        raise ModelError(
+            f"model {info.path} uses custom layer class(es) {', '.join(unknown)}, whose "
+            f"code is not part of the file, and the studio does not import code to load "
+            f"them; replace them with built-in layers and save again, or save the model "
+            f"as a SavedModel folder (its traced graph loads without the classes' code)"
         )
 
 

@@ -711,8 +711,8 @@ class MainWindow(QMainWindow):
             QMessageBox.Icon.Warning, "This model file contains code", "", parent=self
         )
         box.setText(
-            f"{message}.\n\nOpen it only if you wrote it or got it from someone you trust: "
-            "its code runs with your permissions."
+            f"{message}.\n\nTrust it only if you wrote it or got it from someone you "
+            "trust: its code runs with your permissions."
         )
         box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
         trust = box.addButton("Trust and open", QMessageBox.ButtonRole.AcceptRole)
