@@ -1,9 +1,10 @@
 """Model files: inspect without running code, load into tf_keras, summarize as plain data.
 
 Keras files can carry code: a `Lambda` layer is Python bytecode, and an unknown custom
-layer needs code from somewhere.  Before anything is deserialized, the file's
-architecture JSON is read and every layer class is checked against tf_keras's built-in
-layers; anything else is refused unless the caller explicitly trusts the file.
+layer needs code from somewhere.  Before anything is deserialized, the file's whole JSON
+tree is walked (`studio.core.trust`) and every object in it must be one of Keras' own
+classes; anything that carries or names code is refused unless the caller explicitly
+trusts the file (SECURITY.md).
 
 Keras 3 files do not load into tf_keras (which tfmot needs); they are detected from the
 file's metadata and rebuilt in tf_keras by `studio.core.keras3`.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from studio.core import trust
 from studio.core.data import InputSpec
 from studio.core.errors import ModelError, UntrustedModelError, first_line
 from studio.core.resources import DEMO, DEMO_MODEL
@@ -39,6 +40,7 @@ class ModelFile:
     format: str  # "keras", "h5" or "savedmodel"
     keras_version: str | None
     layer_classes: tuple[str, ...]
+    findings: tuple[trust.Finding, ...] = ()  # what is not plainly Keras' own
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,9 @@ def _inspect_keras_zip(path: Path) -> ModelFile:
         ) from err
     except (ValueError, OSError) as err:
         raise ModelError(f"model {path} cannot be read: {err}") from err
-    return ModelFile(path, "keras", meta.get("keras_version"), tuple(_layer_classes(config)))
+    # The root compile_config is never deserialized (compile=False); see trust.scan.
+    compiled = config.pop("compile_config", None) if isinstance(config, dict) else None
+    return _model_file(path, "keras", meta.get("keras_version"), config, compiled)
 
 
 def _inspect_h5(path: Path) -> ModelFile:
@@ -129,6 +133,7 @@ def _inspect_h5(path: Path) -> ModelFile:
     try:
         with h5py.File(path, "r") as f:
             raw = f.attrs.get("model_config")
+            training = f.attrs.get("training_config")  # scanned too, never deserialized
             version = f.attrs.get("keras_version")
     except OSError as err:
         raise ModelError(
@@ -140,9 +145,8 @@ def _inspect_h5(path: Path) -> ModelFile:
             f"model {path} holds only weights, no architecture; save the whole "
             f"model with model.save()"
         )
-    raw = raw.decode() if isinstance(raw, bytes) else raw
     version = version.decode() if isinstance(version, bytes) else version
-    return ModelFile(path, "h5", version, tuple(_layer_classes(json.loads(raw))))
+    return _model_file(path, "h5", version, _json(path, raw), _json(path, training))
 
 
 def _inspect_savedmodel(path: Path) -> ModelFile:
@@ -154,29 +158,69 @@ def _inspect_savedmodel(path: Path) -> ModelFile:
             f"SavedModel {path} was not saved by Keras (no keras_metadata.pb); "
             f"the studio needs the Keras model to prune, cluster or fine-tune it"
         )
-    text = meta.read_bytes().decode("utf-8", errors="replace")
-    # The metadata is one JSON document per layer; only the layers' own class names matter.
-    classes = re.findall(r'"class_name":\s*"(\w+)",\s*"config":\s*\{\s*"name"', text)
-    version = re.search(r'"keras_version":\s*"([^"]+)"', text)
-    return ModelFile(path, "savedmodel", version.group(1) if version else None, tuple(classes))
+    from tf_keras.protobuf import saved_metadata_pb2
+
+    proto = saved_metadata_pb2.SavedMetadata()
+    try:
+        proto.ParseFromString(meta.read_bytes())
+        trees = [json.loads(node.metadata) for node in proto.nodes]
+    except Exception as err:  # protobuf's DecodeError or bad JSON: either way damaged
+        raise ModelError(
+            f"SavedModel {path} has a damaged keras_metadata.pb ({first_line(err)}); "
+            f"save the model again"
+        ) from err
+    versions = [t.get("keras_version") for t in trees if isinstance(t, dict)]
+    version = next((v for v in versions if isinstance(v, str)), None)
+    return _model_file(path, "savedmodel", version, trees)
 
 
-def _layer_classes(config: dict[str, Any]) -> Iterator[str]:
-    """Class names of every layer, descending into nested models and wrappers."""
-    cfg = config.get("config", config) if isinstance(config, dict) else {}
-    if isinstance(config, dict) and "class_name" in config and "layers" not in config:
-        yield config["class_name"]
-    for entry in cfg.get("layers", []) if isinstance(cfg, dict) else []:
-        if isinstance(entry, dict):
-            yield from _layer_classes(entry)
-    inner = cfg.get("layer") if isinstance(cfg, dict) else None
-    if isinstance(inner, dict):
-        yield from _layer_classes(inner)
+def _json(path: Path, raw: Any) -> Any:
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ModelError(
+            f"model {path} has a damaged architecture ({first_line(err)}); save it again"
+        ) from err
 
 
-def _builtin_layer_classes() -> set[str]:
-    names = {n for n in dir(keras.layers) if isinstance(getattr(keras.layers, n), type)}
-    return names | CONTAINER_CLASSES
+def _model_file(
+    path: Path, fmt: str, version: str | None, tree: Any, compiled: Any = None
+) -> ModelFile:
+    """Walk the file's whole JSON (`studio.core.trust`); `compiled` is its top-level
+    compile section, which loading with compile=False never deserializes."""
+    keras3_file = bool(version) and str(version).split(".")[0] == "3"
+    allowed = _builtin_keras3_classes() if keras3_file else _builtin_classes()
+    findings = trust.scan(tree, allowed, unknown_allowed=fmt == "savedmodel")
+    findings += trust.scan(compiled, allowed, code_only=True)
+    return ModelFile(path, fmt, version, tuple(_layer_classes(tree)), tuple(findings))
+
+
+def _layer_classes(tree: Any) -> Iterator[str]:
+    """Every `class_name` in the tree, in order (for summaries; trust uses `trust.scan`)."""
+    if isinstance(tree, list | tuple):
+        for item in tree:
+            yield from _layer_classes(item)
+    elif isinstance(tree, dict):
+        if isinstance(tree.get("class_name"), str):
+            yield tree["class_name"]
+        for value in tree.values():
+            yield from _layer_classes(value)
+
+
+def _classes_in(*modules: Any) -> set[str]:
+    return {n for m in modules for n in dir(m) if isinstance(getattr(m, n), type)}
+
+
+def _builtin_classes() -> set[str]:
+    """tf_keras' own layers, initializers, regularizers, constraints and dtype policies."""
+    k = keras
+    return (
+        _classes_in(k.layers, k.initializers, k.regularizers, k.constraints)
+        | CONTAINER_CLASSES
+        | {"Policy", "DTypePolicy"}
+    )
 
 
 def is_keras3(info: ModelFile) -> bool:
@@ -184,36 +228,64 @@ def is_keras3(info: ModelFile) -> bool:
 
 
 def _builtin_keras3_classes() -> set[str]:
+    """Keras 3's own classes, including its operation classes (`NotEqual` from masking,
+    `Cumsum` from `keras.ops.cumsum`, …), which functional graphs save as layers."""
     import keras as keras3
+    from keras.src import ops
+    from keras.src.ops.operation import Operation
 
-    names = {n for n in dir(keras3.layers) if isinstance(getattr(keras3.layers, n), type)}
-    return names | CONTAINER_CLASSES
+    op_modules = [getattr(ops, n) for n in ("core", "math", "nn", "numpy", "image", "linalg")]
+    operations = {
+        n
+        for m in op_modules
+        if m is not None
+        for n, v in vars(m).items()
+        if isinstance(v, type) and issubclass(v, Operation)
+    }
+    k = keras3
+    return (
+        _classes_in(k.layers, k.initializers, k.regularizers, k.constraints, k.dtype_policies)
+        | operations
+        | CONTAINER_CLASSES
+    )
 
 
-def check_trust(info: ModelFile, trust: bool) -> None:
+def check_trust(info: ModelFile, trusted: bool) -> None:
     """Refuse files that would run code, unless the user trusts them.
 
-    Trust also lets through layer classes missing from our built-in list (tf_keras'
-    `TFOpLambda` for raw TensorFlow ops, say); a truly custom class still fails to load.
+    Code (a Lambda anywhere, bytecode, a module outside Keras, a TensorFlow function
+    call) asks for trust; classes that are not Keras' own are refused outright, because
+    the studio never imports the user's code, so trusting could not make them load.
     """
-    if trust:
+    if trusted:
         return
-    if "Lambda" in info.layer_classes:
+    code = [f for f in info.findings if f.kind == "code"]
+    if code:
         raise UntrustedModelError(
-            f"model {info.path} contains a Lambda layer, which is Python code that "
-            f"would run when the model loads; it opens only if you trust the file "
+            f"model {info.path} contains code that would run when the model loads: "
+            f"{trust.summarize(code)}; it opens only if you trust the file "
             f"(--trust on the command line; 'Trust and open' in the window)"
         )
-    known = _builtin_keras3_classes() if is_keras3(info) else _builtin_layer_classes()
-    unknown = sorted(set(info.layer_classes) - known)
-    if unknown and info.format != "savedmodel":
-        # Trusting would not help: the studio never imports the user's code.
+    unknown = [f for f in info.findings if f.kind == "unknown"]
+    if unknown:
         raise ModelError(
-            f"model {info.path} uses custom layer class(es) {', '.join(unknown)}, whose "
-            f"code is not part of the file, and the studio does not import code to load "
-            f"them; replace them with built-in layers and save again, or save the model "
-            f"as a SavedModel folder (its traced graph loads without the classes' code)"
+            f"model {info.path} uses custom layer class(es) {trust.summarize(unknown)}, "
+            f"whose code is not part of the file, and the studio does not import code to "
+            f"load them; replace them with built-in layers and save again, or save the "
+            f"model as a SavedModel folder (its traced graph loads without the classes' code)"
         )
+
+
+def refusal(path: Path, err: Exception, what: str = "") -> ModelError:
+    """A loader's exception in the studio's words; Keras' safe-mode refusal (which says
+    `safe_mode=False`, an option only a programmer has) becomes the trust question."""
+    if "safe_mode" in str(err) or "unsafe_deserialization" in str(err):
+        return UntrustedModelError(
+            f"model {path} contains code that Keras refuses to run while loading "
+            f"(a Python function in its configuration); it opens only if you trust the "
+            f"file (--trust on the command line; 'Trust and open' in the window)"
+        )
+    return ModelError(f"model {path}{what} could not be loaded: {first_line(err)}")
 
 
 @dataclass(frozen=True)
@@ -275,7 +347,7 @@ def _load_tf_keras(info: ModelFile, trust: bool) -> keras.Model:
         else:
             model = keras.models.load_model(info.path, compile=False)
     except Exception as err:  # tf_keras raises many kinds; all mean "this file did not load"
-        raise ModelError(f"model {info.path} could not be loaded: {first_line(err)}") from err
+        raise refusal(info.path, err) from err
     if not isinstance(model, keras.Model):
         raise ModelError(f"model {info.path} did not load as a Keras model")
     return model
