@@ -1,18 +1,34 @@
 """Sessions: autosaved, reopened with everything, damaged files named."""
 
 import json
+import os
+import stat
+import time
 
 import pytest
 
+from studio.core import atomic
+from studio.core.errors import StudioError
 from studio.core.recipe import Quantization, Recipe
-from studio.core.session import Session, SessionError
+from studio.core.session import Session, SessionError, list_sessions
+
+
+def write_result(session, cid, size=100, **metrics):
+    """What a worker leaves in a candidate's folder once it is measured."""
+    folder = session.candidate_dir(cid)
+    atomic.write_bytes(folder / "model.tflite", b"x" * size)
+    atomic.write_text(folder / "recipe.json", session.candidates[cid].recipe.to_json())
+    atomic.write_json(folder / "metrics.json", {"size_bytes": size, "label": "l", **metrics})
 
 
 def test_a_session_reopens_with_its_candidates_and_baseline(tmp_path):
     session = Session.create("demo", "demo", root=tmp_path)
     session.set_baseline({"name": "m"}, {"gzip_bytes": 100, "accuracy": 0.9})
     done = session.add(Recipe(quantization=Quantization(mode="int8")))
-    session.update(done.id, status="done", metrics={"gzip_bytes": 30, "accuracy": 0.89})
+    write_result(session, done.id, size=100)
+    session.update(
+        done.id, status="done", metrics={"size_bytes": 100, "gzip_bytes": 30, "accuracy": 0.89}
+    )
     running = session.add(Recipe(quantization=Quantization(mode="float16")))
     session.update(running.id, status="running")
     session.set_budget(2.5)
@@ -40,3 +56,113 @@ def test_a_damaged_or_missing_session_is_named(tmp_path):
     (tmp_path / "session.json").write_text(json.dumps({"model": "demo"}))
     with pytest.raises(SessionError, match="session.json is damaged"):
         Session.open(tmp_path)
+
+
+def test_measured_candidates_come_back_even_if_the_studio_never_heard(tmp_path):
+    session = Session.create("demo", "demo", root=tmp_path)
+    recipes = [Recipe(quantization=Quantization(mode=m)) for m in ("int8", "float16", "dynamic")]
+    ids = [session.add(r).id for r in recipes]
+    for cid in ids:
+        session.update(cid, status="running")
+    write_result(session, ids[0], accuracy=0.97)  # measured, then the studio was killed
+    (session.candidate_dir(ids[1])).mkdir()  # converted, not yet measured
+    atomic.write_bytes(session.tflite(ids[1]), b"half")
+    write_result(session, ids[2], accuracy=0.5)
+    atomic.write_text(  # a folder whose recipe is not this candidate's does not count
+        session.candidate_dir(ids[2]) / "recipe.json", Recipe().to_json()
+    )
+    again = Session.open(session.folder)
+    assert again.candidates[ids[0]].status == "done"
+    assert again.candidates[ids[0]].metrics["accuracy"] == 0.97
+    assert "label" not in again.candidates[ids[0]].metrics
+    assert [again.candidates[i].status for i in ids[1:]] == ["interrupted", "interrupted"]
+    assert any("c001 recovered" in n for n in again.notes)
+    # and the repair is saved: a plain reopen needs none
+    assert Session.open(session.folder).notes == ()
+
+
+def test_deleted_or_changed_candidate_files_are_noticed(tmp_path):
+    session = Session.create("demo", "demo", root=tmp_path)
+    a, b, c = (session.add(Recipe(seed=i)).id for i in range(3))
+    for cid in (a, b, c):
+        write_result(session, cid, size=100)
+        session.update(cid, status="done", metrics={"size_bytes": 100})
+    for path in session.candidate_dir(a).iterdir():
+        path.unlink()
+    session.candidate_dir(a).rmdir()
+    session.tflite(b).write_bytes(b"other")
+    again = Session.open(session.folder)
+    assert again.candidates[a].status == "missing" and "was deleted" in again.candidates[a].message
+    assert again.candidates[b].status == "missing" and "was changed" in again.candidates[b].message
+    assert again.candidates[c].status == "done"
+    assert [x.id for x in again.finished()] == [c]  # never recommended again
+
+
+def test_a_corrupt_session_file_reopens_from_the_last_good_copy(tmp_path):
+    session = Session.create("demo", "demo", root=tmp_path)
+    cid = session.add(Recipe()).id
+    write_result(session, cid)
+    session.update(cid, status="done", metrics={"size_bytes": 100})
+    path = session.folder / "session.json"
+    path.write_text(path.read_text()[:200])  # cut mid-string
+    again = Session.open(session.folder)
+    assert again.candidates[cid].status == "done"
+    assert any("damaged" in n and "last good copy" in n for n in again.notes)
+    assert json.loads(path.read_text())["candidates"]  # and session.json is whole again
+
+    (session.folder / "session.bak.json").write_text("{")
+    path.write_text('{"model": "demo", "candidates": [{"id": "x')
+    with pytest.raises(SessionError) as err:
+        Session.open(session.folder)
+    message = str(err.value)
+    assert "session.json is damaged" in message and "Unterminated" not in message
+
+
+def test_leftover_part_files_are_cleaned_on_open(tmp_path):
+    session = Session.create("demo", "demo", root=tmp_path)
+    old = session.folder / "c001" / ".model.tflite.abc.part"
+    old.parent.mkdir()
+    old.write_bytes(b"half")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    fresh = session.folder / ".session.json.def.part"  # a live writer's: left alone
+    fresh.write_bytes(b"x")
+    Session.open(session.folder)
+    assert not old.exists() and fresh.exists()
+
+
+def test_recent_sessions_list_model_date_and_candidates(tmp_path):
+    first = Session.create("a.keras", "demo", root=tmp_path)
+    time.sleep(0.01)
+    second = Session.create("b.keras", "d.npz", root=tmp_path)
+    second.add(Recipe())
+    os.utime(first.folder / "session.json", (time.time() - 60, time.time() - 60))
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "session.json").write_text("{")
+    listed = list_sessions(tmp_path)
+    assert [(s.model, s.candidates) for s in listed] == [("b.keras", 1), ("a.keras", 0)]
+
+
+def test_an_export_is_all_files_or_none(tmp_path, monkeypatch):
+    calls = []
+    real = os.fsync
+
+    def full_disk_on_second(fd):
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(fd)
+
+    monkeypatch.setattr(atomic.os, "fsync", full_disk_on_second)
+    files = {tmp_path / "m.tflite": b"model", tmp_path / "m.recipe.json": b"{}"}
+    with pytest.raises(StudioError, match=r"m\.recipe\.json: No space left"):
+        atomic.write_all(files)
+    assert list(tmp_path.iterdir()) == []  # neither file, no temporary left
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = atomic.write_bytes(tmp_path / "m.tflite", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -2,7 +2,10 @@
 
 The bytes go to a temporary file in the same folder, are flushed to disk, and then
 renamed over the target (rename is atomic within one file system).  A full disk or a
-read-only folder becomes a StudioError that names the path.
+read-only folder becomes a StudioError that names the path.  Files get the usual
+permissions (0666 less the umask), not the temporary file's 0600: exported models must
+be readable by the app's build.  `write_all` does the same for several files at once:
+all of them, or none.
 """
 
 from __future__ import annotations
@@ -10,25 +13,34 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from studio.core.errors import StudioError
 
+PART = ".part"
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    path = Path(path)
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    """`data` in a complete, flushed temporary file beside `path` (not yet in place)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PART, dir=path.parent)
     except OSError as err:
         raise StudioError(f"cannot write {path}: {err.strerror}; choose another folder") from err
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
     except OSError as err:
         Path(tmp).unlink(missing_ok=True)
         raise StudioError(
@@ -37,7 +49,51 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+    return Path(tmp)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    return write_all({Path(path): data})[0]
+
+
+def write_all(files: dict[Path, bytes]) -> list[Path]:
+    """Write every file or none: all are staged first, and only when every one is
+    complete on disk are they renamed into place (renames need no space).  A failure
+    removes whatever was staged and names the file it happened to."""
+    staged: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        for path, data in files.items():
+            staged.append((_stage(Path(path), data), Path(path)))
+        for tmp, path in staged:
+            try:
+                os.replace(tmp, path)
+            except OSError as err:
+                raise StudioError(f"cannot write {path}: {err.strerror}") from err
+            placed.append(path)
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if len(placed) < len(staged):  # none, rather than some
+            for path in placed:
+                path.unlink(missing_ok=True)
+        raise
+    return [path for _, path in staged]
+
+
+def clean_leftovers(folder: str | os.PathLike, older_than_s: float = 60.0) -> int:
+    """Remove temporary files a killed process left mid-write under `folder` (the ones
+    a live writer could still be using, younger than `older_than_s`, stay)."""
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for tmp in Path(folder).rglob(f".*{PART}"):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:

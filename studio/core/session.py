@@ -6,9 +6,13 @@ Everything lives in one folder, so a session survives a crash and can be reopene
     baseline/           baseline.tflite, baseline.json
     c001/, c002/, ...   each candidate's model.tflite, recipe.json, metrics.json
 
-`session.json` is rewritten atomically after every change (autosave).  A candidate
-that was queued or running when the studio stopped is marked "interrupted" on reopen,
-never silently dropped.  No TensorFlow and no Qt here: the window and the CLI share it.
+`session.json` is rewritten atomically after every change (autosave), and
+`session.bak.json` keeps the same content as the last good copy, for when `session.json`
+is damaged from outside.  On reopen, a candidate whose files are complete on disk
+(`model.tflite`, `recipe.json` matching its recipe, `metrics.json`) is recovered even if
+the studio stopped before it heard of it; one that was queued or running is marked
+"interrupted", never silently dropped; a finished one whose files were deleted or changed
+is marked "missing".  No TensorFlow and no Qt here: the window and the CLI share it.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from studio.core.errors import StudioError
 from studio.core.recipe import Recipe
 
 FILE = "session.json"
+BACKUP = "session.bak.json"
 VERSION = 1
-STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted")
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "missing")
 UNFINISHED = ("queued", "running")
+RESULT_FILES = ("model.tflite", "recipe.json", "metrics.json")
 
 
 class SessionError(StudioError):
@@ -111,6 +117,7 @@ class Session:
         self.summary: dict[str, Any] | None = None
         self.baseline: dict[str, Any] | None = None
         self.candidates: dict[int, Candidate] = {}
+        self.notes: tuple[str, ...] = ()  # what opening it repaired (see `open`)
 
     # -- files ---------------------------------------------------------------------
 
@@ -124,14 +131,41 @@ class Session:
 
     @classmethod
     def open(cls, folder: str | Path) -> Session:
+        """Reopen a session; `notes` then says what had to be repaired, if anything."""
         folder = Path(folder)
         path = folder / FILE
+        if not path.exists() and not (folder / BACKUP).exists():
+            raise SessionError(f"{folder} is not a studio session (no {FILE} in it)")
+        atomic.clean_leftovers(folder)
+        notes: list[str] = []
+        try:
+            session = cls._read(folder, path)
+        except SessionError as err:
+            try:
+                session = cls._read(folder, folder / BACKUP)
+            except SessionError:
+                raise err from None
+            notes.append(
+                f"{FILE} was damaged ({err.__cause__ or err}); reopened from the last good "
+                f"copy, {BACKUP}"
+            )
+        notes += session.check_files()
+        session.notes = tuple(notes)
+        if notes:
+            session.save()
+        return session
+
+    @classmethod
+    def _read(cls, folder: Path, path: Path) -> Session:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError as err:
             raise SessionError(f"{folder} is not a studio session (no {FILE} in it)") from err
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise SessionError(f"cannot read {path}: {err}") from err
+            raise SessionError(
+                f"{path} is damaged and cannot be read ({type(err).__name__}); start a new "
+                f"session, or restore the file from a backup"
+            ) from err
         try:
             session = cls(folder, str(raw["model"]), str(raw["data"]), trust=bool(raw["trust"]))
             session.budget = float(raw.get("budget", 1.0))
@@ -140,14 +174,15 @@ class Session:
             for item in raw.get("candidates", []):
                 candidate = Candidate.from_dict(item)
                 session.candidates[candidate.id] = candidate
-        except (KeyError, TypeError, ValueError, StudioError) as err:
-            raise SessionError(f"{path} is damaged ({err}); start a new session") from err
+        except (KeyError, TypeError, ValueError, AttributeError, StudioError) as err:
+            raise SessionError(
+                f"{path} is damaged ({err}); start a new session, or restore the file "
+                f"from a backup"
+            ) from err
         return session
 
     def save(self) -> None:
-        atomic.write_json(
-            self.folder / FILE,
-            {
+        content = {
                 "version": VERSION,
                 "model": self.model,
                 "data": self.data,
@@ -156,8 +191,9 @@ class Session:
                 "summary": self.summary,
                 "baseline": self.baseline,
                 "candidates": [c.to_dict() for c in self.candidates.values()],
-            },
-        )
+        }
+        atomic.write_json(self.folder / FILE, content)
+        atomic.write_json(self.folder / BACKUP, content)  # the last good copy
 
     # -- changes -------------------------------------------------------------------
 
@@ -193,3 +229,88 @@ class Session:
 
     def finished(self) -> list[Candidate]:
         return [c for c in self.candidates.values() if c.status == "done" and c.metrics]
+
+    # -- what is on disk -------------------------------------------------------------
+
+    def measured(self, candidate_id: int) -> dict[str, Any] | None:
+        """The figures a worker wrote for this candidate, if its files are complete and
+        are this candidate's (the recipe on disk is its recipe); else None."""
+        folder = self.candidate_dir(candidate_id)
+        if not all((folder / name).is_file() for name in RESULT_FILES):
+            return None
+        try:
+            recipe = Recipe.from_json((folder / "recipe.json").read_text(encoding="utf-8"))
+            metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, StudioError):
+            return None
+        if recipe != self.candidates[candidate_id].recipe or not isinstance(metrics, dict):
+            return None
+        metrics.pop("label", None)
+        return metrics
+
+    def file_problem(self, candidate_id: int) -> str:
+        """Why a finished candidate's model can no longer be used ('' if it can)."""
+        candidate = self.candidates[candidate_id]
+        path = self.tflite(candidate_id)
+        if not path.is_file():
+            return f"its file {path} was deleted; run the recipe again"
+        expected = (candidate.metrics or {}).get("size_bytes")
+        if expected is not None and path.stat().st_size != expected:
+            return (
+                f"its file {path} was changed after it was measured "
+                f"({path.stat().st_size} bytes, measured {expected}); run the recipe again"
+            )
+        return ""
+
+    def check_files(self) -> list[str]:
+        """Recover candidates measured on disk but not recorded; mark finished ones whose
+        files went away as "missing".  Returns one line per change, for the user."""
+        notes = []
+        for cid, candidate in list(self.candidates.items()):
+            if candidate.status != "done":
+                metrics = self.measured(cid)
+                if metrics is not None:
+                    self.candidates[cid] = dataclasses.replace(
+                        candidate, status="done", metrics=metrics, message=""
+                    )
+                    notes.append(f"{candidate.name} recovered: it was measured before the stop")
+                continue
+            problem = self.file_problem(cid)
+            if problem:
+                self.candidates[cid] = dataclasses.replace(
+                    candidate, status="missing", message=problem
+                )
+                notes.append(f"{candidate.name} is missing: {problem}")
+        return notes
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One line of File → Recent sessions."""
+
+    folder: Path
+    model: str
+    data: str
+    modified: float  # seconds since the epoch
+    candidates: int
+
+
+def list_sessions(root: Path | None = None, limit: int = 20) -> list[SessionInfo]:
+    """Sessions under `root`, newest first (damaged ones are left out)."""
+    root = root or default_root()
+    found = []
+    for path in root.glob(f"*/{FILE}"):
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            found.append(
+                SessionInfo(
+                    path.parent,
+                    str(raw["model"]),
+                    str(raw["data"]),
+                    path.stat().st_mtime,
+                    len(raw.get("candidates", [])),
+                )
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return sorted(found, key=lambda s: s.modified, reverse=True)[:limit]
