@@ -139,5 +139,34 @@ def test_bad_sources(tmp_path):
     with pytest.raises(DataError, match=r"has no images"):
         load_data(tmp_path / "empty")
     (tmp_path / "empty" / "a" / "x.png").write_bytes(b"not a png")
+    (tmp_path / "empty" / "b").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8), "L").save(tmp_path / "empty" / "b" / "y.png")
     with pytest.raises(DataError, match=r"x\.png cannot be read"):
         load_data(tmp_path / "empty")
+
+
+def _image_folder(root, classes, size=(8, 8), count=3):
+    for cls in classes:
+        (root / cls).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(np.full(size[::-1], 20 * i, np.uint8), "L").save(root / cls / f"{i}.png")
+
+
+def test_an_image_folder_with_one_class_is_refused(tmp_path):
+    _image_folder(tmp_path, ["cat"])
+    (tmp_path / "empty_dog").mkdir()
+    with pytest.raises(DataError, match=r"images of one class only \('cat'\).*two sub-folders"):
+        load_data(tmp_path)
+
+
+def test_image_sizes_are_read_from_headers_before_decoding(tmp_path, monkeypatch):
+    _image_folder(tmp_path, ["a", "b"], size=(300, 200))
+    decoded = []
+    real = np.asarray
+    monkeypatch.setattr("studio.core.data.np.asarray", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    with pytest.raises(DataError, match=r"are 300x200 pixels \(e\.g\. 0\.png\).*expects 8x8"):
+        load_data(tmp_path, expect=IMG)
+    assert not decoded  # refused from the headers: no image was decoded
+    monkeypatch.setattr("studio.core.data.MAX_IMAGE_BYTES", 1000)
+    with pytest.raises(DataError, match=r"too large to load: 6 images of 300x200"):
+        load_data(tmp_path)

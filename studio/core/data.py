@@ -54,15 +54,20 @@ class InputSpec:
     dtype: str
 
 
-def load_data(source: str | os.PathLike, *, seed: int = 0) -> Dataset:
-    """`demo`, a `.npz` file, or an image folder with one sub-folder per class."""
+def load_data(
+    source: str | os.PathLike, *, seed: int = 0, expect: InputSpec | None = None
+) -> Dataset:
+    """`demo`, a `.npz` file, or an image folder with one sub-folder per class.
+
+    `expect` (the model's input) lets an image folder of the wrong size be refused from
+    the image headers, before thousands of large images are decoded."""
     if str(source) == DEMO:
         return _load_npz(DEMO_DATA, seed, label="the bundled demo data")
     path = Path(source)
     if not path.exists():
         raise DataError(f"data {path} does not exist; give a .npz file, an image folder or 'demo'")
     if path.is_dir():
-        return _load_image_folder(path, seed)
+        return _load_image_folder(path, seed, expect)
     if path.suffix.lower() == ".npz":
         return _load_npz(path, seed, label=str(path))
     raise DataError(
@@ -139,7 +144,39 @@ def split(
     )
 
 
-def _load_image_folder(path: Path, seed: int) -> Dataset:
+MAX_IMAGE_BYTES = 4 * 2**30  # decoded as float32; more than this does not fit a worker
+
+
+def _check_headers(path: Path, files: list[tuple[Path, int]], expect: InputSpec | None) -> None:
+    """Sizes from the image headers (nothing decoded): refuse what cannot fit the model
+    or memory before decoding it."""
+    from PIL import Image, UnidentifiedImageError
+
+    sizes: dict[tuple[int, int], Path] = {}
+    for f, _ in files:
+        try:
+            with Image.open(f) as im:
+                sizes.setdefault(im.size, f)
+        except (UnidentifiedImageError, OSError) as err:
+            raise DataError(f"image {f} cannot be read ({err}); remove or replace it") from err
+    (width, height), first = next(iter(sizes.items()))
+    shape = expect.shape if expect is not None else ()
+    if len(shape) == 3 and None not in shape[:2] and (height, width) != tuple(shape[:2]):
+        raise DataError(
+            f"images in {path} are {width}x{height} pixels (e.g. {first.name}) but the model "
+            f"input {expect.name!r} expects {shape[1]}x{shape[0]}; resize the images to "
+            f"{shape[1]}x{shape[0]}"
+        )
+    needed = sum(w * h * 3 * 4 for w, h in sizes) * len(files) // max(1, len(sizes))
+    if needed > MAX_IMAGE_BYTES:
+        raise DataError(
+            f"images in {path} are too large to load: {len(files)} images of "
+            f"{width}x{height} pixels need about {needed / 2**30:.1f} GB; resize them to the "
+            f"model's input size"
+        )
+
+
+def _load_image_folder(path: Path, seed: int, expect: InputSpec | None = None) -> Dataset:
     from PIL import Image, UnidentifiedImageError
 
     classes = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -157,6 +194,13 @@ def _load_image_folder(path: Path, seed: int) -> Dataset:
         ]
     if not files:
         raise DataError(f"image folder {path} has no images (.png, .jpg, ...) in its sub-folders")
+    with_images = sorted({classes[label] for _, label in files})
+    if len(with_images) < 2:
+        raise DataError(
+            f"image folder {path} has images of one class only ({with_images[0]!r}); a "
+            f"classifier needs at least two sub-folders with images, one per class"
+        )
+    _check_headers(path, files, expect)
     images, sizes = [], set()
     for f, _ in files:
         try:

@@ -65,7 +65,8 @@ def prepare(
     loaded = load(model_source, trust=trust)
     model = as_functional(loaded.model)
     summary = summarize(model, origin=loaded.origin, limitation=loaded.limitation)
-    data = fit_to_model(load_data(data_source, seed=seed), summary.input, summary.output)
+    data = load_data(data_source, seed=seed, expect=summary.input)
+    data = fit_to_model(data, summary.input, summary.output)
     return Prepared(model, summary, data, outputs_are_probabilities(model, data.x_eval))
 
 

@@ -262,12 +262,15 @@ class Session:
             )
         return ""
 
-    def check_files(self) -> list[str]:
-        """Recover candidates measured on disk but not recorded; mark finished ones whose
-        files went away as "missing".  Returns one line per change, for the user."""
+    def check_files(self, *, recover: bool = True) -> list[str]:
+        """Mark finished candidates whose files went away as "missing"; with `recover`
+        (on reopen, when no job runs), also take in candidates measured on disk but never
+        recorded.  Returns one line per change, for the user."""
         notes = []
         for cid, candidate in list(self.candidates.items()):
             if candidate.status != "done":
+                if not recover:
+                    continue
                 metrics = self.measured(cid)
                 if metrics is not None:
                     self.candidates[cid] = dataclasses.replace(

@@ -76,8 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path(args.sessions_root) if args.sessions_root else None
     window = build(settings, workers=args.workers, sessions_root=root)
     window.show()
-    if args.session:
-        window.open_session(args.session)
-    else:
+    # A session that cannot be opened is explained, and the window still gets one.
+    if not (args.session and window.open_session(args.session)):
         window.start(args.model, args.data)
     return app.exec()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -38,6 +39,7 @@ from studio.core.recipe import Quantization, Recipe
 from studio.core.report import write as write_report
 from studio.core.resources import DEMO
 from studio.core.session import FILE as SESSION_FILE
+from studio.core.session import default_root, list_sessions
 from studio.core.sweep import recommend
 from studio.ui.code_dialog import CodeDialog
 from studio.ui.diagnosis_view import DiagnosisView
@@ -299,6 +301,9 @@ class MainWindow(QMainWindow):
         self.recent_menu = menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         menu.addAction(self.session_action)
+        self.recent_sessions_menu = menu.addMenu("Recent &sessions")
+        self.recent_sessions_menu.setToolTipsVisible(True)
+        self.recent_sessions_menu.aboutToShow.connect(self._fill_recent_sessions)
         menu.addSeparator()
         menu.addAction(self.load_recipe_action)
         menu.addAction(self.save_recipe_action)
@@ -402,6 +407,55 @@ class MainWindow(QMainWindow):
         if not recent:
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 
+    @property
+    def sessions_root(self) -> Path:
+        return self.workbench.sessions_root or default_root()
+
+    def _fill_recent_sessions(self) -> None:
+        """Sessions newest first, each with its model, date and candidate count."""
+        menu = self.recent_sessions_menu
+        menu.clear()
+        current = self.workbench.session.folder if self.workbench.session else None
+        sessions = list_sessions(self.sessions_root)
+        for info in sessions:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.modified))
+            mark = "  (open)" if info.folder == current else ""
+            action = menu.addAction(
+                f"{shown_source(info.model)} — {when} — {info.candidates} candidate(s){mark}"
+            )
+            action.setToolTip(f"{info.folder}\ndata: {shown_source(info.data)}")
+            action.triggered.connect(lambda _=False, f=str(info.folder): self.open_session(f))
+        if not sessions:
+            menu.addAction("(none yet)").setEnabled(False)
+
+    def ask_about_running(self) -> str | None:
+        """Jobs are running and the user opens something else: "keep" (they finish in
+        their own session), "cancel", or None (don't open).  Tests replace this."""
+        count = self.workbench.busy()
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Jobs are still running",
+            f"{count} job(s) of this session are still running or queued.",
+            parent=self,
+        )
+        box.setInformativeText(
+            "Let them finish: their results are saved in this session (File → Recent "
+            "sessions reopens it). Cancel them: their work so far is lost."
+        )
+        keep = box.addButton("Let them finish", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton("Cancel them", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Don't open", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.exec()
+        return {keep: "keep", cancel: "cancel"}.get(box.clickedButton())
+
+    def _switch_ok(self) -> tuple[bool, bool]:
+        """Whether to go on opening something else, and whether running jobs go on."""
+        if not self.workbench.busy():
+            return True, False
+        answer = self.ask_about_running()
+        return answer is not None, answer == "keep"
+
     # -- what the user does --------------------------------------------------------
 
     def start(self, model: str | None = None, data: str | None = None) -> None:
@@ -423,25 +477,37 @@ class MainWindow(QMainWindow):
         if model != DEMO and not Path(model).exists():
             self.show_error("Cannot open model", f"{model} does not exist.")
             return
+        go_on, keep = self._switch_ok()
+        if not go_on:
+            return
         try:
-            self.workbench.open_model(model, data)
+            self.workbench.open_model(model, data, keep_running=keep)
         except StudioError as err:
             self.show_error("Cannot open model", str(err))
             return
         self._remember(model)
 
     def set_data(self, data: str) -> None:
+        go_on, keep = self._switch_ok()
+        if not go_on:
+            return
         try:
-            self.workbench.set_data(data)
+            self.workbench.set_data(data, keep_running=keep)
         except StudioError as err:
             self.show_error("Cannot use this data", str(err))
 
     def open_session(self, folder: str) -> bool:
+        go_on, keep = self._switch_ok()
+        if not go_on:
+            return False
         try:
-            self.workbench.open_session(folder)
+            self.workbench.open_session(folder, keep_running=keep)
         except StudioError as err:
             self.show_error("Cannot open session", str(err))
             return False
+        notes = self.workbench.session.notes
+        if notes:
+            self.show_error("Session repaired", "\n".join(notes))
         return True
 
     def load_recipe(self, path: str) -> bool:
@@ -470,14 +536,23 @@ class MainWindow(QMainWindow):
         target = Path(path)
         if target.suffix != ".tflite":
             target = target.with_name(target.name + ".tflite")
+        problem = session.file_problem(candidate.id)
+        if problem:
+            self.workbench.check_files()
+            self.show_error("Cannot export", f"{candidate.name} cannot be exported: {problem}.")
+            return False
         try:
             blob = session.tflite(candidate.id).read_bytes()
         except OSError as err:
             self.show_error("Cannot export", f"{session.tflite(candidate.id)}: {err.strerror}")
             return False
-        try:
-            atomic.write_bytes(target, blob)
-            atomic.write_text(target.with_suffix(".recipe.json"), candidate.recipe.to_json())
+        try:  # both files or neither
+            atomic.write_all(
+                {
+                    target: blob,
+                    target.with_suffix(".recipe.json"): candidate.recipe.to_json().encode(),
+                }
+            )
         except StudioError as err:
             self.show_error("Cannot export", str(err))
             return False
@@ -594,7 +669,9 @@ class MainWindow(QMainWindow):
             self.open_model(path)
 
     def _ask_session(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open session folder", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(
+            self, "Open session folder", str(self.sessions_root)
+        )
         if folder:
             self.open_session(folder)
 
@@ -672,6 +749,10 @@ class MainWindow(QMainWindow):
         self.selected = None
         self._curves_for = None
         self.setWindowTitle(f"{shown_source(session.model)} — TFLite Optimization Studio")
+        # Remembered at once, not at a clean close: after a crash the studio reopens it.
+        self.settings.setValue("session/last", str(session.folder))
+        self.settings.sync()
+        self.editor.set_blocked("")
         self.model_panel.show_setup(session.model, session.data)
         self.jobs.clear()
         self.budget.blockSignals(True)
@@ -697,7 +778,14 @@ class MainWindow(QMainWindow):
     def _on_setup_failed(self, kind: str, message: str) -> None:
         self.model_panel.show_status(message, error=True)
         self.setup_tabs.setCurrentWidget(self.model_panel)
-        if kind == "UntrustedModelError":
+        if kind != "DataError":
+            self.editor.set_blocked(
+                "the model has no float baseline yet (see Model & data); open it again "
+                "or open another model"
+            )
+        if kind == "Cancelled":
+            self._log(message)
+        elif kind == "UntrustedModelError":
             self._ask_trust(message)
         elif kind != "DataError":
             self.show_error("Cannot load the model", message)
@@ -820,6 +908,7 @@ class MainWindow(QMainWindow):
         session = self.workbench.session
         if session is None or session.baseline is None:
             return
+        self.workbench.check_files()  # never recommend a candidate whose file is gone
         done = {c.name: c for c in session.finished()}
         results = [{"name": n, "metrics": c.metrics} for n, c in done.items()]
         chosen = recommend(results, session.baseline, session.budget)

@@ -433,6 +433,7 @@ class RecipeEditor(QWidget):
         self.pruning = PruningPanel()
         self.clustering = ClusteringPanel()
         self.limitation = ""  # why this model takes post-training quantization only
+        self.blocked = ""  # why nothing can run now (the model did not load), or ""
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         set_role(self.problem, "error")
@@ -447,6 +448,11 @@ class RecipeEditor(QWidget):
         layout.addWidget(self.run_button)
         layout.addStretch(1)
         self.quantization.setChecked(True)
+        self.validate()
+
+    def set_blocked(self, reason: str) -> None:
+        """Disable Run with `reason` shown (e.g. the model failed to load); '' enables."""
+        self.blocked = reason
         self.validate()
 
     def set_layers(self, summary: dict | None) -> None:
@@ -473,6 +479,8 @@ class RecipeEditor(QWidget):
 
     def validate(self) -> Recipe | None:
         try:
+            if self.blocked:
+                raise RecipeError(self.blocked)
             recipe = self.recipe()
             needs_keras = recipe.pruning or recipe.clustering or recipe.quantization.qat
             if needs_keras and self.limitation:

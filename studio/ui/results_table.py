@@ -107,6 +107,7 @@ STATUS_COLORS = {
     "failed": QColor("#b00020"),
     "cancelled": QColor("#777"),
     "interrupted": QColor("#777"),
+    "missing": QColor("#b00020"),
 }
 
 

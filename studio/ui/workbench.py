@@ -77,20 +77,55 @@ class Workbench(QObject):
 
     # -- what views call -------------------------------------------------------------
 
-    def open_model(self, model: str | os.PathLike, data: str | None = None, trust: bool = False):
-        """Start a session on `model` (keeping the current data unless given)."""
-        data = data or (self.session.data if self.session else "demo")
-        self._start(Session.create(str(model), str(data), root=self.sessions_root, trust=trust))
+    def open_model(
+        self,
+        model: str | os.PathLike,
+        data: str | None = None,
+        trust: bool = False,
+        *,
+        keep_running: bool = False,
+    ):
+        """Start a session on `model` (keeping the current data unless given).
 
-    def set_data(self, data: str | os.PathLike) -> None:
+        Running jobs are cancelled, unless `keep_running`: then they finish and their
+        results are saved in the session they belong to (reopen it to see them)."""
+        data = data or (self.session.data if self.session else "demo")
+        session = Session.create(str(model), str(data), root=self.sessions_root, trust=trust)
+        self._start(session, keep_running=keep_running)
+
+    def set_data(self, data: str | os.PathLike, *, keep_running: bool = False) -> None:
         model = self.session.model if self.session else "demo"
         trust = self.session.trust if self.session else False
-        self._start(Session.create(model, str(data), root=self.sessions_root, trust=trust))
+        session = Session.create(model, str(data), root=self.sessions_root, trust=trust)
+        self._start(session, keep_running=keep_running)
 
-    def open_session(self, folder: str | os.PathLike) -> None:
-        """Reopen a saved session (raises SessionError for a folder that is not one)."""
+    def open_session(self, folder: str | os.PathLike, *, keep_running: bool = False) -> None:
+        """Reopen a saved session (raises SessionError for a folder that is not one);
+        its `notes` say what was repaired or recovered on the way."""
         session = Session.open(folder)
-        self._start(session, measure=session.baseline is None)
+        for note in session.notes:
+            self.log.emit(note)
+        self._start(session, measure=session.baseline is None, keep_running=keep_running)
+
+    def busy(self) -> int:
+        """How many jobs of the current session are queued or running."""
+        return sum(1 for t in self._tracks.values() if t.session is self.session)
+
+    def check_files(self) -> list[str]:
+        """Notice finished candidates whose files were deleted or changed (marked
+        "missing", never recommended or exported); one line per change."""
+        if self.session is None:
+            return []
+        before = {cid: c.status for cid, c in self.session.candidates.items()}
+        notes = self.session.check_files(recover=False)
+        if notes:
+            self.session.save()
+            for note in notes:
+                self.log.emit(note)
+            for cid, status in before.items():
+                if self.session.candidates[cid].status != status:
+                    self.candidate_changed.emit(cid)
+        return notes
 
     def run(self, recipe: Recipe) -> int:
         """Queue a candidate; returns its id."""
@@ -187,8 +222,10 @@ class Workbench(QObject):
             self.runner.cancel(job_id)
 
     def cancel_all(self) -> None:
-        for candidate_id in list(self._job_of):
-            self.cancel(candidate_id)
+        """Every job of the current session: candidates, the baseline, a diagnosis."""
+        for job_id, track in list(self._tracks.items()):
+            if track.session is self.session:
+                self.runner.cancel(job_id)
 
     def set_budget(self, budget: float) -> None:
         if self.session is not None and budget != self.session.budget:
@@ -220,8 +257,9 @@ class Workbench(QObject):
             raise RuntimeError("no session is open")
         return self.session
 
-    def _start(self, session: Session, *, measure: bool = True) -> None:
-        self.cancel_all()  # the old session's jobs would only be dropped anyway
+    def _start(self, session: Session, *, measure: bool = True, keep_running: bool = False) -> None:
+        if not keep_running:
+            self.cancel_all()
         self.session = session
         self._job_of.clear()
         self._progress.clear()
@@ -293,7 +331,14 @@ class Workbench(QObject):
             self._show_progress(cid, event)
         if event.stage == "done":
             track.done_in_group += 1
-            self._stage[current] = "measured; waiting for the rest of its sweep group"
+            # Saved the moment it is measured: a kill or a cancel of the rest of the
+            # group must not throw away what is on disk already.  (Every candidate is
+            # checked: one that failed sends no "done", so counting alone can be off.)
+            for cid in self._unfinished(track):
+                metrics = self.session.measured(cid)
+                if metrics is not None:
+                    self._job_of.pop(cid, None)
+                    self._record(track, cid, True, status="done", metrics=metrics, message="")
 
     def _on_finished(self, job_id: int, result) -> None:
         track, current = self._end(job_id)
@@ -313,7 +358,7 @@ class Workbench(QObject):
                 self.script_ready.emit(track.subject, result)
         elif track.kind == "group":
             by_name = {r["name"]: r for r in result}
-            for cid in track.candidate_ids:
+            for cid in self._unfinished(track):
                 r = by_name.get(track.session.candidates[cid].name)
                 if r is None or r["error"]:
                     message = r["error"] if r else "the sweep group did not return it"
@@ -336,6 +381,8 @@ class Workbench(QObject):
         track, current = self._end(job_id)
         if track is None:
             return
+        if track.kind == "baseline" and not current:
+            return
         if track.kind == "baseline" and current:
             self.log.emit(f"baseline failed: {message}")
             self.setup_failed.emit(kind, message)
@@ -345,14 +392,24 @@ class Workbench(QObject):
         elif track.kind == "script" and current:
             self.log.emit(f"script failed: {message}")
             self.script_failed.emit(track.subject, message)
-        for cid in track.candidate_ids:
+        for cid in self._unfinished(track):
             self._record(track, cid, current, status="failed", message=message)
 
     def _on_cancelled(self, job_id: int) -> None:
         track, current = self._end(job_id)
-        if track is not None:
-            for cid in track.candidate_ids:
-                self._record(track, cid, current, status="cancelled", message="")
+        if track is None:
+            return
+        if track.kind == "baseline" and current:
+            self.log.emit("float baseline cancelled")
+            self.setup_failed.emit("Cancelled", "measuring the float baseline was cancelled")
+        for cid in self._unfinished(track):
+            self._record(track, cid, current, status="cancelled", message="")
+
+    def _unfinished(self, track: _Track) -> list[int]:
+        """A group's candidates not measured yet (the measured ones are saved already)."""
+        return [
+            cid for cid in track.candidate_ids if track.session.candidates[cid].status != "done"
+        ]
 
     def _record(self, track: _Track, cid: int, current: bool, **changes) -> None:
         """Write a candidate's outcome into its session (current or not), then tell views."""
