@@ -119,3 +119,20 @@ def test_shutdown_leaves_no_child_process():
     assert not psutil.Process().children(recursive=True) or all(
         c.pid not in pids for c in psutil.Process().children(recursive=True)
     )
+
+
+def test_idle_workers_are_released_and_come_back_when_needed():
+    pool = ProcessPool(size=1, idle_timeout_s=1.0)
+    try:
+        first = pool.submit(Job("os:getpid"))
+        [*_, done] = wait_for(pool, first, (Finished, Failed))
+        assert isinstance(done, Finished)
+        deadline = time.monotonic() + 60
+        while pool.worker_pids and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pool.worker_pids == [], "an idle worker kept its memory"
+        again = pool.submit(Job("os:getpid"))  # a new worker starts for it
+        [*_, done_again] = wait_for(pool, again, (Finished, Failed))
+        assert isinstance(done_again, Finished) and done_again.result != done.result
+    finally:
+        pool.shutdown()

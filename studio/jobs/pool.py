@@ -9,6 +9,10 @@ How a job ends, and what the caller sees:
   at once, because a converter call cannot be interrupted, and replaced);
 - its worker dies (abort, segfault, killed, out of memory) -> `Failed(crashed=True)` with
   what happened, and a replacement worker starts.  Other jobs are untouched.
+
+Each idle worker holds about 1 GB (TensorFlow), so a worker idle for `idle_timeout_s`
+is released, and started again when a job needs it (it then imports TensorFlow again,
+a few seconds).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -30,6 +35,7 @@ from studio.jobs.messages import Cancelled, Failed, Finished, Job, JobEvent, Sta
 
 GIB = 2**30
 MEMORY_PER_WORKER = 3 * GIB  # TensorFlow plus a fine-tune of a small model
+IDLE_TIMEOUT_S = 600.0  # release a worker idle this long (None: never)
 
 
 class Backend(Protocol):
@@ -68,13 +74,18 @@ class _Worker:
     conn: Connection
     job_id: int | None = None
     ready: threading.Event = field(default_factory=threading.Event)
+    idle_since: float | None = None  # monotonic time it last became idle
+    retired: bool = False  # released for being idle: not replaced
 
 
 class ProcessPool:
     """The default backend: `size` worker processes on this machine."""
 
-    def __init__(self, size: int | None = None) -> None:
+    def __init__(
+        self, size: int | None = None, idle_timeout_s: float | None = IDLE_TIMEOUT_S
+    ) -> None:
         self.size = size or default_size()
+        self.idle_timeout_s = idle_timeout_s
         self._lock = threading.RLock()
         self._events: queue.Queue[JobEvent] = queue.Queue()
         self._pending: deque[tuple[int, Job]] = deque()
@@ -84,6 +95,8 @@ class ProcessPool:
         self._closed = False
         for _ in range(self.size):
             self._start_worker()
+        if idle_timeout_s:
+            threading.Thread(target=self._release_idle, daemon=True, name="pool-idle").start()
 
     # -- the backend interface ---------------------------------------------------------
 
@@ -93,6 +106,8 @@ class ProcessPool:
                 raise RuntimeError("the job pool is shut down")
             job_id = next(self._ids)
             self._pending.append((job_id, job))
+            while sum(not w.retired for w in self._workers) < self.size:  # released idle ones
+                self._start_worker()
             self._dispatch()
             return job_id
 
@@ -155,9 +170,9 @@ class ProcessPool:
         for worker in self._workers:
             if not self._pending:
                 return
-            if worker.job_id is None and worker.ready.is_set():
+            if worker.job_id is None and worker.ready.is_set() and not worker.retired:
                 job_id, job = self._pending.popleft()
-                worker.job_id = job_id
+                worker.job_id, worker.idle_since = job_id, None
                 worker.conn.send((job_id, job))
                 self._events.put(Started(job_id, worker.process.pid))
 
@@ -171,11 +186,12 @@ class ProcessPool:
             if isinstance(message, tuple) and message[0] == "ready":
                 worker.ready.set()
                 with self._lock:
+                    worker.idle_since = time.monotonic()
                     self._dispatch()
                 continue
             if isinstance(message, Finished | Failed):
                 with self._lock:
-                    worker.job_id = None
+                    worker.job_id, worker.idle_since = None, time.monotonic()
                     self._events.put(message)
                     self._dispatch()
             else:
@@ -191,6 +207,22 @@ class ProcessPool:
                     self._events.put(Cancelled(job_id))
                 else:
                     self._events.put(Failed(job_id, describe_death(returncode), crashed=True))
-            if not self._closed:
+            if not self._closed and not worker.retired:
                 self._start_worker()
                 self._dispatch()
+
+    def _release_idle(self) -> None:
+        """Stop workers that have had nothing to do for `idle_timeout_s`."""
+        timeout = float(self.idle_timeout_s or 0)
+        while True:
+            time.sleep(min(5.0, timeout / 4))
+            with self._lock:
+                if self._closed:
+                    return
+                now = time.monotonic()
+                for worker in self._workers:
+                    idle = worker.idle_since
+                    if worker.job_id is None and idle is not None and now - idle > timeout:
+                        worker.retired = True
+                        worker.idle_since = None
+                        worker.process.kill()  # idle: nothing is lost

@@ -53,7 +53,12 @@ def build(
 ) -> MainWindow:
     """The window with its workbench and worker pool (also what tests build)."""
     workbench = Workbench(
-        JobRunner(ProcessPool(workers or preferences.workers(settings))),
+        JobRunner(
+            ProcessPool(
+                workers or preferences.workers(settings),
+                idle_timeout_s=preferences.idle_timeout_s(settings),
+            )
+        ),
         sessions_root=sessions_root,
     )
     workbench.threads = preferences.threads(settings)

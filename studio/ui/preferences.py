@@ -1,4 +1,5 @@
-"""Preferences: how many worker processes, and how many LiteRT threads to measure with.
+"""Preferences: how many worker processes (and when idle ones are released), and how
+many LiteRT threads to measure with.
 
 Workers take effect at the next start (each one holds its own TensorFlow, so resizing a
 running pool would cancel jobs); threads apply to the next candidate queued.
@@ -16,11 +17,19 @@ from studio.ui.style import set_role
 
 WORKERS_KEY = "jobs/workers"
 THREADS_KEY = "measure/threads"
+IDLE_KEY = "jobs/idle_minutes"
+DEFAULT_IDLE_MINUTES = 10
 
 
 def workers(settings: QSettings) -> int:
     """The chosen pool size, or what the machine's cores and memory allow."""
     return int(settings.value(WORKERS_KEY, 0) or 0) or default_size()
+
+
+def idle_timeout_s(settings: QSettings) -> float | None:
+    """Seconds after which an idle worker is released (None: never)."""
+    minutes = int(settings.value(IDLE_KEY, DEFAULT_IDLE_MINUTES) or 0)
+    return 60.0 * minutes if minutes > 0 else None
 
 
 def threads(settings: QSettings) -> int:
@@ -48,7 +57,18 @@ class PreferencesDialog(QDialog):
             "CPU threads LiteRT uses when measuring latency. Phones often run models on "
             "1 to 4 threads; 1 is the LiteRT default. Applies to candidates queued from now on."
         )
-        note = QLabel("Worker processes change at the next start of the studio.")
+        self.idle = QSpinBox()
+        self.idle.setRange(0, 24 * 60)
+        self.idle.setSuffix(" min")
+        self.idle.setSpecialValueText("never")
+        minutes = idle_timeout_s(settings)
+        self.idle.setValue(int(minutes // 60) if minutes else 0)
+        self.idle.setToolTip(
+            "An idle worker still holds about 1 GB of memory (its TensorFlow). After this "
+            "many minutes without work it is stopped, and started again (a few seconds) "
+            "when a job needs it. 0 = never."
+        )
+        note = QLabel("Worker processes and their release change at the next start.")
         set_role(note, "hint")
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -58,10 +78,12 @@ class PreferencesDialog(QDialog):
         form = QFormLayout(self)
         form.addRow("Worker processes", self.workers)
         form.addRow("LiteRT threads for latency", self.threads)
+        form.addRow("Release idle workers after", self.idle)
         form.addRow(note)
         form.addRow(buttons)
 
     def accept(self) -> None:
         self.settings.setValue(WORKERS_KEY, self.workers.value())
         self.settings.setValue(THREADS_KEY, self.threads.value())
+        self.settings.setValue(IDLE_KEY, self.idle.value())
         super().accept()
