@@ -42,6 +42,7 @@ def main() -> int:
     scratch = Path(tempfile.mkdtemp(prefix="studio-shots-"))
     settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
     window = build(settings, workers=2, sessions_root=scratch / "sessions")
+    window.ask_about_running = lambda: "cancel"  # no modal question while scripted
     window.resize(1500, 940)
     window.show()
     window.start()

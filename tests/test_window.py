@@ -27,6 +27,7 @@ def open_window(qtbot, tmp_path, settings):
 
     def make(workers: int = 1):
         window = build(settings, workers=workers, sessions_root=tmp_path / "sessions")
+        window.ask_about_running = lambda: "cancel"  # the modal question, answered as before
         qtbot.addWidget(window)
         window.show()
         windows.append(window)
@@ -122,6 +123,22 @@ def test_open_demo_run_int8_see_it_and_export_it(qtbot, open_window, tmp_path):
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
     assert (tmp_path / "report.csv").read_text().count("\n") == 3  # header, float, c001
 
+    # exported files are readable by the app's build, not private to the studio
+    assert target.stat().st_mode & 0o044 == 0o044
+
+    # a candidate whose folder was deleted is noticed: not exported, not recommended
+    import shutil
+
+    shutil.rmtree(window.workbench.session.candidate_dir(1))
+    window.select(1)
+    assert not window.export_candidate(str(tmp_path / "again.tflite"))
+    assert "was deleted" in window.error_box.text()
+    assert not (tmp_path / "again.tflite").exists()
+    assert not (tmp_path / "again.recipe.json").exists()
+    assert _status(window, 1) == "missing"
+    window._update_recommendation()
+    assert window.recommended == {"smallest": None, "fastest": None}
+
 
 def test_a_bad_model_file_shows_an_error_and_the_window_stays_usable(qtbot, open_window, tmp_path):
     bad = tmp_path / "broken.keras"
@@ -138,8 +155,12 @@ def test_a_bad_model_file_shows_an_error_and_the_window_stays_usable(qtbot, open
     window.open_model(str(missing))
     assert "nope.h5 does not exist" in window.error_box.text()
 
+    assert not window.editor.run_button.isEnabled()  # nothing to run on: said, not silent
+    assert "no float baseline" in window.editor.problem.text()
+
     window.open_model("demo")  # and it goes on working
     _wait_baseline(qtbot, window)
+    assert window.editor.run_button.isEnabled()
 
 
 def test_a_model_with_code_opens_only_when_the_user_trusts_it(qtbot, open_window, tmp_path):
@@ -351,3 +372,66 @@ def test_the_welcome_shows_on_the_first_run_only(qtbot, open_window):
     assert not window.welcome.isVisible()
     window.close()
     assert not open_window().welcome.isVisible()
+
+
+def test_the_session_is_remembered_at_once_and_listed_in_recent_sessions(open_window, settings):
+    window = open_window()
+    window.start()
+    folder = window.workbench.session.folder
+    # recorded when it starts, not at a clean close: a killed window reopens it
+    assert QSettings(settings.fileName(), QSettings.Format.IniFormat).value("session/last") == str(
+        folder
+    )
+    window._fill_recent_sessions()
+    [entry] = window.recent_sessions_menu.actions()
+    assert "demo" in entry.text() and "0 candidate(s)" in entry.text() and "(open)" in entry.text()
+    assert str(folder) in entry.toolTip()
+
+
+def test_opening_another_model_while_jobs_run_asks_first(qtbot, open_window):
+    window = open_window()
+    window.start()
+    first = window.workbench.session
+    window.editor.set_recipe(Recipe(quantization=Quantization(mode="float16")))
+    window.editor.request_run()
+    answers = iter([None, "keep"])
+    asked = []
+    window.ask_about_running = lambda: asked.append(1) or next(answers)
+    window.open_model("demo")  # "Don't open": nothing changes, nothing is cancelled
+    assert window.workbench.session is first and len(asked) == 1
+    window.open_model("demo")  # "Let them finish": a new session, the job goes on
+    assert window.workbench.session is not first
+    qtbot.waitUntil(lambda: first.candidates[1].status == "done", timeout=WAIT)
+    reopened = json.loads((first.folder / "session.json").read_text())
+    assert reopened["candidates"][0]["status"] == "done"  # saved in its own session
+
+
+def test_cancel_all_reaches_the_baseline(qtbot, open_window):
+    window = open_window()
+    window.start()
+    assert window.workbench.baseline_running
+    window.cancel_all_action.trigger()
+    qtbot.waitUntil(lambda: not window.workbench.baseline_running, timeout=10_000)
+    assert window.workbench.session.baseline is None
+    assert not window.editor.run_button.isEnabled()
+    assert "cancelled" in window.model_panel.status.text()
+
+
+def test_a_damaged_session_is_explained_and_the_window_keeps_working(qtbot, open_window, tmp_path):
+    from studio.core.session import Session
+
+    session = Session.create("demo", "demo", root=tmp_path / "elsewhere")
+    session.add(Recipe())
+    (session.folder / "session.json").write_text('{"model": "demo", "candidates": [{"id": "x')
+    window = open_window()
+    window.start()
+    assert window.open_session(str(session.folder))  # the last good copy
+    assert "last good copy" in window.error_box.text()
+    assert len(window.workbench.session.candidates) == 1
+
+    (session.folder / "session.json").write_text("{")
+    (session.folder / "session.bak.json").write_text("{")
+    assert not window.open_session(str(session.folder))
+    assert "session.json is damaged" in window.error_box.text()
+    assert "Unterminated" not in window.error_box.text()
+    assert window.workbench.session is not None  # the window still has a working session
