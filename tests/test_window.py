@@ -435,3 +435,11 @@ def test_a_damaged_session_is_explained_and_the_window_keeps_working(qtbot, open
     assert "session.json is damaged" in window.error_box.text()
     assert "Unterminated" not in window.error_box.text()
     assert window.workbench.session is not None  # the window still has a working session
+
+    # started with --session on it: explained, and the window gets a session all the same
+    from studio.ui.app import first_view, parser
+
+    fresh = open_window()
+    first_view(fresh, parser().parse_args(["--session", str(session.folder)]))
+    assert "session.json is damaged" in fresh.error_box.text()
+    assert fresh.workbench.session is not None and fresh.editor.run_button.isEnabled()

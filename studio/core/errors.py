@@ -14,7 +14,10 @@ class StudioError(Exception):
 def first_line(err: BaseException, limit: int = 300) -> str:
     """The first line of an exception's message (libraries raise pages), or its type."""
     text = str(err).strip()
-    return (text.splitlines()[0] if text else type(err).__name__)[:limit]
+    line = text.splitlines()[0] if text else type(err).__name__
+    if len(line) <= limit:
+        return line
+    return line[:limit].rsplit(" ", 1)[0] + " …"  # whole words: never "…allow Lambd"
 
 
 class ModelError(StudioError):

@@ -81,7 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     root = Path(args.sessions_root) if args.sessions_root else None
     window = build(settings, workers=args.workers, sessions_root=root)
     window.show()
-    # A session that cannot be opened is explained, and the window still gets one.
+    first_view(window, args)
+    return app.exec()
+
+
+def first_view(window: MainWindow, args: argparse.Namespace) -> None:
+    """The session given, else the model given, else the last session, else the demo.
+    A session that cannot be opened is explained, and the window still gets one."""
     if not (args.session and window.open_session(args.session)):
         window.start(args.model, args.data)
-    return app.exec()
