@@ -1,0 +1,183 @@
+"""The workbench's bookkeeping, fast: jobs run in-process with stand-ins for TensorFlow.
+
+The stand-ins write what the real tasks write (a candidate's model.tflite, recipe.json,
+metrics.json) and report the same stages, so what is tested here is the workbench: when
+results are saved, what a cancel, a crash or a failure does to each candidate, and which
+session a result lands in.  tests/test_window.py and tests/test_crash_recovery.py do the
+same with real workers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from studio.core import atomic
+from studio.core.errors import ConversionError
+from studio.core.grid import Grid
+from studio.core.progress import Event
+from studio.core.recipe import Quantization, Recipe
+from studio.jobs.inprocess import Crash, InProcessBackend
+
+WAIT = 10_000
+
+
+def _write_candidate(folder: Path, recipe: dict, accuracy: float) -> dict:
+    metrics = {"size_bytes": 10, "gzip_bytes": 5, "accuracy": accuracy, "metric": "top1"}
+    atomic.write_bytes(folder / "model.tflite", b"0123456789")
+    atomic.write_text(folder / "recipe.json", Recipe.from_dict(recipe).to_json())
+    atomic.write_json(folder / "metrics.json", {**metrics, "label": "x"})
+    return metrics
+
+
+class StandIns:
+    """Task stand-ins; `gate` holds a sweep group after each measured candidate."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Semaphore(100)
+        self.fail_names: set[str] = set()
+        self.crash_after: int | None = None
+        self.baseline_gate = threading.Event()
+        self.baseline_gate.set()
+
+    def handlers(self) -> dict:
+        return {
+            "studio.jobs.tasks:baseline": self.baseline,
+            "studio.jobs.tasks:optimize": self.optimize,
+            "studio.jobs.tasks:sweep_group": self.sweep_group,
+        }
+
+    def baseline(self, model, data, out_dir, threads=1, trust=False, report=None):
+        while not self.baseline_gate.wait(0.01):
+            report(Event("baseline", "waiting", 0.5))
+        return {
+            "summary": {"name": "m", "layers": [], "limitation": ""},
+            "metrics": {"size_bytes": 40, "gzip_bytes": 20, "accuracy": 0.99, "metric": "top1"},
+        }
+
+    def optimize(self, model, data, recipe, out_dir, threads=1, trust=False, report=None):
+        report(Event("convert", "converting", 0.0))
+        return {"metrics": _write_candidate(Path(out_dir), recipe, 0.98)}
+
+    def sweep_group(self, model, data, out_dir, entries, report=None, **_):
+        results = []
+        for i, (name, recipe) in enumerate(entries):
+            if self.crash_after is not None and i == self.crash_after:
+                raise Crash("was killed (SIGKILL)")
+            report(Event("convert", f"converting {name}", 0.0))
+            if name in self.fail_names:
+                results.append({"name": name, "metrics": None, "error": "converter said no"})
+                continue
+            metrics = _write_candidate(Path(out_dir) / name, recipe, 0.9 + i / 100)
+            report(Event("done", f"wrote {name}", 1.0))
+            results.append({"name": name, "metrics": metrics, "error": None})
+            self.gate.acquire()
+        return results
+
+
+@pytest.fixture
+def bench(qtbot, tmp_path):
+    from studio.ui.runner import JobRunner
+    from studio.ui.workbench import Workbench
+
+    stand_ins = StandIns()
+    backend = InProcessBackend(stand_ins.handlers())
+    workbench = Workbench(JobRunner(backend), sessions_root=tmp_path / "sessions")
+    workbench.stand_ins = stand_ins
+    workbench.backend = backend
+    workbench.open_model("demo", "demo")
+    qtbot.waitUntil(lambda: workbench.session.baseline is not None, timeout=WAIT)
+    yield workbench
+    stand_ins.gate.release(100)
+    workbench.shutdown()
+
+
+GRID = Grid.from_dict({"quantization.mode": ["dynamic", "float16", "int8", "int16x8"]})
+
+
+def _statuses(workbench, ids):
+    return [workbench.session.candidates[i].status for i in ids]
+
+
+def _on_disk(workbench) -> dict:
+    raw = json.loads((workbench.session.folder / "session.json").read_text())
+    return {c["id"]: c["status"] for c in raw["candidates"]}
+
+
+def test_a_sweep_candidate_is_saved_the_moment_it_is_measured(qtbot, bench):
+    bench.stand_ins.gate = threading.Semaphore(0)  # hold the group after each candidate
+    ids = bench.run_sweep(GRID)
+    qtbot.waitUntil(lambda: _statuses(bench, ids)[0] == "done", timeout=WAIT)
+    assert _statuses(bench, ids)[1:] == ["running"] * 3
+    assert _on_disk(bench)[ids[0]] == "done"  # saved, not only shown
+    assert bench.session.candidates[ids[0]].metrics["accuracy"] == 0.9
+    bench.stand_ins.gate.release()
+    qtbot.waitUntil(lambda: _statuses(bench, ids)[1] == "done", timeout=WAIT)
+
+    bench.cancel_all()  # the rest of the group is cancelled; the measured ones stay
+    bench.stand_ins.gate.release(10)
+    qtbot.waitUntil(lambda: not bench.busy(), timeout=WAIT)
+    assert _statuses(bench, ids) == ["done", "done", "cancelled", "cancelled"]
+    assert _on_disk(bench) == dict(zip(ids, _statuses(bench, ids), strict=True))
+
+
+def test_a_crashed_group_keeps_what_it_measured(qtbot, bench):
+    bench.stand_ins.crash_after = 2
+    ids = bench.run_sweep(GRID)
+    qtbot.waitUntil(lambda: not bench.busy(), timeout=WAIT)
+    assert _statuses(bench, ids) == ["done", "done", "failed", "failed"]
+    assert "SIGKILL" in bench.session.candidates[ids[2]].message
+
+
+def test_a_failed_candidate_does_not_shift_the_others(qtbot, bench):
+    bench.stand_ins.fail_names = {"c002"}
+    ids = bench.run_sweep(GRID)
+    qtbot.waitUntil(lambda: not bench.busy(), timeout=WAIT)
+    assert _statuses(bench, ids) == ["done", "failed", "done", "done"]
+    accuracies = [bench.session.candidates[i].metrics for i in ids]
+    assert [m and m["accuracy"] for m in accuracies] == [0.9, None, 0.92, 0.93]
+
+
+def test_cancel_all_stops_the_baseline_too(qtbot, bench):
+    bench.stand_ins.baseline_gate.clear()
+    bench.set_data("demo")  # a new session: its baseline is measured
+    assert bench.baseline_running and bench.busy() == 1
+    failed = []
+    bench.setup_failed.connect(lambda kind, message: failed.append(kind))
+    bench.cancel_all()
+    qtbot.waitUntil(lambda: not bench.baseline_running, timeout=WAIT)
+    assert failed == ["Cancelled"] and bench.session.baseline is None
+
+
+def test_jobs_left_running_finish_into_their_own_session(qtbot, bench):
+    bench.stand_ins.gate = threading.Semaphore(0)
+    first = bench.session
+    ids = bench.run_sweep(GRID)
+    qtbot.waitUntil(lambda: first.candidates[ids[0]].status == "done", timeout=WAIT)
+    bench.open_model("demo", "demo", keep_running=True)
+    assert bench.session is not first
+    bench.stand_ins.gate.release(10)
+    qtbot.waitUntil(
+        lambda: all(first.candidates[i].status == "done" for i in ids), timeout=WAIT
+    )
+    saved = json.loads((first.folder / "session.json").read_text())
+    assert [c["status"] for c in saved["candidates"]] == ["done"] * 4
+    assert not bench.session.candidates  # nothing leaked into the new session
+
+
+def test_a_single_candidate_runs_and_a_failure_names_the_reason(qtbot, bench):
+    cid = bench.run(Recipe(quantization=Quantization(mode="int8")))
+    qtbot.waitUntil(lambda: not bench.busy(), timeout=WAIT)
+    assert bench.session.candidates[cid].status == "done"
+
+    def refuse(**_):
+        raise ConversionError("the TFLite converter failed for mode 'int8'")
+
+    bench.backend.handlers["studio.jobs.tasks:optimize"] = refuse
+    cid = bench.run(Recipe(quantization=Quantization(mode="int8")))
+    qtbot.waitUntil(lambda: not bench.busy(), timeout=WAIT)
+    assert bench.session.candidates[cid].status == "failed"
+    assert "converter failed" in bench.session.candidates[cid].message
