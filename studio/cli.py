@@ -164,21 +164,16 @@ def _sweep(args: argparse.Namespace) -> int:
         f"{grid.size} candidates in {len(groups)} group(s): {shared['run']} fine-tune(s) "
         f"instead of {shared['one_by_one']}, 1 baseline instead of {grid.size}"
     )
-    from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress
+    from studio.jobs import kinds
+    from studio.jobs.messages import Cancelled, Failed, Finished, Progress
     from studio.jobs.pool import ProcessPool
 
     out = Path(args.out)
-    common = {
-        "model": args.model,
-        "data": args.data,
-        "out_dir": str(out),
-        "threads": args.threads,
-        "trust": args.trust,
-    }
+    common = {"threads": args.threads, "trust": args.trust}
     started = time.perf_counter()
     pool = ProcessPool(min(args.jobs, len(groups)))
     try:
-        baseline_job = pool.submit(Job("studio.jobs.tasks:baseline", common, label="baseline"))
+        baseline_job = pool.submit(kinds.baseline(args.model, args.data, out, **common))
         jobs: dict[int, object] = {}
         results: list[dict] = []
         baseline = None
@@ -190,11 +185,13 @@ def _sweep(args: argparse.Namespace) -> int:
                 baseline = event.result["metrics"]
                 say("baseline measured; running the groups")
                 for group in groups:
-                    entries = [(name, recipe.to_dict()) for name, recipe in group.entries]
                     job_id = pool.submit(
-                        Job(
-                            "studio.jobs.tasks:sweep_group",
-                            {**common, "entries": entries},
+                        kinds.sweep_group(
+                            args.model,
+                            args.data,
+                            out,
+                            list(group.entries),
+                            **common,
                             label=" + ".join(n for n, _ in group.entries[:1]) + " …",
                         )
                     )

@@ -20,6 +20,7 @@ from studio.core.errors import ConversionError
 from studio.core.grid import Grid
 from studio.core.progress import Event
 from studio.core.recipe import Quantization, Recipe
+from studio.jobs import kinds
 from studio.jobs.inprocess import Crash, InProcessBackend
 
 WAIT = 10_000
@@ -45,9 +46,9 @@ class StandIns:
 
     def handlers(self) -> dict:
         return {
-            "studio.jobs.tasks:baseline": self.baseline,
-            "studio.jobs.tasks:optimize": self.optimize,
-            "studio.jobs.tasks:sweep_group": self.sweep_group,
+            kinds.BASELINE: self.baseline,
+            kinds.OPTIMIZE: self.optimize,
+            kinds.SWEEP_GROUP: self.sweep_group,
         }
 
     def baseline(self, model, data, out_dir, threads=1, trust=False, report=None):
@@ -176,7 +177,7 @@ def test_a_single_candidate_runs_and_a_failure_names_the_reason(qtbot, bench):
     def refuse(**_):
         raise ConversionError("the TFLite converter failed for mode 'int8'")
 
-    bench.backend.handlers["studio.jobs.tasks:optimize"] = refuse
+    bench.backend.handlers[kinds.OPTIMIZE] = refuse
     cid = bench.run(Recipe(quantization=Quantization(mode="int8")))
     qtbot.waitUntil(lambda: not bench.busy(), timeout=WAIT)
     assert bench.session.candidates[cid].status == "failed"

@@ -1,7 +1,7 @@
 """The engine calls a worker runs, with plain-data arguments and results.
 
-Jobs name these as "studio.jobs.tasks:optimize" and so on; only worker processes import
-this module (and with it TensorFlow).
+Jobs are built by `studio.jobs.kinds` (one builder per function here); only worker
+processes import this module (and with it TensorFlow).
 """
 
 from __future__ import annotations

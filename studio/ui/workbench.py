@@ -18,7 +18,8 @@ from studio.core.grid import Grid
 from studio.core.recipe import Recipe
 from studio.core.session import Candidate, Session
 from studio.core.sweep import plan
-from studio.jobs.messages import Job, Progress
+from studio.jobs import kinds
+from studio.jobs.messages import Progress
 from studio.ui.runner import JobRunner
 
 
@@ -133,9 +134,13 @@ class Workbench(QObject):
         candidate = session.add(recipe)
         out = session.candidate_dir(candidate.id)
         job_id = self.runner.submit(
-            Job(
-                "studio.jobs.tasks:optimize",
-                {**self._common(session), "recipe": recipe.to_dict(), "out_dir": str(out)},
+            kinds.optimize(
+                session.model,
+                session.data,
+                recipe,
+                out,
+                threads=self.threads,
+                trust=session.trust,
                 label=f"{candidate.name} {candidate.label}",
             )
         )
@@ -151,15 +156,14 @@ class Workbench(QObject):
         for group in plan(grid):
             candidates = [session.add(recipe) for _, recipe in group.entries]
             job_id = self.runner.submit(
-                Job(
-                    "studio.jobs.tasks:sweep_group",
-                    {
-                        **self._common(session),
-                        "out_dir": str(session.folder),
-                        "entries": [(c.name, c.recipe.to_dict()) for c in candidates],
-                        "baseline_tflite": str(session.baseline_dir / "baseline.tflite"),
-                    },
-                    label=f"sweep group of {len(candidates)}",
+                kinds.sweep_group(
+                    session.model,
+                    session.data,
+                    session.folder,
+                    [(c.name, c.recipe) for c in candidates],
+                    threads=self.threads,
+                    trust=session.trust,
+                    baseline_tflite=session.baseline_dir / "baseline.tflite",
                 )
             )
             self._track(job_id, _Track(session, "group", tuple(c.id for c in candidates)))
@@ -171,16 +175,7 @@ class Workbench(QObject):
     def diagnose(self, samples: int = 100) -> None:
         """Measure the int8 error each layer adds (see studio.core.diagnosis)."""
         session = self._require_session()
-        job = Job(
-            "studio.jobs.tasks:diagnose",
-            {
-                "model": session.model,
-                "data": session.data,
-                "samples": samples,
-                "trust": session.trust,
-            },
-            label="diagnosis",
-        )
+        job = kinds.diagnose(session.model, session.data, samples=samples, trust=session.trust)
         self._tracks[self.runner.submit(job)] = _Track(session, "diagnose")
         self.log.emit("diagnosing int8 error per layer")
 
@@ -188,25 +183,8 @@ class Workbench(QObject):
         """Generate the standalone script that reproduces a candidate (in a worker)."""
         session = self._require_session()
         recipe = session.candidates[candidate_id].recipe
-        job = Job(
-            "studio.jobs.tasks:script",
-            {
-                "model": session.model,
-                "data": session.data,
-                "recipe": recipe.to_dict(),
-                "trust": session.trust,
-            },
-            label="script",
-        )
+        job = kinds.script(session.model, session.data, recipe, trust=session.trust)
         self._tracks[self.runner.submit(job)] = _Track(session, "script", subject=candidate_id)
-
-    def _common(self, session: Session) -> dict:
-        return {
-            "model": session.model,
-            "data": session.data,
-            "threads": self.threads,
-            "trust": session.trust,
-        }
 
     def _track(self, job_id: int, track: _Track) -> None:
         self._tracks[job_id] = track
@@ -270,16 +248,12 @@ class Workbench(QObject):
         self.log.emit(f"session {session.folder}: model {session.model}, data {session.data}")
         if measure:
             job_id = self.runner.submit(
-                Job(
-                    "studio.jobs.tasks:baseline",
-                    {
-                        "model": session.model,
-                        "data": session.data,
-                        "out_dir": str(session.baseline_dir),
-                        "threads": self.threads,
-                        "trust": session.trust,
-                    },
-                    label="baseline",
+                kinds.baseline(
+                    session.model,
+                    session.data,
+                    session.baseline_dir,
+                    threads=self.threads,
+                    trust=session.trust,
                 )
             )
             self._tracks[job_id] = _Track(session, "baseline")
