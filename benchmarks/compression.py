@@ -35,9 +35,9 @@ RECIPES = {
 
 
 def measure(quick: bool = False) -> dict:
-    from studio.core.pipeline import optimize
-    from studio.core.recipe import Recipe
-    from studio.core.resources import json_file
+    from studio.engine.pipeline import optimize
+    from studio.values.recipe import Recipe
+    from studio.values.resources import json_file
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

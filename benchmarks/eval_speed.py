@@ -1,6 +1,6 @@
 """Evaluation speed: the studio's batched accuracy evaluation against a naive loop.
 
-Studio: `studio.core.measure.predict` + `score` as `measure` calls them (batches of 64,
+Studio: `studio.engine.measure.predict` + `score` as `measure` calls them (batches of 64,
 every core).  Reference, same run, same model and data: the loop a user writes first, one
 `invoke()` per sample on LiteRT's default single thread.  Both must give
 the same accuracy.  On the demo's evaluation split, and on synthetic samples for
@@ -19,7 +19,7 @@ from common import emit, median_time, mobilenet_v2
 
 
 def naive(blob: bytes, x: np.ndarray) -> np.ndarray:
-    from studio.core.measure import _from_output, _to_input, interpreter
+    from studio.engine.measure import _from_output, _to_input, interpreter
 
     interp = interpreter(blob, 1)
     interp.allocate_tensors()
@@ -33,7 +33,7 @@ def naive(blob: bytes, x: np.ndarray) -> np.ndarray:
 
 
 def case(name: str, blob: bytes, x: np.ndarray, y: np.ndarray, repeats: int) -> dict:
-    from studio.core.measure import predict, score
+    from studio.engine.measure import predict, score
 
     studio_s, studio_out = median_time(lambda: predict(blob, x), repeats)
     naive_s, naive_out = median_time(lambda: naive(blob, x), repeats)
@@ -52,9 +52,9 @@ def case(name: str, blob: bytes, x: np.ndarray, y: np.ndarray, repeats: int) -> 
 
 
 def measure(quick: bool) -> dict:
-    from studio.core.convert import convert
-    from studio.core.pipeline import prepare
-    from studio.core.recipe import Quantization
+    from studio.engine.convert import convert
+    from studio.engine.pipeline import prepare
+    from studio.values.recipe import Quantization
 
     repeats = 3 if quick else 5
     prep = prepare("demo", "demo")

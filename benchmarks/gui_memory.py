@@ -28,9 +28,9 @@ def measure(quick: bool) -> dict:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from studio.core.grid import Grid
-    from studio.core.resources import RECIPES
     from studio.ui.app import build
+    from studio.values.grid import Grid
+    from studio.values.resources import RECIPES
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     me = psutil.Process()

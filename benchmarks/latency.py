@@ -1,6 +1,6 @@
 """Latency: the studio's median against a plain LiteRT loop, and int8 vs float speed-up.
 
-Fidelity: `studio.core.measure.latency` against a hand-written `ai_edge_litert` loop with
+Fidelity: `studio.engine.measure.latency` against a hand-written `ai_edge_litert` loop with
 the same threads, warm-up and run count, on the same file, in the same run (target:
 ratio 0.9-1.1).  Speed-up: MobileNetV2 (weights=None) float, float16 and int8 medians on
 1 and 2 threads, next to the published "2-3x" for int8.
@@ -43,9 +43,9 @@ def plain_loop(blob: bytes, sample: np.ndarray, threads: int) -> float:
 
 
 def measure(quick: bool) -> dict:
-    from studio.core.convert import convert
-    from studio.core.measure import latency
-    from studio.core.recipe import Quantization
+    from studio.engine.convert import convert
+    from studio.engine.measure import latency
+    from studio.values.recipe import Quantization
 
     size = 96 if quick else 224
     model = mobilenet_v2(size)

@@ -204,7 +204,7 @@ def versions() -> str:
 
 
 def write(results: dict, failures: dict, seconds: dict, quick: bool) -> Path:
-    from studio.core import atomic
+    from studio.values import atomic
 
     lines = [
         "# Benchmark results",

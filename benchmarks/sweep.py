@@ -39,7 +39,7 @@ QUICK_GRID = {
 
 def measure(jobs: int, quick: bool = False) -> dict:
     sys.path.insert(0, str(ROOT))
-    from studio.core.grid import Grid
+    from studio.values.grid import Grid
 
     grid_file = GRID
     if quick:

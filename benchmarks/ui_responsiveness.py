@@ -83,8 +83,8 @@ def make_inputs(folder: Path, size: int, samples: int) -> tuple[Path, Path]:
 def studio_path(app, model: Path, data: Path, scratch: Path) -> dict:
     from PySide6.QtCore import QSettings
 
-    from studio.core.recipe import Quantization, Recipe
     from studio.ui.app import build
+    from studio.values.recipe import Quantization, Recipe
 
     settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
     window = build(settings, workers=1, sessions_root=scratch / "sessions")

@@ -18,10 +18,10 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from studio.core.grid import Grid
-from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
-from studio.core.resources import DEMO, json_file
 from studio.ui.app import build
+from studio.values.grid import Grid
+from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.values.resources import DEMO, json_file
 
 DOCS = Path(__file__).resolve().parent
 RECIPES = [

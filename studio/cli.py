@@ -14,9 +14,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from studio.core.errors import StudioError
-from studio.core.processes import RUN_MODULE, run_module
-from studio.core.resources import json_file
+from studio.values.errors import StudioError
+from studio.values.processes import RUN_MODULE, run_module
+from studio.values.resources import json_file
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 3
@@ -121,11 +121,11 @@ def _print_event(event) -> None:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from studio.core.recipe import Recipe
+    from studio.values.recipe import Recipe
 
     recipe = Recipe.load(json_file(args.recipe))  # validated before TensorFlow is even imported
-    from studio.core.pipeline import optimize
-    from studio.core.progress import ignore
+    from studio.engine.pipeline import optimize
+    from studio.values.progress import ignore
 
     result = optimize(
         args.model,
@@ -149,8 +149,8 @@ def _optimize(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from studio.core.grid import Grid
-    from studio.core.sweep import plan, sharing, write_results
+    from studio.values.grid import Grid
+    from studio.values.sweep import plan, sharing, write_results
 
     if args.jobs < 1:
         raise StudioError("--jobs must be 1 or more")
@@ -247,11 +247,11 @@ def _label(job_id: int, jobs: dict, baseline_job: int) -> str:
 
 
 def _export_script(args: argparse.Namespace) -> int:
-    from studio.core import atomic
-    from studio.core.recipe import Recipe
+    from studio.values import atomic
+    from studio.values.recipe import Recipe
 
     recipe = Recipe.load(json_file(args.recipe))
-    from studio.core.codegen import script_for
+    from studio.engine.codegen import script_for
 
     path = atomic.write_text(args.out, script_for(args.model, args.data, recipe, trust=args.trust))
     print(f"wrote {path}: reproduces {recipe.describe()}; run it with: python {path}")
@@ -259,7 +259,7 @@ def _export_script(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from studio.core.report import write
+    from studio.values.report import write
 
     html_path, csv_path = write(args.folder, args.out)
     print(f"wrote {html_path} and {csv_path}")
@@ -267,7 +267,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from studio.core.pipeline import evaluate
+    from studio.engine.pipeline import evaluate
 
     metrics = evaluate(
         args.tflite, args.data, baseline_model=args.baseline, threads=args.threads, trust=args.trust

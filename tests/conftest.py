@@ -18,7 +18,7 @@ import studio  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow lo
 @pytest.fixture(scope="session")
 def demo():
     """The bundled demo model and data, loaded and checked (read-only: clone before training)."""
-    from studio.core.pipeline import prepare
+    from studio.engine.pipeline import prepare
 
     return prepare("demo", "demo")
 
@@ -35,7 +35,7 @@ def demo_model(demo):
 
 def layer_figures(blob: bytes) -> dict[str, dict]:
     """Per-layer figures read back from a .tflite, keyed by the Keras layer name."""
-    from studio.core.tflite_file import weight_figures
+    from studio.engine.tflite_file import weight_figures
 
     return {f.layer: f.to_dict() for f in weight_figures(blob)}
 

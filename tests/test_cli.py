@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from studio.cli import main
-from studio.core.recipe import Recipe
-from studio.core.resources import RECIPES
+from studio.values.recipe import Recipe
+from studio.values.resources import RECIPES
 
 DEMO_RECIPE = RECIPES / "demo_prune_cluster_int8.json"
 
@@ -70,9 +70,9 @@ def test_optimize_demo_prune_cluster_int8_meets_the_targets(tmp_path):
 
 
 def test_evaluate_without_baseline_reads_the_model_input(tmp_path, demo, capsys):
-    from studio.core import atomic
-    from studio.core.convert import convert
-    from studio.core.recipe import Quantization
+    from studio.engine.convert import convert
+    from studio.values import atomic
+    from studio.values.recipe import Quantization
 
     path = atomic.write_bytes(
         tmp_path / "q.tflite",
@@ -129,8 +129,8 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message)
 
 
 def test_malformed_tflite_does_not_crash_the_command(tmp_path, demo):
-    from studio.core.convert import convert
-    from studio.core.recipe import Quantization
+    from studio.engine.convert import convert
+    from studio.values.recipe import Quantization
 
     blob = convert(demo.model, Quantization())
     bad = tmp_path / "bad.tflite"

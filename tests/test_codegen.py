@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 
 RECIPES = {
     "ptq_int8": Recipe(quantization=Quantization(mode="int8")),
@@ -24,7 +24,7 @@ RECIPES = {
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(RECIPES))
 def test_the_script_reproduces_the_candidate(tmp_path, name):
-    from studio.core.pipeline import optimize
+    from studio.engine.pipeline import optimize
 
     recipe = RECIPES[name]
     studio = optimize("demo", "demo", recipe, tmp_path / "studio")
@@ -78,7 +78,7 @@ def test_the_script_reproduces_the_candidate(tmp_path, name):
 
 
 def test_scripts_explain_each_step_and_name_the_layers():
-    from studio.core.codegen import script_for
+    from studio.engine.codegen import script_for
 
     text = script_for(
         "demo",
@@ -100,8 +100,8 @@ def test_scripts_explain_each_step_and_name_the_layers():
 def test_image_folders_and_keras3_files_are_refused_with_a_reason(tmp_path):
     from test_keras3 import small_cnn
 
-    from studio.core.codegen import script_for
-    from studio.core.errors import StudioError
+    from studio.engine.codegen import script_for
+    from studio.values.errors import StudioError
 
     (tmp_path / "imgs" / "a").mkdir(parents=True)
     with pytest.raises(StudioError, match="reads .npz data"):

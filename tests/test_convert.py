@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from conftest import layer_figures
-from studio.core.convert import convert
-from studio.core.errors import RecipeError
-from studio.core.measure import interpreter, predict, score
-from studio.core.recipe import Quantization
+from studio.engine.convert import convert
+from studio.engine.measure import interpreter, predict, score
+from studio.values.errors import RecipeError
+from studio.values.recipe import Quantization
 
 
 def io_types(blob):

@@ -27,7 +27,7 @@ WINDOW = textwrap.dedent(
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QSettings, QTimer
     from PySide6.QtWidgets import QApplication
-    from studio.core.grid import Grid
+    from studio.values.grid import Grid
     from studio.ui.app import build
 
     settings_file, root, phase = sys.argv[1], Path(sys.argv[2]), sys.argv[3]

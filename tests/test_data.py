@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.core.data import InputSpec, fit_to_model, load_data
-from studio.core.errors import DataError
+from studio.engine.data import InputSpec, fit_to_model, load_data
+from studio.values.errors import DataError
 
 IMG = InputSpec("image", (8, 8, 1), "float32")
 TEN = InputSpec("digit", (10,), "float32")
@@ -163,10 +163,10 @@ def test_image_sizes_are_read_from_headers_before_decoding(tmp_path, monkeypatch
     _image_folder(tmp_path, ["a", "b"], size=(300, 200))
     decoded = []
     real = np.asarray
-    monkeypatch.setattr("studio.core.data.np.asarray", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    monkeypatch.setattr("studio.engine.data.np.asarray", lambda *a, **k: decoded.append(1) or real(*a, **k))
     with pytest.raises(DataError, match=r"are 300x200 pixels \(e\.g\. 0\.png\).*expects 8x8"):
         load_data(tmp_path, expect=IMG)
     assert not decoded  # refused from the headers: no image was decoded
-    monkeypatch.setattr("studio.core.data.MAX_IMAGE_BYTES", 1000)
+    monkeypatch.setattr("studio.engine.data.MAX_IMAGE_BYTES", 1000)
     with pytest.raises(DataError, match=r"too large to load: 6 images of 300x200"):
         load_data(tmp_path)

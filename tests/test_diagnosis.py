@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.core.pipeline import diagnose, optimize
-from studio.core.recipe import Quantization, Recipe
+from studio.engine.pipeline import diagnose, optimize
+from studio.values.recipe import Quantization, Recipe
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def fragile_model(tmp_path_factory):
     """
     import tf_keras as keras
 
-    from studio.core.data import load_data
+    from studio.engine.data import load_data
 
     data = load_data("demo")
     flat = data.x_train.reshape(len(data.x_train), -1)

@@ -8,9 +8,9 @@ import time
 import psutil
 import pytest
 
-from studio.core.resources import RECIPES
 from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress, Started
 from studio.jobs.pool import ProcessPool
+from studio.values.resources import RECIPES
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from conftest import layer_figures
-from studio.core import keras3
-from studio.core.errors import ModelError
-from studio.core.models import inspect_file, load, load_model
-from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.engine import keras3
+from studio.engine.models import inspect_file, load, load_model
+from studio.values.errors import ModelError
+from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 
 
 def _layers():
@@ -143,7 +143,7 @@ def _with_rms_norm(tmp_path):
 
 
 def test_an_untranslatable_layer_is_named_and_ptq_still_works(tmp_path):
-    from studio.core.pipeline import optimize
+    from studio.engine.pipeline import optimize
 
     path = _with_rms_norm(tmp_path)
     with pytest.raises(keras3.BridgeError, match=r"'rms' \(RMSNormalization\)"):
@@ -173,8 +173,8 @@ def test_lambda_in_a_keras3_file_is_refused_unless_trusted(tmp_path):
 @pytest.mark.slow
 def test_prune_cluster_and_qat_on_a_keras3_model(tmp_path):
     """The Keras 3 CNN, trained on the demo digits, through the whole pipeline."""
-    from studio.core.data import load_data
-    from studio.core.pipeline import optimize
+    from studio.engine.data import load_data
+    from studio.engine.pipeline import optimize
 
     data = load_data("demo")
     original = small_cnn()

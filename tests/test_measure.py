@@ -6,11 +6,11 @@ import os
 import numpy as np
 import pytest
 
-from studio.core import atomic
-from studio.core.convert import convert
-from studio.core.errors import MeasureError, StudioError
-from studio.core.measure import latency, measure, predict, probe, score
-from studio.core.recipe import Quantization
+from studio.engine.convert import convert
+from studio.engine.measure import latency, measure, predict, probe, score
+from studio.values import atomic
+from studio.values.errors import MeasureError, StudioError
+from studio.values.recipe import Quantization
 
 
 @pytest.fixture(scope="module")

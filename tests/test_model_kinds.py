@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from conftest import make_mfcc_model, make_text_model, mfcc_data, text_data, train
-from studio.core.measure import interpreter
-from studio.core.pipeline import optimize
-from studio.core.recipe import Recipe
+from studio.engine.measure import interpreter
+from studio.engine.pipeline import optimize
+from studio.values.recipe import Recipe
 
 RECIPE = Recipe.from_dict(
     {

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from studio.core.errors import ModelError
-from studio.core.models import as_functional, inspect_file, load_model
+from studio.engine.models import as_functional, inspect_file, load_model
+from studio.values.errors import ModelError
 
 
 def small_sequential():
@@ -90,7 +90,7 @@ def test_unknown_custom_layer_is_refused(tmp_path):
 def test_damaged_and_wrong_files(tmp_path, demo):
     with pytest.raises(ModelError, match=r"nope\.keras does not exist"):
         load_model(tmp_path / "nope.keras")
-    from studio.core.resources import DEMO_MODEL
+    from studio.values.resources import DEMO_MODEL
 
     truncated = tmp_path / "cut.keras"
     truncated.write_bytes(DEMO_MODEL.read_bytes()[:5000])

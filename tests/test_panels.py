@@ -2,8 +2,8 @@
 
 from PySide6.QtCore import Qt
 
-from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
 from studio.ui.panels import RecipeEditor
+from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 
 SUMMARY = {
     "layers": [

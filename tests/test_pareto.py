@@ -1,4 +1,4 @@
-from studio.core.pareto import front
+from studio.values.pareto import front
 
 
 def test_front_keeps_only_undominated_points():

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from studio.core.errors import RecipeError
-from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.values.errors import RecipeError
+from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 
 FULL = {
     "pruning": {

@@ -12,9 +12,9 @@ import sys
 import pytest
 from PIL import Image
 
-from studio.core.recipe import Pruning, Quantization, Recipe
-from studio.core.report import ReportError, collect, write
-from studio.core.session import Session
+from studio.values.recipe import Pruning, Quantization, Recipe
+from studio.values.report import ReportError, collect, write
+from studio.values.session import Session
 
 
 def _metrics(gzip, accuracy, latency):

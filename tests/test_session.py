@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from studio.core import atomic
-from studio.core.errors import StudioError
-from studio.core.recipe import Quantization, Recipe
-from studio.core.session import Session, SessionError, list_sessions
+from studio.values import atomic
+from studio.values.errors import StudioError
+from studio.values.recipe import Quantization, Recipe
+from studio.values.session import Session, SessionError, list_sessions
 
 
 def write_result(session, cid, size=100, **metrics):

@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from studio.core.grid import Grid, GridError
-from studio.core.resources import RECIPES
-from studio.core.sweep import flag, plan, recommend, sharing
+from studio.values.grid import Grid, GridError
+from studio.values.resources import RECIPES
+from studio.values.sweep import flag, plan, recommend, sharing
 
 DEMO_GRID = RECIPES / "demo_sweep_grid.json"
 
@@ -119,7 +119,7 @@ def test_mae_models_prefer_lower_error():
 
 
 def test_a_group_computes_its_fine_tune_once_and_a_bad_candidate_fails_alone(tmp_path, monkeypatch):
-    from studio.core import pipeline, sweep_run
+    from studio.engine import pipeline, sweep_run
 
     calls = []
     real_prune = pipeline.prune

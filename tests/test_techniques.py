@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from conftest import layer_figures
-from studio.core.clustering import cluster
-from studio.core.convert import convert
-from studio.core.errors import RecipeError
-from studio.core.measure import predict, score
-from studio.core.pruning import prune, schedule_for
-from studio.core.qat import quantize_aware_train
-from studio.core.recipe import Clustering, Pruning, Quantization
+from studio.engine.clustering import cluster
+from studio.engine.convert import convert
+from studio.engine.measure import predict, score
+from studio.engine.pruning import prune, schedule_for
+from studio.engine.qat import quantize_aware_train
+from studio.values.errors import RecipeError
+from studio.values.recipe import Clustering, Pruning, Quantization
 
 FLOAT = Quantization()
 WEIGHTED = ("conv1", "conv2", "conv3", "dense1", "digit")

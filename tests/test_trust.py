@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import tf_keras
 
-from studio.core import trust
-from studio.core.errors import ModelError, UntrustedModelError
-from studio.core.models import inspect_file, load_model, refusal
+from studio.engine.models import inspect_file, load_model, refusal
+from studio.values import trust
+from studio.values.errors import ModelError, UntrustedModelError
 
 
 def payload(marker: Path) -> Callable:

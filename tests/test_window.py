@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QPushButton
 
-from studio.core.recipe import Pruning, Quantization, Recipe
+from studio.values.recipe import Pruning, Quantization, Recipe
 
 WAIT = 180_000  # ms; the first job also waits for a worker to import TensorFlow
 
@@ -94,7 +94,7 @@ def test_open_demo_run_int8_see_it_and_export_it(qtbot, open_window, tmp_path):
     # the exported file really loads in LiteRT and scores like the studio said
     from ai_edge_litert.interpreter import Interpreter
 
-    from studio.core.data import load_data
+    from studio.engine.data import load_data
 
     data = load_data("demo")
     interpreter = Interpreter(model_path=str(target))
@@ -265,7 +265,7 @@ def test_drop_a_recipe_or_a_model_and_recent_files_are_remembered(qtbot, open_wi
     from PySide6.QtCore import QMimeData, QPointF, QUrl
     from PySide6.QtGui import QDropEvent
 
-    from studio.core.resources import DEMO_MODEL
+    from studio.values.resources import DEMO_MODEL
 
     window = open_window()
 
@@ -321,8 +321,8 @@ def test_sweep_dialog_previews_the_grid_and_explains_bad_values(qtbot):
 
 
 def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
-    from studio.core.grid import Grid
-    from studio.core.resources import RECIPES
+    from studio.values.grid import Grid
+    from studio.values.resources import RECIPES
 
     window = open_window(workers=2)
     window.start()
@@ -418,7 +418,7 @@ def test_cancel_all_reaches_the_baseline(qtbot, open_window):
 
 
 def test_a_damaged_session_is_explained_and_the_window_keeps_working(qtbot, open_window, tmp_path):
-    from studio.core.session import Session
+    from studio.values.session import Session
 
     session = Session.create("demo", "demo", root=tmp_path / "elsewhere")
     session.add(Recipe())

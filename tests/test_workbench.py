@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from studio.core import atomic
-from studio.core.errors import ConversionError
-from studio.core.grid import Grid
-from studio.core.progress import Event
-from studio.core.recipe import Quantization, Recipe
 from studio.jobs import kinds
 from studio.jobs.inprocess import Crash, InProcessBackend
+from studio.values import atomic
+from studio.values.errors import ConversionError
+from studio.values.grid import Grid
+from studio.values.progress import Event
+from studio.values.recipe import Quantization, Recipe
 
 WAIT = 10_000
 

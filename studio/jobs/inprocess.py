@@ -104,7 +104,7 @@ class InProcessBackend:
                 self._running = None
 
     def _run(self, job_id: int, job: Job) -> None:
-        from studio.core.errors import StudioError
+        from studio.values.errors import StudioError
 
         def report(event) -> None:
             if job_id in self._cancelled:

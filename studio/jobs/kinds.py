@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.core.recipe import Recipe
 from studio.jobs.messages import Job
+from studio.values.recipe import Recipe
 
 TASKS = "studio.jobs.tasks"
 BASELINE = f"{TASKS}:baseline"

@@ -16,7 +16,7 @@ class Job:
     """A call of `target` ("module:function") with these arguments, in a worker.
 
     A function that has a `report` parameter receives a callable taking
-    `studio.core.progress.Event`s, which arrive at the caller as `Progress` events.
+    `studio.values.progress.Event`s, which arrive at the caller as `Progress` events.
     """
 
     target: str

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Protocol
 
-from studio.core.processes import command
 from studio.jobs.messages import Cancelled, Failed, Finished, Job, JobEvent, Started
+from studio.values.processes import command
 
 GIB = 2**30
 MEMORY_PER_WORKER = 3 * GIB  # TensorFlow plus a fine-tune of a small model

@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from studio.core import pipeline, sweep_run
-from studio.core.models import load
-from studio.core.models import summarize as summarize_model
-from studio.core.progress import Report, ignore
-from studio.core.recipe import Recipe
+from studio.engine import pipeline, sweep_run
+from studio.engine.models import load
+from studio.engine.models import summarize as summarize_model
+from studio.values.progress import Report, ignore
+from studio.values.recipe import Recipe
 
 
 def summarize(model: str, trust: bool = False) -> dict[str, Any]:
@@ -94,6 +94,6 @@ def diagnose(
 
 
 def script(model: str, data: str, recipe: dict, trust: bool = False) -> str:
-    from studio.core.codegen import script_for
+    from studio.engine.codegen import script_for
 
     return script_for(model, data, Recipe.from_dict(recipe), trust=trust)

@@ -1,7 +1,7 @@
 """The worker process: takes jobs from its connection and runs them one at a time.
 
 Started by `studio.jobs.pool` as `python -m studio.jobs.worker FD` (or its bundle form, see
-`studio.core.processes`).  It imports the engine (and so TensorFlow) once, at start, so
+`studio.values.processes`).  It imports the engine (and so TensorFlow) once, at start, so
 jobs do not pay for it.  It asks the kernel to kill it when the studio's process dies, so
 no worker outlives the studio.
 """
@@ -39,7 +39,7 @@ def _resolve(target: str):
 
 
 def run(conn: Connection, job_id: int, job: Job) -> None:
-    from studio.core.errors import StudioError
+    from studio.values.errors import StudioError
 
     last = {"stage": None, "time": 0.0}
 

@@ -15,12 +15,12 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from studio.core.resources import ICON
 from studio.jobs.pool import ProcessPool
 from studio.ui import preferences, self_test, style
 from studio.ui.main_window import MainWindow
 from studio.ui.runner import JobRunner
 from studio.ui.workbench import Workbench
+from studio.values.resources import ICON
 
 ORGANIZATION = "tflite-studio"
 APPLICATION = "TFLite Optimization Studio"

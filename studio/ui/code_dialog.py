@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import atomic
-from studio.core.errors import StudioError
 from studio.ui.style import set_role
+from studio.values import atomic
+from studio.values.errors import StudioError
 
 
 class CodeDialog(QDialog):

@@ -1,6 +1,6 @@
 """Int8 error per layer, worst first, with the layers to keep in float ticked by the user.
 
-The bars are the error each layer *adds* (studio.core.diagnosis); the list also shows
+The bars are the error each layer *adds* (studio.engine.diagnosis); the list also shows
 TensorFlow's QuantizationDebugger figure (RMSE / scale: ~0.29 is plain rounding).
 "Keep ticked in float and run" queues a selective-quantization candidate, so its
 accuracy, size and latency land next to plain int8 in the table and plots.

@@ -32,15 +32,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import atomic
-from studio.core.errors import StudioError
-from studio.core.grid import Grid
-from studio.core.recipe import Quantization, Recipe
-from studio.core.report import write as write_report
-from studio.core.resources import DEMO
-from studio.core.session import FILE as SESSION_FILE
-from studio.core.session import default_root, list_sessions
-from studio.core.sweep import recommend
 from studio.ui.code_dialog import CodeDialog
 from studio.ui.diagnosis_view import DiagnosisView
 from studio.ui.job_list import JobList
@@ -54,6 +45,15 @@ from studio.ui.trade_off_plot import LATENCY, LEGEND, SIZE, TradeOffPlot, accura
 from studio.ui.training_curves import TrainingCurves
 from studio.ui.welcome import WelcomePanel
 from studio.ui.workbench import Workbench
+from studio.values import atomic
+from studio.values.errors import StudioError
+from studio.values.grid import Grid
+from studio.values.recipe import Quantization, Recipe
+from studio.values.report import write as write_report
+from studio.values.resources import DEMO
+from studio.values.session import FILE as SESSION_FILE
+from studio.values.session import default_root, list_sessions
+from studio.values.sweep import recommend
 
 MAX_RECENT = 8
 ABOUT_PACKAGES = [

@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.resources import DEMO
 from studio.ui.style import set_role
+from studio.values.resources import DEMO
 
 YES, NO = "✓", "–"
 

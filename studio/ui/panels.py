@@ -1,7 +1,7 @@
 """The three technique panels and the recipe editor that holds them.
 
 Each panel is a checkable group box whose widgets map one-to-one onto a section of the
-recipe (`studio.core.recipe`).  A panel builds its section through the recipe's own
+recipe (`studio.values.recipe`).  A panel builds its section through the recipe's own
 constructor, so the window validates exactly like the CLI: an impossible combination
 is explained with the recipe's message, never silently fixed.
 """
@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledSlider
 
-from studio.core.errors import RecipeError
-from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
 from studio.ui.style import set_role
+from studio.values.errors import RecipeError
+from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 
 QUANT_MODES = [
     ("dynamic", "Dynamic range (int8 weights)"),

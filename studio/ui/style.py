@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QApplication, QWidget
 
-from studio.core.resources import STYLE
+from studio.values.resources import STYLE
 
 
 def apply(app: QApplication) -> None:

@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.grid import Grid, GridError
-from studio.core.recipe import Recipe
-from studio.core.session import Candidate
-from studio.core.sweep import plan, sharing
+from studio.values.grid import Grid, GridError
+from studio.values.recipe import Recipe
+from studio.values.session import Candidate
+from studio.values.sweep import plan, sharing
 
 MODES = [
     ("dynamic", "dynamic range"),

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
-from studio.core.pareto import front
-from studio.core.session import Candidate
+from studio.values.pareto import front
+from studio.values.session import Candidate
 
 SELECTED = pg.mkBrush(230, 120, 20)
 NORMAL = pg.mkBrush(40, 110, 200, 200)

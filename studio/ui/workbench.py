@@ -14,13 +14,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from studio.core.grid import Grid
-from studio.core.recipe import Recipe
-from studio.core.session import Candidate, Session
-from studio.core.sweep import plan
 from studio.jobs import kinds
 from studio.jobs.messages import Progress
 from studio.ui.runner import JobRunner
+from studio.values.grid import Grid
+from studio.values.recipe import Recipe
+from studio.values.session import Candidate, Session
+from studio.values.sweep import plan
 
 
 @dataclass
@@ -173,7 +173,7 @@ class Workbench(QObject):
         return ids
 
     def diagnose(self, samples: int = 100) -> None:
-        """Measure the int8 error each layer adds (see studio.core.diagnosis)."""
+        """Measure the int8 error each layer adds (see studio.engine.diagnosis)."""
         session = self._require_session()
         job = kinds.diagnose(session.model, session.data, samples=samples, trust=session.trust)
         self._tracks[self.runner.submit(job)] = _Track(session, "diagnose")

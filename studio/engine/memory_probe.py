@@ -1,6 +1,6 @@
 """Child process of `measure.probe`: load a .tflite, run it once, print peak memory.
 
-Run as `python -m studio.core.memory_probe FILE THREADS` with an optional .npy sample on
+Run as `python -m studio.engine.memory_probe FILE THREADS` with an optional .npy sample on
 stdin.  It imports only numpy and LiteRT (not TensorFlow), so the figure is close to
 what an app on a phone pays, and a crash here kills only this process.
 """
@@ -30,7 +30,7 @@ def _status_bytes(field: str) -> int:
 def main(path: str, threads: int) -> dict:
     from ai_edge_litert.interpreter import Interpreter
 
-    from studio.core.measure import _to_input
+    from studio.engine.measure import _to_input
 
     raw = sys.stdin.buffer.read()
     sample = np.load(io.BytesIO(raw), allow_pickle=False) if raw else None

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import RecipeError
-from studio.core.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.values.errors import RecipeError
+from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 
 SECTIONS = {"pruning": Pruning, "clustering": Clustering, "quantization": Quantization}
 OPTIONAL_SECTIONS = ("pruning", "clustering")

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.core import atomic
-from studio.core.grid import Grid
-from studio.core.pareto import front
-from studio.core.recipe import Recipe
+from studio.values import atomic
+from studio.values.grid import Grid
+from studio.values.pareto import front
+from studio.values.recipe import Recipe
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from tensorflow_model_optimization.python.core.quantization.keras.default_8bit i
     default_8bit_quantize_registry,
 )
 
-from studio.core.data import Dataset
-from studio.core.models import as_functional
-from studio.core.progress import Report, ignore
-from studio.core.recipe import Quantization
-from studio.core.selection import choose, wrap
-from studio.core.training import fine_tune
+from studio.engine.data import Dataset
+from studio.engine.models import as_functional
+from studio.engine.selection import choose, wrap
+from studio.engine.training import fine_tune
+from studio.values.progress import Report, ignore
+from studio.values.recipe import Quantization
 
 quantization = tfmot.quantization.keras
 combine = tfmot.experimental.combine

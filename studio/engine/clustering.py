@@ -12,11 +12,11 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.clustering.keras import clustering_registry
 
-from studio.core.data import Dataset
-from studio.core.progress import Report, ignore
-from studio.core.recipe import Clustering
-from studio.core.selection import choose, wrap
-from studio.core.training import fine_tune
+from studio.engine.data import Dataset
+from studio.engine.selection import choose, wrap
+from studio.engine.training import fine_tune
+from studio.values.progress import Report, ignore
+from studio.values.recipe import Clustering
 
 clustering = tfmot.clustering.keras
 Init = clustering.CentroidInitialization

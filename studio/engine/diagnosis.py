@@ -27,10 +27,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from studio.core.convert import converter_for
-from studio.core.errors import ConversionError, first_line
-from studio.core.recipe import Quantization
-from studio.core.tflite_file import layer_of
+from studio.engine.convert import converter_for
+from studio.engine.tflite_file import layer_of
+from studio.values.errors import ConversionError, first_line
+from studio.values.recipe import Quantization
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def layer_errors(
     model: keras.Model, calibration: np.ndarray, samples: int = 100
 ) -> list[LayerError]:
     """Per-layer int8 error of `model`, worst (largest added error) first."""
-    from studio.core.convert import convert
+    from studio.engine.convert import convert
 
     data = calibration[:samples]
     recipe = Quantization(mode="int8", calibration_samples=samples)

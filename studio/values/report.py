@@ -20,11 +20,11 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from studio.core import atomic
-from studio.core.errors import StudioError
-from studio.core.recipe import Recipe
-from studio.core.session import Session
-from studio.core.sweep import flag
+from studio.values import atomic
+from studio.values.errors import StudioError
+from studio.values.recipe import Recipe
+from studio.values.session import Session
+from studio.values.sweep import flag
 
 
 class ReportError(StudioError):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import tf_keras
 
-from studio.core.errors import ModelError
+from studio.values.errors import ModelError
 
 TOLERANCE = 1e-4  # max |difference| allowed, relative to the output's scale
 SAMPLES = 8
@@ -47,7 +47,7 @@ def load(path: Path, *, trust: bool = False) -> Any:
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=not trust)
     except Exception as err:  # Keras raises many kinds; all mean "this file did not load"
-        from studio.core.models import refusal
+        from studio.engine.models import refusal
 
         raise refusal(path, err, " (Keras 3)") from err
     if not isinstance(model, keras.Model):

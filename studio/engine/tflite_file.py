@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.core.errors import MeasureError
+from studio.values.errors import MeasureError
 
 # Operators whose weights matter, and which input holds them.
 WEIGHT_INPUT = {

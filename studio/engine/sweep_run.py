@@ -1,4 +1,4 @@
-"""Running a sweep group in one process: the TensorFlow side of `studio.core.sweep`."""
+"""Running a sweep group in one process: the TensorFlow side of `studio.values.sweep`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import StudioError
-from studio.core.measure import predict
-from studio.core.pipeline import check_fits, fine_tune_prefix, finish, prepare
-from studio.core.progress import Event, Report, ignore
-from studio.core.recipe import Recipe
+from studio.engine.measure import predict
+from studio.engine.pipeline import check_fits, fine_tune_prefix, finish, prepare
+from studio.values.errors import StudioError
+from studio.values.progress import Event, Report, ignore
+from studio.values.recipe import Recipe
 
 
 def run_group(

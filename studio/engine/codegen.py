@@ -16,11 +16,11 @@ import textwrap
 import time
 from pathlib import Path
 
-from studio.core.data import EVAL_FRACTION
-from studio.core.errors import DataError, ModelError
-from studio.core.pruning import MASK_UPDATES
-from studio.core.recipe import Recipe
-from studio.core.resources import DEMO, DEMO_DATA, DEMO_MODEL
+from studio.engine.data import EVAL_FRACTION
+from studio.engine.pruning import MASK_UPDATES
+from studio.values.errors import DataError, ModelError
+from studio.values.recipe import Recipe
+from studio.values.resources import DEMO, DEMO_DATA, DEMO_MODEL
 
 
 def script_for(
@@ -31,12 +31,12 @@ def script_for(
     trust: bool = False,
 ) -> str:
     """The script's text for this model, data and recipe."""
-    from studio.core.clustering import clusterable
-    from studio.core.models import as_functional, load, outputs_are_probabilities
-    from studio.core.pipeline import prepare
-    from studio.core.pruning import m_by_n_prunable, prunable
-    from studio.core.qat import quantizable
-    from studio.core.selection import choose
+    from studio.engine.clustering import clusterable
+    from studio.engine.models import as_functional, load, outputs_are_probabilities
+    from studio.engine.pipeline import prepare
+    from studio.engine.pruning import m_by_n_prunable, prunable
+    from studio.engine.qat import quantizable
+    from studio.engine.selection import choose
 
     model_path, data_path = _model_path(model_source), _data_path(data_source)
     loaded = load(model_source, trust=trust)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.core.errors import StudioError
+from studio.values.errors import StudioError
 
 PART = ".part"
 

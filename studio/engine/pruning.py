@@ -13,11 +13,11 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 
-from studio.core.data import Dataset
-from studio.core.progress import Report, ignore
-from studio.core.recipe import Pruning
-from studio.core.selection import choose, wrap
-from studio.core.training import fine_tune, steps_per_epoch
+from studio.engine.data import Dataset
+from studio.engine.selection import choose, wrap
+from studio.engine.training import fine_tune, steps_per_epoch
+from studio.values.progress import Report, ignore
+from studio.values.recipe import Pruning
 
 sparsity = tfmot.sparsity.keras
 MASK_UPDATES = 10

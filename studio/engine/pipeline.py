@@ -17,24 +17,24 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from studio.core import atomic
-from studio.core.clustering import cluster
-from studio.core.convert import convert
-from studio.core.data import Dataset, InputSpec, fit_to_model, load_data
-from studio.core.errors import DataError, MeasureError, ModelError
-from studio.core.measure import Metrics, measure, predict
-from studio.core.models import (
+from studio.engine.clustering import cluster
+from studio.engine.convert import convert
+from studio.engine.data import Dataset, InputSpec, fit_to_model, load_data
+from studio.engine.measure import Metrics, measure, predict
+from studio.engine.models import (
     ModelSummary,
     as_functional,
     load,
     outputs_are_probabilities,
     summarize,
 )
-from studio.core.progress import Event, Report, ignore
-from studio.core.pruning import prune
-from studio.core.qat import quantize_aware_train
-from studio.core.recipe import Quantization, Recipe
-from studio.core.tflite_file import io_specs, read_checked
+from studio.engine.pruning import prune
+from studio.engine.qat import quantize_aware_train
+from studio.engine.tflite_file import io_specs, read_checked
+from studio.values import atomic
+from studio.values.errors import DataError, MeasureError, ModelError
+from studio.values.progress import Event, Report, ignore
+from studio.values.recipe import Quantization, Recipe
 
 
 @dataclass(frozen=True)
@@ -249,7 +249,7 @@ def diagnose(
     report: Report = ignore,
 ) -> list[dict]:
     """Per-layer int8 quantization error of the model, worst first (see diagnosis.py)."""
-    from studio.core.diagnosis import layer_errors
+    from studio.engine.diagnosis import layer_errors
 
     report(Event("load", "loading the model and data", 0.0))
     prep = prepare(model_source, data_source, trust=trust)

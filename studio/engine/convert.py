@@ -17,9 +17,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from studio.core.errors import ConversionError, RecipeError
-from studio.core.recipe import Quantization
-from studio.core.tflite_file import tensor_names
+from studio.engine.tflite_file import tensor_names
+from studio.values.errors import ConversionError, RecipeError
+from studio.values.recipe import Quantization
 
 IO_DTYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}
 

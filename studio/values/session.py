@@ -27,9 +27,9 @@ from typing import Any
 
 import platformdirs
 
-from studio.core import atomic
-from studio.core.errors import StudioError
-from studio.core.recipe import Recipe
+from studio.values import atomic
+from studio.values.errors import StudioError
+from studio.values.recipe import Recipe
 
 FILE = "session.json"
 BACKUP = "session.bak.json"

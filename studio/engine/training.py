@@ -11,9 +11,9 @@ import math
 import numpy as np
 import tf_keras as keras
 
-from studio.core.data import Dataset
-from studio.core.errors import DataError
-from studio.core.progress import Event, Report, ignore
+from studio.engine.data import Dataset
+from studio.values.errors import DataError
+from studio.values.progress import Event, Report, ignore
 
 
 def steps_per_epoch(data: Dataset, batch_size: int) -> int:

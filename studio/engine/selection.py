@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import tf_keras as keras
 
-from studio.core.errors import RecipeError
+from studio.values.errors import RecipeError
 
 
 def choose(

@@ -2,12 +2,12 @@
 
 Keras files can carry code: a `Lambda` layer is Python bytecode, and an unknown custom
 layer needs code from somewhere.  Before anything is deserialized, the file's whole JSON
-tree is walked (`studio.core.trust`) and every object in it must be one of Keras' own
+tree is walked (`studio.values.trust`) and every object in it must be one of Keras' own
 classes; anything that carries or names code is refused unless the caller explicitly
 trusts the file (SECURITY.md).
 
 Keras 3 files do not load into tf_keras (which tfmot needs); they are detected from the
-file's metadata and rebuilt in tf_keras by `studio.core.keras3`.
+file's metadata and rebuilt in tf_keras by `studio.engine.keras3`.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from studio.core import trust
-from studio.core.data import InputSpec
-from studio.core.errors import ModelError, UntrustedModelError, first_line
-from studio.core.resources import DEMO, DEMO_MODEL
+from studio.engine.data import InputSpec
+from studio.values import trust
+from studio.values.errors import ModelError, UntrustedModelError, first_line
+from studio.values.resources import DEMO, DEMO_MODEL
 
 CONTAINER_CLASSES = {"Functional", "Sequential", "Model"}
 
@@ -188,7 +188,7 @@ def _json(path: Path, raw: Any) -> Any:
 def _model_file(
     path: Path, fmt: str, version: str | None, tree: Any, compiled: Any = None
 ) -> ModelFile:
-    """Walk the file's whole JSON (`studio.core.trust`); `compiled` is its top-level
+    """Walk the file's whole JSON (`studio.values.trust`); `compiled` is its top-level
     compile section, which loading with compile=False never deserializes."""
     keras3_file = bool(version) and str(version).split(".")[0] == "3"
     allowed = _builtin_keras3_classes() if keras3_file else _builtin_classes()
@@ -307,7 +307,7 @@ def load(source: str | os.PathLike, *, trust: bool = False) -> Loaded:
     check_trust(info, trust)
     if not is_keras3(info):
         return Loaded(_checked(_load_tf_keras(info, trust), info))
-    from studio.core import keras3
+    from studio.engine import keras3
 
     original = keras3.load(info.path, trust=trust)
     _checked(original, info)
@@ -334,7 +334,7 @@ def load_model(source: str | os.PathLike, *, trust: bool = False) -> keras.Model
     """
     loaded = load(source, trust=trust)
     if loaded.limitation:
-        from studio.core.keras3 import BridgeError
+        from studio.engine.keras3 import BridgeError
 
         raise BridgeError(loaded.limitation)
     return loaded.model

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.core.errors import DataError
-from studio.core.resources import DEMO, DEMO_DATA
+from studio.values.errors import DataError
+from studio.values.resources import DEMO, DEMO_DATA
 
 EVAL_FRACTION = 0.2
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}

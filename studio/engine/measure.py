@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from studio.core.data import Dataset
-from studio.core.errors import MeasureError
-from studio.core.processes import command
-from studio.core.tflite_file import read_checked, weight_figures
+from studio.engine.data import Dataset
+from studio.engine.tflite_file import read_checked, weight_figures
+from studio.values.errors import MeasureError
+from studio.values.processes import command
 
 EVAL_BATCH = 64
 WARMUP_RUNS = 10
@@ -183,7 +183,7 @@ def probe(path: Path, sample: np.ndarray | None, threads: int = 1) -> int:
     The figure is the growth of the child's peak RSS from just before the interpreter is
     made to after it ran, i.e. what the model costs on top of the Python runtime.
     """
-    cmd = command("studio.core.memory_probe", str(path), str(threads))
+    cmd = command("studio.engine.memory_probe", str(path), str(threads))
     payload = b"" if sample is None else _npy_bytes(sample[None])
     try:
         done = subprocess.run(cmd, input=payload, capture_output=True, timeout=PROBE_TIMEOUT_S)

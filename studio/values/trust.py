@@ -23,7 +23,7 @@ own top-level compile section (a `.keras` root `compile_config`, an `.h5`
 only bytecode counts (`code_only`).  A nested model's `compile_config` *is* deserialized
 by Keras, so it is checked like everything else.
 
-No TensorFlow here: the allow-list is passed in (see `studio.core.models`).
+No TensorFlow here: the allow-list is passed in (see `studio.engine.models`).
 """
 
 from __future__ import annotations
