@@ -167,7 +167,7 @@ def _check_headers(path: Path, files: list[tuple[Path, int]], expect: InputSpec 
             f"input {expect.name!r} expects {shape[1]}x{shape[0]}; resize the images to "
             f"{shape[1]}x{shape[0]}"
         )
-    needed = sum(w * h * 3 * 4 for w, h in sizes) * len(files) // max(1, len(sizes))
+    needed = max(w * h for w, h in sizes) * 3 * 4 * len(files)  # float32 RGB, worst case
     if needed > MAX_IMAGE_BYTES:
         raise DataError(
             f"images in {path} are too large to load: {len(files)} images of "

@@ -12,6 +12,7 @@ file's metadata and rebuilt in tf_keras by `studio.engine.keras3`.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import zipfile
@@ -190,8 +191,7 @@ def _model_file(
 ) -> ModelFile:
     """Walk the file's whole JSON (`studio.values.trust`); `compiled` is its top-level
     compile section, which loading with compile=False never deserializes."""
-    keras3_file = bool(version) and str(version).split(".")[0] == "3"
-    allowed = _builtin_keras3_classes() if keras3_file else _builtin_classes()
+    allowed = _builtin_keras3_classes() if _keras3_version(version) else _builtin_classes()
     findings = trust.scan(tree, allowed, unknown_allowed=fmt == "savedmodel")
     findings += trust.scan(compiled, allowed, code_only=True)
     return ModelFile(path, fmt, version, tuple(_layer_classes(tree)), tuple(findings))
@@ -213,21 +213,27 @@ def _classes_in(*modules: Any) -> set[str]:
     return {n for m in modules for n in dir(m) if isinstance(getattr(m, n), type)}
 
 
-def _builtin_classes() -> set[str]:
+@functools.cache
+def _builtin_classes() -> frozenset[str]:
     """tf_keras' own layers, initializers, regularizers, constraints and dtype policies."""
     k = keras
-    return (
+    return frozenset(
         _classes_in(k.layers, k.initializers, k.regularizers, k.constraints)
         | CONTAINER_CLASSES
         | {"Policy", "DTypePolicy"}
     )
 
 
+def _keras3_version(version: str | None) -> bool:
+    return bool(version) and str(version).split(".")[0] == "3"
+
+
 def is_keras3(info: ModelFile) -> bool:
-    return bool(info.keras_version) and info.keras_version.split(".")[0] == "3"
+    return _keras3_version(info.keras_version)
 
 
-def _builtin_keras3_classes() -> set[str]:
+@functools.cache
+def _builtin_keras3_classes() -> frozenset[str]:
     """Keras 3's own classes, including its operation classes (`NotEqual` from masking,
     `Cumsum` from `keras.ops.cumsum`, …), which functional graphs save as layers."""
     import keras as keras3
@@ -243,7 +249,7 @@ def _builtin_keras3_classes() -> set[str]:
         if isinstance(v, type) and issubclass(v, Operation)
     }
     k = keras3
-    return (
+    return frozenset(
         _classes_in(k.layers, k.initializers, k.regularizers, k.constraints, k.dtype_policies)
         | operations
         | CONTAINER_CLASSES

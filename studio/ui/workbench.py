@@ -117,16 +117,13 @@ class Workbench(QObject):
         "missing", never recommended or exported); one line per change."""
         if self.session is None:
             return []
-        before = {cid: c.status for cid, c in self.session.candidates.items()}
-        notes = self.session.check_files(recover=False)
-        if notes:
+        changed = self.session.check_files(recover=False)
+        if changed:
             self.session.save()
-            for note in notes:
-                self.log.emit(note)
-            for cid, status in before.items():
-                if self.session.candidates[cid].status != status:
-                    self.candidate_changed.emit(cid)
-        return notes
+        for cid, note in changed.items():
+            self.log.emit(note)
+            self.candidate_changed.emit(cid)
+        return list(changed.values())
 
     def run(self, recipe: Recipe) -> int:
         """Queue a candidate; returns its id."""

@@ -22,10 +22,14 @@ from studio.values.errors import StudioError
 PART = ".part"
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+# Read once: os.umask can only be read by setting it, which would race other threads.
+FILE_MODE = 0o666 & ~_read_umask()
 
 
 def _stage(path: Path, data: bytes) -> Path:
@@ -37,7 +41,7 @@ def _stage(path: Path, data: bytes) -> Path:
         raise StudioError(f"cannot write {path}: {err.strerror}; choose another folder") from err
     try:
         with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            os.fchmod(f.fileno(), FILE_MODE)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

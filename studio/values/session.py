@@ -149,7 +149,7 @@ class Session:
                 f"{FILE} was damaged ({err.__cause__ or err}); reopened from the last good "
                 f"copy, {BACKUP}"
             )
-        notes += session.check_files()
+        notes += session.check_files().values()
         session.notes = tuple(notes)
         if notes:
             session.save()
@@ -262,11 +262,11 @@ class Session:
             )
         return ""
 
-    def check_files(self, *, recover: bool = True) -> list[str]:
+    def check_files(self, *, recover: bool = True) -> dict[int, str]:
         """Mark finished candidates whose files went away as "missing"; with `recover`
         (on reopen, when no job runs), also take in candidates measured on disk but never
-        recorded.  Returns one line per change, for the user."""
-        notes = []
+        recorded.  Returns the changed candidates, each with a line for the user."""
+        notes: dict[int, str] = {}
         for cid, candidate in list(self.candidates.items()):
             if candidate.status != "done":
                 if not recover:
@@ -276,14 +276,14 @@ class Session:
                     self.candidates[cid] = dataclasses.replace(
                         candidate, status="done", metrics=metrics, message=""
                     )
-                    notes.append(f"{candidate.name} recovered: it was measured before the stop")
+                    notes[cid] = f"{candidate.name} recovered: it was measured before the stop"
                 continue
             problem = self.file_problem(cid)
             if problem:
                 self.candidates[cid] = dataclasses.replace(
                     candidate, status="missing", message=problem
                 )
-                notes.append(f"{candidate.name} is missing: {problem}")
+                notes[cid] = f"{candidate.name} is missing: {problem}"
         return notes
 
 

@@ -134,9 +134,10 @@ def _classify(
     elif module is not None and not _keras_module(module, cls):
         # tf_keras imports the module a config names: a Keras class name is no excuse
         yield Finding("code", f"{label} from module {module!r}, outside Keras", at)
-    elif node.get("registered_name") not in (None, cls) and cls not in VALUE_MARKERS:
-        registered = node["registered_name"]
-        if cls != "function" and registered not in allowed:
+    else:
+        registered = node.get("registered_name")
+        plain = cls in VALUE_MARKERS or cls == "function"
+        if not plain and registered not in (None, cls) and registered not in allowed:
             yield Finding("unknown", f"{label} registered as {registered!r}", at)
 
 
