@@ -167,60 +167,40 @@ def _sweep(args: argparse.Namespace) -> int:
     from studio.jobs import kinds
     from studio.jobs.messages import Cancelled, Failed, Finished, Progress
     from studio.jobs.pool import ProcessPool
+    from studio.jobs.sweeps import SweepRun
 
     out = Path(args.out)
     common = {"threads": args.threads, "trust": args.trust}
+    sweep = SweepRun(groups, model=args.model, data=args.data, out_dir=out, **common)
     started = time.perf_counter()
     pool = ProcessPool(min(args.jobs, len(groups)))
     try:
         baseline_job = pool.submit(kinds.baseline(args.model, args.data, out, **common))
-        jobs: dict[int, object] = {}
-        results: list[dict] = []
         baseline = None
-        while baseline is None or jobs:
+        while baseline is None or sweep.running:
             event = pool.next_event(timeout=1.0)
             if isinstance(event, Progress) and event.message:
-                say(f"[{_label(event.job_id, jobs, baseline_job)}] {event.message}")
+                label = "baseline" if event.job_id == baseline_job else sweep.label(event.job_id)
+                say(f"[{label}] {event.message}")
             elif isinstance(event, Finished) and event.job_id == baseline_job:
-                baseline = event.result["metrics"]
+                baseline = kinds.decode(kinds.BASELINE, event.result).metrics
                 say("baseline measured; running the groups")
-                for group in groups:
-                    job_id = pool.submit(
-                        kinds.sweep_group(
-                            args.model,
-                            args.data,
-                            out,
-                            list(group.entries),
-                            **common,
-                            label=" + ".join(n for n, _ in group.entries[:1]) + " …",
-                        )
-                    )
-                    jobs[job_id] = group
+                sweep.start(pool.submit)
             elif isinstance(event, Failed | Cancelled) and event.job_id == baseline_job:
                 raise StudioError(getattr(event, "message", "cancelled"))
             elif isinstance(event, Finished):
-                group = jobs.pop(event.job_id)
-                results.extend(event.result)
-                for r in event.result:
-                    say(f"{r['name']}: {'failed: ' + r['error'] if r['error'] else 'done'}")
+                for r in sweep.finished(
+                    event.job_id, kinds.decode(kinds.SWEEP_GROUP, event.result)
+                ):
+                    say(f"{r.name}: {'failed: ' + r.error if r.error else 'done'}")
             elif isinstance(event, Failed | Cancelled):
-                group = jobs.pop(event.job_id)
-                message = getattr(event, "message", "cancelled")
-                for name, recipe in group.entries:
-                    results.append(
-                        {
-                            "name": name,
-                            "recipe": recipe.to_dict(),
-                            "metrics": None,
-                            "error": message,
-                        }
-                    )
-                    say(f"{name}: failed: {message}")
+                for r in sweep.ended(event.job_id, getattr(event, "message", "cancelled")):
+                    say(f"{r.name}: failed: {r.error}")
     finally:
         pool.shutdown()
     summary = write_results(
         out,
-        results,
+        sweep.results,
         baseline,
         budget=args.budget,
         groups=groups,
@@ -234,16 +214,6 @@ def _sweep(args: argparse.Namespace) -> int:
         f"{out / 'results.json'}"
     )
     return 0
-
-
-def _label(job_id: int, jobs: dict, baseline_job: int) -> str:
-    if job_id == baseline_job:
-        return "baseline"
-    group = jobs.get(job_id)
-    if group is None:
-        return str(job_id)
-    first, more = group.entries[0][0], len(group.entries) - 1
-    return f"{first} (+{more} sharing its fine-tunes)" if more else first
 
 
 def _export_script(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ def layer_figures(blob: bytes) -> dict[str, dict]:
     """Per-layer figures read back from a .tflite, keyed by the Keras layer name."""
     from studio.engine.tflite_file import weight_figures
 
-    return {f.layer: f.to_dict() for f in weight_figures(blob)}
+    return {f.name: f.to_dict() for f in weight_figures(blob)}
 
 
 def make_text_model(vocab: int = 200, length: int = 16, seed: int = 0):

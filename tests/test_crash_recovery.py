@@ -41,7 +41,10 @@ WINDOW = textwrap.dedent(
         print("REPORT " + json.dumps({
             "folder": str(session.folder),
             "notes": list(session.notes),
-            "candidates": {c.name: [c.status, c.metrics] for c in session.candidates.values()},
+            "candidates": {
+                c.name: [c.status, c.metrics and c.metrics.to_dict()]
+                for c in session.candidates.values()
+            },
         }), flush=True)
         window.close()
         sys.exit(0)

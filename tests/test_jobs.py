@@ -8,8 +8,10 @@ import time
 import psutil
 import pytest
 
+from studio.jobs import kinds as job_kinds
 from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress, Started
 from studio.jobs.pool import ProcessPool
+from studio.values.recipe import Recipe
 from studio.values.resources import RECIPES
 
 
@@ -35,10 +37,8 @@ def wait_for(pool, job_id, kinds, timeout=300.0):
 def test_result_and_events_in_order(pool, tmp_path):
     recipe = json.loads((RECIPES / "demo_prune_cluster_int8.json").read_text())
     recipe["pruning"]["epochs"] = 2
-    job = Job(
-        "studio.jobs.tasks:optimize",
-        {"model": "demo", "data": "demo", "recipe": recipe, "out_dir": str(tmp_path / "c1")},
-        label="c1",
+    job = job_kinds.optimize(
+        "demo", "demo", Recipe.from_dict(recipe), tmp_path / "c1", threads=1, trust=False
     )
     job_id = pool.submit(job)
     events = wait_for(pool, job_id, (Finished, Failed))
@@ -55,7 +55,7 @@ def test_result_and_events_in_order(pool, tmp_path):
 
 
 def test_job_error_is_a_failed_event_with_the_message(pool):
-    job_id = pool.submit(Job("studio.jobs.tasks:summarize", {"model": "/no/such.keras"}))
+    job_id = pool.submit(job_kinds.summarize("/no/such.keras", trust=False))
     event = wait_for(pool, job_id, (Finished, Failed))[-1]
     assert isinstance(event, Failed) and not event.crashed
     assert "/no/such.keras does not exist" in event.message
@@ -64,9 +64,8 @@ def test_job_error_is_a_failed_event_with_the_message(pool):
 def test_cancel_a_running_fine_tune_within_2_seconds(pool, tmp_path):
     recipe = {"pruning": {"target_sparsity": 0.5, "epochs": 500}}
     job_id = pool.submit(
-        Job(
-            "studio.jobs.tasks:optimize",
-            {"model": "demo", "data": "demo", "recipe": recipe, "out_dir": str(tmp_path / "long")},
+        job_kinds.optimize(
+            "demo", "demo", Recipe.from_dict(recipe), tmp_path / "long", threads=1, trust=False
         )
     )
     for event in iter(lambda: pool.next_event(timeout=60), None):

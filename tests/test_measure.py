@@ -38,7 +38,7 @@ def test_measure_reports_every_figure(demo, float_file):
     assert metrics.latency_ms.threads == 2
     assert 0 < metrics.latency_ms.median <= metrics.latency_ms.p90
     assert 0 < metrics.peak_memory_bytes < 200 * 2**20
-    assert {la["name"] for la in metrics.layers} == {"conv1", "conv2", "conv3", "dense1", "digit"}
+    assert {la.name for la in metrics.layers} == {"conv1", "conv2", "conv3", "dense1", "digit"}
     again, _ = measure(float_file, demo.data, reference=outputs)
     assert again.agreement == 1.0 and again.output_rmse == pytest.approx(0.0, abs=1e-6)
 

@@ -32,15 +32,15 @@ def test_other_model_kinds_are_optimized(tmp_path, kind):
     m, b = result.metrics, result.baseline
     assert b.accuracy > 0.8
     assert m.accuracy >= b.accuracy - 0.1
-    prunable = [la for la in m.layers if la["op"] in ("FULLY_CONNECTED", "CONV_2D")]
-    assert prunable and all(la["sparsity"] >= 0.45 for la in prunable), prunable
+    prunable = [la for la in m.layers if la.op in ("FULLY_CONNECTED", "CONV_2D")]
+    assert prunable and all(la.sparsity >= 0.45 for la in prunable), prunable
     inp = interpreter(tmp_path / "out" / "model.tflite").get_input_details()[0]
     if kind == "text":
         # Token ids stay int32 in a full-integer model (SPEC §7), and the embedding table
         # is pruned and clustered like any other weight.
         assert inp["dtype"] == np.int32
-        table = next(la for la in m.layers if la["op"] in ("GATHER", "EMBEDDING_LOOKUP"))
-        assert table["sparsity"] >= 0.45 and table["unique_values"] <= 9
+        table = next(la for la in m.layers if la.op in ("GATHER", "EMBEDDING_LOOKUP"))
+        assert table.sparsity >= 0.45 and table.unique_values <= 9
     else:
         assert inp["dtype"] == np.float32
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["accuracy"] == m.accuracy

@@ -1,16 +1,21 @@
 """The technique panels: they build exactly the recipe the user set, layer choices too."""
 
+import dataclasses
+
+from fakes import summary
 from PySide6.QtCore import Qt
 
 from studio.ui.panels import RecipeEditor
+from studio.values.metrics import LayerInfo
 from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 
-SUMMARY = {
-    "layers": [
-        {"name": n, "prunable": p, "clusterable": p, "quantizable": True}
+SUMMARY = dataclasses.replace(
+    summary(),
+    layers=tuple(
+        LayerInfo(n, "Conv2D", 10, p, p, True)
         for n, p in [("conv1", True), ("pool", False), ("conv2", True), ("dense", True)]
-    ]
-}
+    ),
+)
 
 
 def test_unticking_a_layer_restricts_the_technique_to_the_others(qtbot):
@@ -62,7 +67,9 @@ def test_a_model_limited_to_ptq_explains_why_before_anything_runs(qtbot):
     qtbot.addWidget(editor)
     editor.set_recipe(Recipe(pruning=Pruning(), quantization=Quantization(mode="int8")))
     editor.set_layers(
-        {**SUMMARY, "limitation": "layer 'rms' (RMSNormalization) has no tf_keras equivalent"}
+        dataclasses.replace(
+            SUMMARY, limitation="layer 'rms' (RMSNormalization) has no tf_keras equivalent"
+        )
     )
     assert not editor.run_button.isEnabled()
     assert "post-training quantization only" in editor.problem.text()

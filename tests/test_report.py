@@ -10,34 +10,34 @@ import subprocess
 import sys
 
 import pytest
+from fakes import figures, summary
 from PIL import Image
 
+from studio.values import atomic
 from studio.values.recipe import Pruning, Quantization, Recipe
-from studio.values.report import ReportError, collect, write
+from studio.values.report import ReportError, write
+from studio.values.results import read
 from studio.values.session import Session
 
 
 def _metrics(gzip, accuracy, latency):
-    return {
-        "size_bytes": gzip * 2,
-        "gzip_bytes": gzip,
-        "accuracy": accuracy,
-        "metric": "top1",
-        "agreement": 0.99,
-        "output_rmse": 0.01,
-        "peak_memory_bytes": 3_000_000,
-        "latency_ms": {"median": latency, "p90": latency * 1.1, "threads": 1},
-    }
+    return figures(gzip, accuracy, latency, agreement=0.99)
+
+
+def _done(s, cid, metrics):
+    """A measured candidate, its file on disk (a missing file is never recommended)."""
+    atomic.write_bytes(s.tflite(cid), b"x" * metrics.size_bytes)
+    s.update(cid, status="done", metrics=metrics)
 
 
 @pytest.fixture
 def session(tmp_path):
     s = Session.create("demo", "demo", root=tmp_path / "sessions")
-    s.set_baseline({"name": "m"}, _metrics(230_000, 0.989, 0.023))
+    s.set_baseline(summary(), _metrics(230_000, 0.989, 0.023))
     a = s.add(Recipe(quantization=Quantization(mode="int8")))
-    s.update(a.id, status="done", metrics=_metrics(63_000, 0.988, 0.0075))
+    _done(s, a.id, _metrics(63_000, 0.988, 0.0075))
     b = s.add(Recipe(pruning=Pruning(target_sparsity=0.8), quantization=Quantization(mode="int8")))
-    s.update(b.id, status="done", metrics=_metrics(25_000, 0.972, 0.0075))
+    _done(s, b.id, _metrics(25_000, 0.972, 0.0075))
     c = s.add(Recipe(quantization=Quantization(mode="float16")))
     s.update(c.id, status="failed", message="the worker process aborted (SIGABRT)")
     return s
@@ -63,7 +63,7 @@ def test_a_session_report_has_decodable_plots_and_a_readable_csv(session, tmp_pa
 
 def test_report_of_something_else_is_refused(tmp_path):
     with pytest.raises(ReportError, match="neither a studio session"):
-        collect(tmp_path)
+        read(tmp_path)
 
 
 @pytest.mark.slow

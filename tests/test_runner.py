@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+from studio.jobs import kinds
 from studio.jobs.messages import Job
 
 
@@ -17,7 +18,7 @@ def test_signals_arrive_for_a_job(qtbot):
             job_id = runner.submit(Job("math:hypot", args=(3.0, 4.0)))
         assert done.args == [job_id, 5.0]
         with qtbot.waitSignal(runner.failed, timeout=120_000) as failed:
-            runner.submit(Job("studio.jobs.tasks:summarize", {"model": "/nope.h5"}))
+            runner.submit(kinds.summarize("/nope.h5", trust=False))
         assert "/nope.h5 does not exist" in failed.args[1]
         with qtbot.waitSignal(runner.cancelled, timeout=10_000):
             long = runner.submit(Job("time:sleep", args=(60,)))
@@ -35,17 +36,17 @@ def test_gui_process_does_not_import_tensorflow_to_run_jobs():
     script = textwrap.dedent("""
         import sys
         from PySide6.QtCore import QCoreApplication, QTimer
-        from studio.jobs.messages import Job
+        from studio.jobs import kinds
         from studio.ui.runner import JobRunner
         app = QCoreApplication([])
         runner = JobRunner()
         got = []
         runner.finished.connect(lambda i, r: (got.append(r), app.quit()))
-        runner.submit(Job("studio.jobs.tasks:summarize", {"model": "demo"}))
+        runner.submit(kinds.summarize("demo", trust=False))
         QTimer.singleShot(120_000, app.quit)
         app.exec()
         runner.shutdown()
-        assert got and got[0]["layers"][0]["name"] == "conv1", got
+        assert got and got[0].layers[0].name == "conv1", got  # typed on arrival
         assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
         print("ok")
     """)

@@ -6,6 +6,7 @@ import stat
 import time
 
 import pytest
+from fakes import figures, summary
 
 from studio.values import atomic
 from studio.values.errors import StudioError
@@ -13,30 +14,29 @@ from studio.values.recipe import Quantization, Recipe
 from studio.values.session import Session, SessionError, list_sessions
 
 
-def write_result(session, cid, size=100, **metrics):
+def write_result(session, cid, size=100, accuracy=0.9):
     """What a worker leaves in a candidate's folder once it is measured."""
     folder = session.candidate_dir(cid)
     atomic.write_bytes(folder / "model.tflite", b"x" * size)
     atomic.write_text(folder / "recipe.json", session.candidates[cid].recipe.to_json())
-    atomic.write_json(folder / "metrics.json", {"size_bytes": size, "label": "l", **metrics})
+    metrics = figures(size // 2, accuracy, size=size).to_dict()
+    atomic.write_json(folder / "metrics.json", {**metrics, "label": "l"})
 
 
 def test_a_session_reopens_with_its_candidates_and_baseline(tmp_path):
     session = Session.create("demo", "demo", root=tmp_path)
-    session.set_baseline({"name": "m"}, {"gzip_bytes": 100, "accuracy": 0.9})
+    session.set_baseline(summary(), figures(100, 0.9))
     done = session.add(Recipe(quantization=Quantization(mode="int8")))
     write_result(session, done.id, size=100)
-    session.update(
-        done.id, status="done", metrics={"size_bytes": 100, "gzip_bytes": 30, "accuracy": 0.89}
-    )
+    session.update(done.id, status="done", metrics=figures(30, 0.89, size=100))
     running = session.add(Recipe(quantization=Quantization(mode="float16")))
     session.update(running.id, status="running")
     session.set_budget(2.5)
 
     again = Session.open(session.folder)
     assert again.model == "demo" and again.budget == 2.5
-    assert again.baseline == {"gzip_bytes": 100, "accuracy": 0.9}
-    assert again.candidates[done.id].metrics["gzip_bytes"] == 30
+    assert again.baseline == figures(100, 0.9) and again.summary == summary()
+    assert again.candidates[done.id].metrics == figures(30, 0.89, size=100)
     assert again.candidates[done.id].recipe == done.recipe
     # what was running when the studio stopped is kept, marked, not lost
     assert again.candidates[running.id].status == "interrupted"
@@ -73,8 +73,7 @@ def test_measured_candidates_come_back_even_if_the_studio_never_heard(tmp_path):
     )
     again = Session.open(session.folder)
     assert again.candidates[ids[0]].status == "done"
-    assert again.candidates[ids[0]].metrics["accuracy"] == 0.97
-    assert "label" not in again.candidates[ids[0]].metrics
+    assert again.candidates[ids[0]].metrics.accuracy == 0.97
     assert [again.candidates[i].status for i in ids[1:]] == ["interrupted", "interrupted"]
     assert any("c001 recovered" in n for n in again.notes)
     # and the repair is saved: a plain reopen needs none
@@ -86,7 +85,7 @@ def test_deleted_or_changed_candidate_files_are_noticed(tmp_path):
     a, b, c = (session.add(Recipe(seed=i)).id for i in range(3))
     for cid in (a, b, c):
         write_result(session, cid, size=100)
-        session.update(cid, status="done", metrics={"size_bytes": 100})
+        session.update(cid, status="done", metrics=figures(50, size=100))
     for path in session.candidate_dir(a).iterdir():
         path.unlink()
     session.candidate_dir(a).rmdir()
@@ -102,7 +101,7 @@ def test_a_corrupt_session_file_reopens_from_the_last_good_copy(tmp_path):
     session = Session.create("demo", "demo", root=tmp_path)
     cid = session.add(Recipe()).id
     write_result(session, cid)
-    session.update(cid, status="done", metrics={"size_bytes": 100})
+    session.update(cid, status="done", metrics=figures(50, size=100))
     path = session.folder / "session.json"
     path.write_text(path.read_text()[:200])  # cut mid-string
     again = Session.open(session.folder)

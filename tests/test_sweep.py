@@ -7,22 +7,25 @@ import subprocess
 import sys
 
 import pytest
+from fakes import figures
 
+from studio.jobs import kinds
+from studio.jobs.sweeps import SweepRun
 from studio.values.grid import Grid, GridError
+from studio.values.recipe import Recipe
 from studio.values.resources import RECIPES
-from studio.values.sweep import flag, plan, recommend, sharing
+from studio.values.results import Recommendation, Result, judge, recommend
+from studio.values.sweep import plan, sharing
 
 DEMO_GRID = RECIPES / "demo_sweep_grid.json"
 
 
 def _metrics(gzip, accuracy, latency, metric="top1"):
-    return {
-        "gzip_bytes": gzip,
-        "accuracy": accuracy,
-        "metric": metric,
-        "agreement": 1.0,
-        "latency_ms": {"median": latency, "p90": latency, "threads": 1},
-    }
+    return figures(gzip, accuracy, latency, metric=metric)
+
+
+def _result(name, metrics, error=None):
+    return Result(name, Recipe(), metrics, error, "failed" if error else "done")
 
 
 def test_the_demo_grid_expands_to_twelve_named_recipes():
@@ -88,34 +91,53 @@ def test_candidates_that_differ_in_quantization_share_their_fine_tunes():
 def test_pareto_flags_and_recommendation_on_hand_made_figures():
     baseline = _metrics(1000, 0.90, 10.0)
     results = [
-        {"name": "a", "metrics": _metrics(500, 0.895, 5.0), "error": None},  # small, fast
-        {"name": "b", "metrics": _metrics(300, 0.850, 6.0), "error": None},  # smallest, -5 pt
-        {"name": "c", "metrics": _metrics(600, 0.900, 4.0), "error": None},  # fastest, exact
-        {"name": "d", "metrics": _metrics(700, 0.880, 7.0), "error": None},  # dominated
-        {"name": "e", "metrics": None, "error": "worker crashed"},
+        _result("a", _metrics(500, 0.895, 5.0)),  # small, fast
+        _result("b", _metrics(300, 0.850, 6.0)),  # smallest, -5 pt
+        _result("c", _metrics(600, 0.900, 4.0)),  # fastest, exact
+        _result("d", _metrics(700, 0.880, 7.0)),  # dominated
+        _result("e", None, "worker crashed"),
     ]
-    flagged, chosen = flag(results, baseline, budget=1.0)
-    by_name = {r["name"]: r for r in flagged}
-    assert {n for n, r in by_name.items() if r["pareto"]} == {"a", "b", "c"}
-    assert {n for n, r in by_name.items() if r["pareto_latency"]} == {"c"}
-    assert chosen == {"smallest": "a", "fastest": "c"}  # b is smaller but 5 points worse
-    assert by_name["a"]["recommended"] == ["smallest"]
-    assert by_name["c"]["recommended"] == ["fastest"]
-    assert recommend(results, baseline, budget=10.0)["smallest"] == "b"
-    assert recommend(results, baseline, budget=0.0) == {"smallest": "c", "fastest": "c"}
-    tight = [r for r in results if r["name"] in ("b", "d")]
-    assert recommend(tight, baseline, budget=1.0) == {"smallest": None, "fastest": None}
+    flagged, chosen = judge(results, baseline, budget=1.0)
+    by_name = {r.name: r for r in flagged}
+    assert {n for n, r in by_name.items() if r.pareto} == {"a", "b", "c"}
+    assert {n for n, r in by_name.items() if r.pareto_latency} == {"c"}
+    assert chosen == Recommendation("a", "c")  # b is smaller but 5 points worse
+    assert by_name["a"].recommended == ("smallest",)
+    assert by_name["c"].recommended == ("fastest",)
+    assert recommend(results, baseline, budget=10.0).smallest == "b"
+    assert recommend(results, baseline, budget=0.0) == Recommendation("c", "c")
+    tight = [r for r in results if r.name in ("b", "d")]
+    assert recommend(tight, baseline, budget=1.0) == Recommendation(None, None)
 
 
 def test_mae_models_prefer_lower_error():
     baseline = _metrics(1000, 0.10, 10.0, "mae")
     results = [
-        {"name": "a", "metrics": _metrics(500, 0.12, 5.0, "mae"), "error": None},
-        {"name": "b", "metrics": _metrics(400, 0.50, 5.0, "mae"), "error": None},
+        _result("a", _metrics(500, 0.12, 5.0, "mae")),
+        _result("b", _metrics(400, 0.50, 5.0, "mae")),
     ]
-    flagged, chosen = flag(results, baseline, budget=0.05)
-    assert chosen["smallest"] == "a"
-    assert all(r["pareto"] for r in flagged)
+    flagged, chosen = judge(results, baseline, budget=0.05)
+    assert chosen.smallest == "a"
+    assert all(r.pareto for r in flagged)
+
+
+def test_the_sweep_driver_accounts_for_every_candidate_however_its_group_ends(tmp_path):
+    grid = Grid.from_dict(
+        {"pruning.target_sparsity": [0.5, 0.8], "quantization.mode": ["int8", "float16"]}
+    )
+    groups = plan(grid)
+    run = SweepRun(groups, model="m", data="d", out_dir=tmp_path, threads=1, trust=False)
+    submitted = []
+    ids = run.start(lambda job: submitted.append(job) or len(submitted))
+    assert [job.target for job in submitted] == [kinds.SWEEP_GROUP] * 2 and run.running
+    (first, first_recipe), (second, _) = run.group(ids[0]).entries
+    # the first group returns only one of its two candidates: the other is not dropped
+    returned = run.finished(ids[0], [Result(first, first_recipe, _metrics(10, 0.9, 1.0))])
+    assert [r.status for r in returned] == ["done", "failed"]
+    assert "did not return" in returned[1].error and returned[1].name == second
+    cancelled = run.ended(ids[1], "", status="cancelled")
+    assert [r.status for r in cancelled] == ["cancelled", "cancelled"] and not run.running
+    assert len(run.results) == grid.size == 4
 
 
 def test_a_group_computes_its_fine_tune_once_and_a_bad_candidate_fails_alone(tmp_path, monkeypatch):

@@ -107,7 +107,7 @@ def test_open_demo_run_int8_see_it_and_export_it(qtbot, open_window, tmp_path):
         interpreter.invoke()
         hits += int(np.argmax(interpreter.get_tensor(out["index"])) == y)
     assert hits >= 90
-    measured = window.workbench.session.candidates[1].metrics["accuracy"]
+    measured = window.workbench.session.candidates[1].metrics.accuracy
     assert measured > 0.9
 
     # "Show code": the standalone script, generated in a worker, copied and saved

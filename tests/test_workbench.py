@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from fakes import figures, summary
 
 from studio.jobs import kinds
 from studio.jobs.inprocess import Crash, InProcessBackend
@@ -22,12 +23,13 @@ from studio.values.errors import ConversionError
 from studio.values.grid import Grid
 from studio.values.progress import Event
 from studio.values.recipe import Quantization, Recipe
+from studio.values.results import Result
 
 WAIT = 10_000
 
 
 def _write_candidate(folder: Path, recipe: dict, accuracy: float) -> dict:
-    metrics = {"size_bytes": 10, "gzip_bytes": 5, "accuracy": accuracy, "metric": "top1"}
+    metrics = figures(5, accuracy, size=10).to_dict()
     atomic.write_bytes(folder / "model.tflite", b"0123456789")
     atomic.write_text(folder / "recipe.json", Recipe.from_dict(recipe).to_json())
     atomic.write_json(folder / "metrics.json", {**metrics, "label": "x"})
@@ -54,10 +56,7 @@ class StandIns:
     def baseline(self, model, data, out_dir, threads=1, trust=False, report=None):
         while not self.baseline_gate.wait(0.01):
             report(Event("baseline", "waiting", 0.5))
-        return {
-            "summary": {"name": "m", "layers": [], "limitation": ""},
-            "metrics": {"size_bytes": 40, "gzip_bytes": 20, "accuracy": 0.99, "metric": "top1"},
-        }
+        return {"summary": summary().to_dict(), "metrics": figures(20, 0.99).to_dict()}
 
     def optimize(self, model, data, recipe, out_dir, threads=1, trust=False, report=None):
         report(Event("convert", "converting", 0.0))
@@ -70,11 +69,11 @@ class StandIns:
                 raise Crash("was killed (SIGKILL)")
             report(Event("convert", f"converting {name}", 0.0))
             if name in self.fail_names:
-                results.append({"name": name, "metrics": None, "error": "converter said no"})
+                results.append(Result.failed(name, Recipe(), "converter said no").to_dict())
                 continue
             metrics = _write_candidate(Path(out_dir) / name, recipe, 0.9 + i / 100)
             report(Event("done", f"wrote {name}", 1.0))
-            results.append({"name": name, "metrics": metrics, "error": None})
+            results.append({**Result(name, Recipe()).to_dict(), "metrics": metrics})
             self.gate.acquire()
         return results
 
@@ -114,7 +113,7 @@ def test_a_sweep_candidate_is_saved_the_moment_it_is_measured(qtbot, bench):
     qtbot.waitUntil(lambda: _statuses(bench, ids)[0] == "done", timeout=WAIT)
     assert _statuses(bench, ids)[1:] == ["running"] * 3
     assert _on_disk(bench)[ids[0]] == "done"  # saved, not only shown
-    assert bench.session.candidates[ids[0]].metrics["accuracy"] == 0.9
+    assert bench.session.candidates[ids[0]].metrics.accuracy == 0.9
     bench.stand_ins.gate.release()
     qtbot.waitUntil(lambda: _statuses(bench, ids)[1] == "done", timeout=WAIT)
 
@@ -139,7 +138,7 @@ def test_a_failed_candidate_does_not_shift_the_others(qtbot, bench):
     qtbot.waitUntil(lambda: not bench.busy(), timeout=WAIT)
     assert _statuses(bench, ids) == ["done", "failed", "done", "done"]
     accuracies = [bench.session.candidates[i].metrics for i in ids]
-    assert [m and m["accuracy"] for m in accuracies] == [0.9, None, 0.92, 0.93]
+    assert [m and m.accuracy for m in accuracies] == [0.9, None, 0.92, 0.93]
 
 
 def test_cancel_all_stops_the_baseline_too(qtbot, bench):

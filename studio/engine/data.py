@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.values.errors import DataError
+from studio.values.metrics import InputSpec
 from studio.values.resources import DEMO, DEMO_DATA
 
 EVAL_FRACTION = 0.2
@@ -43,15 +44,6 @@ class Dataset:
     def calibration(self, n: int) -> np.ndarray:
         """The first `n` fine-tune samples (already in seeded random order)."""
         return self.x_train[: max(1, min(n, len(self.x_train)))]
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What the model takes or gives, as plain data (no TensorFlow types)."""
-
-    name: str
-    shape: tuple[int | None, ...]  # without the batch axis
-    dtype: str
 
 
 def load_data(

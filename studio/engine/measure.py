@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,54 +23,13 @@ import numpy as np
 from studio.engine.data import Dataset
 from studio.engine.tflite_file import read_checked, weight_figures
 from studio.values.errors import MeasureError
+from studio.values.metrics import Latency, Metrics
 from studio.values.processes import command
 
 EVAL_BATCH = 64
 WARMUP_RUNS = 10
 LATENCY_RUNS = 100
 PROBE_TIMEOUT_S = 300
-
-
-@dataclass(frozen=True)
-class Latency:
-    median: float
-    p90: float
-    threads: int
-
-    def to_dict(self) -> dict:
-        return {"median": round(self.median, 4), "p90": round(self.p90, 4), "threads": self.threads}
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Figures of one .tflite; `to_dict` is the metrics.json contract of the CLI."""
-
-    size_bytes: int
-    gzip_bytes: int
-    accuracy: float | None
-    metric: str  # "top1" or "mae"
-    agreement: float | None
-    output_rmse: float | None
-    latency_ms: Latency
-    peak_memory_bytes: int
-    layers: tuple[dict, ...]
-    seconds: dict[str, float] = field(default_factory=dict)
-    samples: int = 0
-
-    def to_dict(self) -> dict:
-        return {
-            "size_bytes": self.size_bytes,
-            "gzip_bytes": self.gzip_bytes,
-            "accuracy": self.accuracy,
-            "metric": self.metric,
-            "agreement": self.agreement,
-            "output_rmse": self.output_rmse,
-            "latency_ms": self.latency_ms.to_dict(),
-            "peak_memory_bytes": self.peak_memory_bytes,
-            "layers": list(self.layers),
-            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
-            "samples": self.samples,
-        }
 
 
 def interpreter(path_or_bytes: str | Path | bytes, threads: int = 1):
@@ -229,7 +187,7 @@ def measure(
     t0 = time.perf_counter()
     lat = latency(blob, data.x_eval[0], threads=threads)
     seconds["evaluate_latency"] = time.perf_counter() - t0
-    layers = tuple(f.to_dict() for f in weight_figures(blob))
+    layers = tuple(weight_figures(blob))
     metrics = Metrics(
         size_bytes=len(blob),
         gzip_bytes=len(gzip.compress(blob, compresslevel=9)),

@@ -25,9 +25,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from studio.engine.data import InputSpec
 from studio.values import trust
 from studio.values.errors import ModelError, UntrustedModelError, first_line
+from studio.values.metrics import InputSpec, LayerInfo, ModelSummary
 from studio.values.resources import DEMO, DEMO_MODEL
 
 CONTAINER_CLASSES = {"Functional", "Sequential", "Model"}
@@ -42,43 +42,6 @@ class ModelFile:
     keras_version: str | None
     layer_classes: tuple[str, ...]
     findings: tuple[trust.Finding, ...] = ()  # what is not plainly Keras' own
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    name: str
-    class_name: str
-    params: int
-    prunable: bool
-    clusterable: bool
-    quantizable: bool
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    """The model as the panels and the CLI see it."""
-
-    name: str
-    inputs: tuple[InputSpec, ...]
-    outputs: tuple[InputSpec, ...]
-    layers: tuple[LayerInfo, ...]
-    params: int
-    sequential: bool
-    origin: str = ""  # e.g. "Keras 3.15.1 file, rebuilt in tf_keras (outputs match …)"
-    limitation: str = ""  # why only post-training quantization applies, if so
-
-    @property
-    def input(self) -> InputSpec:
-        return self.inputs[0]
-
-    @property
-    def output(self) -> InputSpec:
-        return self.outputs[0]
-
-    @property
-    def classifier(self) -> bool:
-        """A classifier has several output units (top-1 accuracy); otherwise MAE is used."""
-        return (self.output.shape[-1] or 1) > 1 if self.output.shape else False
 
 
 def resolve(source: str | os.PathLike) -> Path:

@@ -19,20 +19,15 @@ import tf_keras as keras
 
 from studio.engine.clustering import cluster
 from studio.engine.convert import convert
-from studio.engine.data import Dataset, InputSpec, fit_to_model, load_data
-from studio.engine.measure import Metrics, measure, predict
-from studio.engine.models import (
-    ModelSummary,
-    as_functional,
-    load,
-    outputs_are_probabilities,
-    summarize,
-)
+from studio.engine.data import Dataset, fit_to_model, load_data
+from studio.engine.measure import measure, predict
+from studio.engine.models import as_functional, load, outputs_are_probabilities, summarize
 from studio.engine.pruning import prune
 from studio.engine.qat import quantize_aware_train
 from studio.engine.tflite_file import io_specs, read_checked
 from studio.values import atomic
 from studio.values.errors import DataError, MeasureError, ModelError
+from studio.values.metrics import InputSpec, Metrics, ModelSummary
 from studio.values.progress import Event, Report, ignore
 from studio.values.recipe import Quantization, Recipe
 
@@ -144,7 +139,7 @@ def finish(
     seconds: dict[str, float],
     threads: int = 1,
     report: Report = ignore,
-) -> tuple[Metrics, str | None]:
+) -> Metrics:
     """QAT (if asked), convert, measure, and write the candidate's files to `out`."""
     q, seconds = recipe.quantization, {**seconds, **prefix.seconds}
     model, scheme = prefix.model, None
@@ -169,14 +164,13 @@ def finish(
     t = _stage(report, "evaluate", "measuring size, accuracy, latency and memory")
     metrics, _ = measure(out / "model.tflite", prep.data, threads=threads, reference=reference)
     seconds["evaluate"] = time.perf_counter() - t
-    metrics = dataclasses.replace(metrics, seconds={**seconds, **metrics.seconds})
-    atomic.write_text(out / "recipe.json", recipe.to_json())
-    atomic.write_json(
-        out / "metrics.json",
-        {**metrics.to_dict(), "qat_scheme": scheme, "label": recipe.describe()},
+    metrics = dataclasses.replace(
+        metrics, seconds={**seconds, **metrics.seconds}, qat_scheme=scheme
     )
+    atomic.write_text(out / "recipe.json", recipe.to_json())
+    atomic.write_json(out / "metrics.json", {**metrics.to_dict(), "label": recipe.describe()})
     report(Event("done", f"wrote {out / 'model.tflite'}", 1.0))
-    return metrics, scheme
+    return metrics
 
 
 def optimize(
@@ -202,7 +196,7 @@ def optimize(
     seconds["baseline"] = time.perf_counter() - t
 
     prefix = fine_tune_prefix(prep, recipe, report)
-    metrics, scheme = finish(
+    metrics = finish(
         prep,
         prefix,
         recipe,
@@ -212,7 +206,7 @@ def optimize(
         threads=threads,
         report=report,
     )
-    return Result(out, metrics, baseline, scheme)
+    return Result(out, metrics, baseline, metrics.qat_scheme)
 
 
 def _baseline(prep: Prepared, out: Path, threads: int) -> tuple[Metrics, np.ndarray]:

@@ -12,6 +12,7 @@ from studio.engine.pipeline import check_fits, fine_tune_prefix, finish, prepare
 from studio.values.errors import StudioError
 from studio.values.progress import Event, Report, ignore
 from studio.values.recipe import Recipe
+from studio.values.results import Result
 
 
 def run_group(
@@ -28,6 +29,7 @@ def run_group(
     """Run one group's candidates (names and recipe dicts) after the baseline exists
     (`out_dir/baseline.tflite` unless given).  Each candidate's files go to
     `out_dir/<name>/`; one that fails is recorded with its error, the others go on.
+    Returns `studio.values.results.Result.to_dict()` of each.
     """
 
     out = Path(out_dir)
@@ -47,7 +49,7 @@ def run_group(
     for name, recipe in recipes:
         try:
             check_fits(prep, recipe)
-            metrics, scheme = finish(
+            metrics = finish(
                 prep,
                 prefix,
                 recipe,
@@ -60,16 +62,9 @@ def run_group(
         except StudioError as err:
             results.append(_failed(name, recipe, err))
             continue
-        results.append(
-            {
-                "name": name,
-                "recipe": recipe.to_dict(),
-                "metrics": {**metrics.to_dict(), "qat_scheme": scheme},
-                "error": None,
-            }
-        )
+        results.append(Result(name, recipe, metrics).to_dict())
     return results
 
 
 def _failed(name: str, recipe: Recipe, err: Exception) -> dict[str, Any]:
-    return {"name": name, "recipe": recipe.to_dict(), "metrics": None, "error": str(err)}
+    return Result.failed(name, recipe, str(err)).to_dict()

@@ -8,12 +8,12 @@ interpreter, so it is safe on any file that passes `check_header`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from studio.values.errors import MeasureError
+from studio.values.metrics import LayerFigures
 
 # Operators whose weights matter, and which input holds them.
 WEIGHT_INPUT = {
@@ -36,31 +36,6 @@ _NUMPY_TYPES = {
     "INT64": np.int64,
     "FLOAT64": np.float64,
 }
-
-
-@dataclass(frozen=True)
-class WeightFigures:
-    name: str
-    op: str
-    dtype: str
-    count: int
-    sparsity: float
-    unique_values: int
-
-    @property
-    def layer(self) -> str:
-        return layer_of(self.name)
-
-    def to_dict(self) -> dict:
-        return {
-            "name": self.layer,
-            "tensor": self.name,
-            "op": self.op,
-            "dtype": self.dtype,
-            "count": self.count,
-            "sparsity": round(self.sparsity, 6),
-            "unique_values": self.unique_values,
-        }
 
 
 def layer_of(tensor_name: str) -> str:
@@ -105,7 +80,7 @@ def _parse(data: bytes):
         ) from err
 
 
-def weight_figures(data: bytes) -> list[WeightFigures]:
+def weight_figures(data: bytes) -> list[LayerFigures]:
     """Sparsity and distinct values of every weight tensor in subgraph 0."""
     from ai_edge_litert import schema_py_generated as schema
 
@@ -152,8 +127,9 @@ def weight_figures(data: bytes) -> list[WeightFigures]:
         per_channel = quant is not None and quant.scale is not None and len(quant.scale) > 1
         name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
         figures.append(
-            WeightFigures(
-                name=name,
+            LayerFigures(
+                name=layer_of(name),
+                tensor=name,
                 op=op_name,
                 dtype=dtype.lower(),
                 count=int(values.size),

@@ -2,15 +2,22 @@
 
 The window and the CLI build jobs here instead of writing `"module:function"` strings and
 keyword dicts by hand, so a task's arguments are checked by the type checker and a
-renamed task is one edit.  The functions named run in a worker (`studio.jobs.tasks`).
+renamed task is one edit.  The functions named run in a worker (`studio.jobs.tasks`) and
+return plain data; `decode` rebuilds the typed values from it the moment a result
+arrives, so nothing above this layer reads a result as a dictionary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from studio.jobs.messages import Job
+from studio.values.metrics import Metrics, ModelSummary
 from studio.values.recipe import Recipe
+from studio.values.results import Result
 
 TASKS = "studio.jobs.tasks"
 BASELINE = f"{TASKS}:baseline"
@@ -18,6 +25,38 @@ OPTIMIZE = f"{TASKS}:optimize"
 SWEEP_GROUP = f"{TASKS}:sweep_group"
 DIAGNOSE = f"{TASKS}:diagnose"
 SCRIPT = f"{TASKS}:script"
+SUMMARIZE = f"{TASKS}:summarize"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """What a baseline job gives: the model as the panels see it, and its float figures."""
+
+    summary: ModelSummary
+    metrics: Metrics
+
+
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    BASELINE: lambda r: Baseline(
+        ModelSummary.from_dict(r["summary"]), Metrics.from_dict(r["metrics"])
+    ),
+    OPTIMIZE: lambda r: Metrics.from_dict(r["metrics"]),
+    SWEEP_GROUP: lambda r: [Result.from_dict(x) for x in r],
+    SUMMARIZE: ModelSummary.from_dict,
+}
+
+
+def decode(target: str, result: Any) -> Any:
+    """The typed value of a finished job's plain-data result: `Baseline`, `Metrics`,
+    a list of `Result`, a `ModelSummary`; a diagnosis (list of dicts) and a script (str)
+    pass as they are.  Raises `studio.values.metrics.MetricsError` for damaged figures."""
+    read = _DECODERS.get(target)
+    return read(result) if read else result
+
+
+def summarize(model: str, *, trust: bool) -> Job:
+    """Load a model and describe it (no conversion)."""
+    return Job(SUMMARIZE, {"model": model, "trust": trust}, label="summary")
 
 
 def baseline(model: str, data: str, out_dir: Path, *, threads: int, trust: bool) -> Job:

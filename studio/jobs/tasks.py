@@ -1,12 +1,12 @@
 """The engine calls a worker runs, with plain-data arguments and results.
 
-Jobs are built by `studio.jobs.kinds` (one builder per function here); only worker
-processes import this module (and with it TensorFlow).
+Jobs are built by `studio.jobs.kinds` (one builder per function here), which also
+rebuilds the typed values from what these return (`to_dict()` of `studio.values`
+dataclasses); only worker processes import this module (and with it TensorFlow).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from studio.engine import pipeline, sweep_run
@@ -18,9 +18,9 @@ from studio.values.recipe import Recipe
 
 def summarize(model: str, trust: bool = False) -> dict[str, Any]:
     loaded = load(model, trust=trust)
-    return dataclasses.asdict(
-        summarize_model(loaded.model, origin=loaded.origin, limitation=loaded.limitation)
-    )
+    return summarize_model(
+        loaded.model, origin=loaded.origin, limitation=loaded.limitation
+    ).to_dict()
 
 
 def optimize(
@@ -54,7 +54,7 @@ def baseline(
     summary, metrics = pipeline.baseline(
         model, data, out_dir, threads=threads, trust=trust, report=report
     )
-    return {"summary": dataclasses.asdict(summary), "metrics": metrics.to_dict()}
+    return {"summary": summary.to_dict(), "metrics": metrics.to_dict()}
 
 
 def evaluate(

@@ -45,15 +45,15 @@ from studio.ui.trade_off_plot import LATENCY, LEGEND, SIZE, TradeOffPlot, accura
 from studio.ui.training_curves import TrainingCurves
 from studio.ui.welcome import WelcomePanel
 from studio.ui.workbench import Workbench
-from studio.values import atomic
+from studio.values import atomic, units
 from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.recipe import Quantization, Recipe
 from studio.values.report import write as write_report
 from studio.values.resources import DEMO
+from studio.values.results import from_session, recommend
 from studio.values.session import FILE as SESSION_FILE
 from studio.values.session import default_root, list_sessions
-from studio.values.sweep import recommend
 
 MAX_RECENT = 8
 ABOUT_PACKAGES = [
@@ -638,7 +638,7 @@ class MainWindow(QMainWindow):
         done = candidate is not None and candidate.status == "done"
         self.export_action.setEnabled(done)
         self.code_action.setEnabled(candidate is not None)
-        layers = list(candidate.metrics.get("layers", [])) if done else []
+        layers = list(candidate.metrics.layers) if done else []
         self.layer_bars.show_layers(candidate.name if candidate else None, layers)
         self._show_curves()
 
@@ -768,7 +768,7 @@ class MainWindow(QMainWindow):
         if session.summary and session.baseline:
             self.model_panel.show_summary(session.summary, session.baseline)
             self.editor.set_layers(session.summary)
-            metric = session.baseline.get("metric", "top1")
+            metric = session.baseline.metric
             for plot in self.plots[:2]:
                 plot.y_axis = accuracy_axis(metric)
                 plot.setLabel("left", plot.y_axis.title)
@@ -850,15 +850,12 @@ class MainWindow(QMainWindow):
             )
             return
         m, p = candidate.metrics, plain[-1].metrics
-        accuracy = (
-            f"{100 * (m['accuracy'] - p['accuracy']):+.2f} pt accuracy, "
-            if m.get("accuracy") is not None and p.get("accuracy") is not None
-            else ""
-        )
+        accuracy = units.change_text(m, p)
         self.diagnosis.status.setText(
             f"{candidate.name} (keeps {kept} in float) vs {plain[-1].name} (plain int8): "
-            f"{accuracy}{(m['gzip_bytes'] - p['gzip_bytes']) / 1024:+.1f} KB gzipped, "
-            f"{m['latency_ms']['median'] - p['latency_ms']['median']:+.4f} ms."
+            f"{accuracy + ' accuracy, ' if accuracy else ''}"
+            f"{units.kb(m.gzip_bytes - p.gzip_bytes):+.1f} KB gzipped, "
+            f"{m.latency_ms.median - p.latency_ms.median:+.4f} ms."
         )
 
     def _on_progress(self, candidate_id: int, event) -> None:
@@ -910,8 +907,8 @@ class MainWindow(QMainWindow):
             return
         self.workbench.check_files()  # never recommend a candidate whose file is gone
         done = {c.name: c for c in session.finished()}
-        results = [{"name": n, "metrics": c.metrics} for n, c in done.items()]
-        chosen = recommend(results, session.baseline, session.budget)
+        results = from_session(session)
+        chosen = recommend(results, session.baseline, session.budget).to_dict()
         self.recommended = {k: done[v].id if v else None for k, v in chosen.items()}
         self.table.results.recommended = {i for i in self.recommended.values() if i}
         self.table.viewport().update()

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.style import set_role
+from studio.values import units
+from studio.values.metrics import Metrics, ModelSummary
 from studio.values.resources import DEMO
 
 YES, NO = "✓", "–"
@@ -95,39 +97,31 @@ class ModelPanel(QWidget):
         self.status.setText(text)
         set_role(self.status, "error" if error else "status")
 
-    def show_summary(self, summary: dict, baseline: dict) -> None:
-        inp, out = summary["inputs"][0], summary["outputs"][0]
-        acc = baseline.get("accuracy")
-        figure = (
-            "no labels"
-            if acc is None
-            else f"top-1 {100 * acc:.2f} %"
-            if baseline["metric"] == "top1"
-            else f"MAE {acc:.4f}"
-        )
+    def show_summary(self, summary: ModelSummary, baseline: Metrics) -> None:
+        inp, out = summary.input, summary.output
         text = (
-            f"{summary['name']}: {summary['params']:,} parameters, input "
-            f"{tuple(inp['shape'])} {inp['dtype']}, output {tuple(out['shape'])}.\n"
-            f"Float baseline: {baseline['size_bytes'] / 1024:.1f} KB "
-            f"({baseline['gzip_bytes'] / 1024:.1f} KB gzipped), {figure}, "
-            f"{baseline['latency_ms']['median']:.3g} ms."
+            f"{summary.name}: {summary.params:,} parameters, input "
+            f"{inp.shape} {inp.dtype}, output {out.shape}.\n"
+            f"Float baseline: {units.size(baseline.size_bytes)} "
+            f"({units.size(baseline.gzip_bytes)} gzipped), {units.score(baseline)}, "
+            f"{units.latency(baseline)}."
         )
-        if summary.get("origin"):
-            text += f"\n{summary['origin']}."
-        if summary.get("limitation"):
-            text += f"\nOnly post-training quantization applies: {summary['limitation']}"
-        self.show_status(text, error=bool(summary.get("limitation")))
-        layers = summary["layers"]
+        if summary.origin:
+            text += f"\n{summary.origin}."
+        if summary.limitation:
+            text += f"\nOnly post-training quantization applies: {summary.limitation}"
+        self.show_status(text, error=bool(summary.limitation))
+        layers = summary.layers
         self.layers.setUpdatesEnabled(False)
         self.layers.setSortingEnabled(False)
         self.layers.setRowCount(len(layers))
         for r, layer in enumerate(layers):
             cells = [
-                layer["name"],
-                layer["class_name"],
-                f"{layer['params']:,}",
-                YES if layer["prunable"] else NO,
-                YES if layer["clusterable"] else NO,
+                layer.name,
+                layer.class_name,
+                f"{layer.params:,}",
+                YES if layer.prunable else NO,
+                YES if layer.clusterable else NO,
             ]
             for c, text in enumerate(cells):
                 self.layers.setItem(r, c, QTableWidgetItem(text))

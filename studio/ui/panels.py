@@ -29,6 +29,7 @@ from superqt import QLabeledSlider
 
 from studio.ui.style import set_role
 from studio.values.errors import RecipeError
+from studio.values.metrics import ModelSummary
 from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 
 QUANT_MODES = [
@@ -455,12 +456,11 @@ class RecipeEditor(QWidget):
         self.blocked = reason
         self.validate()
 
-    def set_layers(self, summary: dict | None) -> None:
-        self.limitation = (summary or {}).get("limitation", "")
-        layers = summary["layers"] if summary else []
-        self.pruning.set_layers(x["name"] for x in layers if x["prunable"])
-        self.clustering.set_layers(x["name"] for x in layers if x["clusterable"])
-        self.quantization.set_layers(x["name"] for x in layers if x["quantizable"])
+    def set_layers(self, summary: ModelSummary | None) -> None:
+        self.limitation = summary.limitation if summary else ""
+        self.pruning.set_layers(summary.names("prunable") if summary else [])
+        self.clustering.set_layers(summary.names("clusterable") if summary else [])
+        self.quantization.set_layers(summary.names("quantizable") if summary else [])
         self.validate()
 
     def recipe(self) -> Recipe:

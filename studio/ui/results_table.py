@@ -21,6 +21,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
+from studio.values import units
+from studio.values.metrics import Metrics
 from studio.values.session import Candidate
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -28,18 +30,12 @@ ID_ROLE = Qt.ItemDataRole.UserRole + 2
 Index = QModelIndex | QPersistentModelIndex
 
 
-def _acc(m: dict) -> float | None:
-    if m.get("accuracy") is None:
-        return None
-    return 100 * m["accuracy"] if m["metric"] == "top1" else m["accuracy"]
-
-
 # (header, tooltip, value from (candidate, baseline), text of the value)
-Column = tuple[str, str, Callable[[Candidate, dict | None], object], Callable[[object], str]]
+Column = tuple[str, str, Callable[[Candidate, Metrics | None], object], Callable[[object], str]]
 
 
-def _fig(read: Callable[[dict, dict | None], float | None]):
-    def value(c: Candidate, base: dict | None) -> float | None:
+def _fig(read: Callable[[Metrics, Metrics | None], float | None]):
+    def value(c: Candidate, base: Metrics | None) -> float | None:
         return read(c.metrics, base) if c.metrics else None
 
     return value
@@ -52,53 +48,49 @@ COLUMNS: list[Column] = [
     (
         "gzip KB",
         "Size after gzip: what an app download really costs",
-        _fig(lambda m, b: m["gzip_bytes"] / 1024),
+        _fig(lambda m, b: units.kb(m.gzip_bytes)),
         lambda v: f"{v:.1f}",
     ),
     (
         "× smaller",
         "gzip size of the float baseline divided by this candidate's",
-        _fig(lambda m, b: b["gzip_bytes"] / m["gzip_bytes"] if b else None),
+        _fig(lambda m, b: units.times_smaller(b, m)),
         lambda v: f"{v:.1f}x",
     ),
     (
         "Size KB",
         "The .tflite file's size on disk",
-        _fig(lambda m, b: m["size_bytes"] / 1024),
+        _fig(lambda m, b: units.kb(m.size_bytes)),
         lambda v: f"{v:.1f}",
     ),
     (
         "Accuracy",
         "top-1 (%) on the evaluation split, or MAE",
-        _fig(lambda m, b: _acc(m)),
+        _fig(lambda m, b: m.score),
         lambda v: f"{v:.2f}",
     ),
     (
         "Δ vs float",
         "Accuracy change against the float baseline, in points",
-        _fig(
-            lambda m, b: (
-                _acc(m) - _acc(b) if b and _acc(m) is not None and _acc(b) is not None else None
-            )
-        ),
+        _fig(units.change),
         lambda v: f"{v:+.2f}",
     ),
     (
         "Agree %",
         "How often the candidate's top class equals the float model's",
-        _fig(lambda m, b: None if m.get("agreement") is None else 100 * m["agreement"]),
+        _fig(lambda m, b: None if m.agreement is None else 100 * m.agreement),
         lambda v: f"{v:.1f}",
     ),
     (
         "Latency ms",
         "Median single-sample latency after warm-up, in milliseconds (threads: Preferences)",
-        _fig(lambda m, b: m["latency_ms"]["median"]),
+        _fig(lambda m, b: m.latency_ms.median),
         lambda v: f"{v:.3g}",
     ),
     (
         "Memory MB",
         "Peak memory of loading and running the model, measured in a separate process",
-        _fig(lambda m, b: m["peak_memory_bytes"] / 2**20),
+        _fig(lambda m, b: units.mb(m.peak_memory_bytes)),
         lambda v: f"{v:.1f}",
     ),
 ]
@@ -115,10 +107,10 @@ class ResultsModel(QAbstractTableModel):
     def __init__(self) -> None:
         super().__init__()
         self._rows: list[Candidate] = []
-        self._baseline: dict | None = None
+        self._baseline: Metrics | None = None
         self.recommended: set[int] = set()
 
-    def set_data(self, candidates: list[Candidate], baseline: dict | None) -> None:
+    def set_data(self, candidates: list[Candidate], baseline: Metrics | None) -> None:
         self.beginResetModel()
         self._rows, self._baseline = list(candidates), baseline
         self.endResetModel()

@@ -21,6 +21,9 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMainWindow
 
+from studio.values import units
+from studio.values.metrics import Metrics
+
 TIMEOUT_S = 600  # a cold start imports TensorFlow in the worker first
 MAX_ACCURACY_DROP = 0.05  # int8 on the demo loses well under a point; 5 is a broken build
 
@@ -80,16 +83,14 @@ def run(app: QApplication, build: Callable[..., QMainWindow]) -> int:
     return int(outcome.get("code", 1))
 
 
-def _judge(tflite: Path, metrics, baseline) -> tuple[int, str]:
+def _judge(tflite: Path, metrics: Metrics, baseline: Metrics) -> tuple[int, str]:
     if not tflite.is_file():
         return 1, f"the candidate's file {tflite} was not written"
-    accuracy, float_accuracy = metrics.get("accuracy"), baseline.get("accuracy")
-    size, float_size = metrics.get("size_bytes"), baseline.get("size_bytes")
+    accuracy, float_accuracy = metrics.accuracy, baseline.accuracy
+    size, float_size = metrics.size_bytes, baseline.size_bytes
     summary = (
-        f"demo int8: top-1 {accuracy:.1%} (float {float_accuracy:.1%}), "
-        f"{size / 1024:.0f} KB (float {float_size / 1024:.0f} KB), "
-        f"{metrics['latency_ms']['median']:.2f} ms per sample "
-        f"({metrics['latency_ms']['threads']} LiteRT thread(s))"
+        f"demo int8: {units.score(metrics)} (float {units.score(baseline)}), "
+        f"{units.size(size)} (float {units.size(float_size)}), {units.latency(metrics)}"
     )
     if tflite.stat().st_size != size or size >= float_size:
         return 1, f"{summary}: the int8 file is not smaller than the float model"

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
+from studio.values import units
+from studio.values.metrics import MAE, Metrics
 from studio.values.pareto import front
 from studio.values.session import Candidate
 
@@ -35,52 +37,30 @@ LEGEND = (
 
 @dataclass(frozen=True)
 class Axis:
-    """One figure of a candidate: how to read it from metrics.json and how to show it."""
+    """One figure of a candidate: how to read it from its metrics and how to show it."""
 
     key: str
     title: str
-    read: Callable[[dict], float | None]
+    read: Callable[[Metrics], float | None]
     cost: bool  # lower is better
     units: str = ""  # SI unit: pyqtgraph then labels the axis "kB", "µs", … by itself
 
 
 def accuracy_axis(metric: str) -> Axis:
-    if metric == "mae":
-        return Axis("mae", "MAE (lower is better)", lambda m: m.get("accuracy"), cost=True)
-    return Axis(
-        "top1",
-        "top-1 accuracy (%)",
-        lambda m: None if m.get("accuracy") is None else 100 * m["accuracy"],
-        cost=False,
-    )
+    return Axis(metric, units.score_title(metric), lambda m: m.score, cost=metric == MAE)
 
 
-SIZE = Axis("gzip", "gzip size", lambda m: m["gzip_bytes"], cost=True, units="B")
+SIZE = Axis("gzip", "gzip size", lambda m: m.gzip_bytes, cost=True, units="B")
 LATENCY = Axis(
-    "latency", "latency, median", lambda m: m["latency_ms"]["median"] / 1000, cost=True, units="s"
+    "latency", "latency, median", lambda m: m.latency_ms.median / 1000, cost=True, units="s"
 )
 
 
-def describe(candidate: Candidate, baseline: dict | None) -> str:
+def describe(candidate: Candidate, baseline: Metrics | None) -> str:
     """The hover text: what the candidate is and what it measured."""
-    m = candidate.metrics or {}
     lines = [f"{candidate.name}: {candidate.label}"]
-    if m:
-        ratio = ""
-        if baseline:
-            ratio = f" ({baseline['gzip_bytes'] / m['gzip_bytes']:.1f}x smaller)"
-        lines.append(
-            f"size {m['size_bytes'] / 1024:.1f} KB, gzip {m['gzip_bytes'] / 1024:.1f} KB{ratio}"
-        )
-        if m.get("accuracy") is not None:
-            value = (
-                f"{100 * m['accuracy']:.2f} %" if m["metric"] == "top1" else f"{m['accuracy']:.4f}"
-            )
-            lines.append(f"{m['metric']} {value}")
-        if m.get("agreement") is not None:
-            lines.append(f"agrees with float on {100 * m['agreement']:.1f} %")
-        lat = m["latency_ms"]
-        lines.append(f"latency {lat['median']:.3f} ms ({lat['threads']} thread(s))")
+    if candidate.metrics is not None:
+        lines += units.figures(candidate.metrics, baseline)
     return "\n".join(lines)
 
 
@@ -120,14 +100,14 @@ class TradeOffPlot(pg.PlotWidget):
         )
         self.addItem(self.baseline)
         self._candidates: dict[int, Candidate] = {}
-        self._baseline: dict | None = None
+        self._baseline: Metrics | None = None
         self._budget: float | None = None
         self._recommended: set[int] = set()
         self.selected: int | None = None
 
     def show_data(
         self,
-        baseline: dict | None,
+        baseline: Metrics | None,
         candidates: Sequence[Candidate],
         budget: float | None,
         recommended: set[int] = frozenset(),

@@ -16,11 +16,12 @@ from PySide6.QtCore import QObject, Signal
 
 from studio.jobs import kinds
 from studio.jobs.messages import Progress
+from studio.jobs.sweeps import SweepRun
 from studio.ui.runner import JobRunner
 from studio.values.grid import Grid
 from studio.values.recipe import Recipe
 from studio.values.session import Candidate, Session
-from studio.values.sweep import plan
+from studio.values.sweep import Group, plan
 
 
 @dataclass
@@ -33,6 +34,7 @@ class _Track:
     candidate_ids: tuple[int, ...] = ()
     done_in_group: int = 0  # a group: how many of its candidates are measured
     subject: int | None = None  # a script job: the candidate it is for
+    sweep: SweepRun | None = None  # a group: the sweep it belongs to
 
     @property
     def candidate_id(self) -> int | None:
@@ -149,22 +151,25 @@ class Workbench(QObject):
     def run_sweep(self, grid: Grid) -> list[int]:
         """Queue a grid's candidates, one job per group sharing its fine-tunes."""
         session = self._require_session()
-        ids = []
+        groups = []  # each candidate named as the session names it (c001, ...)
         for group in plan(grid):
             candidates = [session.add(recipe) for _, recipe in group.entries]
-            job_id = self.runner.submit(
-                kinds.sweep_group(
-                    session.model,
-                    session.data,
-                    session.folder,
-                    [(c.name, c.recipe) for c in candidates],
-                    threads=self.threads,
-                    trust=session.trust,
-                    baseline_tflite=session.baseline_dir / "baseline.tflite",
-                )
-            )
-            self._track(job_id, _Track(session, "group", tuple(c.id for c in candidates)))
-            ids += [c.id for c in candidates]
+            groups.append(Group(tuple((c.name, c.recipe) for c in candidates)))
+        sweep = SweepRun(
+            groups,
+            model=session.model,
+            data=session.data,
+            out_dir=session.folder,
+            threads=self.threads,
+            trust=session.trust,
+            baseline_tflite=session.baseline_dir / "baseline.tflite",
+        )
+        by_name = {c.name: c.id for c in session.candidates.values()}
+        ids = []
+        for job_id in sweep.start(self.runner.submit):
+            group_ids = tuple(by_name[name] for name, _ in sweep.group(job_id).entries)
+            self._track(job_id, _Track(session, "group", group_ids, sweep=sweep))
+            ids += group_ids
         self.log.emit(f"sweep queued: {len(ids)} candidates")
         self.activity_changed.emit()
         return ids
@@ -316,7 +321,7 @@ class Workbench(QObject):
         if track is None:
             return
         if track.kind == "baseline":
-            track.session.set_baseline(result["summary"], result["metrics"])
+            track.session.set_baseline(result.summary, result.metrics)
             if current:
                 self.log.emit("float baseline measured")
                 self.baseline_changed.emit()
@@ -328,30 +333,25 @@ class Workbench(QObject):
             if current:
                 self.script_ready.emit(track.subject, result)
         elif track.kind == "group":
-            by_name = {r["name"]: r for r in result}
+            outcomes = dict(
+                zip(track.candidate_ids, track.sweep.finished(job_id, result), strict=True)
+            )
             for cid in self._unfinished(track):
-                r = by_name.get(track.session.candidates[cid].name)
-                if r is None or r["error"]:
-                    message = r["error"] if r else "the sweep group did not return it"
-                    self._record(track, cid, current, status="failed", message=message)
-                else:
-                    self._record(
-                        track, cid, current, status="done", metrics=r["metrics"], message=""
-                    )
+                r = outcomes[cid]
+                self._record(
+                    track, cid, current, status=r.status, metrics=r.metrics, message=r.error or ""
+                )
         else:
             self._record(
-                track,
-                track.candidate_ids[0],
-                current,
-                status="done",
-                metrics=result["metrics"],
-                message="",
+                track, track.candidate_ids[0], current, status="done", metrics=result, message=""
             )
 
     def _on_failed(self, job_id: int, message: str, kind: str) -> None:
         track, current = self._end(job_id)
         if track is None:
             return
+        if track.sweep is not None:
+            track.sweep.ended(job_id, message)
         if track.kind == "baseline" and not current:
             return
         if track.kind == "baseline" and current:
@@ -370,6 +370,8 @@ class Workbench(QObject):
         track, current = self._end(job_id)
         if track is None:
             return
+        if track.sweep is not None:
+            track.sweep.ended(job_id, "", status="cancelled")
         if track.kind == "baseline" and current:
             self.log.emit("float baseline cancelled")
             self.setup_failed.emit("Cancelled", "measuring the float baseline was cancelled")

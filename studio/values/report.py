@@ -14,97 +14,16 @@ import html
 import io
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from studio.values import atomic
-from studio.values.errors import StudioError
+from studio.values import atomic, units
 from studio.values.recipe import Recipe
-from studio.values.session import Session
-from studio.values.sweep import flag
+from studio.values.results import Outcomes, Result, ResultsError, measured, read
 
-
-class ReportError(StudioError):
-    """A folder that is neither a studio session nor a sweep."""
-
-
-@dataclass(frozen=True)
-class ReportData:
-    title: str
-    source: str  # model and data, as the user gave them
-    baseline: dict[str, Any]
-    budget: float
-    rows: list[dict[str, Any]]  # name, label, recipe, status, metrics, error + flags
-    recommended: dict[str, str | None]
-
-
-def collect(folder: str | Path) -> ReportData:
-    """Read a session folder (session.json) or a sweep folder (results.json)."""
-    folder = Path(folder)
-    if (folder / "session.json").is_file():
-        return _from_session(folder)
-    if (folder / "results.json").is_file():
-        return _from_sweep(folder)
-    raise ReportError(
-        f"{folder} is neither a studio session (session.json) nor a sweep (results.json)"
-    )
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ReportError(f"cannot read {path}: {err}") from err
-
-
-def _from_session(folder: Path) -> ReportData:
-    session = Session.open(folder)
-    if session.baseline is None:
-        raise ReportError(f"session {folder} has no measured float baseline yet")
-    rows = [
-        {
-            "name": c.name,
-            "label": c.label,
-            "recipe": c.recipe.to_dict(),
-            "status": c.status,
-            "metrics": dict(c.metrics) if c.metrics else None,
-            "error": c.message or None,
-        }
-        for c in session.candidates.values()
-    ]
-    return _judged(
-        f"Session {folder.name}",
-        f"model {session.model}, data {session.data}",
-        session.baseline,
-        session.budget,
-        rows,
-    )
-
-
-def _from_sweep(folder: Path) -> ReportData:
-    results = _read_json(folder / "results.json")
-    summary = _read_json(folder / "sweep.json") if (folder / "sweep.json").is_file() else {}
-    baseline = summary.get("baseline") or _read_json(folder / "baseline.json")
-    rows = [
-        {
-            "name": r["name"],
-            "label": Recipe.from_dict(r["recipe"]).describe(),
-            "recipe": r["recipe"],
-            "status": "failed" if r.get("error") else "done",
-            "metrics": r.get("metrics"),
-            "error": r.get("error"),
-        }
-        for r in results
-    ]
-    return _judged(f"Sweep {folder.name}", str(folder), baseline, summary.get("budget", 1.0), rows)
-
-
-def _judged(title, source, baseline, budget, rows) -> ReportData:
-    flagged, chosen = flag(rows, baseline, budget)
-    return ReportData(title, source, baseline, budget, flagged, chosen)
+ReportError = ResultsError  # a folder that is neither a studio session nor a sweep
 
 
 # -- CSV --------------------------------------------------------------------------------
@@ -132,57 +51,40 @@ CSV_FIELDS = [
 ]
 
 
-def _accuracy(m: dict | None) -> float | None:
-    return None if not m or m.get("accuracy") is None else m["accuracy"]
-
-
-def csv_rows(data: ReportData) -> list[dict[str, Any]]:
+def csv_rows(data: Outcomes) -> list[dict[str, Any]]:
     base = data.baseline
+    float_row = Result("float baseline", Recipe(), base, None, "done")
     out = []
-    for r in [
-        {
-            "name": "float baseline",
-            "label": "float",
-            "status": "done",
-            "metrics": base,
-            "error": None,
-            "pareto": "",
-            "pareto_latency": "",
-            "recommended": [],
-        },
-        *data.rows,
-    ]:
-        m = r["metrics"] or {}
-        acc, base_acc = _accuracy(m), _accuracy(base)
+    for r in (float_row, *data.rows):
+        m = r.metrics
+        delta = units.change(m, base) if m else None
         out.append(
             {
-                "name": r["name"],
-                "recipe": r["label"],
-                "status": r["status"],
-                "size_bytes": m.get("size_bytes", ""),
-                "gzip_bytes": m.get("gzip_bytes", ""),
-                "times_smaller_gzip": round(base["gzip_bytes"] / m["gzip_bytes"], 2) if m else "",
-                "metric": m.get("metric", ""),
-                "accuracy": "" if acc is None else acc,
-                "change_vs_float": ""
-                if acc is None or base_acc is None
-                else round(acc - base_acc, 6),
-                "agreement": "" if m.get("agreement") is None else m["agreement"],
-                "output_rmse": "" if m.get("output_rmse") is None else m["output_rmse"],
-                "latency_median_ms": m["latency_ms"]["median"] if m else "",
-                "latency_p90_ms": m["latency_ms"]["p90"] if m else "",
-                "threads": m["latency_ms"]["threads"] if m else "",
-                "peak_memory_bytes": m.get("peak_memory_bytes", ""),
-                "pareto": r.get("pareto", ""),
-                "pareto_latency": r.get("pareto_latency", ""),
-                "recommended": " ".join(r.get("recommended", [])),
-                "error": r["error"] or "",
+                "name": r.name,
+                "recipe": "float" if r is float_row else r.label,
+                "status": r.status,
+                "size_bytes": m.size_bytes if m else "",
+                "gzip_bytes": m.gzip_bytes if m else "",
+                "times_smaller_gzip": round(units.times_smaller(base, m), 2) if m else "",
+                "metric": m.metric if m else "",
+                "accuracy": "" if m is None or m.accuracy is None else m.accuracy,
+                "change_vs_float": "" if delta is None else round(delta, 6),
+                "agreement": "" if m is None or m.agreement is None else m.agreement,
+                "output_rmse": "" if m is None or m.output_rmse is None else m.output_rmse,
+                "latency_median_ms": m.latency_ms.median if m else "",
+                "latency_p90_ms": m.latency_ms.p90 if m else "",
+                "threads": m.latency_ms.threads if m else "",
+                "peak_memory_bytes": m.peak_memory_bytes if m else "",
+                "pareto": "" if r is float_row else r.pareto,
+                "pareto_latency": "" if r is float_row else r.pareto_latency,
+                "recommended": " ".join(r.recommended),
+                "error": r.error or "",
             }
         )
     return out
 
 
-def write_csv(path: str | Path, data: ReportData) -> Path:
+def write_csv(path: str | Path, data: Outcomes) -> Path:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, CSV_FIELDS)
     writer.writeheader()
@@ -264,44 +166,36 @@ def _png(image: Image.Image) -> bytes:
 # -- HTML -------------------------------------------------------------------------------
 
 
-def plots(data: ReportData) -> dict[str, bytes]:
-    done = [r for r in data.rows if r["metrics"] and _accuracy(r["metrics"]) is not None]
-    top1 = data.baseline.get("metric", "top1") == "top1"
-    acc_label = "top-1 accuracy (%)" if top1 else "MAE"
-
-    def acc(m: dict) -> float:
-        return 100 * m["accuracy"] if top1 else m["accuracy"]
-
-    def kind(r: dict, flag_name: str) -> str:
-        return "recommended" if r.get("recommended") else "front" if r.get(flag_name) else "other"
-
+def plots(data: Outcomes) -> dict[str, bytes]:
+    done = [r for r in measured(data.rows) if r.metrics.score is not None]
     base = data.baseline
-    has_base = _accuracy(base) is not None
+
+    def kind(r: Result, on_front: bool) -> str:
+        return "recommended" if r.recommended else "front" if on_front else "other"
+
+    has_base = base.score is not None
     return {
         "size": scatter_png(
             "Size vs accuracy",
             "gzip size (KB)",
-            acc_label,
-            [
-                (r["metrics"]["gzip_bytes"] / 1024, acc(r["metrics"]), kind(r, "pareto"))
-                for r in done
-            ],
-            (base["gzip_bytes"] / 1024, acc(base)) if has_base else None,
+            units.score_title(base.metric),
+            [(units.kb(r.metrics.gzip_bytes), r.metrics.score, kind(r, r.pareto)) for r in done],
+            (units.kb(base.gzip_bytes), base.score) if has_base else None,
         ),
         "latency": scatter_png(
             "Latency vs accuracy",
             "median latency (ms)",
-            acc_label,
+            units.score_title(base.metric),
             [
-                (r["metrics"]["latency_ms"]["median"], acc(r["metrics"]), kind(r, "pareto_latency"))
+                (r.metrics.latency_ms.median, r.metrics.score, kind(r, r.pareto_latency))
                 for r in done
             ],
-            (base["latency_ms"]["median"], acc(base)) if has_base else None,
+            (base.latency_ms.median, base.score) if has_base else None,
         ),
     }
 
 
-def write_html(path: str | Path, data: ReportData) -> Path:
+def write_html(path: str | Path, data: Outcomes) -> Path:
     images = plots(data)
     rows = csv_rows(data)
     e = html.escape
@@ -325,20 +219,17 @@ def write_html(path: str | Path, data: ReportData) -> Path:
         for row in rows
     )
     recipes = "".join(
-        f"<details><summary>{e(r['name'])}: {e(r['label'])} ({e(r['status'])})</summary>"
-        f"<pre>{e(json.dumps(r['recipe'], indent=2))}</pre>"
-        + (f"<p class=err>{e(r['error'])}</p>" if r["error"] else "")
+        f"<details><summary>{e(r.name)}: {e(r.label)} ({e(r.status)})</summary>"
+        f"<pre>{e(json.dumps(r.recipe.to_dict(), indent=2))}</pre>"
+        + (f"<p class=err>{e(r.error)}</p>" if r.error else "")
         + "</details>"
         for r in data.rows
     )
     chosen = data.recommended
     base = data.baseline
-    acc = _accuracy(base)
     base_text = (
-        f"{base['size_bytes'] / 1024:.1f} KB ({base['gzip_bytes'] / 1024:.1f} KB gzipped), "
-        + ("no labels" if acc is None else f"{base.get('metric', 'top1')} {acc:.4f}")
-        + f", median latency {base['latency_ms']['median']:.4g} ms on "
-        f"{base['latency_ms']['threads']} thread(s)"
+        f"{units.size(base.size_bytes)} ({units.size(base.gzip_bytes)} gzipped), "
+        f"{units.score(base)}, {units.latency(base)}"
     )
     pictures = "".join(
         f'<img alt="{e(name)} plot" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
@@ -359,7 +250,7 @@ img {{ margin: 0.5em 1em 0.5em 0; border: 1px solid #ddd; }}
 <h2>Float baseline</h2><p>{e(base_text)}</p>
 <h2>Recommendation</h2>
 <p class=rec>Within {data.budget:g} point(s) of the float model: smallest
-<b>{e(chosen["smallest"] or "none")}</b>, fastest <b>{e(chosen["fastest"] or "none")}</b>.</p>
+<b>{e(chosen.smallest or "none")}</b>, fastest <b>{e(chosen.fastest or "none")}</b>.</p>
 <h2>Trade-offs</h2>
 <p>Red marker: float baseline; green: Pareto front (nothing is both smaller/faster and more
 accurate); circled: recommended.</p>
@@ -383,7 +274,7 @@ def _cell(value: Any) -> str:
 
 def write(folder: str | Path, out: str | Path) -> tuple[Path, Path]:
     """The HTML report at `out` and its CSV beside it (same name, .csv)."""
-    data = collect(folder)
+    data = read(folder)
     out = Path(out)
     html_path = write_html(out, data)
     return html_path, write_csv(out.with_suffix(".csv"), data)

@@ -29,6 +29,7 @@ import platformdirs
 
 from studio.values import atomic
 from studio.values.errors import StudioError
+from studio.values.metrics import Metrics, ModelSummary
 from studio.values.recipe import Recipe
 
 FILE = "session.json"
@@ -50,7 +51,7 @@ class Candidate:
     id: int
     recipe: Recipe
     status: str = "queued"
-    metrics: Mapping[str, Any] | None = None
+    metrics: Metrics | None = None
     message: str = ""
 
     @property
@@ -66,7 +67,7 @@ class Candidate:
             "id": self.id,
             "recipe": self.recipe.to_dict(),
             "status": self.status,
-            "metrics": dict(self.metrics) if self.metrics is not None else None,
+            "metrics": self.metrics.to_dict() if self.metrics is not None else None,
             "message": self.message,
         }
 
@@ -80,7 +81,7 @@ class Candidate:
             id=int(data["id"]),
             recipe=Recipe.from_dict(data["recipe"]),
             status=status if status in STATUSES else "failed",
-            metrics=data.get("metrics"),
+            metrics=None if data.get("metrics") is None else Metrics.from_dict(data["metrics"]),
             message=message,
         )
 
@@ -114,8 +115,8 @@ class Session:
         self.data = data
         self.trust = trust
         self.budget = 1.0  # accepted top-1 drop, in percentage points
-        self.summary: dict[str, Any] | None = None
-        self.baseline: dict[str, Any] | None = None
+        self.summary: ModelSummary | None = None
+        self.baseline: Metrics | None = None
         self.candidates: dict[int, Candidate] = {}
         self.notes: tuple[str, ...] = ()  # what opening it repaired (see `open`)
 
@@ -169,8 +170,10 @@ class Session:
         try:
             session = cls(folder, str(raw["model"]), str(raw["data"]), trust=bool(raw["trust"]))
             session.budget = float(raw.get("budget", 1.0))
-            session.summary = raw.get("summary")
-            session.baseline = raw.get("baseline")
+            if raw.get("summary") is not None:
+                session.summary = ModelSummary.from_dict(raw["summary"])
+            if raw.get("baseline") is not None:
+                session.baseline = Metrics.from_dict(raw["baseline"])
             for item in raw.get("candidates", []):
                 candidate = Candidate.from_dict(item)
                 session.candidates[candidate.id] = candidate
@@ -188,8 +191,8 @@ class Session:
                 "data": self.data,
                 "trust": self.trust,
                 "budget": self.budget,
-                "summary": self.summary,
-                "baseline": self.baseline,
+                "summary": None if self.summary is None else self.summary.to_dict(),
+                "baseline": None if self.baseline is None else self.baseline.to_dict(),
                 "candidates": [c.to_dict() for c in self.candidates.values()],
         }
         atomic.write_json(self.folder / FILE, content)
@@ -219,7 +222,7 @@ class Session:
         self.save()
         return candidate
 
-    def set_baseline(self, summary: dict[str, Any], metrics: dict[str, Any]) -> None:
+    def set_baseline(self, summary: ModelSummary, metrics: Metrics) -> None:
         self.summary, self.baseline = summary, metrics
         self.save()
 
@@ -232,7 +235,7 @@ class Session:
 
     # -- what is on disk -------------------------------------------------------------
 
-    def measured(self, candidate_id: int) -> dict[str, Any] | None:
+    def measured(self, candidate_id: int) -> Metrics | None:
         """The figures a worker wrote for this candidate, if its files are complete and
         are this candidate's (the recipe on disk is its recipe); else None."""
         folder = self.candidate_dir(candidate_id)
@@ -240,13 +243,12 @@ class Session:
             return None
         try:
             recipe = Recipe.from_json((folder / "recipe.json").read_text(encoding="utf-8"))
-            metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+            metrics = Metrics.from_dict(
+                json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+            )
         except (OSError, UnicodeDecodeError, ValueError, StudioError):
             return None
-        if recipe != self.candidates[candidate_id].recipe or not isinstance(metrics, dict):
-            return None
-        metrics.pop("label", None)
-        return metrics
+        return metrics if recipe == self.candidates[candidate_id].recipe else None
 
     def file_problem(self, candidate_id: int) -> str:
         """Why a finished candidate's model can no longer be used ('' if it can)."""
@@ -254,7 +256,7 @@ class Session:
         path = self.tflite(candidate_id)
         if not path.is_file():
             return f"its file {path} was deleted; run the recipe again"
-        expected = (candidate.metrics or {}).get("size_bytes")
+        expected = candidate.metrics.size_bytes if candidate.metrics else None
         if expected is not None and path.stat().st_size != expected:
             return (
                 f"its file {path} was changed after it was measured "

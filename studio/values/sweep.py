@@ -18,15 +18,15 @@ Files (the same per candidate as `optimize`):
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from studio.values import atomic
 from studio.values.grid import Grid
-from studio.values.pareto import front
+from studio.values.metrics import Metrics
 from studio.values.recipe import Recipe
+from studio.values.results import Result, judge
 
 
 @dataclass(frozen=True)
@@ -63,77 +63,27 @@ def sharing(groups: list[Group]) -> dict[str, dict[str, int]]:
     }
 
 
-def recommend(
-    results: list[dict[str, Any]], baseline: dict[str, Any], budget: float
-) -> dict[str, str | None]:
-    """Under an accuracy-drop budget (points of top-1, or MAE units), the smallest
-    (gzip) and the fastest (median latency) candidate."""
-    ok = [r for r in results if r["metrics"] and _within(r["metrics"], baseline, budget)]
-    smallest = min(ok, key=lambda r: r["metrics"]["gzip_bytes"], default=None)
-    fastest = min(ok, key=lambda r: r["metrics"]["latency_ms"]["median"], default=None)
-    return {
-        "smallest": smallest["name"] if smallest else None,
-        "fastest": fastest["name"] if fastest else None,
-    }
-
-
-def _within(m: dict[str, Any], baseline: dict[str, Any], budget: float) -> bool:
-    if m.get("accuracy") is None or baseline.get("accuracy") is None:
-        # unlabeled data: judge by agreement with the float model instead
-        return m.get("agreement") is not None and 100 * (1 - m["agreement"]) <= budget
-    if m["metric"] == "mae":
-        return m["accuracy"] - baseline["accuracy"] <= budget
-    return 100 * (baseline["accuracy"] - m["accuracy"]) <= budget
-
-
-def flag(
-    results: list[dict[str, Any]], baseline: dict[str, Any], budget: float
-) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
-    """Add the Pareto flags and the recommendation to each result."""
-    done = [r for r in results if r["metrics"] and r["metrics"].get("accuracy") is not None]
-    higher_better = not done or done[0]["metrics"]["metric"] != "mae"
-
-    def on_front(x: Callable[[dict], float]) -> set[str]:
-        points = [(x(r["metrics"]), r["metrics"]["accuracy"]) for r in done]
-        return {done[i]["name"] for i in front(points, maximize_y=higher_better)}
-
-    by_size = on_front(lambda m: m["gzip_bytes"])
-    by_latency = on_front(lambda m: m["latency_ms"]["median"])
-    chosen = recommend(results, baseline, budget)
-    flagged = []
-    for r in results:
-        picks = [what for what, name in chosen.items() if name == r["name"]]
-        flagged.append(
-            {
-                **r,
-                "pareto": r["name"] in by_size,
-                "pareto_latency": r["name"] in by_latency,
-                "recommended": picks,
-            }
-        )
-    return flagged, chosen
-
-
 def write_results(
     out_dir: str | os.PathLike,
-    results: list[dict[str, Any]],
-    baseline: dict[str, Any],
+    results: list[Result],
+    baseline: Metrics,
     *,
     budget: float,
     groups: list[Group],
     seconds: float,
 ) -> dict[str, Any]:
+    """results.json (every candidate, judged) and sweep.json (the summary, returned)."""
     out = Path(out_dir)
-    flagged, chosen = flag(sorted(results, key=lambda r: r["name"]), baseline, budget)
-    atomic.write_json(out / "results.json", flagged)
+    flagged, chosen = judge(sorted(results, key=lambda r: r.name), baseline, budget)
+    atomic.write_json(out / "results.json", [r.to_dict() for r in flagged])
     summary = {
         "candidates": sum(len(g.entries) for g in groups),
-        "failed": [r["name"] for r in flagged if r["error"]],
+        "failed": [r.name for r in flagged if r.error],
         "budget": budget,
-        "recommended": chosen,
+        "recommended": chosen.to_dict(),
         "shared": sharing(groups),
         "seconds": round(seconds, 2),
-        "baseline": baseline,
+        "baseline": baseline.to_dict(),
     }
     atomic.write_json(out / "sweep.json", summary)
     return summary

@@ -1,0 +1,285 @@
+"""What a worker measures and reads, as typed values on both sides of the process boundary.
+
+A worker builds these, sends `to_dict()` (plain JSON-able data: `metrics.json`,
+`session.json`, job results) and the window, the CLI and the report rebuild them with
+`from_dict` at once, so nothing above the engine digs in dictionaries.  Adding a figure
+is one field here, its line in `to_dict`/`from_dict`, and the views that show it.
+
+`from_dict` accepts files written before a field existed (it gets its default) and
+ignores keys it does not know (a newer studio's extra figures), so old sessions reopen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.values.errors import StudioError
+
+TOP1 = "top1"
+MAE = "mae"
+
+
+class MetricsError(StudioError):
+    """Figures that are not what a worker writes (a damaged or foreign metrics file)."""
+
+
+def _need(data: Mapping[str, Any], key: str, what: str) -> Any:
+    try:
+        return data[key]
+    except (KeyError, TypeError):
+        raise MetricsError(f"{what} without '{key}'") from None
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Milliseconds per single-sample `invoke()`, after warm-up, on `threads` threads."""
+
+    median: float
+    p90: float
+    threads: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"median": round(self.median, 4), "p90": round(self.p90, 4), "threads": self.threads}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Latency:
+        return cls(
+            float(_need(data, "median", "latency")),
+            float(data.get("p90", data["median"])),
+            int(data.get("threads", 1)),
+        )
+
+
+@dataclass(frozen=True)
+class LayerFigures:
+    """One weight tensor of a .tflite, read back from the file: did a technique act?"""
+
+    name: str  # the Keras layer it belongs to
+    tensor: str
+    op: str
+    dtype: str
+    count: int
+    sparsity: float  # share of exact zeros
+    unique_values: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "tensor": self.tensor,
+            "op": self.op,
+            "dtype": self.dtype,
+            "count": self.count,
+            "sparsity": round(self.sparsity, 6),
+            "unique_values": self.unique_values,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerFigures:
+        return cls(
+            name=str(_need(data, "name", "layer figures")),
+            tensor=str(data.get("tensor", data["name"])),
+            op=str(data.get("op", "")),
+            dtype=str(data.get("dtype", "")),
+            count=int(data.get("count", 0)),
+            sparsity=float(data.get("sparsity", 0.0)),
+            unique_values=int(data.get("unique_values", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Figures of one .tflite; `to_dict` is the metrics.json contract of the CLI.
+
+    `accuracy` is top-1 (a fraction) for classifiers and MAE for everything else
+    (`metric` says which), None without labels; `agreement` and `output_rmse` compare
+    the outputs with the float model's (None for the float model itself).
+    """
+
+    size_bytes: int
+    gzip_bytes: int
+    accuracy: float | None
+    metric: str  # TOP1 or MAE
+    agreement: float | None
+    output_rmse: float | None
+    latency_ms: Latency
+    peak_memory_bytes: int
+    layers: tuple[LayerFigures, ...] = ()
+    seconds: Mapping[str, float] = field(default_factory=dict)
+    samples: int = 0
+    qat_scheme: str | None = None  # which QAT scheme ran, when QAT did
+
+    @property
+    def higher_better(self) -> bool:
+        return self.metric != MAE
+
+    @property
+    def score(self) -> float | None:
+        """Accuracy as shown: percent for top-1, MAE as is."""
+        if self.accuracy is None:
+            return None
+        return 100 * self.accuracy if self.metric == TOP1 else self.accuracy
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "size_bytes": self.size_bytes,
+            "gzip_bytes": self.gzip_bytes,
+            "accuracy": self.accuracy,
+            "metric": self.metric,
+            "agreement": self.agreement,
+            "output_rmse": self.output_rmse,
+            "latency_ms": self.latency_ms.to_dict(),
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "samples": self.samples,
+            "qat_scheme": self.qat_scheme,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Metrics:
+        if not isinstance(data, Mapping):
+            raise MetricsError(f"figures must be a JSON object, not {type(data).__name__}")
+        try:
+            return cls(
+                size_bytes=int(_need(data, "size_bytes", "figures")),
+                gzip_bytes=int(_need(data, "gzip_bytes", "figures")),
+                accuracy=_optional(data.get("accuracy")),
+                metric=str(data.get("metric", TOP1)),
+                agreement=_optional(data.get("agreement")),
+                output_rmse=_optional(data.get("output_rmse")),
+                latency_ms=Latency.from_dict(_need(data, "latency_ms", "figures")),
+                peak_memory_bytes=int(data.get("peak_memory_bytes", 0)),
+                layers=tuple(LayerFigures.from_dict(x) for x in data.get("layers", ())),
+                seconds={str(k): float(v) for k, v in dict(data.get("seconds", {})).items()},
+                samples=int(data.get("samples", 0)),
+                qat_scheme=data.get("qat_scheme"),
+            )
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            raise MetricsError(f"figures are damaged ({err})") from err
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def within_budget(m: Metrics, baseline: Metrics, budget: float) -> bool:
+    """Whether a candidate loses at most `budget` points of top-1 (or MAE units) against
+    the float model; without labels, whether it disagrees on at most `budget` % of
+    samples."""
+    if m.accuracy is None or baseline.accuracy is None:
+        return m.agreement is not None and 100 * (1 - m.agreement) <= budget
+    if m.metric == MAE:
+        return m.accuracy - baseline.accuracy <= budget
+    return 100 * (baseline.accuracy - m.accuracy) <= budget
+
+
+# -- the model ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What the model takes or gives, as plain data (no TensorFlow types)."""
+
+    name: str
+    shape: tuple[int | None, ...]  # without the batch axis
+    dtype: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> InputSpec:
+        shape = tuple(None if d is None else int(d) for d in data["shape"])
+        return cls(str(data["name"]), shape, str(data["dtype"]))
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    class_name: str
+    params: int
+    prunable: bool
+    clusterable: bool
+    quantizable: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "class_name": self.class_name,
+            "params": self.params,
+            "prunable": self.prunable,
+            "clusterable": self.clusterable,
+            "quantizable": self.quantizable,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerInfo:
+        return cls(
+            name=str(data["name"]),
+            class_name=str(data.get("class_name", "")),
+            params=int(data.get("params", 0)),
+            prunable=bool(data.get("prunable", False)),
+            clusterable=bool(data.get("clusterable", False)),
+            quantizable=bool(data.get("quantizable", False)),
+        )
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """The model as the panels and the CLI see it."""
+
+    name: str
+    inputs: tuple[InputSpec, ...]
+    outputs: tuple[InputSpec, ...]
+    layers: tuple[LayerInfo, ...]
+    params: int
+    sequential: bool
+    origin: str = ""  # e.g. "Keras 3.15.1 file, rebuilt in tf_keras (outputs match …)"
+    limitation: str = ""  # why only post-training quantization applies, if so
+
+    @property
+    def input(self) -> InputSpec:
+        return self.inputs[0]
+
+    @property
+    def output(self) -> InputSpec:
+        return self.outputs[0]
+
+    @property
+    def classifier(self) -> bool:
+        """A classifier has several output units (top-1 accuracy); otherwise MAE is used."""
+        return (self.output.shape[-1] or 1) > 1 if self.output.shape else False
+
+    def names(self, capability: str) -> list[str]:
+        """The layers a technique applies to: "prunable", "clusterable" or "quantizable"."""
+        return [layer.name for layer in self.layers if getattr(layer, capability)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "inputs": [s.to_dict() for s in self.inputs],
+            "outputs": [s.to_dict() for s in self.outputs],
+            "layers": [layer.to_dict() for layer in self.layers],
+            "params": self.params,
+            "sequential": self.sequential,
+            "origin": self.origin,
+            "limitation": self.limitation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelSummary:
+        try:
+            return cls(
+                name=str(data["name"]),
+                inputs=tuple(InputSpec.from_dict(s) for s in data["inputs"]),
+                outputs=tuple(InputSpec.from_dict(s) for s in data["outputs"]),
+                layers=tuple(LayerInfo.from_dict(x) for x in data.get("layers", ())),
+                params=int(data.get("params", 0)),
+                sequential=bool(data.get("sequential", False)),
+                origin=str(data.get("origin", "")),
+                limitation=str(data.get("limitation", "")),
+            )
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            raise MetricsError(f"the model summary is damaged ({err})") from err

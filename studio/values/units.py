@@ -1,0 +1,87 @@
+"""How figures are written for people: one place for units, rounding and wording.
+
+The table, the plots' hover text, the model panel, the report and the CLI all show the
+same figures; writing them here keeps "KB" meaning one thing (1024 bytes, as phones'
+file managers count) and accuracy always "top-1 %" or "MAE", never a bare fraction.
+"""
+
+from __future__ import annotations
+
+from studio.values.metrics import MAE, TOP1, Metrics
+
+KB = 1024
+MB = 1024 * 1024
+
+
+def kb(n_bytes: float) -> float:
+    return n_bytes / KB
+
+
+def mb(n_bytes: float) -> float:
+    return n_bytes / MB
+
+
+def size(n_bytes: float) -> str:
+    """'12.3 KB', or '1.2 MB' from a megabyte up."""
+    return f"{n_bytes / MB:.1f} MB" if n_bytes >= MB else f"{n_bytes / KB:.1f} KB"
+
+
+def times_smaller(baseline: Metrics | None, m: Metrics) -> float | None:
+    """How many times smaller (gzip) than the float model."""
+    if baseline is None or not m.gzip_bytes:
+        return None
+    return baseline.gzip_bytes / m.gzip_bytes
+
+
+def score_title(metric: str) -> str:
+    """The accuracy axis' and column's name."""
+    return "MAE (lower is better)" if metric == MAE else "top-1 accuracy (%)"
+
+
+def score(m: Metrics) -> str:
+    """'98.12 %' for top-1, '0.0123 MAE', or 'no labels'."""
+    if m.score is None:
+        return "no labels"
+    return f"{m.score:.2f} %" if m.metric == TOP1 else f"{m.score:.4f} MAE"
+
+
+def change(m: Metrics, baseline: Metrics | None) -> float | None:
+    """Accuracy against the float model: points of top-1, or MAE units."""
+    if baseline is None or m.score is None or baseline.score is None:
+        return None
+    return m.score - baseline.score
+
+
+def change_text(m: Metrics, baseline: Metrics | None) -> str:
+    delta = change(m, baseline)
+    if delta is None:
+        return ""
+    return f"{delta:+.2f} pt" if m.metric == TOP1 else f"{delta:+.4f} MAE"
+
+
+def percent(fraction: float | None, digits: int = 1) -> str:
+    return "" if fraction is None else f"{100 * fraction:.{digits}f} %"
+
+
+def ms(value: float) -> str:
+    return f"{value:.4g} ms"
+
+
+def latency(m: Metrics) -> str:
+    """'0.123 ms median on 1 thread(s)': the thread count is always said."""
+    return f"{m.latency_ms.median:.3g} ms median on {m.latency_ms.threads} thread(s)"
+
+
+def figures(m: Metrics, baseline: Metrics | None = None) -> list[str]:
+    """A candidate's figures as lines (hover text, status lines)."""
+    ratio = times_smaller(baseline, m)
+    lines = [
+        f"size {size(m.size_bytes)}, gzip {size(m.gzip_bytes)}"
+        + (f" ({ratio:.1f}x smaller)" if ratio else ""),
+    ]
+    if m.score is not None:
+        lines.append(f"accuracy {score(m)}")
+    if m.agreement is not None:
+        lines.append(f"agrees with float on {percent(m.agreement)}")
+    lines.append(f"latency {latency(m)}")
+    return lines
