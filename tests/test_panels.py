@@ -2,10 +2,10 @@
 
 import dataclasses
 
-from fakes import summary
 from PySide6.QtCore import Qt
 
-from studio.ui.panels import RecipeEditor
+from fakes import summary
+from studio.ui.views.panels import RecipeEditor
 from studio.values.metrics import LayerInfo
 from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 

@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
-from fakes import figures, summary
 from PIL import Image
 
+from fakes import figures, summary
 from studio.values import atomic
 from studio.values.recipe import Pruning, Quantization, Recipe
 from studio.values.report import ReportError, write

@@ -6,8 +6,8 @@ import stat
 import time
 
 import pytest
-from fakes import figures, summary
 
+from fakes import figures, summary
 from studio.values import atomic
 from studio.values.errors import StudioError
 from studio.values.recipe import Quantization, Recipe

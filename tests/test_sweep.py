@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import pytest
-from fakes import figures
 
+from fakes import figures
 from studio.jobs import kinds
 from studio.jobs.sweeps import SweepRun
 from studio.values.grid import Grid, GridError

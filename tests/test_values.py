@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from fakes import figures, summary
 
+from fakes import figures, summary
 from studio.values import units
 from studio.values.metrics import LayerFigures, Metrics, MetricsError, ModelSummary
 from studio.values.recipe import Pruning, Quantization, Recipe

@@ -80,7 +80,7 @@ def test_open_demo_run_int8_see_it_and_export_it(qtbot, open_window, tmp_path):
     window.table.selectRow(0)
     assert window.selected == 1
     assert all(plot.selected == 1 for plot in window.plots)
-    assert window.export_action.isEnabled()
+    assert window.commands.export.isEnabled()
     # the plots select back: a click on a point selects its row
     window.select(None)
     window.plots[0].candidate_clicked.emit(1)
@@ -136,7 +136,7 @@ def test_open_demo_run_int8_see_it_and_export_it(qtbot, open_window, tmp_path):
     assert not (tmp_path / "again.tflite").exists()
     assert not (tmp_path / "again.recipe.json").exists()
     assert _status(window, 1) == "missing"
-    window._update_recommendation()
+    window.state.update_recommendation()
     assert window.recommended == {"smallest": None, "fastest": None}
 
 
@@ -306,7 +306,7 @@ def test_a_keras3_model_opens_like_any_other(qtbot, open_window, tmp_path):
 
 
 def test_sweep_dialog_previews_the_grid_and_explains_bad_values(qtbot):
-    from studio.ui.sweep_dialog import SweepDialog
+    from studio.ui.views.sweep_dialog import SweepDialog
 
     dialog = SweepDialog(Recipe(), [], workers=2)
     qtbot.addWidget(dialog)
@@ -334,7 +334,7 @@ def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
     qtbot.waitUntil(lambda: all(_status(window, i) == "done" for i in ids), timeout=WAIT)
     qtbot.waitUntil(lambda: window.diagnosis.layers.count() >= 5, timeout=WAIT)
     # every layer in the list, only the worst few as bars (their names stay readable)
-    from studio.ui.diagnosis_view import BARS_SHOWN
+    from studio.ui.views.diagnosis_view import BARS_SHOWN
 
     (bars,) = [i for i in window.diagnosis.plot.plotItem.items if hasattr(i, "opts")]
     assert len(bars.opts["height"]) == min(BARS_SHOWN, window.diagnosis.layers.count())
@@ -352,8 +352,7 @@ def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
     window.editor.set_recipe(Recipe(quantization=Quantization(mode="int8")))
     window.editor.request_run()
     qtbot.waitUntil(lambda: _status(window, 14) == "done", timeout=WAIT)
-    window._compare_selective(window.workbench.session.candidates[13])
-    assert "vs c014 (plain int8)" in window.diagnosis.status.text()
+    assert "vs c014 (plain int8)" in window.workbench.selective_note(13)
 
 
 def test_about_names_the_versions():
@@ -382,8 +381,8 @@ def test_the_session_is_remembered_at_once_and_listed_in_recent_sessions(open_wi
     assert QSettings(settings.fileName(), QSettings.Format.IniFormat).value("session/last") == str(
         folder
     )
-    window._fill_recent_sessions()
-    [entry] = window.recent_sessions_menu.actions()
+    window.commands.fill_recent_sessions()
+    [entry] = window.commands.recent_sessions_menu.actions()
     assert "demo" in entry.text() and "0 candidate(s)" in entry.text() and "(open)" in entry.text()
     assert str(folder) in entry.toolTip()
 
@@ -410,7 +409,7 @@ def test_cancel_all_reaches_the_baseline(qtbot, open_window):
     window = open_window()
     window.start()
     assert window.workbench.baseline_running
-    window.cancel_all_action.trigger()
+    window.commands.cancel_all.trigger()
     qtbot.waitUntil(lambda: not window.workbench.baseline_running, timeout=10_000)
     assert window.workbench.session.baseline is None
     assert not window.editor.run_button.isEnabled()

@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from fakes import figures, summary
 
+from fakes import figures, summary
 from studio.jobs import kinds
 from studio.jobs.inprocess import Crash, InProcessBackend
 from studio.values import atomic

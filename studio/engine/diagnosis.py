@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -30,30 +29,8 @@ import tf_keras as keras
 from studio.engine.convert import converter_for
 from studio.engine.tflite_file import layer_of
 from studio.values.errors import ConversionError, first_line
+from studio.values.metrics import LayerError
 from studio.values.recipe import Quantization
-
-
-@dataclass(frozen=True)
-class LayerError:
-    layer: str
-    op: str
-    added_error: float
-    output_error: float
-    rmse_over_scale: float | None
-    activation_error: float | None
-
-    def to_dict(self) -> dict:
-        def r(v: float | None) -> float | None:
-            return None if v is None else round(v, 5)
-
-        return {
-            "layer": self.layer,
-            "op": self.op,
-            "added_error": r(self.added_error),
-            "output_error": r(self.output_error),
-            "rmse_over_scale": r(self.rmse_over_scale),
-            "activation_error": r(self.activation_error),
-        }
 
 
 def _relative_error(float_values, quantized, scale: float, zero_point: int) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.jobs.messages import Job
-from studio.values.metrics import Metrics, ModelSummary
+from studio.values.metrics import LayerError, Metrics, ModelSummary
 from studio.values.recipe import Recipe
 from studio.values.results import Result
 
@@ -43,13 +43,14 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     OPTIMIZE: lambda r: Metrics.from_dict(r["metrics"]),
     SWEEP_GROUP: lambda r: [Result.from_dict(x) for x in r],
     SUMMARIZE: ModelSummary.from_dict,
+    DIAGNOSE: lambda r: [LayerError.from_dict(x) for x in r],
 }
 
 
 def decode(target: str, result: Any) -> Any:
     """The typed value of a finished job's plain-data result: `Baseline`, `Metrics`,
-    a list of `Result`, a `ModelSummary`; a diagnosis (list of dicts) and a script (str)
-    pass as they are.  Raises `studio.values.metrics.MetricsError` for damaged figures."""
+    a list of `Result` or of `LayerError`, a `ModelSummary`; a script (str) passes as
+    it is.  Raises `studio.values.metrics.MetricsError` for damaged figures."""
     read = _DECODERS.get(target)
     return read(result) if read else result
 

@@ -16,9 +16,10 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from studio.jobs.pool import ProcessPool
-from studio.ui import preferences, self_test, style
+from studio.ui import self_test, style
 from studio.ui.main_window import MainWindow
 from studio.ui.runner import JobRunner
+from studio.ui.settings import Settings
 from studio.ui.workbench import Workbench
 from studio.values.resources import ICON
 
@@ -52,16 +53,16 @@ def build(
     settings: QSettings, *, workers: int | None = None, sessions_root: Path | None = None
 ) -> MainWindow:
     """The window with its workbench and worker pool (also what tests build)."""
+    remembered = Settings(settings)
     workbench = Workbench(
         JobRunner(
             ProcessPool(
-                workers or preferences.workers(settings),
-                idle_timeout_s=preferences.idle_timeout_s(settings),
+                workers or remembered.workers(), idle_timeout_s=remembered.idle_timeout_s()
             )
         ),
         sessions_root=sessions_root,
     )
-    workbench.threads = preferences.threads(settings)
+    workbench.threads = remembered.threads()
     style.apply(QApplication.instance())
     return MainWindow(workbench, settings)
 

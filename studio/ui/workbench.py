@@ -18,8 +18,11 @@ from studio.jobs import kinds
 from studio.jobs.messages import Progress
 from studio.jobs.sweeps import SweepRun
 from studio.ui.runner import JobRunner
+from studio.values import atomic, selective
+from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.recipe import Recipe
+from studio.values.results import Recommendation, from_session, recommend
 from studio.values.session import Candidate, Session
 from studio.values.sweep import Group, plan
 
@@ -44,6 +47,7 @@ class _Track:
 class Workbench(QObject):
     session_changed = Signal()  # a new model or data: views start over
     baseline_changed = Signal()  # summary and baseline figures arrived (or were cleared)
+    budget_changed = Signal()  # the accepted accuracy loss changed
     setup_failed = Signal(str, str)  # error kind ("ModelError", "DataError", ...), message
     candidate_added = Signal(int)
     candidate_changed = Signal(int)
@@ -109,6 +113,11 @@ class Workbench(QObject):
         for note in session.notes:
             self.log.emit(note)
         self._start(session, measure=session.baseline is None, keep_running=keep_running)
+
+    @property
+    def workers(self) -> int:
+        """How many jobs run at once (the pool's size)."""
+        return getattr(self.runner.backend, "size", 1)
 
     def busy(self) -> int:
         """How many jobs of the current session are queued or running."""
@@ -210,6 +219,45 @@ class Workbench(QObject):
     def set_budget(self, budget: float) -> None:
         if self.session is not None and budget != self.session.budget:
             self.session.set_budget(budget)
+            self.budget_changed.emit()
+
+    def recommendation(self) -> Recommendation:
+        """The smallest and the fastest candidate within the budget, by candidate name;
+        candidates whose files went away are marked missing first, never recommended."""
+        session = self.session
+        if session is None or session.baseline is None:
+            return Recommendation()
+        self.check_files()
+        return recommend(from_session(session), session.baseline, session.budget)
+
+    def export(self, candidate_id: int, target: Path) -> Path:
+        """Copy a candidate's .tflite to `target` and its recipe beside it, both or
+        neither.  Raises StudioError saying why not (a deleted or changed file, a
+        write that failed)."""
+        session = self._require_session()
+        candidate = session.candidates[candidate_id]
+        if target.suffix != ".tflite":
+            target = target.with_name(target.name + ".tflite")
+        problem = session.file_problem(candidate_id)
+        if problem:
+            self.check_files()
+            raise StudioError(f"{candidate.name} cannot be exported: {problem}.")
+        try:
+            blob = session.tflite(candidate_id).read_bytes()
+        except OSError as err:
+            raise StudioError(f"{session.tflite(candidate_id)}: {err.strerror}") from err
+        recipe = candidate.recipe.to_json().encode()
+        atomic.write_all({target: blob, target.with_suffix(".recipe.json"): recipe})
+        self.log.emit(f"exported {candidate.name} to {target}")
+        return target
+
+    def selective_note(self, candidate_id: int) -> str:
+        """What keeping layers in float bought this candidate ('' if it keeps none)."""
+        session = self._require_session()
+        candidate = session.candidates[candidate_id]
+        if not candidate.recipe.quantization.float_layers:
+            return ""
+        return selective.comparison(candidate, session.finished())
 
     def candidate(self, candidate_id: int) -> Candidate:
         return self._require_session().candidates[candidate_id]

@@ -175,6 +175,42 @@ def within_budget(m: Metrics, baseline: Metrics, budget: float) -> bool:
     return 100 * (baseline.accuracy - m.accuracy) <= budget
 
 
+@dataclass(frozen=True)
+class LayerError:
+    """How much error one layer adds when the model runs in full int8 (the diagnosis)."""
+
+    layer: str
+    op: str
+    added_error: float
+    output_error: float
+    rmse_over_scale: float | None  # TF's quantization debugger figure, 0.29 = rounding
+    activation_error: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 5)
+
+        return {
+            "layer": self.layer,
+            "op": self.op,
+            "added_error": r(self.added_error),
+            "output_error": r(self.output_error),
+            "rmse_over_scale": r(self.rmse_over_scale),
+            "activation_error": r(self.activation_error),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LayerError:
+        return cls(
+            layer=str(data["layer"]),
+            op=str(data.get("op", "")),
+            added_error=float(data["added_error"]),
+            output_error=float(data.get("output_error", 0.0)),
+            rmse_over_scale=_optional(data.get("rmse_over_scale")),
+            activation_error=_optional(data.get("activation_error")),
+        )
+
+
 # -- the model ---------------------------------------------------------------------------
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QTabWidget
 
+from studio.values.metrics import LayerFigures
+
 
 class LayerBars(QTabWidget):
     def __init__(self) -> None:
@@ -34,7 +36,7 @@ class LayerBars(QTabWidget):
         plot.hideButtons()
         return plot
 
-    def show_layers(self, name: str | None, layers: list[dict]) -> None:
+    def show_layers(self, name: str | None, layers: list[LayerFigures]) -> None:
         suffix = f" — {name}" if name else " — select a finished candidate"
         self.sparsity.setTitle(f"Zero weights (%){suffix}", color="#222", size="10pt")
         self.unique.setTitle(f"Distinct weight values{suffix}", color="#222", size="10pt")
@@ -43,9 +45,9 @@ class LayerBars(QTabWidget):
         if not layers:
             return
         xs = list(range(len(layers)))
-        ticks = [[(i, layer["name"]) for i, layer in enumerate(layers)]]
-        sparsity = [100 * layer["sparsity"] for layer in layers]
-        unique = [layer["unique_values"] for layer in layers]
+        ticks = [[(i, layer.name) for i, layer in enumerate(layers)]]
+        sparsity = [100 * layer.sparsity for layer in layers]
+        unique = [layer.unique_values for layer in layers]
         self.sparsity.addItem(
             pg.BarGraphItem(x=xs, height=sparsity, width=0.6, brush=(40, 110, 200))
         )

@@ -20,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.values.metrics import LayerError
+
 WORST_TICKED = 1  # the worst layer is ticked when results arrive (a suggestion, not a run)
 BARS_SHOWN = 6  # more bars make their layer names overlap; the list beside shows every layer
 
@@ -71,7 +73,7 @@ class DiagnosisView(QWidget):
         self.status.setText(f"Diagnosis failed: {message}")
         self.diagnose_button.setEnabled(True)
 
-    def show_errors(self, errors: list[dict]) -> None:
+    def show_errors(self, errors: list[LayerError]) -> None:
         self.diagnose_button.setEnabled(True)
         self.plot.clear()
         self.layers.clear()
@@ -79,32 +81,32 @@ class DiagnosisView(QWidget):
             self.status.setText("No quantized layers were found.")
             return
         worst = errors[:BARS_SHOWN]
-        heights = [e["added_error"] for e in worst]
+        heights = [e.added_error for e in worst]
         self.plot.addItem(
             pg.BarGraphItem(x=range(len(worst)), height=heights, width=0.6, brush=(200, 80, 40))
         )
-        self.plot.getAxis("bottom").setTicks([[(i, e["layer"]) for i, e in enumerate(worst)]])
+        self.plot.getAxis("bottom").setTicks([[(i, e.layer) for i, e in enumerate(worst)]])
         shown = f"the worst {len(worst)} of {len(errors)}" if len(errors) > len(worst) else "all"
         self.plot.setTitle(f"Int8 error added per layer ({shown})", color="#222", size="10pt")
         for i, e in enumerate(errors):
-            rmse = e.get("rmse_over_scale")
-            item = QListWidgetItem(f"{e['layer']}  +{e['added_error']:.3f}")
+            rmse = e.rmse_over_scale
+            item = QListWidgetItem(f"{e.layer}  +{e.added_error:.3f}")
             item.setToolTip(
-                f"{e['layer']} ({e['op']}): adds {e['added_error']:.4f} to the output error "
-                f"(now {e['output_error']:.4f})"
+                f"{e.layer} ({e.op}): adds {e.added_error:.4f} to the output error "
+                f"(now {e.output_error:.4f})"
                 + (
                     f"; TF debugger RMSE/scale {rmse:.2f} (0.29 is plain rounding)"
                     if rmse is not None
                     else ""
                 )
             )
-            item.setData(Qt.ItemDataRole.UserRole, e["layer"])
+            item.setData(Qt.ItemDataRole.UserRole, e.layer)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            ticked = i < WORST_TICKED and e["added_error"] > 0.05
+            ticked = i < WORST_TICKED and e.added_error > 0.05
             item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
             self.layers.addItem(item)
         self.status.setText(
-            f"Worst: {errors[0]['layer']} (+{errors[0]['added_error']:.3f}). Tick layers "
+            f"Worst: {errors[0].layer} (+{errors[0].added_error:.3f}). Tick layers "
             f"to keep in float, then run; compare with plain int8 in the table."
         )
         self.run_button.setEnabled(True)

@@ -169,11 +169,10 @@ class TradeOffPlot(pg.PlotWidget):
         self.band.setRegion((base_y - budget, base_y + 0.05))
         self.band.show()
 
-    def select(self, candidate_id: int | None) -> None:
-        self.selected = candidate_id
-        self.show_data(
-            self._baseline, list(self._candidates.values()), self._budget, self._recommended
-        )
+    def set_y_axis(self, axis: Axis) -> None:
+        """Top-1 or MAE, once the baseline says which (redrawn at the next `show_data`)."""
+        self.y_axis = axis
+        self.setLabel("left", axis.title, units=axis.units)
 
     def _tip(self, x: float, y: float, data: int) -> str:
         candidate = self._candidates.get(data)

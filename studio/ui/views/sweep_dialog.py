@@ -59,7 +59,7 @@ def estimate_seconds(grid: Grid, history: Sequence[Candidate], workers: int) -> 
     """Shared fine-tunes once per group, then convert + evaluate per candidate."""
     measured: dict[str, list[float]] = {}
     for c in history:
-        seconds = (c.metrics or {}).get("seconds", {})
+        seconds = c.metrics.seconds if c.metrics else {}
         epochs = (c.recipe.pruning.epochs if c.recipe.pruning else 0) + (
             c.recipe.clustering.epochs if c.recipe.clustering else 0
         )

@@ -1,0 +1,104 @@
+"""The window's questions and messages: file choosers, errors, trust, running jobs, about.
+
+Each is a plain function taking the parent window, so the window's methods stay one
+line of wiring each, and tests can replace any question without a modal dialog.
+Message boxes are non-blocking (`open`, not `exec`): the window stays usable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+ABOUT_PACKAGES = [
+    ("TensorFlow", "tensorflow"),
+    ("tf_keras", "tf-keras"),
+    ("TensorFlow Model Optimization", "tensorflow-model-optimization"),
+    ("LiteRT", "ai-edge-litert"),
+    ("pyqtgraph", "pyqtgraph"),
+]
+
+
+def open_file(parent: QWidget, title: str, start: str, kinds: str) -> str:
+    return QFileDialog.getOpenFileName(parent, title, start, kinds)[0]
+
+
+def open_folder(parent: QWidget, title: str, start: str) -> str:
+    return QFileDialog.getExistingDirectory(parent, title, start)
+
+
+def save_file(parent: QWidget, title: str, start: str, kinds: str) -> str:
+    return QFileDialog.getSaveFileName(parent, title, start, kinds)[0]
+
+
+def show_error(parent: QWidget, title: str, text: str) -> QMessageBox:
+    """A warning that does not block: the window stays usable behind it."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+def ask_trust(parent: QWidget, message: str, on_trust: Callable[[], None]) -> QMessageBox:
+    """The file would run code when loaded: `on_trust` runs only if the user says so."""
+    box = QMessageBox(QMessageBox.Icon.Warning, "This model file contains code", "", parent=parent)
+    box.setText(
+        f"{message}.\n\nTrust it only if you wrote it or got it from someone you "
+        "trust: its code runs with your permissions."
+    )
+    box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+    trust = box.addButton("Trust and open", QMessageBox.ButtonRole.AcceptRole)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.buttonClicked.connect(lambda button: on_trust() if button is trust else None)
+    box.open()
+    return box
+
+
+def ask_about_running(parent: QWidget, count: int) -> str | None:
+    """Jobs run and the user opens something else: "keep" (they finish in their own
+    session), "cancel", or None (don't open)."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Jobs are still running",
+        f"{count} job(s) of this session are still running or queued.",
+        parent=parent,
+    )
+    box.setInformativeText(
+        "Let them finish: their results are saved in this session (File → Recent "
+        "sessions reopens it). Cancel them: their work so far is lost."
+    )
+    keep = box.addButton("Let them finish", QMessageBox.ButtonRole.AcceptRole)
+    cancel = box.addButton("Cancel them", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton("Don't open", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.exec()
+    return {keep: "keep", cancel: "cancel"}.get(box.clickedButton())
+
+
+def about_text() -> str:
+    """What the studio is, and the versions it runs on (read from package metadata, so
+    the window's process still never imports TensorFlow)."""
+    from importlib import metadata
+
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    lines = []
+    for shown, name in ABOUT_PACKAGES:
+        try:
+            lines.append(f"{shown} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            lines.append(f"{shown}: not installed")
+    lines.append(f"Qt {qVersion()} (PySide6 {PySide6.__version__})")
+    return (
+        "<p><b>TFLite Optimization Studio</b></p>"
+        "<p>Quantize, prune and cluster Keras models for LiteRT, and see what each "
+        "technique does to size, accuracy and latency.</p><p>" + "<br>".join(lines) + "</p>"
+    )
+
+
+def about(parent: QWidget) -> None:
+    QMessageBox.about(parent, "About TFLite Optimization Studio", about_text())

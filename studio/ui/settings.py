@@ -1,0 +1,119 @@
+"""What the studio remembers between runs, and under which keys: one place for both.
+
+A thin typed layer over `QSettings`, so no other module spells a key: the window asks
+for `recent_models()` or sets `last_session`, the app reads `workers()` when it builds
+the pool.  Values are written when they change (and synced), not only at a clean
+close, so a crash forgets nothing the user chose.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+from studio.jobs.pool import default_size
+from studio.values.resources import DEMO
+
+WORKERS = "jobs/workers"
+IDLE_MINUTES = "jobs/idle_minutes"
+THREADS = "measure/threads"
+RECENT_MODELS = "recent/models"
+LAST_SESSION = "session/last"
+RECIPE = "panels/recipe"
+WELCOME_DISMISSED = "welcome/dismissed"
+GEOMETRY = "window/geometry"
+STATE = "window/state"
+
+DEFAULT_IDLE_MINUTES = 10
+MAX_RECENT = 8
+
+
+class Settings:
+    def __init__(self, store: QSettings) -> None:
+        self.store = store
+
+    # -- jobs (Preferences) ------------------------------------------------------------
+
+    def workers(self) -> int:
+        """The chosen pool size, or what the machine's cores and memory allow."""
+        return int(self.store.value(WORKERS, 0) or 0) or default_size()
+
+    @staticmethod
+    def default_workers() -> int:
+        return default_size()
+
+    def idle_minutes(self) -> int:
+        return int(self.store.value(IDLE_MINUTES, DEFAULT_IDLE_MINUTES) or 0)
+
+    def idle_timeout_s(self) -> float | None:
+        """Seconds after which an idle worker is released (None: never)."""
+        minutes = self.idle_minutes()
+        return 60.0 * minutes if minutes > 0 else None
+
+    def threads(self) -> int:
+        return max(1, int(self.store.value(THREADS, 1) or 1))
+
+    def set_preferences(self, *, workers: int, threads: int, idle_minutes: int) -> None:
+        self.store.setValue(WORKERS, workers)
+        self.store.setValue(THREADS, threads)
+        self.store.setValue(IDLE_MINUTES, idle_minutes)
+        self.store.sync()
+
+    # -- what was open -----------------------------------------------------------------
+
+    def recent_models(self) -> list[str]:
+        value = self.store.value(RECENT_MODELS, [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def remember_model(self, model: str) -> None:
+        if model == DEMO:
+            return
+        recent = [model] + [m for m in self.recent_models() if m != model]
+        self.store.setValue(RECENT_MODELS, recent[:MAX_RECENT])
+
+    def start_dir(self) -> str:
+        """Where file dialogs open: beside the last model, else home."""
+        recent = self.recent_models()
+        return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    @property
+    def last_session(self) -> str | None:
+        value = self.store.value(LAST_SESSION)
+        return value if isinstance(value, str) else None
+
+    @last_session.setter
+    def last_session(self, folder: str) -> None:
+        self.store.setValue(LAST_SESSION, folder)
+        self.store.sync()  # at once: after a crash the studio reopens it
+
+    # -- the window --------------------------------------------------------------------
+
+    @property
+    def recipe_text(self) -> str | None:
+        value = self.store.value(RECIPE)
+        return value if isinstance(value, str) else None
+
+    @property
+    def welcome_dismissed(self) -> bool:
+        return self.store.value(WELCOME_DISMISSED) in (True, "true")
+
+    def dismiss_welcome(self) -> None:
+        self.store.setValue(WELCOME_DISMISSED, True)
+
+    def window(self) -> tuple[QByteArray | None, QByteArray | None]:
+        """Saved geometry and dock/toolbar state, if any."""
+        geometry, state = self.store.value(GEOMETRY), self.store.value(STATE)
+        return (
+            geometry if isinstance(geometry, QByteArray) else None,
+            state if isinstance(state, QByteArray) else None,
+        )
+
+    def save_window(self, geometry: QByteArray, state: QByteArray, recipe: str | None) -> None:
+        self.store.setValue(GEOMETRY, geometry)
+        self.store.setValue(STATE, state)
+        if recipe is not None:
+            self.store.setValue(RECIPE, recipe)
+        self.store.sync()
