@@ -1,8 +1,18 @@
-"""Hand-made typed values for fast tests: figures and model summaries without TensorFlow."""
+"""Fast tests' stand-ins: typed values made by hand, and task stand-ins for the
+in-process job backend that write what the real tasks write (no TensorFlow)."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
+from studio.jobs import kinds
+from studio.jobs.inprocess import Crash
+from studio.values import atomic
 from studio.values.metrics import InputSpec, Latency, LayerInfo, Metrics, ModelSummary
+from studio.values.progress import Event
+from studio.values.recipe import Recipe
+from studio.values.results import Result
 
 
 def figures(
@@ -39,3 +49,71 @@ def summary(name: str = "m", layers: tuple[str, ...] = ("dense",)) -> ModelSumma
         params=10 * len(layers),
         sequential=False,
     )
+
+
+def _write_candidate(folder: Path, recipe: dict, accuracy: float) -> dict:
+    metrics = figures(5, accuracy, size=10).to_dict()
+    atomic.write_bytes(folder / "model.tflite", b"0123456789")
+    atomic.write_text(folder / "recipe.json", Recipe.from_dict(recipe).to_json())
+    atomic.write_json(folder / "metrics.json", {**metrics, "label": "x"})
+    return metrics
+
+
+class StandIns:
+    """Task stand-ins; `gate` holds a sweep group after each measured candidate."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Semaphore(100)
+        self.fail_names: set[str] = set()
+        self.crash_after: int | None = None
+        self.baseline_gate = threading.Event()
+        self.baseline_gate.set()
+
+    def handlers(self) -> dict:
+        return {
+            kinds.BASELINE: self.baseline,
+            kinds.OPTIMIZE: self.optimize,
+            kinds.SWEEP_GROUP: self.sweep_group,
+            kinds.DIAGNOSE: self.diagnose,
+            kinds.SCRIPT: self.script,
+        }
+
+    def diagnose(self, model, data, samples=100, trust=False, report=None):
+        def error(layer, added):
+            return {
+                "layer": layer,
+                "op": "FULLY_CONNECTED",
+                "added_error": added,
+                "output_error": added,
+                "rmse_over_scale": None,
+                "activation_error": None,
+            }
+
+        return [error("dense", 0.4), error("conv", 0.01)]
+
+    def script(self, model, data, recipe, trust=False):
+        return f"# reproduces {Recipe.from_dict(recipe).describe()}\nimport tensorflow_model_optimization as tfmot\n"
+
+    def baseline(self, model, data, out_dir, threads=1, trust=False, report=None):
+        while not self.baseline_gate.wait(0.01):
+            report(Event("baseline", "waiting", 0.5))
+        return {"summary": summary().to_dict(), "metrics": figures(20, 0.99).to_dict()}
+
+    def optimize(self, model, data, recipe, out_dir, threads=1, trust=False, report=None):
+        report(Event("convert", "converting", 0.0))
+        return {"metrics": _write_candidate(Path(out_dir), recipe, 0.98)}
+
+    def sweep_group(self, model, data, out_dir, entries, report=None, **_):
+        results = []
+        for i, (name, recipe) in enumerate(entries):
+            if self.crash_after is not None and i == self.crash_after:
+                raise Crash("was killed (SIGKILL)")
+            report(Event("convert", f"converting {name}", 0.0))
+            if name in self.fail_names:
+                results.append(Result.failed(name, Recipe(), "converter said no").to_dict())
+                continue
+            metrics = _write_candidate(Path(out_dir) / name, recipe, 0.9 + i / 100)
+            report(Event("done", f"wrote {name}", 1.0))
+            results.append({**Result(name, Recipe()).to_dict(), "metrics": metrics})
+            self.gate.acquire()
+        return results

@@ -11,71 +11,17 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import pytest
 
-from fakes import figures, summary
+from fakes import StandIns
 from studio.jobs import kinds
-from studio.jobs.inprocess import Crash, InProcessBackend
-from studio.values import atomic
+from studio.jobs.inprocess import InProcessBackend
 from studio.values.errors import ConversionError
 from studio.values.grid import Grid
-from studio.values.progress import Event
 from studio.values.recipe import Quantization, Recipe
-from studio.values.results import Result
 
 WAIT = 10_000
-
-
-def _write_candidate(folder: Path, recipe: dict, accuracy: float) -> dict:
-    metrics = figures(5, accuracy, size=10).to_dict()
-    atomic.write_bytes(folder / "model.tflite", b"0123456789")
-    atomic.write_text(folder / "recipe.json", Recipe.from_dict(recipe).to_json())
-    atomic.write_json(folder / "metrics.json", {**metrics, "label": "x"})
-    return metrics
-
-
-class StandIns:
-    """Task stand-ins; `gate` holds a sweep group after each measured candidate."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Semaphore(100)
-        self.fail_names: set[str] = set()
-        self.crash_after: int | None = None
-        self.baseline_gate = threading.Event()
-        self.baseline_gate.set()
-
-    def handlers(self) -> dict:
-        return {
-            kinds.BASELINE: self.baseline,
-            kinds.OPTIMIZE: self.optimize,
-            kinds.SWEEP_GROUP: self.sweep_group,
-        }
-
-    def baseline(self, model, data, out_dir, threads=1, trust=False, report=None):
-        while not self.baseline_gate.wait(0.01):
-            report(Event("baseline", "waiting", 0.5))
-        return {"summary": summary().to_dict(), "metrics": figures(20, 0.99).to_dict()}
-
-    def optimize(self, model, data, recipe, out_dir, threads=1, trust=False, report=None):
-        report(Event("convert", "converting", 0.0))
-        return {"metrics": _write_candidate(Path(out_dir), recipe, 0.98)}
-
-    def sweep_group(self, model, data, out_dir, entries, report=None, **_):
-        results = []
-        for i, (name, recipe) in enumerate(entries):
-            if self.crash_after is not None and i == self.crash_after:
-                raise Crash("was killed (SIGKILL)")
-            report(Event("convert", f"converting {name}", 0.0))
-            if name in self.fail_names:
-                results.append(Result.failed(name, Recipe(), "converter said no").to_dict())
-                continue
-            metrics = _write_candidate(Path(out_dir) / name, recipe, 0.9 + i / 100)
-            report(Event("done", f"wrote {name}", 1.0))
-            results.append({**Result(name, Recipe()).to_dict(), "metrics": metrics})
-            self.gate.acquire()
-        return results
 
 
 @pytest.fixture

@@ -52,10 +52,10 @@ class ViewState(QObject):
         return {k: by_name.get(v) if v else None for k, v in self.recommendation.to_dict().items()}
 
     def update_recommendation(self) -> None:
-        chosen = self.workbench.recommendation()
-        if chosen != self.recommendation:
-            self.recommendation = chosen
-            self.recommendation_changed.emit()
+        """Judge again (a candidate finished, the budget or the baseline changed); views
+        redraw through their throttled paths, so calling this often is cheap."""
+        self.recommendation = self.workbench.recommendation()
+        self.recommendation_changed.emit()
 
     def _on_session(self) -> None:
         self.follow = None

@@ -19,6 +19,7 @@ from studio.values.errors import StudioError
 
 TOP1 = "top1"
 MAE = "mae"
+TOLERANCE = 1e-9  # budgets compare figures that went through float arithmetic
 
 
 class MetricsError(StudioError):
@@ -167,12 +168,13 @@ def _optional(value: Any) -> float | None:
 def within_budget(m: Metrics, baseline: Metrics, budget: float) -> bool:
     """Whether a candidate loses at most `budget` points of top-1 (or MAE units) against
     the float model; without labels, whether it disagrees on at most `budget` % of
-    samples."""
+    samples.  (A loss of exactly the budget is within it: 0.99 - 0.98 is 1.0000000000000009
+    points in floating point, hence the tolerance.)"""
     if m.accuracy is None or baseline.accuracy is None:
-        return m.agreement is not None and 100 * (1 - m.agreement) <= budget
+        return m.agreement is not None and 100 * (1 - m.agreement) <= budget + TOLERANCE
     if m.metric == MAE:
-        return m.accuracy - baseline.accuracy <= budget
-    return 100 * (baseline.accuracy - m.accuracy) <= budget
+        return m.accuracy - baseline.accuracy <= budget + TOLERANCE
+    return 100 * (baseline.accuracy - m.accuracy) <= budget + TOLERANCE
 
 
 @dataclass(frozen=True)

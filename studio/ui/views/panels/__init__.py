@@ -1,0 +1,101 @@
+"""The three technique panels and the recipe editor that holds them.
+
+Each panel is a checkable group box whose widgets map one-to-one onto a section of the
+recipe (`studio.values.recipe`).  A panel builds its section through the recipe's own
+constructor, so the window validates exactly like the CLI: an impossible combination
+is explained with the recipe's message, never silently fixed.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
+
+from studio.ui.style import set_role
+from studio.ui.views.panels.clustering import ClusteringPanel
+from studio.ui.views.panels.pruning import PruningPanel
+from studio.ui.views.panels.quantization import QuantizationPanel
+from studio.values.errors import RecipeError
+from studio.values.metrics import ModelSummary
+from studio.values.recipe import Recipe
+
+
+class RecipeEditor(QWidget):
+    """The three panels, the problem (if any) with their combination, and Run."""
+
+    run_requested = Signal(object)  # Recipe
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quantization = QuantizationPanel()
+        self.pruning = PruningPanel()
+        self.clustering = ClusteringPanel()
+        self.limitation = ""  # why this model takes post-training quantization only
+        self.blocked = ""  # why nothing can run now (the model did not load), or ""
+        self.problem = QLabel()
+        self.problem.setWordWrap(True)
+        set_role(self.problem, "error")
+        self.run_button = QPushButton("Run candidate")
+        self.run_button.setToolTip("Queue these settings as a new candidate (Ctrl+R)")
+        self.run_button.clicked.connect(self.request_run)
+        layout = QVBoxLayout(self)
+        for panel in (self.pruning, self.clustering, self.quantization):
+            layout.addWidget(panel)
+            panel.changed.connect(self.validate)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.run_button)
+        layout.addStretch(1)
+        self.quantization.setChecked(True)
+        self.validate()
+
+    def set_blocked(self, reason: str) -> None:
+        """Disable Run with `reason` shown (e.g. the model failed to load); '' enables."""
+        self.blocked = reason
+        self.validate()
+
+    def set_layers(self, summary: ModelSummary | None) -> None:
+        self.limitation = summary.limitation if summary else ""
+        self.pruning.set_layers(summary.names("prunable") if summary else [])
+        self.clustering.set_layers(summary.names("clusterable") if summary else [])
+        self.quantization.set_layers(summary.names("quantizable") if summary else [])
+        self.validate()
+
+    def recipe(self) -> Recipe:
+        """The panels' recipe; RecipeError names the field when they do not combine."""
+        return Recipe(
+            pruning=self.pruning.value(),
+            clustering=self.clustering.value(),
+            quantization=self.quantization.value(),
+        )
+
+    def set_recipe(self, recipe: Recipe) -> None:
+        self.pruning.set_value(recipe.pruning)
+        self.clustering.set_value(recipe.clustering)
+        self.quantization.set_value(recipe.quantization)
+        self.validate()
+
+    def validate(self) -> Recipe | None:
+        try:
+            if self.blocked:
+                raise RecipeError(self.blocked)
+            recipe = self.recipe()
+            needs_keras = recipe.pruning or recipe.clustering or recipe.quantization.qat
+            if needs_keras and self.limitation:
+                raise RecipeError(
+                    f"this model takes post-training quantization only "
+                    f"(switch off pruning, clustering and QAT): {self.limitation}"
+                )
+        except RecipeError as err:
+            self.problem.setText(f"Cannot run: {err}")
+            self.problem.show()
+            self.run_button.setEnabled(False)
+            return None
+        self.problem.hide()
+        self.run_button.setEnabled(True)
+        self.run_button.setText(f"Run: {recipe.describe()}")
+        return recipe
+
+    def request_run(self) -> None:
+        recipe = self.validate()
+        if recipe is not None:
+            self.run_requested.emit(recipe)

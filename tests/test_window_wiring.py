@@ -1,0 +1,101 @@
+"""The window's wiring, fast: the real window on the in-process job backend with task
+stand-ins (tests/fakes.py), so what is tested is what each part shows when the
+workbench says something, and what a click does.  tests/test_window.py drives the same
+window with real workers (slow)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from fakes import StandIns
+from studio.values.grid import Grid
+from studio.values.recipe import Quantization, Recipe
+
+WAIT = 10_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    from studio.jobs.inprocess import InProcessBackend
+    from studio.ui.main_window import MainWindow
+    from studio.ui.runner import JobRunner
+    from studio.ui.workbench import Workbench
+
+    stand_ins = StandIns()
+    workbench = Workbench(
+        JobRunner(InProcessBackend(stand_ins.handlers())), sessions_root=tmp_path / "sessions"
+    )
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(workbench, settings)
+    w.ask_about_running = lambda: "cancel"
+    w.stand_ins = stand_ins
+    qtbot.addWidget(w)
+    w.show()
+    w.start()
+    qtbot.waitUntil(lambda: w.workbench.session.baseline is not None, timeout=WAIT)
+    yield w
+    stand_ins.gate.release(100)
+    w.close()
+
+
+def _points(plot) -> list[int]:
+    return [spot.data() for spot in plot.points.points()]
+
+
+def test_a_run_shows_everywhere_and_a_selection_is_shared(qtbot, window, tmp_path):
+    assert "Float baseline" in window.model_panel.status.text()
+    window.editor.set_recipe(Recipe(quantization=Quantization(mode="int8")))
+    window.editor.request_run()
+    assert len(window.jobs.rows) == 1  # at once, before any worker starts
+    qtbot.waitUntil(lambda: all(_points(p) == [1] for p in window.plots), timeout=WAIT)
+    assert not window.jobs.rows
+    assert window.table.model().index(0, 2).data() == "done"
+    assert "smallest c001" in window.recommend_label.text()
+
+    window.table.selectRow(0)  # one selection: table, plots, actions, layer bars
+    assert window.selected == 1 and all(p.selected == 1 for p in window.plots)
+    assert window.commands.export.isEnabled() and window.commands.code.isEnabled()
+    window.select(None)
+    assert window.table.selected_id() is None and not window.commands.export.isEnabled()
+    window.plots[0].candidate_clicked.emit(1)
+    assert window.table.selected_id() == 1
+
+    target = tmp_path / "out" / "m.tflite"
+    assert window.export_candidate(str(target))
+    assert target.read_bytes() == window.workbench.session.tflite(1).read_bytes()
+    assert Recipe.load(target.with_suffix(".recipe.json")).quantization.mode == "int8"
+
+    dialog = window.show_code()
+    qtbot.waitUntil(lambda: "tfmot" in dialog.text.toPlainText(), timeout=WAIT)
+    assert "int8" in dialog.text.toPlainText()
+
+
+def test_the_budget_and_a_sweep_move_the_recommendation(qtbot, window):
+    window.stand_ins.gate = threading.Semaphore(100)
+    ids = window.run_sweep(Grid.from_dict({"quantization.mode": ["dynamic", "int8", "float16"]}))
+    assert len(window.jobs.rows) == 3
+    qtbot.waitUntil(
+        lambda: all(window.workbench.candidate(i).status == "done" for i in ids), timeout=WAIT
+    )
+    qtbot.waitUntil(lambda: all(len(_points(p)) == 3 for p in window.plots), timeout=WAIT)
+    # stand-in accuracies 0.90, 0.91, 0.92 against 0.99: none within 1 point
+    assert window.recommended == {"smallest": None, "fastest": None}
+    assert "smallest none" in window.recommend_label.text()
+    window.budget.setValue(9.0)  # now 0.90 (c001) is 9 points below: all qualify
+    assert window.recommended["smallest"] in ids
+    assert window.workbench.session.budget == 9.0
+    assert window.table.results.recommended == {i for i in window.recommended.values() if i}
+
+
+def test_the_diagnosis_queues_a_selective_candidate(qtbot, window):
+    window.diagnose()
+    qtbot.waitUntil(lambda: window.diagnosis.layers.count() == 2, timeout=WAIT)
+    assert window.diagnosis.ticked() == ("dense",)  # the worst is ticked for the user
+    window.diagnosis.run_button.click()
+    candidate = window.workbench.candidate(1)
+    assert candidate.recipe.quantization.float_layers == ("dense",)
+    qtbot.waitUntil(lambda: window.workbench.candidate(1).status == "done", timeout=WAIT)
+    assert "plain int8" in window.diagnosis.status.text()
