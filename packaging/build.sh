@@ -20,10 +20,10 @@ bundle=$dist/tflite-studio
 app_id=io.github.tflite_studio.TFLiteStudio
 install -D -m 644 "packaging/$app_id.desktop" "$bundle/share/applications/$app_id.desktop"
 install -D -m 644 "packaging/$app_id.metainfo.xml" "$bundle/share/metainfo/$app_id.metainfo.xml"
-install -D -m 644 studio/resources/icons/tflite-studio.svg \
+install -D -m 644 resources/icons/tflite-studio.svg \
     "$bundle/share/icons/hicolor/scalable/apps/tflite-studio.svg"
 for size in 16 32 48 64 128 256; do
-    install -D -m 644 "studio/resources/icons/tflite-studio-$size.png" \
+    install -D -m 644 "resources/icons/tflite-studio-$size.png" \
         "$bundle/share/icons/hicolor/${size}x${size}/apps/tflite-studio.png"
 done
 built=$(date +%s)

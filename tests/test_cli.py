@@ -128,6 +128,7 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message)
     assert not (tmp_path / "o" / "model.tflite").exists()
 
 
+@pytest.mark.slow
 def test_malformed_tflite_does_not_crash_the_command(tmp_path, demo):
     from studio.engine.convert import convert
     from studio.values.recipe import Quantization
@@ -200,6 +201,7 @@ def test_unlabeled_data_is_refused_before_any_work_for_fine_tunes(tmp_path, caps
     assert metrics["accuracy"] is None and metrics["agreement"] > 0.9
 
 
+@pytest.mark.slow
 def test_optimize_takes_a_keras3_file_like_any_other(tmp_path):
     from test_keras3 import small_cnn
 

@@ -50,6 +50,7 @@ def test_diagnosis_ranks_the_ruined_layer_first(fragile_model):
     assert {"layer", "op", "output_error", "rmse_over_scale", "activation_error"} <= set(errors[0])
 
 
+@pytest.mark.slow
 def test_keeping_the_worst_layer_in_float_restores_accuracy(fragile_model, tmp_path):
     plain = optimize(
         fragile_model, "demo", Recipe(quantization=Quantization(mode="int8")), tmp_path / "int8"

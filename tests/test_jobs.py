@@ -14,6 +14,8 @@ from studio.jobs.pool import ProcessPool
 from studio.values.recipe import Recipe
 from studio.values.resources import RECIPES
 
+pytestmark = pytest.mark.slow  # real worker processes, each importing TensorFlow
+
 
 @pytest.fixture(scope="module")
 def pool():

@@ -114,6 +114,7 @@ def test_damaged_and_wrong_files(tmp_path, demo):
         load_model(folder)
 
 
+@pytest.mark.slow
 def test_keras3_file_is_detected_without_loading(tmp_path):
     script = textwrap.dedent(f"""
         import os

@@ -5,8 +5,12 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from studio.jobs import kinds
 from studio.jobs.messages import Job
+
+pytestmark = pytest.mark.slow  # real worker processes, each importing TensorFlow
 
 
 def test_signals_arrive_for_a_job(qtbot):

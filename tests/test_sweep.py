@@ -140,6 +140,7 @@ def test_the_sweep_driver_accounts_for_every_candidate_however_its_group_ends(tm
     assert len(run.results) == grid.size == 4
 
 
+@pytest.mark.slow
 def test_a_group_computes_its_fine_tune_once_and_a_bad_candidate_fails_alone(tmp_path, monkeypatch):
     from studio.engine import pipeline, sweep_run
 

@@ -12,6 +12,8 @@ from studio.engine.qat import quantize_aware_train
 from studio.values.errors import RecipeError
 from studio.values.recipe import Clustering, Pruning, Quantization
 
+pytestmark = pytest.mark.slow  # each fine-tunes and converts a model
+
 FLOAT = Quantization()
 WEIGHTED = ("conv1", "conv2", "conv3", "dense1", "digit")
 

@@ -11,6 +11,10 @@ from PySide6.QtWidgets import QLabel, QPushButton
 
 from studio.values.recipe import Pruning, Quantization, Recipe
 
+# Real worker processes behind the real window: the wiring has fast tests in
+# test_window_wiring.py; these check that the whole studio works end to end.
+pytestmark = pytest.mark.slow
+
 WAIT = 180_000  # ms; the first job also waits for a worker to import TensorFlow
 
 
@@ -197,9 +201,9 @@ def test_cancel_from_the_job_list(qtbot, open_window):
     qtbot.waitUntil(lambda: _status(window, 1) == "running", timeout=WAIT)
     qtbot.waitUntil(
         lambda: (
-            window.workbench.stage_text(1).startswith("pruning")
-            or "epoch" in window.workbench.stage_text(1)
-            or window.workbench.fraction(1) > 0.3
+            window.workbench.activity.stage_text(1).startswith("pruning")
+            or "epoch" in window.workbench.activity.stage_text(1)
+            or window.workbench.activity.fraction(1) > 0.3
         ),
         timeout=WAIT,
     )

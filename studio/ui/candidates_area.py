@@ -80,7 +80,7 @@ class CandidatesArea(QSplitter):
             self._update_row(candidate_id)
 
     def _update_row(self, candidate_id: int) -> None:
-        wb = self.workbench
+        wb = self.workbench.activity
         self.jobs.update_row(candidate_id, wb.fraction(candidate_id), wb.stage_text(candidate_id))
 
     def _on_selection(self, candidate_id: int | None) -> None:
@@ -100,5 +100,5 @@ class CandidatesArea(QSplitter):
             return
         candidate = session.candidates[candidate_id]
         self.curves.show_curves(
-            f"{candidate.name} {candidate.label}", self.workbench.curves.get(candidate_id, [])
+            f"{candidate.name} {candidate.label}", self.workbench.activity.curves.get(candidate_id, [])
         )

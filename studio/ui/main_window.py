@@ -387,7 +387,7 @@ class MainWindow(QMainWindow):
         )
 
     def _on_activity(self) -> None:
-        count, fraction = self.workbench.overall()
+        count, fraction = self.workbench.activity.overall()
         self.overall.setVisible(bool(count))
         if count:
             self.overall.setValue(round(1000 * fraction))

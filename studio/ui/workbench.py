@@ -17,8 +17,9 @@ from PySide6.QtCore import QObject, Signal
 from studio.jobs import kinds
 from studio.jobs.messages import Progress
 from studio.jobs.sweeps import SweepRun
+from studio.ui.activity import Activity
 from studio.ui.runner import JobRunner
-from studio.values import atomic, selective
+from studio.values import selective
 from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.recipe import Recipe
@@ -71,10 +72,7 @@ class Workbench(QObject):
         self.session: Session | None = None
         self.threads = 1
         self._tracks: dict[int, _Track] = {}
-        self._job_of: dict[int, int] = {}  # candidate id -> job id (current session)
-        self._progress: dict[int, float] = {}  # candidate id -> overall fraction
-        self._stage: dict[int, str] = {}  # candidate id -> stage text
-        self.curves: dict[int, list[tuple[str, dict]]] = {}  # per-epoch training figures
+        self.activity = Activity()  # progress of the current session's candidates
         self.baseline_running = False
         runner.started.connect(self._on_started)
         runner.progress.connect(self._on_progress)
@@ -200,13 +198,11 @@ class Workbench(QObject):
     def _track(self, job_id: int, track: _Track) -> None:
         self._tracks[job_id] = track
         for cid in track.candidate_ids:
-            self._job_of[cid] = job_id
-            self._progress[cid] = 0.0
-            self._stage[cid] = "waiting for a worker"
+            self.activity.queued(cid, job_id)
             self.candidate_added.emit(cid)
 
     def cancel(self, candidate_id: int) -> None:
-        job_id = self._job_of.get(candidate_id)
+        job_id = self.activity.job_of.get(candidate_id)
         if job_id is not None:
             self.runner.cancel(job_id)
 
@@ -231,24 +227,13 @@ class Workbench(QObject):
         return recommend(from_session(session), session.baseline, session.budget)
 
     def export(self, candidate_id: int, target: Path) -> Path:
-        """Copy a candidate's .tflite to `target` and its recipe beside it, both or
-        neither.  Raises StudioError saying why not (a deleted or changed file, a
-        write that failed)."""
-        session = self._require_session()
-        candidate = session.candidates[candidate_id]
-        if target.suffix != ".tflite":
-            target = target.with_name(target.name + ".tflite")
-        problem = session.file_problem(candidate_id)
-        if problem:
-            self.check_files()
-            raise StudioError(f"{candidate.name} cannot be exported: {problem}.")
+        """`Session.export`, noticing a candidate whose file went away."""
         try:
-            blob = session.tflite(candidate_id).read_bytes()
-        except OSError as err:
-            raise StudioError(f"{session.tflite(candidate_id)}: {err.strerror}") from err
-        recipe = candidate.recipe.to_json().encode()
-        atomic.write_all({target: blob, target.with_suffix(".recipe.json"): recipe})
-        self.log.emit(f"exported {candidate.name} to {target}")
+            target = self._require_session().export(candidate_id, target)
+        except StudioError:
+            self.check_files()
+            raise
+        self.log.emit(f"exported c{candidate_id:03d} to {target}")
         return target
 
     def selective_note(self, candidate_id: int) -> str:
@@ -261,19 +246,6 @@ class Workbench(QObject):
 
     def candidate(self, candidate_id: int) -> Candidate:
         return self._require_session().candidates[candidate_id]
-
-    def stage_text(self, candidate_id: int) -> str:
-        return self._stage.get(candidate_id, "")
-
-    def fraction(self, candidate_id: int) -> float:
-        return self._progress.get(candidate_id, 0.0)
-
-    def overall(self) -> tuple[int, float]:
-        """How many candidates are queued or running, and their mean fraction done."""
-        active = list(self._job_of)
-        if not active:
-            return 0, 1.0
-        return len(active), sum(self._progress.get(c, 0.0) for c in active) / len(active)
 
     def shutdown(self) -> None:
         self.runner.shutdown()
@@ -289,10 +261,7 @@ class Workbench(QObject):
         if not keep_running:
             self.cancel_all()
         self.session = session
-        self._job_of.clear()
-        self._progress.clear()
-        self._stage.clear()
-        self.curves.clear()
+        self.activity.clear()
         self.session_changed.emit()
         self.baseline_changed.emit()
         self.log.emit(f"session {session.folder}: model {session.model}, data {session.data}")
@@ -322,7 +291,7 @@ class Workbench(QObject):
             return
         for cid in track.candidate_ids:
             self.session.update(cid, status="running")
-            self._stage[cid] = "starting"
+            self.activity.started(cid)
             self.candidate_changed.emit(cid)
         self.activity_changed.emit()
 
@@ -338,10 +307,10 @@ class Workbench(QObject):
 
     def _show_progress(self, cid: int, event: Progress) -> None:
         recipe = self.session.candidates[cid].recipe
-        self._progress[cid] = recipe.progress(event.stage, event.fraction)
-        self._stage[cid] = event.message or event.stage
+        self.activity.progressed(
+            cid, recipe, event.stage, event.fraction, event.message, event.metrics
+        )
         if event.metrics:
-            self.curves.setdefault(cid, []).append((event.stage, dict(event.metrics)))
             self.log.emit(f"c{cid:03d} {event.stage}: {event.message}")
         self.candidate_progress.emit(cid, event)
         self.activity_changed.emit()
@@ -361,7 +330,7 @@ class Workbench(QObject):
             for cid in self._unfinished(track):
                 metrics = self.session.measured(cid)
                 if metrics is not None:
-                    self._job_of.pop(cid, None)
+                    self.activity.ended(cid)
                     self._record(track, cid, True, status="done", metrics=metrics, message="")
 
     def _on_finished(self, job_id: int, result) -> None:
@@ -452,7 +421,5 @@ class Workbench(QObject):
             self.activity_changed.emit()
         elif current:
             for cid in track.candidate_ids:
-                self._job_of.pop(cid, None)
-                self._progress.pop(cid, None)
-                self._stage.pop(cid, None)
+                self.activity.ended(cid)
         return track, current

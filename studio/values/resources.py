@@ -1,14 +1,27 @@
 """Where the bundled files live, so that no other module guesses paths.
 
-They are package data (`studio/resources/`), so they are found the same way from a
-source checkout, an installed wheel and the PyInstaller bundle.
+They are the top-level `resources/` folder, installed as the package `studio.resources`
+(pyproject.toml maps it), so they are found the same way from an editable install, a
+wheel and the PyInstaller bundle; a bare source checkout on PYTHONPATH finds the
+folder beside the package.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+
+def _root() -> Path:
+    spec = importlib.util.find_spec("studio.resources")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))).resolve()
+    here = Path(__file__).resolve()
+    installed, checkout = here.parents[1] / "resources", here.parents[2] / "resources"
+    return installed if installed.is_dir() else checkout
+
+
+RESOURCES = _root()
 DEMO_MODEL = RESOURCES / "demo" / "digits_cnn.keras"
 DEMO_DATA = RESOURCES / "demo" / "digits.npz"
 RECIPES = RESOURCES / "recipes"

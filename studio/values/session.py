@@ -264,6 +264,23 @@ class Session:
             )
         return ""
 
+    def export(self, candidate_id: int, target: Path) -> Path:
+        """Copy a candidate's .tflite to `target` (".tflite" added if missing) and its
+        recipe beside it, both or neither.  Raises StudioError saying why not."""
+        candidate = self.candidates[candidate_id]
+        if target.suffix != ".tflite":
+            target = target.with_name(target.name + ".tflite")
+        problem = self.file_problem(candidate_id)
+        if problem:
+            raise StudioError(f"{candidate.name} cannot be exported: {problem}.")
+        try:
+            blob = self.tflite(candidate_id).read_bytes()
+        except OSError as err:
+            raise StudioError(f"{self.tflite(candidate_id)}: {err.strerror}") from err
+        recipe = candidate.recipe.to_json().encode()
+        atomic.write_all({target: blob, target.with_suffix(".recipe.json"): recipe})
+        return target
+
     def check_files(self, *, recover: bool = True) -> dict[int, str]:
         """Mark finished candidates whose files went away as "missing"; with `recover`
         (on reopen, when no job runs), also take in candidates measured on disk but never

@@ -1,6 +1,6 @@
 """Render the application icon's PNG sizes from tflite-studio.svg (run after editing it).
 
-QT_QPA_PLATFORM=offscreen python studio/resources/icons/make_icons.py
+QT_QPA_PLATFORM=offscreen python resources/icons/make_icons.py
 """
 
 from pathlib import Path

@@ -5,7 +5,7 @@ UCI handwritten digits (1,797 scans of 8x8 pixels, 16 grey levels) inside its wh
 this script turns them into `digits.npz` (float32 images in [0, 1], shape N x 8 x 8 x 1,
 with a fixed, seeded train/test split) and trains `digits_cnn.keras` with tf_keras.
 
-Run it again with:  pip install -e ".[demo]" && python studio/resources/demo/make_demo.py
+Run it again with:  pip install -e ".[demo]" && python resources/demo/make_demo.py
 The outputs are committed, so neither the studio nor its tests need scikit-learn.
 """
 
