@@ -55,9 +55,9 @@ def main() -> int:
     def poll() -> None:
         session = window.workbench.session
         states = [c.status for c in session.candidates.values()]
-        curves = window.workbench.curves.get(len(RECIPES), [])
+        curves = window.workbench.activity.curves.get(len(RECIPES), [])
         if not shot_running["done"] and curves and states.count("running"):
-            window.side_tabs.setCurrentWidget(window.jobs)
+            window.bottom.side_tabs.setCurrentWidget(window.jobs)
             window.grab().save(str(DOCS / "window-running.png"))
             shot_running["done"] = True
         finished = all(s not in ("queued", "running") for s in states)
@@ -65,7 +65,7 @@ def main() -> int:
             done = session.finished()
             smallest = min(done, key=lambda c: c.metrics["gzip_bytes"])
             window.select(smallest.id)
-            window.side_tabs.setCurrentWidget(window.curves)
+            window.bottom.side_tabs.setCurrentWidget(window.bottom.curves)
             QTimer.singleShot(500, finish)
             timer.stop()
 
@@ -89,7 +89,7 @@ def main() -> int:
         ):
             sweep_timer.stop()
             window.select(window.recommended["smallest"])
-            window.layer_bars.setCurrentWidget(window.diagnosis)
+            window.center.layer_bars.setCurrentWidget(window.diagnosis)
             QTimer.singleShot(800, finish_sweep)
 
     def finish_sweep() -> None:
