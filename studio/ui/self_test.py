@@ -89,7 +89,7 @@ def _judge(tflite: Path, metrics: Metrics, baseline: Metrics) -> tuple[int, str]
     accuracy, float_accuracy = metrics.accuracy, baseline.accuracy
     size, float_size = metrics.size_bytes, baseline.size_bytes
     summary = (
-        f"demo int8: {units.score(metrics)} (float {units.score(baseline)}), "
+        f"demo int8: top-1 {units.score(metrics)} (float {units.score(baseline)}), "
         f"{units.size(size)} (float {units.size(float_size)}), {units.latency(metrics)}"
     )
     if tflite.stat().st_size != size or size >= float_size:
