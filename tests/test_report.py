@@ -15,8 +15,8 @@ from PIL import Image
 from fakes import figures, summary
 from studio.values import atomic
 from studio.values.recipe import Pruning, Quantization, Recipe
-from studio.values.report import ReportError, write
-from studio.values.results import read
+from studio.values.report import write
+from studio.values.results import ResultsError, read
 from studio.values.session import Session
 
 
@@ -62,7 +62,7 @@ def test_a_session_report_has_decodable_plots_and_a_readable_csv(session, tmp_pa
 
 
 def test_report_of_something_else_is_refused(tmp_path):
-    with pytest.raises(ReportError, match="neither a studio session"):
+    with pytest.raises(ResultsError, match="neither a studio session"):
         read(tmp_path)
 
 

@@ -360,7 +360,7 @@ def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
 
 
 def test_about_names_the_versions():
-    from studio.ui.main_window import about_text
+    from studio.ui.dialogs import about_text
 
     text = about_text()
     for name in ("TensorFlow 2.", "TensorFlow Model Optimization 0.8", "LiteRT", "Qt 6."):

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import itertools
-import queue
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from studio.jobs.messages import Cancelled, Failed, Finished, Job, JobEvent, Progress, Started
+from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress, Started
+from studio.jobs.pool import JobQueue
 
 
 class Crash(Exception):
@@ -32,18 +30,14 @@ class _Stop(BaseException):
     """Unwinds a cancelled job from its report call."""
 
 
-class InProcessBackend:
+class InProcessBackend(JobQueue):
     def __init__(self, handlers: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        super().__init__()
         self.handlers = dict(handlers or {})
         self.submitted: list[tuple[int, Job]] = []  # every job, for tests to inspect
-        self._events: queue.Queue[JobEvent] = queue.Queue()
-        self._pending: deque[tuple[int, Job]] = deque()
-        self._cancelled: set[int] = set()
         self._running: int | None = None
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._closed = False
         self._thread = threading.Thread(target=self._loop, daemon=True, name="inprocess-jobs")
         self._thread.start()
 
@@ -59,28 +53,16 @@ class InProcessBackend:
         self._wake.set()
         return job_id
 
-    def next_event(self, timeout: float | None = None) -> JobEvent | None:
-        try:
-            return self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
     def cancel(self, job_id: int) -> None:
         with self._lock:
-            for item in list(self._pending):
-                if item[0] == job_id:
-                    self._pending.remove(item)
-                    self._events.put(Cancelled(job_id))
-                    return
+            if self._drop_pending(job_id):
+                return
             if self._running == job_id:
                 self._cancelled.add(job_id)
 
     def shutdown(self) -> None:
         with self._lock:
-            self._closed = True
-            for job_id, _ in self._pending:
-                self._events.put(Cancelled(job_id))
-            self._pending.clear()
+            self._drop_all_pending()
             if self._running is not None:
                 self._cancelled.add(self._running)
         self._wake.set()

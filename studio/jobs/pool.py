@@ -78,21 +78,50 @@ class _Worker:
     retired: bool = False  # released for being idle: not replaced
 
 
-class ProcessPool:
+class JobQueue:
+    """What every backend keeps: the events for the caller, and the jobs waiting to run
+    (cancelling one of those drops it).  Subclasses hold `_lock` around both."""
+
+    def __init__(self) -> None:
+        self._events: queue.Queue[JobEvent] = queue.Queue()
+        self._pending: deque[tuple[int, Job]] = deque()
+        self._cancelled: set[int] = set()  # running jobs asked to stop
+        self._ids = itertools.count(1)
+        self._closed = False
+
+    def next_event(self, timeout: float | None = None) -> JobEvent | None:
+        try:
+            return self._events.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def _drop_pending(self, job_id: int) -> bool:
+        """Cancel a job that has not started; False if it is not waiting."""
+        for item in list(self._pending):
+            if item[0] == job_id:
+                self._pending.remove(item)
+                self._events.put(Cancelled(job_id))
+                return True
+        return False
+
+    def _drop_all_pending(self) -> None:
+        self._closed = True
+        for job_id, _ in self._pending:
+            self._events.put(Cancelled(job_id))
+        self._pending.clear()
+
+
+class ProcessPool(JobQueue):
     """The default backend: `size` worker processes on this machine."""
 
     def __init__(
         self, size: int | None = None, idle_timeout_s: float | None = IDLE_TIMEOUT_S
     ) -> None:
+        super().__init__()
         self.size = size or default_size()
         self.idle_timeout_s = idle_timeout_s
         self._lock = threading.RLock()
-        self._events: queue.Queue[JobEvent] = queue.Queue()
-        self._pending: deque[tuple[int, Job]] = deque()
         self._workers: list[_Worker] = []
-        self._cancelled: set[int] = set()
-        self._ids = itertools.count(1)
-        self._closed = False
         for _ in range(self.size):
             self._start_worker()
         if idle_timeout_s:
@@ -111,19 +140,10 @@ class ProcessPool:
             self._dispatch()
             return job_id
 
-    def next_event(self, timeout: float | None = None) -> JobEvent | None:
-        try:
-            return self._events.get(timeout=timeout)
-        except queue.Empty:
-            return None
-
     def cancel(self, job_id: int) -> None:
         with self._lock:
-            for item in list(self._pending):
-                if item[0] == job_id:
-                    self._pending.remove(item)
-                    self._events.put(Cancelled(job_id))
-                    return
+            if self._drop_pending(job_id):
+                return
             for worker in self._workers:
                 if worker.job_id == job_id:
                     self._cancelled.add(job_id)
@@ -133,10 +153,7 @@ class ProcessPool:
     def shutdown(self) -> None:
         """Stop every worker now (running jobs are cancelled) and wait for them."""
         with self._lock:
-            self._closed = True
-            for job_id, _ in self._pending:
-                self._events.put(Cancelled(job_id))
-            self._pending.clear()
+            self._drop_all_pending()
             workers = list(self._workers)
             for worker in workers:
                 if worker.job_id is not None:

@@ -45,8 +45,6 @@ from studio.values.resources import DEMO
 from studio.values.session import FILE as SESSION_FILE
 from studio.values.session import default_root
 
-about_text = dialogs.about_text  # (the About box's text; tests read it)
-
 
 class MainWindow(QMainWindow):
     def __init__(self, workbench: Workbench, settings: QSettings) -> None:
@@ -360,8 +358,7 @@ class MainWindow(QMainWindow):
     def _on_candidate_changed(self, candidate_id: int) -> None:
         candidate = self.workbench.candidate(candidate_id)
         if candidate.status == "done":
-            self.state.update_recommendation()
-            self.center.refresh()
+            self.state.update_recommendation()  # and so the plots redraw
             note = self.workbench.selective_note(candidate_id)
             if note:
                 self.center.diagnosis.status.setText(note)

@@ -71,7 +71,6 @@ class PlotsArea(QWidget):
         self._stagger.timeout.connect(self._draw_next)
         self.refresh = qthrottled(self._start_drawing, timeout=REFRESH_MS)
 
-        workbench.session_changed.connect(self.refresh)
         workbench.baseline_changed.connect(self._on_baseline)
         workbench.budget_changed.connect(self.refresh)
         workbench.diagnosis_ready.connect(self.diagnosis.show_errors)

@@ -40,10 +40,6 @@ class _Track:
     subject: int | None = None  # a script job: the candidate it is for
     sweep: SweepRun | None = None  # a group: the sweep it belongs to
 
-    @property
-    def candidate_id(self) -> int | None:
-        return self.candidate_ids[0] if self.kind == "candidate" else None
-
 
 class Workbench(QObject):
     session_changed = Signal()  # a new model or data: views start over

@@ -21,10 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from studio.values import atomic, units
 from studio.values.recipe import Recipe
-from studio.values.results import Outcomes, Result, ResultsError, measured, read
-
-ReportError = ResultsError  # a folder that is neither a studio session nor a sweep
-
+from studio.values.results import Outcomes, Result, measured, read
 
 # -- CSV --------------------------------------------------------------------------------
 

@@ -63,10 +63,6 @@ def percent(fraction: float | None, digits: int = 1) -> str:
     return "" if fraction is None else f"{100 * fraction:.{digits}f} %"
 
 
-def ms(value: float) -> str:
-    return f"{value:.4g} ms"
-
-
 def latency(m: Metrics) -> str:
     """'0.123 ms median on 1 thread(s)': the thread count is always said."""
     return f"{m.latency_ms.median:.3g} ms median on {m.latency_ms.threads} thread(s)"
