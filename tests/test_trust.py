@@ -335,3 +335,29 @@ def test_walker_sees_every_depth_and_key_without_tensorflow():
     assert trust.scan({"class_name": "MyLoss", "module": "__main__"}, allowed, code_only=True) == []
     assert trust.scan({"class_name": "__lambda__"}, allowed, code_only=True)[0].kind == "code"
     assert np.all([f.kind == "code" for f in trust.scan([bytecode, bytecode], allowed)])
+
+
+def test_tensorflow_function_calls_on_the_allow_list_open_without_trust(tmp_path):
+    """tf_keras saves `tf.` calls (MobileNetV3's hard-swish) as TFOpLambda layers naming
+    the function: pure tensor functions are Keras' own; anything else still asks."""
+    import tensorflow as tf
+
+    k = tf_keras
+    inp = k.Input((8,))
+    x = tf.nn.relu6(inp + 3.0) * (1.0 / 6.0)
+    x = tf.reshape(tf.concat([x, inp[:, :2]], axis=-1), (-1, 10))
+    model = k.Model(inp, tf.reduce_mean(x, axis=-1, keepdims=True))
+    for suffix in (".keras", ".h5"):
+        path = tmp_path / f"ops{suffix}"
+        model.save(path)
+        assert inspect_file(path).findings == (), path
+        loaded = load_model(path)
+        sample = np.ones((2, 8), np.float32)
+        np.testing.assert_allclose(loaded(sample), model(sample), rtol=1e-6)
+    config = json.loads(model.to_json())
+    op = next(la for la in config["config"]["layers"] if la["class_name"] == "TFOpLambda")
+    for function in ("io.write_file", "py_function", "raw_ops.WriteFile", "nn.raw_ops.X"):
+        crafted = copy.deepcopy(op)
+        crafted["config"]["function"] = function
+        [finding] = trust.scan(crafted, {"TFOpLambda"})
+        assert finding.kind == "code" and f"tf.{function}" in finding.what

@@ -17,6 +17,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from studio.engine.layer_tree import all_layers
+from studio.engine.recurrent import for_conversion
 from studio.engine.tflite_file import tensor_names
 from studio.values.errors import ConversionError, RecipeError
 from studio.values.recipe import Quantization
@@ -31,7 +33,10 @@ def convert(
     *,
     qat: bool = False,
 ) -> bytes:
-    """Convert with the recipe's mode.  `calibration` holds samples in the model's dtype."""
+    """Convert with the recipe's mode.  `calibration` holds samples in the model's dtype
+    (for recurrent models they also fix the sequence length; see `recurrent.py`)."""
+    sample = None if calibration is None or not len(calibration) else calibration[0].shape
+    model = for_conversion(model, recipe.mode, sample)
     converter = converter_for(model, recipe, calibration, qat=qat)
     try:
         if recipe.float_layers and not qat:
@@ -40,11 +45,18 @@ def convert(
     except (RecipeError, ConversionError):
         raise
     except Exception as err:
-        lines = [ln for ln in str(err).splitlines() if ln.strip()]
-        detail = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "")
-        raise ConversionError(
-            f"the TFLite converter failed for mode {recipe.mode!r}: {detail.strip()[:400]}"
-        ) from err
+        raise ConversionError(failure(model, recipe.mode, err)) from err
+
+
+def failure(model: keras.Model, mode: str, err: Exception) -> str:
+    """The converter's error in one line, naming the mode and the layer it points at."""
+    text = str(err)
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    detail = next((ln for ln in lines if "error" in ln.lower()), lines[0] if lines else "")
+    what = "the float model (mode 'none')" if mode == "none" else f"mode {mode!r}"
+    layers = [la.name for la in all_layers(model) if f"/{la.name}/" in text]
+    where = f" at layer {layers[0]!r}" if layers else ""
+    return f"the TFLite converter failed on {what}{where}: {detail.strip()[:400]}"
 
 
 def converter_for(

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import tf_keras
 
+from studio.engine.layer_tree import all_layers
 from studio.values.errors import ModelError
 
 TOLERANCE = 1e-4  # max |difference| allowed, relative to the output's scale
@@ -91,7 +92,7 @@ def sample_inputs(model: Any) -> np.ndarray:
     dtype = np.dtype(str(spec.dtype))
     if np.issubdtype(dtype, np.integer):
         vocab = min(
-            (layer.input_dim for layer in _all_layers(model) if hasattr(layer, "input_dim")),
+            (layer.input_dim for layer in all_layers(model) if hasattr(layer, "input_dim")),
             default=2,
         )
         return rng.integers(0, vocab, size=shape).astype(dtype)
@@ -99,13 +100,6 @@ def sample_inputs(model: Any) -> np.ndarray:
 
 
 # -- rebuilding ------------------------------------------------------------------------
-
-
-def _all_layers(model: Any):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
 
 
 def _rebuild_model(model: Any) -> tf_keras.Model:

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from studio.engine.layer_tree import leaf_layers
 from studio.values import trust
 from studio.values.errors import ModelError, UntrustedModelError, first_line
 from studio.values.metrics import InputSpec, LayerInfo, ModelSummary
@@ -355,15 +356,6 @@ def _spec(tensor: Any, name: str) -> InputSpec:
     return InputSpec(name, shape, tf.as_dtype(tensor.dtype).name)
 
 
-def _flat_layers(model: Any) -> Iterator[Any]:
-    """Every layer, nested models opened (works for tf_keras and Keras 3 models)."""
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            yield from _flat_layers(layer)
-        elif type(layer).__name__ != "InputLayer":
-            yield layer
-
-
 def summarize(model: Any, *, origin: str = "", limitation: str = "") -> ModelSummary:
     """The model as plain data; with a `limitation`, no technique but PTQ applies."""
     from tensorflow_model_optimization.python.core.clustering.keras import clustering_registry
@@ -376,7 +368,7 @@ def summarize(model: Any, *, origin: str = "", limitation: str = "") -> ModelSum
     quant_registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
     usable = not limitation
     layers = []
-    for layer in _flat_layers(model):
+    for layer in leaf_layers(model):
         has_weights = bool(layer.trainable_weights) and usable
         layers.append(
             LayerInfo(

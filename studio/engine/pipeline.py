@@ -24,6 +24,7 @@ from studio.engine.measure import measure, predict
 from studio.engine.models import as_functional, load, outputs_are_probabilities, summarize
 from studio.engine.pruning import prune
 from studio.engine.qat import quantize_aware_train
+from studio.engine.recurrent import conversion_note
 from studio.engine.tflite_file import io_specs, read_checked
 from studio.values import atomic
 from studio.values.errors import DataError, MeasureError, ModelError
@@ -164,8 +165,12 @@ def finish(
     t = _stage(report, "evaluate", "measuring size, accuracy, latency and memory")
     metrics, _ = measure(out / "model.tflite", prep.data, threads=threads, reference=reference)
     seconds["evaluate"] = time.perf_counter() - t
+    note = conversion_note(model, q.mode)
     metrics = dataclasses.replace(
-        metrics, seconds={**seconds, **metrics.seconds}, qat_scheme=scheme
+        metrics,
+        seconds={**seconds, **metrics.seconds},
+        qat_scheme=scheme,
+        notes=(*metrics.notes, *([note] if note else [])),
     )
     atomic.write_text(out / "recipe.json", recipe.to_json())
     atomic.write_json(out / "metrics.json", {**metrics.to_dict(), "label": recipe.describe()})

@@ -110,6 +110,7 @@ class Metrics:
     seconds: Mapping[str, float] = field(default_factory=dict)
     samples: int = 0
     qat_scheme: str | None = None  # which QAT scheme ran, when QAT did
+    notes: tuple[str, ...] = ()  # how the file differs from what one might assume
 
     @property
     def higher_better(self) -> bool:
@@ -136,6 +137,7 @@ class Metrics:
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "samples": self.samples,
             "qat_scheme": self.qat_scheme,
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -156,6 +158,7 @@ class Metrics:
                 seconds={str(k): float(v) for k, v in dict(data.get("seconds", {})).items()},
                 samples=int(data.get("samples", 0)),
                 qat_scheme=data.get("qat_scheme"),
+                notes=tuple(str(n) for n in data.get("notes", ())),
             )
         except (TypeError, ValueError, KeyError, AttributeError) as err:
             raise MetricsError(f"figures are damaged ({err})") from err

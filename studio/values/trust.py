@@ -8,8 +8,13 @@ value of every object and list, whatever its keys are called), and each object w
 - **code**: something that runs Python the file carries or names — a `Lambda` layer, a
   serialized lambda (`__lambda__`), marshalled bytecode (`function_type`), a `module`
   outside Keras (tf_keras imports any module a config names), a function from outside
-  Keras, or tf_keras' `TFOpLambda` (it calls the TensorFlow function it names).  Loads only
-  if the user trusts the file.
+  Keras, or a tf_keras `TFOpLambda` naming a TensorFlow function off the allow-list
+  below.  Loads only if the user trusts the file.
+- a `TFOpLambda` (how tf_keras saves `tf.` calls in a functional graph, e.g. the hard-swish
+  of `keras.applications.MobileNetV3Small`) naming a pure tensor function — `tf.math.*`,
+  `tf.nn.*`, operators, `tf.reshape`, … (`TF_FUNCTIONS`) — is Keras' own: the function
+  computes on tensors and its arguments are plain JSON values.  Anything else it could
+  name (`tf.io.write_file`, `tf.py_function`, `tf.raw_ops.*`) still asks for trust.
 - **unknown**: a class that is not on the allow-list of Keras' own classes (a custom layer,
   a class name that is not a string, a custom registered name).  The studio never imports
   the user's code, so trusting cannot make it load (except from a SavedModel, where
@@ -34,6 +39,18 @@ from typing import Any
 
 # Classes whose job is to run code they carry or name.
 CODE_CLASSES = frozenset({"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda"})
+# TensorFlow functions a TFOpLambda may name without asking: pure tensor computations.
+TF_NAMESPACES = ("math.", "nn.", "__operators__.", "linalg.", "signal.")
+TF_FUNCTIONS = frozenset(
+    """
+    abs add argmax argmin broadcast_to cast clip_by_value concat cumsum divide einsum exp
+    expand_dims fill gather gather_nd identity image.resize matmul maximum minimum multiply
+    one_hot ones ones_like pad range rank reduce_max reduce_mean reduce_min reduce_prod
+    reduce_sum repeat reshape reverse roll sequence_mask shape sigmoid size slice split
+    sqrt square squeeze stack strided_slice subtract tanh tile transpose unstack where
+    zeros zeros_like compat.v1.shape compat.v1.gather compat.v1.squeeze
+    """.split()
+)
 # Keys under which tf_keras stores marshalled bytecode (a Lambda's function/output_shape).
 CODE_KEYS = frozenset({"function_type", "output_shape_type"})
 # Markers Keras' serializers use for plain values (tensors, tuples, numpy arrays, …).
@@ -93,8 +110,7 @@ def _walk(
     if "class_name" in node:
         if not in_code:
             yield from _classify(node, allowed, where, code_only=code_only)
-        cls = node["class_name"]
-        in_code = in_code or (isinstance(cls, str) and cls in CODE_CLASSES)
+        in_code = in_code or _runs_code(node)
         name = _name_of(node)
         if name:
             here = (*where, name)
@@ -115,6 +131,8 @@ def _classify(
     if not isinstance(cls, str):
         if not code_only:
             yield Finding("unknown", f"an object whose class_name is {cls!r}", at)
+        return
+    if cls in CODE_CLASSES and not _runs_code(node):
         return
     if cls in CODE_CLASSES:
         kinds = {
@@ -160,6 +178,19 @@ def _tf_function(node: dict) -> str:
     config = node.get("config")
     function = config.get("function") if isinstance(config, dict) else None
     return f"tf.{function}" if isinstance(function, str) else "(unnamed)"
+
+
+def _runs_code(node: dict) -> bool:
+    """Whether the object is one of the code classes (a TFOpLambda naming an allow-listed
+    TensorFlow function is not: see TF_FUNCTIONS)."""
+    cls = node["class_name"]
+    if not isinstance(cls, str) or cls not in CODE_CLASSES:
+        return False
+    config = node.get("config")
+    function = config.get("function") if isinstance(config, dict) else None
+    if not cls.endswith("OpLambda") or not isinstance(function, str) or "raw_ops" in function:
+        return True
+    return not (function in TF_FUNCTIONS or function.startswith(TF_NAMESPACES))
 
 
 def _where(path: tuple[str, ...]) -> str:
