@@ -224,7 +224,9 @@ def test_names_outside_keras_are_refused(tmp_path, flavour, mutation):
     (foreign_module if mutation == "foreign-module" else custom_registered)(config)
     write_config(path, config)
     expected = UntrustedModelError if mutation == "foreign-module" else ModelError
-    with pytest.raises(expected, match="antigravity" if expected is UntrustedModelError else "evil"):
+    with pytest.raises(
+        expected, match="antigravity" if expected is UntrustedModelError else "evil"
+    ):
         load_model(path)
 
 

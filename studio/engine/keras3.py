@@ -7,12 +7,20 @@ twin from a translated config, wired up by replaying the Keras 3 graph with tf_k
 tensors, and given the same weights.  The rebuild is then checked: both models run on
 the same sample inputs and must agree (a mismatch is an error, never a warning).
 
+Keras 3 saves `keras.ops` calls in a functional graph (a Transformer's
+`ops.cumsum(ops.ones_like(tokens))` position ids, masking's `NotEqual`) as operations, not
+layers.  They are Keras' own code, so each becomes a `KerasOperation` layer in the twin:
+a tf_keras layer that runs the same Keras 3 operation (TensorFlow backend) on its
+inputs.  It has no weights, so techniques leave it alone; everything around it is a plain
+tf_keras layer that pruning, clustering and QAT can wrap.
+
 A layer with no tf_keras twin raises `BridgeError` naming it; the caller can still
 offer post-training quantization of the Keras 3 model, which the converter takes as is.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +134,8 @@ def _rebuild_model(model: Any) -> tf_keras.Model:
     twins: dict[int, tuple[Any, Any]] = {}
 
     def twin_of(operation: Any) -> Any:
+        if not isinstance(operation, keras.layers.Layer):
+            return functools.partial(KerasOperation.applied, operation)
         if id(operation) not in twins:
             twins[id(operation)] = (operation, _twin_layer(operation))
         return twins[id(operation)][1]
@@ -144,6 +154,97 @@ def _input_name(graph: Any, index: int, tensor: Any) -> str:
     history = getattr(tensor, "_keras_history", None)
     layer = getattr(history, "operation", None) if history else None
     return getattr(layer, "name", None) or f"input_{index}"
+
+
+@functools.cache
+def operation_classes() -> dict[str, type]:
+    """Keras 3's operation classes by name (`NotEqual`, `Cumsum`, `OnesLike`, …)."""
+    from keras.src import ops
+    from keras.src.ops.operation import Operation
+
+    modules = [getattr(ops, n, None) for n in ("core", "math", "nn", "numpy", "image", "linalg")]
+    return {
+        n: v
+        for m in modules
+        if m is not None
+        for n, v in vars(m).items()
+        if isinstance(v, type) and issubclass(v, Operation) and v is not Operation
+    }
+
+
+_SLOT = "__studio_input__"
+
+
+@tf_keras.utils.register_keras_serializable(package="studio")
+class KerasOperation(tf_keras.layers.Layer):
+    """One Keras 3 operation (`keras.ops.*`) as a tf_keras layer, in plain config.
+
+    `template` is the node's (args, kwargs) with each input tensor replaced by
+    `{"__studio_input__": i}`; constants stay where they were.  Like Keras 3's
+    operations it passes no mask on (a mask is its own tensor in the graph).
+    """
+
+    def __init__(self, operation: str, operation_config: dict, template: Any, **kwargs):
+        super().__init__(**kwargs)
+        self.operation = operation
+        self.operation_config = dict(operation_config)
+        self.template = template
+        self.supports_masking = True
+
+    @classmethod
+    def applied(cls, operation: Any, *args: Any, **kwargs: Any) -> Any:
+        """Replace the Keras 3 `operation` called on tf_keras tensors by this layer."""
+        name = type(operation).__name__
+        if operation_classes().get(name) is not type(operation):
+            raise BridgeError(
+                f"operation {operation.name!r} ({name}) is not one of Keras' own operations, "
+                f"so the model cannot be rebuilt in tf_keras"
+            )
+        tensors: list[Any] = []
+        template = _template((list(args), kwargs), tensors)
+        config = {k: v for k, v in operation.get_config().items() if k != "name"}
+        layer = cls(name, config, template, name=operation.name)
+        return layer(tensors if len(tensors) != 1 else tensors[0])
+
+    def call(self, inputs: Any) -> Any:
+        tensors = inputs if isinstance(inputs, list | tuple) else [inputs]
+        args, kwargs = _filled(self.template, list(tensors))
+        op = operation_classes()[self.operation](**self.operation_config)
+        return op(*args, **kwargs)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "operation": self.operation,
+            "operation_config": self.operation_config,
+            "template": self.template,
+        }
+
+
+def _template(value: Any, tensors: list[Any]) -> Any:
+    from tf_keras.src.engine.keras_tensor import KerasTensor
+
+    if isinstance(value, KerasTensor):
+        tensors.append(value)
+        return {_SLOT: len(tensors) - 1}
+    if isinstance(value, list | tuple):
+        return [_template(v, tensors) for v in value]
+    if isinstance(value, dict):
+        return {k: _template(v, tensors) for k, v in value.items()}
+    return value
+
+
+def _filled(template: Any, tensors: list[Any]) -> Any:
+    if isinstance(template, dict) and set(template) == {_SLOT}:
+        return tensors[template[_SLOT]]
+    if isinstance(template, list):
+        return [_filled(v, tensors) for v in template]
+    if isinstance(template, dict):
+        return {k: _filled(v, tensors) for k, v in template.items()}
+    return template
 
 
 def _twin_layer(layer: Any) -> Any:

@@ -201,17 +201,10 @@ def _builtin_keras3_classes() -> frozenset[str]:
     """Keras 3's own classes, including its operation classes (`NotEqual` from masking,
     `Cumsum` from `keras.ops.cumsum`, …), which functional graphs save as layers."""
     import keras as keras3
-    from keras.src import ops
-    from keras.src.ops.operation import Operation
 
-    op_modules = [getattr(ops, n) for n in ("core", "math", "nn", "numpy", "image", "linalg")]
-    operations = {
-        n
-        for m in op_modules
-        if m is not None
-        for n, v in vars(m).items()
-        if isinstance(v, type) and issubclass(v, Operation)
-    }
+    from studio.engine.keras3 import operation_classes
+
+    operations = set(operation_classes())
     k = keras3
     return frozenset(
         _classes_in(k.layers, k.initializers, k.regularizers, k.constraints, k.dtype_policies)
@@ -349,6 +342,50 @@ def as_functional(model: keras.Model) -> keras.Model:
     for layer in model.layers:
         x = layer(x)
     return keras.Model(inp, x, name=model.name)
+
+
+def flattened(model: keras.Model) -> keras.Model:
+    """The same layers (and weights) with nested models inlined into one graph.
+
+    The standard transfer-learning shape is `Model(head(base(inputs)))`: the layers worth
+    pruning sit inside `base`.  tfmot wraps only the layers of the graph it is given
+    (and QAT refuses nested models), so the studio works on one flat graph.  A model
+    whose nested and outer layer names collide is left as it is.
+    """
+    if not any(isinstance(layer, keras.Model) for layer in model.layers):
+        return model
+    names = [layer.name for layer in leaf_layers(model)]
+    if len(names) != len(set(names)):
+        return model
+    inputs = [
+        keras.Input(shape=t.shape[1:], dtype=t.dtype, name=n)
+        for t, n in zip(model.inputs, model.input_names, strict=True)
+    ]
+    outputs = _inline(as_functional(model), inputs)
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs, name=model.name)
+
+
+def _inline(model: keras.Model, inputs: list[Any]) -> Any:
+    """Replay `model`'s graph on `inputs` (tf_keras' own order: deepest nodes first),
+    calling each layer, and replaying nested models instead of calling them."""
+    usage = model._tensor_usage_count
+    tensors = {
+        str(id(x)): [y] * usage[str(id(x))] for x, y in zip(model.inputs, inputs, strict=True)
+    }
+    for depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[depth]:
+            if node.is_input or any(i not in tensors for i in node.flat_input_ids):
+                continue
+            args, kwargs = node.map_arguments(tensors)
+            if isinstance(node.layer, keras.Model):
+                nested = as_functional(node.layer)
+                outputs = _inline(nested, tf.nest.flatten(args[0] if args else kwargs["inputs"]))
+            else:
+                outputs = node.layer(*args, **kwargs)
+            for i, y in zip(node.flat_output_ids, tf.nest.flatten(outputs), strict=True):
+                tensors[i] = [y] * usage[i]
+    result = [tensors[str(id(x))].pop() for x in model.outputs]
+    return tf.nest.pack_sequence_as(model._nested_outputs, result)
 
 
 def _spec(tensor: Any, name: str) -> InputSpec:

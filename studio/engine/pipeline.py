@@ -21,7 +21,13 @@ from studio.engine.clustering import cluster
 from studio.engine.convert import convert
 from studio.engine.data import Dataset, fit_to_model, load_data
 from studio.engine.measure import measure, predict
-from studio.engine.models import as_functional, load, outputs_are_probabilities, summarize
+from studio.engine.models import (
+    as_functional,
+    flattened,
+    load,
+    outputs_are_probabilities,
+    summarize,
+)
 from studio.engine.pruning import prune
 from studio.engine.qat import quantize_aware_train
 from studio.engine.recurrent import conversion_note
@@ -59,7 +65,7 @@ def prepare(
     seed: int = 0,
 ) -> Prepared:
     loaded = load(model_source, trust=trust)
-    model = as_functional(loaded.model)
+    model = flattened(as_functional(loaded.model)) if not loaded.limitation else loaded.model
     summary = summarize(model, origin=loaded.origin, limitation=loaded.limitation)
     data = load_data(data_source, seed=seed, expect=summary.input)
     data = fit_to_model(data, summary.input, summary.output)

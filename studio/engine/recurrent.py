@@ -57,7 +57,9 @@ def for_conversion(model: Any, mode: str, time_steps: tuple[int, ...] | None) ->
     spec = model.inputs[0]
     shape = tuple(spec.shape[1:])
     if time_steps is not None and len(time_steps) == len(shape):
-        shape = tuple(d if d is not None else int(t) for d, t in zip(shape, time_steps, strict=True))
+        shape = tuple(
+            d if d is not None else int(t) for d, t in zip(shape, time_steps, strict=True)
+        )
     inp = keras.Input(shape=shape, batch_size=1, dtype=spec.dtype, name=_input_name(model))
     if not unrolls(model, mode):
         return keras.Model(inp, model(inp), name=model.name)

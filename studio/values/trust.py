@@ -42,14 +42,7 @@ CODE_CLASSES = frozenset({"Lambda", "__lambda__", "TFOpLambda", "SlicingOpLambda
 # TensorFlow functions a TFOpLambda may name without asking: pure tensor computations.
 TF_NAMESPACES = ("math.", "nn.", "__operators__.", "linalg.", "signal.")
 TF_FUNCTIONS = frozenset(
-    """
-    abs add argmax argmin broadcast_to cast clip_by_value concat cumsum divide einsum exp
-    expand_dims fill gather gather_nd identity image.resize matmul maximum minimum multiply
-    one_hot ones ones_like pad range rank reduce_max reduce_mean reduce_min reduce_prod
-    reduce_sum repeat reshape reverse roll sequence_mask shape sigmoid size slice split
-    sqrt square squeeze stack strided_slice subtract tanh tile transpose unstack where
-    zeros zeros_like compat.v1.shape compat.v1.gather compat.v1.squeeze
-    """.split()
+    ["abs", "add", "argmax", "argmin", "broadcast_to", "cast", "clip_by_value", "concat", "cumsum", "divide", "einsum", "exp", "expand_dims", "fill", "gather", "gather_nd", "identity", "image.resize", "matmul", "maximum", "minimum", "multiply", "one_hot", "ones", "ones_like", "pad", "range", "rank", "reduce_max", "reduce_mean", "reduce_min", "reduce_prod", "reduce_sum", "repeat", "reshape", "reverse", "roll", "sequence_mask", "shape", "sigmoid", "size", "slice", "split", "sqrt", "square", "squeeze", "stack", "strided_slice", "subtract", "tanh", "tile", "transpose", "unstack", "where", "zeros", "zeros_like", "compat.v1.shape", "compat.v1.gather", "compat.v1.squeeze"]
 )
 # Keys under which tf_keras stores marshalled bytecode (a Lambda's function/output_shape).
 CODE_KEYS = frozenset({"function_type", "output_shape_type"})

@@ -1,0 +1,220 @@
+"""A model zoo the tests build themselves: architectures education apps ship, made small.
+
+Nobody on the team tuned the studio for these.  Each builder takes the Keras module to
+build with (`tf_keras`, or Keras 3's `keras`), so every architecture is saved both ways.
+Data is made here, offline and seeded: the bundled digits tiled to three channels and
+upscaled (images), token sequences whose class is set by which words dominate (text),
+and MFCC-like frames in which each keyword lights up its own band (speech).
+
+`ZOO` maps a name to (builder, data maker, kind); `saved(name, flavour, folder)` trains
+the model for a few epochs and writes `model.keras` and `data.npz`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE = 32  # the smallest size keras.applications accepts
+VOCAB, LENGTH = 120, 16
+
+
+# -- data ------------------------------------------------------------------------------
+
+
+def digits(n_train: int = 1000, n_test: int = 300, size: int = IMAGE) -> dict[str, np.ndarray]:
+    """The demo's 8x8 digits, upscaled to `size` and tiled to RGB, in 0..1."""
+    with np.load(ROOT / "resources" / "demo" / "digits.npz") as d:
+        x = np.concatenate([d["x_train"], d["x_test"]])
+        y = np.concatenate([d["y_train"], d["y_test"]])
+    factor = size // x.shape[1]
+    x = np.repeat(np.repeat(x, factor, axis=1), factor, axis=2)
+    x = np.repeat(x.astype(np.float32) / max(1.0, float(x.max())), 3, axis=-1)
+    n = n_train + n_test
+    return {"x": x[:n], "y": y[:n].astype(np.int64)}
+
+
+def text(n: int = 900, seed: int = 0) -> dict[str, np.ndarray]:
+    """Token ids (0 = padding, at the end) whose class is which third of the vocabulary
+    dominates; sequences have different lengths, so masking matters."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    third = (VOCAB - 1) // 3
+    x = 1 + y[:, None] * third + rng.integers(0, third, (n, LENGTH))
+    noise = rng.random((n, LENGTH)) < 0.55
+    x[noise] = rng.integers(1, VOCAB, noise.sum())
+    lengths = rng.integers(LENGTH // 2, LENGTH + 1, n)
+    x[np.arange(LENGTH)[None, :] >= lengths[:, None]] = 0
+    return {"x": x.astype(np.int32), "y": y.astype(np.int64)}
+
+
+def speech(n: int = 800, frames: int = 24, bands: int = 13, seed: int = 0) -> dict[str, np.ndarray]:
+    """MFCC-like frames of four keywords: each word raises its own band over time."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    x = rng.normal(0, 1, (n, frames, bands)).astype(np.float32)
+    onset = rng.integers(0, frames // 2, n)
+    for i in range(n):
+        x[i, onset[i] : onset[i] + frames // 2, 2 * y[i] : 2 * y[i] + 3] += 1.5
+    return {"x": x, "y": y.astype(np.int64)}
+
+
+def scores(n: int = 900, seed: int = 0) -> dict[str, np.ndarray]:
+    """Quiz features -> a difficulty score (a smooth function plus noise): regression."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, (n, 12)).astype(np.float32)
+    y = np.tanh(x[:, :4].sum(axis=1) / 2) + 0.3 * np.sin(x[:, 4] * 2) + 0.05 * rng.normal(size=n)
+    return {"x": x, "y": y[:, None].astype(np.float32)}
+
+
+# -- models ----------------------------------------------------------------------------
+
+
+def mobilenet_v2(k: Any) -> Any:
+    return k.applications.MobileNetV2(
+        input_shape=(IMAGE, IMAGE, 3), alpha=0.35, weights=None, classes=10
+    )
+
+
+def mobilenet_v3_small(k: Any) -> Any:
+    return k.applications.MobileNetV3Small(
+        input_shape=(IMAGE, IMAGE, 3), weights=None, classes=10, include_preprocessing=False
+    )
+
+
+def efficientnet_b0(k: Any) -> Any:
+    return k.applications.EfficientNetB0(input_shape=(IMAGE, IMAGE, 3), weights=None, classes=10)
+
+
+def small_cnn(k: Any) -> Any:
+    """A handwriting model as app developers write it: Conv + BatchNorm + depthwise."""
+    L = k.layers
+    inp = k.Input((IMAGE, IMAGE, 3), name="image")
+    x = L.Conv2D(16, 3, strides=2, padding="same", use_bias=False, name="stem")(inp)
+    x = L.BatchNormalization(name="stem_bn")(x)
+    x = L.ReLU(name="stem_relu")(x)
+    x = L.DepthwiseConv2D(3, strides=2, padding="same", use_bias=False, name="dw")(x)
+    x = L.BatchNormalization(name="dw_bn")(x)
+    x = L.ReLU(name="dw_relu")(x)
+    x = L.Conv2D(32, 1, use_bias=False, name="pw")(x)
+    x = L.BatchNormalization(name="pw_bn")(x)
+    x = L.ReLU(name="pw_relu")(x)
+    x = L.Flatten(name="flat")(x)
+    return k.Model(inp, L.Dense(10, activation="softmax", name="digit")(x), name="small_cnn")
+
+
+def transformer(k: Any) -> Any:
+    """A reading assistant's classifier: masked tokens + position embeddings + attention."""
+    L = k.layers
+    tokens = k.Input((LENGTH,), dtype="int32", name="tokens")
+    x = L.Embedding(VOCAB, 32, mask_zero=True, name="tok_emb")(tokens)
+    if k.__name__ == "keras":
+        from keras import ops
+
+        positions = ops.cumsum(ops.ones_like(tokens), axis=1) - 1
+    else:
+        import tensorflow as tf
+
+        positions = tf.math.cumsum(tf.ones_like(tokens), axis=1) - 1
+    x = x + L.Embedding(LENGTH, 32, name="pos_emb")(positions)
+    att = L.MultiHeadAttention(2, 16, name="attention")(x, x)
+    x = L.LayerNormalization(name="norm_a")(x + att)
+    ff = L.Dense(32, activation="relu", name="ff")(x)
+    x = L.LayerNormalization(name="norm_b")(x + ff)
+    x = L.GlobalAveragePooling1D(name="pool")(x)
+    return k.Model(tokens, L.Dense(3, activation="softmax", name="label")(x), name="transformer")
+
+
+def recurrent(cell: str) -> Callable[[Any], Any]:
+    def build(k: Any) -> Any:
+        L = k.layers
+        tokens = k.Input((LENGTH,), dtype="int32", name="tokens")
+        x = L.Embedding(VOCAB, 24, mask_zero=True, name="emb")(tokens)
+        x = getattr(L, cell)(24, name=cell.lower())(x)
+        out = L.Dense(3, activation="softmax", name="label")(x)
+        return k.Model(tokens, out, name=f"{cell.lower()}_clf")
+
+    return build
+
+
+def keyword_spotter(k: Any) -> Any:
+    L = k.layers
+    inp = k.Input((24, 13), name="mfcc")
+    x = L.Conv1D(32, 3, activation="relu", name="conv_a")(inp)
+    x = L.Conv1D(32, 3, activation="relu", name="conv_b")(x)
+    x = L.GlobalMaxPooling1D(name="pool")(x)
+    x = L.Dense(32, activation="relu", name="hidden")(x)
+    return k.Model(inp, L.Dense(4, activation="softmax", name="word")(x), name="kws")
+
+
+def regressor(k: Any) -> Any:
+    L = k.layers
+    inp = k.Input((12,), name="features")
+    x = L.Dense(64, activation="relu", name="dense_a")(inp)
+    x = L.Dense(64, activation="relu", name="dense_b")(x)
+    return k.Model(inp, L.Dense(1, name="score")(x), name="regressor")
+
+
+@dataclass(frozen=True)
+class Entry:
+    build: Callable[[Any], Any]
+    data: Callable[[], dict[str, np.ndarray]]
+    kind: str  # "image", "text", "speech", "regression"
+    epochs: int
+
+
+ZOO: dict[str, Entry] = {
+    "mobilenet_v2": Entry(mobilenet_v2, digits, "image", 6),
+    "mobilenet_v3_small": Entry(mobilenet_v3_small, digits, "image", 8),
+    "efficientnet_b0": Entry(efficientnet_b0, digits, "image", 6),
+    "small_cnn": Entry(small_cnn, digits, "image", 8),
+    "transformer": Entry(transformer, text, "text", 6),
+    "lstm": Entry(recurrent("LSTM"), text, "text", 6),
+    "gru": Entry(recurrent("GRU"), text, "text", 6),
+    "keyword_spotter": Entry(keyword_spotter, speech, "speech", 6),
+    "regressor": Entry(regressor, scores, "regression", 20),
+}
+FLAVOURS = ("tf_keras", "keras3")
+
+
+def keras_module(flavour: str) -> Any:
+    if flavour == "tf_keras":
+        import tf_keras
+
+        return tf_keras
+    import keras
+
+    return keras
+
+
+def saved(name: str, flavour: str, folder: Path) -> tuple[Path, Path]:
+    """Build, train (seeded, a few epochs) and save the zoo model and its data."""
+    entry, k = ZOO[name], keras_module(flavour)
+    k.utils.set_random_seed(0)
+    model = entry.build(k)
+    for layer in model.layers:
+        if type(layer).__name__ == "BatchNormalization":
+            # keras.applications' momentum (0.999) needs thousands of steps to settle the
+            # moving statistics; a few epochs on small data leave inference at chance.
+            layer.momentum = 0.9
+    data = entry.data()
+    regression = entry.kind == "regression"
+    model.compile(
+        optimizer=k.optimizers.Adam(1e-3 if regression else 2e-3),
+        loss="mse" if regression else "sparse_categorical_crossentropy",
+    )
+    model.fit(data["x"], data["y"], epochs=entry.epochs, batch_size=32, verbose=0)
+    folder.mkdir(parents=True, exist_ok=True)
+    model_path, data_path = folder / f"{name}_{flavour}.keras", folder / f"{name}.npz"
+    model.save(model_path)
+    if not data_path.exists():
+        np.savez(data_path, **data)
+    return model_path, data_path
