@@ -401,21 +401,28 @@ def summarize(model: Any, *, origin: str = "", limitation: str = "") -> ModelSum
     )
     from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 
-    prune_ok = prune_registry.PruneRegistry.supports
     quant_registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
-    usable = not limitation
+    supports = {
+        "pruning": prune_registry.PruneRegistry.supports,
+        "clustering": clustering_registry.ClusteringRegistry.supports,
+        "qat": quant_registry.supports,
+    }
     layers = []
     for layer in leaf_layers(model):
-        has_weights = bool(layer.trainable_weights) and usable
+        why_not = {
+            technique: reason
+            for technique, check in supports.items()
+            if (reason := _why_not(layer, technique, check, limitation))
+        }
         layers.append(
             LayerInfo(
                 name=layer.name,
                 class_name=type(layer).__name__,
                 params=int(layer.count_params()) if layer.built else 0,
-                prunable=has_weights and bool(prune_ok(layer)),
-                clusterable=has_weights
-                and bool(clustering_registry.ClusteringRegistry.supports(layer)),
-                quantizable=usable and bool(quant_registry.supports(layer)),
+                prunable="pruning" not in why_not,
+                clusterable="clustering" not in why_not,
+                quantizable="qat" not in why_not,
+                why_not=why_not,
             )
         )
     input_names = getattr(model, "input_names", None) or [t.name for t in model.inputs]
@@ -430,6 +437,20 @@ def summarize(model: Any, *, origin: str = "", limitation: str = "") -> ModelSum
         origin=origin,
         limitation=limitation,
     )
+
+
+def _why_not(layer: Any, technique: str, supports: Any, limitation: str) -> str:
+    """Why `technique` does not apply to `layer` ("" when it does)."""
+    if limitation:
+        return "the model could not be rebuilt in tf_keras (see the model's status)"
+    if technique != "qat" and not layer.weights:
+        return "it has no weights"
+    if technique != "qat" and not layer.trainable_weights:
+        return "it is frozen (trainable=False), so a fine-tune cannot change it"
+    if not supports(layer):
+        verb = {"pruning": "prune", "clustering": "cluster", "qat": "quantize-annotate"}
+        return f"tfmot cannot {verb[technique]} a {type(layer).__name__} layer; it stays as it is"
+    return ""
 
 
 def outputs_are_probabilities(model: keras.Model, x: np.ndarray) -> bool:

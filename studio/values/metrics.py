@@ -238,12 +238,16 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class LayerInfo:
+    """One layer and which techniques apply to it; `why_not` says, per technique that
+    does not apply ("pruning", "clustering", "qat"), why not, in a user's words."""
+
     name: str
     class_name: str
     params: int
     prunable: bool
     clusterable: bool
     quantizable: bool
+    why_not: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -253,6 +257,7 @@ class LayerInfo:
             "prunable": self.prunable,
             "clusterable": self.clusterable,
             "quantizable": self.quantizable,
+            "why_not": dict(self.why_not),
         }
 
     @classmethod
@@ -264,6 +269,7 @@ class LayerInfo:
             prunable=bool(data.get("prunable", False)),
             clusterable=bool(data.get("clusterable", False)),
             quantizable=bool(data.get("quantizable", False)),
+            why_not={str(k): str(v) for k, v in dict(data.get("why_not", {})).items()},
         )
 
 

@@ -30,6 +30,8 @@ from studio.values.metrics import Metrics, ModelSummary
 from studio.values.resources import DEMO
 
 YES, NO = "✓", "–"
+TECHNIQUE_COLUMNS = {3: "pruning", 4: "clustering", 5: "qat"}
+TECHNIQUE_TITLES = {"pruning": "Pruning", "clustering": "Clustering", "qat": "QAT"}
 
 
 def shown_source(source: str) -> str:
@@ -60,10 +62,15 @@ class ModelPanel(QWidget):
         self.data_label.setWordWrap(True)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        self.layers = QTableWidget(0, 5)
-        self.layers.setHorizontalHeaderLabels(["Layer", "Kind", "Params", "Prune", "Cluster"])
-        self.layers.horizontalHeaderItem(3).setToolTip("Pruning applies to this layer")
-        self.layers.horizontalHeaderItem(4).setToolTip("Clustering applies to this layer")
+        self.layers = QTableWidget(0, 6)
+        self.layers.setHorizontalHeaderLabels(
+            ["Layer", "Kind", "Params", "Prune", "Cluster", "QAT"]
+        )
+        for column, technique in TECHNIQUE_COLUMNS.items():
+            self.layers.horizontalHeaderItem(column).setToolTip(
+                f"Whether {TECHNIQUE_TITLES[technique]} applies to this layer (hover a cell for why not); "
+                f"layers it does not apply to stay as they are"
+            )
         self.layers.verticalHeader().hide()
         self.layers.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         # Widths are fitted once per model, not kept fitted: ResizeToContents re-measures
@@ -122,9 +129,14 @@ class ModelPanel(QWidget):
                 f"{layer.params:,}",
                 YES if layer.prunable else NO,
                 YES if layer.clusterable else NO,
+                YES if layer.quantizable else NO,
             ]
             for c, text in enumerate(cells):
-                self.layers.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                why_not = layer.why_not.get(TECHNIQUE_COLUMNS.get(c, ""), "")
+                if why_not:
+                    item.setToolTip(f"{TECHNIQUE_TITLES[TECHNIQUE_COLUMNS[c]]}: no, {why_not}")
+                self.layers.setItem(r, c, item)
         self.layers.resizeColumnsToContents()
         self.layers.setUpdatesEnabled(True)
 
