@@ -230,7 +230,11 @@ def write(results: dict, failures: dict, seconds: dict, quick: bool) -> Path:
     if failures:
         lines += ["", "## Failed to run", ""]
         lines += [f"- `{name}`:\n\n```\n{text}\n```" for name, text in failures.items()]
-    return atomic.write_text(HERE / "RESULTS.md", "\n".join(lines) + "\n")
+    # The model zoo's section (benchmarks/zoo.py, an hour's run) is kept as it was.
+    old = (HERE / "RESULTS.md").read_text() if (HERE / "RESULTS.md").exists() else ""
+    begin = "<!-- zoo: written by benchmarks/zoo.py -->"
+    zoo = old[old.index(begin) :].rstrip() if begin in old else ""
+    return atomic.write_text(HERE / "RESULTS.md", "\n".join([*lines, "", zoo]).rstrip() + "\n")
 
 
 def main() -> int:

@@ -1,0 +1,180 @@
+"""The model zoo (tests/zoo.py) through every recipe: what works on models we did not tune.
+
+For each architecture, saved with tf_keras and with Keras 3: build and train it, measure
+the float baseline, then run each recipe through the studio's own sweep engine, in a
+child process per model (a converter crash costs one model's rows, not the run).
+Writes the table into the zoo section of benchmarks/RESULTS.md:
+
+    python benchmarks/zoo.py                     # the whole zoo (about an hour here)
+    python benchmarks/zoo.py --models lstm,gru   # some of it
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, emit
+
+sys.path.insert(0, str(ROOT / "tests"))
+
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+BEGIN, END = "<!-- zoo: written by benchmarks/zoo.py -->", "<!-- /zoo -->"
+INT8 = {"mode": "int8", "calibration_samples": 100}
+# Groups share their fine-tuned prefix (the sweep engine computes it once per group).
+GROUPS = {
+    "ptq": {
+        "float": {"quantization": {"mode": "none"}},
+        "dynamic": {"quantization": {"mode": "dynamic"}},
+        "float16": {"quantization": {"mode": "float16"}},
+        "int8": {"quantization": INT8},
+        "QAT int8": {"quantization": {**INT8, "qat": True, "epochs": 1}},
+    },
+    "prune": {"prune 50% + int8": {"pruning": {"target_sparsity": 0.5}, "quantization": INT8}},
+    "cluster": {"cluster 16 + int8": {"clustering": {"clusters": 16}, "quantization": INT8}},
+    "both": {
+        "prune 80% + cluster 16 + int8": {
+            "pruning": {"target_sparsity": 0.8},
+            "clustering": {"clusters": 16},
+            "quantization": INT8,
+        }
+    },
+}
+
+
+def one(name: str, flavour: str) -> None:
+    """Child process: one model, every recipe; prints a RESULT line per candidate."""
+    import zoo
+
+    from studio.engine.pipeline import baseline
+    from studio.engine.sweep_run import run_group
+
+    folder = Path(tempfile.mkdtemp(prefix=f"zoo-{name}-"))
+    t = time.perf_counter()
+    model_path, data_path = zoo.saved(name, flavour, folder)
+    trained = time.perf_counter() - t
+    t = time.perf_counter()
+    summary, base = baseline(model_path, data_path, folder)
+    emit_row(name, flavour, "baseline", base.to_dict(), None, time.perf_counter() - t + trained)
+    for group in GROUPS.values():
+        t = time.perf_counter()
+        results = run_group(model_path, data_path, folder, list(group.items()))
+        each = (time.perf_counter() - t) / len(results)
+        for result in results:
+            emit_row(
+                name, flavour, result["name"], result.get("metrics"), result.get("error"), each
+            )
+
+
+def emit_row(name, flavour, recipe, metrics, error, seconds) -> None:
+    emit(
+        {
+            "model": name,
+            "flavour": flavour,
+            "recipe": recipe,
+            "metrics": metrics,
+            "error": error,
+            "seconds": round(seconds, 1),
+        }
+    )
+
+
+def collect(models: list[str]) -> list[dict]:
+    rows = []
+    for name in models:
+        for flavour in ("tf_keras", "keras3"):
+            args = [sys.executable, __file__, "--one", name, flavour]
+            done = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+            got = [
+                json.loads(ln[7:]) for ln in done.stdout.splitlines() if ln.startswith("RESULT ")
+            ]
+            rows += got
+            if done.returncode != 0:
+                tail = (done.stderr or "").strip().splitlines()[-1:] or ["no output"]
+                rows.append(
+                    {
+                        "model": name,
+                        "flavour": flavour,
+                        "recipe": "(process)",
+                        "metrics": None,
+                        "error": f"exit {done.returncode}: {tail[0][:200]}",
+                        "seconds": 0,
+                    }
+                )
+            print(f"{name} {flavour}: {len(got)} rows", file=sys.stderr, flush=True)
+    return rows
+
+
+def _score(metrics: dict) -> str:
+    value = metrics.get("accuracy")
+    if value is None:
+        return "—"
+    return f"MAE {value:.3f}" if metrics.get("metric") == "mae" else f"{100 * value:.1f} %"
+
+
+def table(rows: list[dict]) -> str:
+    base = {(r["model"], r["flavour"]): r["metrics"] for r in rows if r["recipe"] == "baseline"}
+    lines = [
+        "| model | saved with | recipe | outcome | float → candidate | gzip ratio | seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        if r["recipe"] == "baseline":
+            continue
+        b, m = base.get((r["model"], r["flavour"])), r["metrics"]
+        if m is None or b is None:
+            reason = (r["error"] or "no figures").replace("|", "/")[:160]
+            lines.append(
+                f"| {r['model']} | {r['flavour']} | {r['recipe']} | failed: {reason} | | | |"
+            )
+            continue
+        notes = "; ".join(m.get("notes", ()))
+        outcome = "ok" + (f" ({notes[:80]}…)" if notes else "")
+        ratio = b["gzip_bytes"] / max(1, m["gzip_bytes"])
+        lines.append(
+            f"| {r['model']} | {r['flavour']} | {r['recipe']} | {outcome} | "
+            f"{_score(b)} → {_score(m)} | {ratio:.1f}x | {r['seconds']} |"
+        )
+    return "\n".join(lines)
+
+
+def write(rows: list[dict]) -> None:
+    from studio.values import atomic
+
+    section = (
+        f"{BEGIN}\n## Model zoo\n\nWritten by `python benchmarks/zoo.py` on "
+        f"{time.strftime('%Y-%m-%d %H:%M')}: models from `tests/zoo.py`, trained a few "
+        f"epochs on the project's own data, each recipe run by the studio's sweep engine "
+        f"(accuracy is top-1 on the held-out part; MAE for the regressor).\n\n"
+        f"{table(rows)}\n{END}"
+    )
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    atomic.write_text(RESULTS, text)
+
+
+def main() -> None:
+    import zoo
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(zoo.ZOO))
+    parser.add_argument("--one", nargs=2, metavar=("MODEL", "FLAVOUR"))
+    args = parser.parse_args()
+    if args.one:
+        one(*args.one)
+        return
+    rows = collect(args.models.split(","))
+    write(rows)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
