@@ -134,3 +134,27 @@ def test_keras3_file_is_detected_without_loading(tmp_path):
         import tf_keras
 
         assert isinstance(load_model(tmp_path / name), tf_keras.Model)
+
+
+def test_nested_models_are_inlined_with_their_weights_and_flags():
+    """The transfer-learning shape `Model(head(base(x)))`: techniques see the base's
+    layers (one flat graph, the same layer objects), and the outputs do not change."""
+    import tf_keras as k
+
+    from studio.engine.models import flattened
+
+    img = k.Input((16, 16, 3))
+    y = k.layers.Conv2D(4, 3, name="c1")(img)
+    y = k.layers.BatchNormalization(name="bn")(y)
+    base = k.Model(img, k.layers.GlobalAveragePooling2D(name="gap")(y), name="base")
+    base.trainable = False
+    head = k.Sequential([k.layers.Dense(5, name="d0")], name="head")
+    outer = k.Input((16, 16, 3), name="image")
+    model = k.Model(outer, k.layers.Dense(2, name="out")(head(base(outer, training=False))))
+    flat = flattened(model)
+    assert [la.name for la in flat.layers] == ["image", "c1", "bn", "gap", "d0", "out"]
+    assert flat.get_layer("c1") is base.get_layer("c1") and not flat.get_layer("c1").trainable
+    x = np.random.default_rng(0).random((4, 16, 16, 3)).astype("float32")
+    np.testing.assert_allclose(flat(x), model(x), rtol=1e-6)
+    plain = k.Sequential([k.Input((3,)), k.layers.Dense(2)])
+    assert flattened(plain) is plain  # nothing nested: the model itself

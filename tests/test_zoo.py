@@ -82,7 +82,14 @@ TECHNIQUES = {
         ("transformer", "keras3", "prune"),
         ("transformer", "keras3", "qat"),
         ("keyword_spotter", "keras3", "cluster"),
-        ("regressor", "tf_keras", "prune"),
+        pytest.param(
+            "regressor",
+            "tf_keras",
+            "prune",
+            marks=pytest.mark.xfail(
+                strict=True, reason="issue 17: 50 % pruning doubles the regressor's MAE"
+            ),
+        ),
     ],
 )
 def test_techniques_apply_to_the_layers_that_support_them(

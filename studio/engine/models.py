@@ -318,9 +318,13 @@ def _load_tf_keras(info: ModelFile, trust: bool) -> keras.Model:
 
 def _checked(model: Any, info: ModelFile) -> Any:
     if len(model.inputs) != 1 or len(model.outputs) != 1:
+        ins = ", ".join(repr(t.name.split(":")[0]) for t in model.inputs)
+        outs = ", ".join(repr(t.name.split(":")[0]) for t in model.outputs)
         raise ModelError(
-            f"model {info.path} has {len(model.inputs)} inputs and "
-            f"{len(model.outputs)} outputs; the studio handles one of each"
+            f"model {info.path} has {len(model.inputs)} input(s) ({ins}) and "
+            f"{len(model.outputs)} output(s) ({outs}); this version of the studio handles "
+            f"one of each: save a model with one input and one output (for example the "
+            f"sub-model from one input to the output you ship)"
         )
     return model
 
