@@ -8,6 +8,7 @@ centroids, which keeps accuracy better at the cost of more distinct values.
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.clustering.keras import clustering_registry
@@ -15,6 +16,7 @@ from tensorflow_model_optimization.python.core.clustering.keras import clusterin
 from studio.engine.data import Dataset
 from studio.engine.selection import choose, wrap
 from studio.engine.training import fine_tune
+from studio.values.errors import RecipeError
 from studio.values.progress import Report, ignore
 from studio.values.recipe import Clustering
 
@@ -26,6 +28,17 @@ INITS = {
     "density": Init.DENSITY_BASED,
     "random": Init.RANDOM,
 }
+
+
+def _distinct(layer: keras.layers.Layer, recipe: Clustering) -> int:
+    """The fewest distinct values in any of the layer's kernels (zeros left out when
+    sparsity is preserved: they are not clustered)."""
+    counts = []
+    for w in layer.get_weights():
+        if w.ndim >= 2:
+            values = w[w != 0] if recipe.preserve_sparsity else w
+            counts.append(len(np.unique(values)))
+    return min(counts, default=0)
 
 
 def clusterable(layer: keras.layers.Layer) -> bool:
@@ -42,6 +55,22 @@ def cluster(
 ) -> keras.Model:
     """Cluster the chosen layers, fine-tune, and return the stripped model."""
     names = choose(model, recipe.layers, clusterable, "clustering.layers")
+    # k-means++ needs at least as many distinct values as clusters: a small classifier
+    # head after 80 % pruning may have fewer, and tfmot then fails inside TensorFlow.
+    too_few = {n for n in names if _distinct(model.get_layer(n), recipe) < recipe.clusters}
+    if recipe.layers is not None and too_few:
+        name = sorted(too_few)[0]
+        raise RecipeError(
+            f"clustering.layers: layer '{name}' has fewer distinct "
+            f"{'non-zero ' if recipe.preserve_sparsity else ''}weights than "
+            f"{recipe.clusters} clusters; remove it from the list or use fewer clusters"
+        )
+    if too_few and not names - too_few:
+        raise RecipeError(
+            f"clustering.clusters: no layer has {recipe.clusters} distinct weights to "
+            f"cluster ({', '.join(sorted(too_few))}); use fewer clusters"
+        )
+    names -= too_few
 
     def wrapper(layer: keras.layers.Layer) -> keras.layers.Layer:
         per_channel = recipe.per_channel and isinstance(layer, keras.layers.Conv2D)

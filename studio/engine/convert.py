@@ -70,9 +70,13 @@ def converter_for(
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif qat:
-        # A QAT model carries its own quantization ranges: no calibration, and no
-        # int8-only restriction (layers kept in float need float kernels).
-        pass
+        # A QAT model carries ranges for the layers tfmot annotated; the rest (attention,
+        # recurrent cells, layers it cannot wrap) would stay float32 without calibration,
+        # and the file would be "QAT int8" in name only.  Calibration data fills in those
+        # ranges; no int8-only restriction (layers kept in float need float kernels).
+        if calibration is not None and len(calibration):
+            samples = calibration[: recipe.calibration_samples]
+            converter.representative_dataset = lambda: ([s[None]] for s in samples)
     elif mode in ("int8", "int16x8"):
         if calibration is None or not len(calibration):
             raise ConversionError(f"mode {mode!r} needs calibration samples; none were given")
