@@ -68,6 +68,10 @@ def script_for(
     if recipe.quantization.qat:
         names = {layer.name for layer in model.layers if quantizable(layer)}
         parts.append(_qat(recipe, sorted(names - set(recipe.quantization.float_layers))))
+    from studio.engine.recurrent import recurrent_layers, unrolls
+
+    if recurrent_layers(model):
+        parts.append(_recurrent(recurrent_layers(model), unrolls(model, recipe.quantization.mode)))
     parts.append(_convert(recipe))
     parts.append(_evaluate(classifier))
     return "\n\n".join(textwrap.dedent(p).strip("\n") for p in parts) + "\n"
@@ -301,6 +305,45 @@ def _qat(recipe: Recipe, names: list[str]) -> str:
     """
 
 
+def _recurrent(names: list[str], unroll: bool) -> str:
+    """What studio/engine/recurrent.py does, written out."""
+    how = (
+        "unrolled over the sequence\n        # (TensorFlow's int8 calibration of the fused "
+        "kernels crashes; a GRU has no fused\n        # kernel to quantize)"
+        if unroll
+        else "kept as fused kernels"
+    )
+    clone = (
+        """
+        def unrolled(layer):
+            if not isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
+                return layer
+            config = layer.get_config()
+            for inner in (config, config.get("layer", {}).get("config", {}),
+                          (config.get("backward_layer") or {}).get("config", {})):
+                if "unroll" in inner:
+                    inner["unroll"] = True
+            twin = type(layer).from_config(config)
+            copies.append((layer, twin))
+            return twin
+
+        copies = []
+        model = keras.models.clone_model(model, input_tensors=fixed, clone_function=unrolled)
+        for original, twin in copies:
+            twin.set_weights(original.get_weights())"""
+        if unroll
+        else """
+        model = keras.Model(fixed, model(fixed))"""
+    )
+    return f"""
+        # --- Recurrent layers ({", ".join(names)}) -----------------------------------------
+        # The converter needs a fixed batch size for them (the phone runs one sample at a
+        # time); here they are {how}.
+        fixed = keras.Input(shape=x_train.shape[1:], batch_size=1, dtype=model.inputs[0].dtype)
+        {textwrap.indent(textwrap.dedent(clone).strip(chr(10)), " " * 8).lstrip()}
+    """
+
+
 def _convert(recipe: Recipe) -> str:
     q = recipe.quantization
     lines = ["converter = tf.lite.TFLiteConverter.from_keras_model(model)"]
@@ -316,7 +359,12 @@ def _convert(recipe: Recipe) -> str:
             "converter.target_spec.supported_types = [tf.float16]",
         ]
     elif q.qat:
-        lines.append("# A QAT model carries its own int8 ranges: no calibration needed.")
+        lines += [
+            "# A QAT model carries int8 ranges for the layers tfmot annotated; calibration",
+            "# fills in the rest (layers it cannot wrap would otherwise stay float32).",
+            f"calibration = x_train[:{q.calibration_samples}]",
+            "converter.representative_dataset = lambda: ([s[None]] for s in calibration)",
+        ]
     elif q.mode in ("int8", "int16x8"):
         lines += [
             f"# Calibration: {q.calibration_samples} samples show the converter each "

@@ -56,9 +56,7 @@ def build(
     remembered = Settings(settings)
     workbench = Workbench(
         JobRunner(
-            ProcessPool(
-                workers or remembered.workers(), idle_timeout_s=remembered.idle_timeout_s()
-            )
+            ProcessPool(workers or remembered.workers(), idle_timeout_s=remembered.idle_timeout_s())
         ),
         sessions_root=sessions_root,
     )

@@ -100,5 +100,6 @@ class CandidatesArea(QSplitter):
             return
         candidate = session.candidates[candidate_id]
         self.curves.show_curves(
-            f"{candidate.name} {candidate.label}", self.workbench.activity.curves.get(candidate_id, [])
+            f"{candidate.name} {candidate.label}",
+            self.workbench.activity.curves.get(candidate_id, []),
         )

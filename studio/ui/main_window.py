@@ -277,7 +277,7 @@ class MainWindow(QMainWindow):
         return True
 
     def ask_about_running(self) -> str | None:
-        """"keep", "cancel" or None (don't open).  Tests replace this."""
+        """ "keep", "cancel" or None (don't open).  Tests replace this."""
         return dialogs.ask_about_running(self, self.workbench.busy())
 
     def _switch_ok(self) -> tuple[bool, bool]:

@@ -179,21 +179,20 @@ class Session:
                 session.candidates[candidate.id] = candidate
         except (KeyError, TypeError, ValueError, AttributeError, StudioError) as err:
             raise SessionError(
-                f"{path} is damaged ({err}); start a new session, or restore the file "
-                f"from a backup"
+                f"{path} is damaged ({err}); start a new session, or restore the file from a backup"
             ) from err
         return session
 
     def save(self) -> None:
         content = {
-                "version": VERSION,
-                "model": self.model,
-                "data": self.data,
-                "trust": self.trust,
-                "budget": self.budget,
-                "summary": None if self.summary is None else self.summary.to_dict(),
-                "baseline": None if self.baseline is None else self.baseline.to_dict(),
-                "candidates": [c.to_dict() for c in self.candidates.values()],
+            "version": VERSION,
+            "model": self.model,
+            "data": self.data,
+            "trust": self.trust,
+            "budget": self.budget,
+            "summary": None if self.summary is None else self.summary.to_dict(),
+            "baseline": None if self.baseline is None else self.baseline.to_dict(),
+            "candidates": [c.to_dict() for c in self.candidates.values()],
         }
         atomic.write_json(self.folder / FILE, content)
         atomic.write_json(self.folder / BACKUP, content)  # the last good copy

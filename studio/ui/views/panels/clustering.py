@@ -94,5 +94,3 @@ class ClusteringPanel(TechniquePanel):
         self.layers.set_checked(c.layers)
         self.epochs.setValue(c.epochs)
         self.learning_rate.setValue(c.learning_rate)
-
-

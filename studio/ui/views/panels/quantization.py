@@ -118,5 +118,3 @@ class QuantizationPanel(TechniquePanel):
         self.calibration.setValue(q.calibration_samples)
         select_value(self.io_type, q.io_type)
         self.float_layers.set_checked(q.float_layers)
-
-

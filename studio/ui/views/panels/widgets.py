@@ -31,7 +31,6 @@ INITS = [
 ]
 
 
-
 def combo(items: list[tuple[str, str]], tip: str) -> QComboBox:
     box = QComboBox()
     for value, text in items:
@@ -149,5 +148,3 @@ class TechniquePanel(QGroupBox):
 
     def set_layers(self, names: Iterable[str]) -> None:
         """Offer these layers (the ones the technique supports) for selection."""
-
-
