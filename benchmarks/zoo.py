@@ -150,7 +150,8 @@ def write(rows: list[dict]) -> None:
         f"{BEGIN}\n## Model zoo\n\nWritten by `python benchmarks/zoo.py` on "
         f"{time.strftime('%Y-%m-%d %H:%M')}: models from `tests/zoo.py`, trained a few "
         f"epochs on the project's own data, each recipe run by the studio's sweep engine "
-        f"(accuracy is top-1 on the held-out part; MAE for the regressor).\n\n"
+        f"(accuracy is top-1 on the held-out part; MAE for the regressor). Models in this "
+        f"run: {', '.join(dict.fromkeys(r['model'] for r in rows))}.\n\n"
         f"{table(rows)}\n{END}"
     )
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
