@@ -70,8 +70,8 @@ def script_for(
         parts.append(_qat(recipe, sorted(names - set(recipe.quantization.float_layers))))
     from studio.engine.recurrent import recurrent_layers, unrolls
 
-    if recurrent_layers(model):
-        parts.append(_recurrent(recurrent_layers(model), unrolls(model, recipe.quantization.mode)))
+    if recurrent := recurrent_layers(model):
+        parts.append(_recurrent(recurrent, unrolls(model, recipe.quantization.mode)))
     parts.append(_convert(recipe))
     parts.append(_evaluate(classifier))
     return "\n\n".join(textwrap.dedent(p).strip("\n") for p in parts) + "\n"

@@ -75,13 +75,11 @@ def converter_for(
         # and the file would be "QAT int8" in name only.  Calibration data fills in those
         # ranges; no int8-only restriction (layers kept in float need float kernels).
         if calibration is not None and len(calibration):
-            samples = calibration[: recipe.calibration_samples]
-            converter.representative_dataset = lambda: ([s[None]] for s in samples)
+            converter.representative_dataset = _samples(calibration, recipe)
     elif mode in ("int8", "int16x8"):
         if calibration is None or not len(calibration):
             raise ConversionError(f"mode {mode!r} needs calibration samples; none were given")
-        samples = calibration[: recipe.calibration_samples]
-        converter.representative_dataset = lambda: ([s[None]] for s in samples)
+        converter.representative_dataset = _samples(calibration, recipe)
         if mode == "int16x8":
             converter.target_spec.supported_ops = [
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
@@ -98,6 +96,13 @@ def converter_for(
         converter.inference_input_type = IO_DTYPES[recipe.io_type]
         converter.inference_output_type = IO_DTYPES[recipe.io_type]
     return converter
+
+
+def _samples(calibration: np.ndarray, recipe: Quantization):
+    """The converter's representative dataset: the recipe's number of samples, one at a
+    time (batch 1, as the phone runs them)."""
+    samples = calibration[: recipe.calibration_samples]
+    return lambda: ([s[None]] for s in samples)
 
 
 def float_nodes(float_model: bytes, layers: tuple[str, ...]) -> list[str]:
@@ -128,10 +133,9 @@ def _selective(
     options = tf.lite.experimental.QuantizationDebugOptions(
         denylisted_nodes=float_nodes(plain, recipe.float_layers)
     )
-    samples = calibration[: recipe.calibration_samples]
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter,
-        debug_dataset=lambda: ([s[None]] for s in samples),
+        debug_dataset=_samples(calibration, recipe),
         debug_options=options,
     )
     return bytes(debugger.get_nondebug_quantized_model())

@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from studio.engine.layer_tree import all_layers
+from studio.values.errors import ConversionError
 
 FULL_INTEGER = ("int8", "int16x8")
 
@@ -55,6 +56,8 @@ def for_conversion(model: Any, mode: str, time_steps: tuple[int, ...] | None) ->
         return model
     keras = _keras_of(model)
     spec = model.inputs[0]
+    if spec.shape[0] == 1 and not unrolls(model, mode):
+        return model  # already a batch-1 twin (selective quantization converts it again)
     shape = tuple(spec.shape[1:])
     if time_steps is not None and len(time_steps) == len(shape):
         shape = tuple(
@@ -64,8 +67,6 @@ def for_conversion(model: Any, mode: str, time_steps: tuple[int, ...] | None) ->
     if not unrolls(model, mode):
         return keras.Model(inp, model(inp), name=model.name)
     if None in shape:
-        from studio.values.errors import ConversionError
-
         raise ConversionError(
             f"mode {mode!r}: the recurrent layers ({', '.join(recurrent_layers(model))}) are "
             f"unrolled for full-integer conversion, which needs a fixed sequence length; "
