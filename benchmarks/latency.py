@@ -59,7 +59,7 @@ def measure(quick: bool) -> dict:
     rows = []
     for threads in (1, 2):
         for mode, blob in blobs.items():
-            studio_ms = latency(blob, sample, threads=threads).median
+            studio_ms = latency(blob, sample[None], threads=threads).median
             plain_ms = plain_loop(blob, sample, threads)
             rows.append(
                 {

@@ -57,7 +57,7 @@ def test_image_folder_one_subfolder_per_class(tmp_path):
 
 def test_missing_channel_axis_is_added_and_ints_cast(tmp_path):
     np.savez(tmp_path / "d.npz", x=np.ones((20, 8, 8), np.uint8), y=np.arange(20) % 10)
-    data = fit_to_model(load_data(tmp_path / "d.npz"), IMG, TEN)
+    data = fit_to_model(load_data(tmp_path / "d.npz"), (IMG,), (TEN,))
     assert data.x_train.shape[1:] == (8, 8, 1) and data.x_train.dtype == np.float32
 
 
@@ -105,7 +105,7 @@ def test_missing_channel_axis_is_added_and_ints_cast(tmp_path):
 def test_data_that_does_not_fit_is_refused_with_the_reason(tmp_path, arrays, spec, message):
     np.savez(tmp_path / "d.npz", **arrays)
     with pytest.raises(DataError, match=message) as err:
-        fit_to_model(load_data(tmp_path / "d.npz"), spec, TEN)
+        fit_to_model(load_data(tmp_path / "d.npz"), (spec,), (TEN,))
     assert "d.npz" in str(err.value)
 
 
@@ -116,7 +116,7 @@ def test_data_that_does_not_fit_is_refused_with_the_reason(tmp_path, arrays, spe
         (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), r"not a readable \.npz"),
         (lambda p: np.savez(p, x=np.zeros(1)), r"at least 2"),
         (lambda p: np.savez(p, x=np.zeros(0)), r"at least 2"),
-        (lambda p: np.savez(p, images=np.zeros(3)), r"no array named x \(found images\)"),
+        (lambda p: np.savez(p, images=np.zeros(3)), r"no array named x or x0 for the inputs \(found images\)"),
         (lambda p: np.savez(p, x=np.zeros((4, 2)), y=np.zeros(3)), r"4 samples but y has 3"),
         (lambda p: np.savez(p, x=np.array([{"a": 1}], dtype=object)), r"pickled"),
     ],
@@ -165,7 +165,7 @@ def test_image_sizes_are_read_from_headers_before_decoding(tmp_path, monkeypatch
     real = np.asarray
     monkeypatch.setattr("studio.engine.data.np.asarray", lambda *a, **k: decoded.append(1) or real(*a, **k))
     with pytest.raises(DataError, match=r"are 300x200 pixels \(e\.g\. 0\.png\).*expects 8x8"):
-        load_data(tmp_path, expect=IMG)
+        load_data(tmp_path, inputs=(IMG,))
     assert not decoded  # refused from the headers: no image was decoded
     monkeypatch.setattr("studio.engine.data.MAX_IMAGE_BYTES", 1000)
     with pytest.raises(DataError, match=r"too large to load: 6 images of 300x200"):

@@ -65,7 +65,7 @@ def test_malformed_tflite_is_an_error_not_a_crash(tmp_path, float_file):
 
 
 def test_latency_counts_threads(float_file, demo):
-    lat = latency(float_file.read_bytes(), demo.data.x_eval[0], threads=1, runs=20)
+    lat = latency(float_file.read_bytes(), demo.data.x_eval[:1], threads=1, runs=20)
     assert lat.threads == 1 and lat.median > 0
 
 

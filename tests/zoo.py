@@ -75,6 +75,24 @@ def scores(n: int = 900, seed: int = 0) -> dict[str, np.ndarray]:
     return {"x": x, "y": y[:, None].astype(np.float32)}
 
 
+def photo_and_answers(n: int = 900) -> dict[str, np.ndarray]:
+    """Two inputs: a small digit image and four quiz answers that hint at its parity."""
+    d = digits(n_train=n - 300, size=16)
+    rng = np.random.default_rng(1)
+    y = d["y"]
+    answers = rng.normal(0, 1, (len(y), 4)).astype(np.float32)
+    answers[:, 0] += np.where(y % 2 == 0, 1.0, -1.0)
+    return {"image": d["x"], "answers": answers, "y": y}
+
+
+def level_and_score(n: int = 900) -> dict[str, np.ndarray]:
+    """Two outputs from quiz features: a difficulty level (3 classes) and a score."""
+    d = scores(n)
+    score = d["y"]
+    level = np.digitize(score[:, 0], np.quantile(score[:, 0], [1 / 3, 2 / 3])).astype(np.int64)
+    return {"x": d["x"], "level": level, "score": score}
+
+
 # -- models ----------------------------------------------------------------------------
 
 
@@ -163,12 +181,38 @@ def regressor(k: Any) -> Any:
     return k.Model(inp, L.Dense(1, name="score")(x), name="regressor")
 
 
+def two_inputs(k: Any) -> Any:
+    """A handwriting check that also reads the learner's answers: image + features."""
+    L = k.layers
+    image = k.Input((16, 16, 3), name="image")
+    answers = k.Input((4,), name="answers")
+    x = L.Conv2D(16, 3, activation="relu", name="conv")(image)
+    x = L.MaxPooling2D(name="pool")(x)
+    x = L.Flatten(name="flat")(x)
+    x = L.Concatenate(name="join")([x, L.Dense(8, activation="relu", name="answers_dense")(answers)])
+    x = L.Dense(32, activation="relu", name="hidden")(x)
+    return k.Model([image, answers], L.Dense(10, activation="softmax", name="digit")(x), name="two_in")
+
+
+def two_outputs(k: Any) -> Any:
+    """An adaptive quiz's model: a difficulty level (classes) and a score (regression)."""
+    L = k.layers
+    inp = k.Input((12,), name="features")
+    x = L.Dense(64, activation="relu", name="dense_a")(inp)
+    x = L.Dense(64, activation="relu", name="dense_b")(x)
+    level = L.Dense(3, activation="softmax", name="level")(x)
+    score = L.Dense(1, name="score")(x)
+    return k.Model(inp, [level, score], name="two_out")
+
+
 @dataclass(frozen=True)
 class Entry:
     build: Callable[[Any], Any]
     data: Callable[[], dict[str, np.ndarray]]
-    kind: str  # "image", "text", "speech", "regression"
+    kind: str  # "image", "text", "speech", "regression", "multi"
     epochs: int
+    inputs: tuple[str, ...] = ("x",)  # the data's arrays, in the model's order
+    outputs: tuple[tuple[str, str], ...] = ()  # (array, loss) per output; () = ("y", by kind)
 
 
 ZOO: dict[str, Entry] = {
@@ -181,6 +225,14 @@ ZOO: dict[str, Entry] = {
     "gru": Entry(recurrent("GRU"), text, "text", 6),
     "keyword_spotter": Entry(keyword_spotter, speech, "speech", 6),
     "regressor": Entry(regressor, scores, "regression", 20),
+    "two_inputs": Entry(
+        two_inputs, photo_and_answers, "multi", 8, inputs=("image", "answers"),
+        outputs=(("y", "sparse_categorical_crossentropy"),),
+    ),
+    "two_outputs": Entry(
+        two_outputs, level_and_score, "multi", 20,
+        outputs=(("level", "sparse_categorical_crossentropy"), ("score", "mse")),
+    ),
 }
 FLAVOURS = ("tf_keras", "keras3")
 
@@ -207,11 +259,14 @@ def saved(name: str, flavour: str, folder: Path) -> tuple[Path, Path]:
             layer.momentum = 0.9
     data = entry.data()
     regression = entry.kind == "regression"
+    outputs = entry.outputs or (("y", "mse" if regression else "sparse_categorical_crossentropy"),)
     model.compile(
         optimizer=k.optimizers.Adam(1e-3 if regression else 2e-3),
-        loss="mse" if regression else "sparse_categorical_crossentropy",
+        loss=[loss for _, loss in outputs],
     )
-    model.fit(data["x"], data["y"], epochs=entry.epochs, batch_size=32, verbose=0)
+    x = [data[key] for key in entry.inputs]
+    y = [data[key] for key, _ in outputs]
+    model.fit(x, y, epochs=entry.epochs, batch_size=32, verbose=0)
     folder.mkdir(parents=True, exist_ok=True)
     model_path, data_path = folder / f"{name}_{flavour}.keras", folder / f"{name}.npz"
     model.save(model_path)

@@ -50,7 +50,7 @@ def cluster(
     data: Dataset,
     recipe: Clustering,
     *,
-    probabilities: bool,
+    probabilities: tuple[bool, ...],
     report: Report = ignore,
 ) -> keras.Model:
     """Cluster the chosen layers, fine-tune, and return the stripped model."""

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from studio.engine.arrays import Arrays, count, parts, take
 from studio.engine.layer_tree import all_layers
 from studio.engine.recurrent import for_conversion
 from studio.engine.tflite_file import tensor_names
@@ -29,14 +30,16 @@ IO_DTYPES = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16":
 def convert(
     model: keras.Model,
     recipe: Quantization,
-    calibration: np.ndarray | None = None,
+    calibration: Arrays | None = None,
     *,
     qat: bool = False,
 ) -> bytes:
     """Convert with the recipe's mode.  `calibration` holds samples in the model's dtype
     (for recurrent models they also fix the sequence length; see `recurrent.py`)."""
-    sample = None if calibration is None or not len(calibration) else calibration[0].shape
-    model = for_conversion(model, recipe.mode, sample)
+    shapes = None
+    if calibration is not None and count(calibration):
+        shapes = tuple(p.shape[1:] for p in parts(calibration))
+    model = for_conversion(model, recipe.mode, shapes)
     converter = converter_for(model, recipe, calibration, qat=qat)
     try:
         if recipe.float_layers and not qat:
@@ -60,7 +63,7 @@ def failure(model: keras.Model, mode: str, err: Exception) -> str:
 
 
 def converter_for(
-    model: keras.Model, recipe: Quantization, calibration: np.ndarray | None, *, qat: bool
+    model: keras.Model, recipe: Quantization, calibration: Arrays | None, *, qat: bool
 ) -> tf.lite.TFLiteConverter:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     mode = recipe.mode
@@ -74,12 +77,12 @@ def converter_for(
         # recurrent cells, layers it cannot wrap) would stay float32 without calibration,
         # and the file would be "QAT int8" in name only.  Calibration data fills in those
         # ranges; no int8-only restriction (layers kept in float need float kernels).
-        if calibration is not None and len(calibration):
-            converter.representative_dataset = _samples(calibration, recipe)
+        if calibration is not None and count(calibration):
+            converter.representative_dataset = representative(model, calibration, recipe)
     elif mode in ("int8", "int16x8"):
-        if calibration is None or not len(calibration):
+        if calibration is None or not count(calibration):
             raise ConversionError(f"mode {mode!r} needs calibration samples; none were given")
-        converter.representative_dataset = _samples(calibration, recipe)
+        converter.representative_dataset = representative(model, calibration, recipe)
         if mode == "int16x8":
             converter.target_spec.supported_ops = [
                 tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
@@ -98,11 +101,18 @@ def converter_for(
     return converter
 
 
-def _samples(calibration: np.ndarray, recipe: Quantization):
+def representative(model: keras.Model, calibration: Arrays, recipe: Quantization):
     """The converter's representative dataset: the recipe's number of samples, one at a
-    time (batch 1, as the phone runs them)."""
-    samples = calibration[: recipe.calibration_samples]
-    return lambda: ([s[None]] for s in samples)
+    time (batch 1, as the phone runs them).  Several inputs go by name: the converter
+    orders a signature's inputs by name, not as the Keras model lists them."""
+    samples = take(calibration, slice(0, recipe.calibration_samples))
+    if not isinstance(samples, tuple):
+        return lambda: ([s[None]] for s in samples)
+    names = list(model.input_names)
+    return lambda: (
+        {n: p[i : i + 1] for n, p in zip(names, samples, strict=True)}
+        for i in range(count(samples))
+    )
 
 
 def float_nodes(float_model: bytes, layers: tuple[str, ...]) -> list[str]:
@@ -127,7 +137,7 @@ def _selective(
     model: keras.Model,
     converter: tf.lite.TFLiteConverter,
     recipe: Quantization,
-    calibration: np.ndarray,
+    calibration: Arrays,
 ) -> bytes:
     plain = convert(model, Quantization())
     options = tf.lite.experimental.QuantizationDebugOptions(
@@ -135,7 +145,7 @@ def _selective(
     )
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter,
-        debug_dataset=_samples(calibration, recipe),
+        debug_dataset=representative(model, calibration, recipe),
         debug_options=options,
     )
     return bytes(debugger.get_nondebug_quantized_model())

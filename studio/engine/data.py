@@ -13,11 +13,13 @@ fine-tune is unreadable.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from studio.engine.arrays import Arrays, count, pack, parts, take
 from studio.values.errors import DataError
 from studio.values.metrics import InputSpec
 from studio.values.resources import DEMO, DEMO_DATA
@@ -28,47 +30,79 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Arrays ready for a model.  `y_*` is None for unlabeled data."""
+    """Arrays ready for a model.  `y_*` is None for unlabeled data.
+
+    With several inputs `x_*` is a tuple (one array per input, in the model's order), and
+    with several outputs `y_*` is a tuple (one array per output); see `arrays.py`."""
 
     source: str
-    x_train: np.ndarray
-    y_train: np.ndarray | None
-    x_eval: np.ndarray
-    y_eval: np.ndarray | None
+    x_train: Arrays
+    y_train: Arrays | None
+    x_eval: Arrays
+    y_eval: Arrays | None
     class_names: tuple[str, ...] | None = None
+    inputs: tuple[str, ...] = ()  # the model's input and output names, once fitted to it
+    outputs: tuple[str, ...] = ()
 
     @property
     def labeled(self) -> bool:
         return self.y_eval is not None
 
-    def calibration(self, n: int) -> np.ndarray:
+    def calibration(self, n: int) -> Arrays:
         """The first `n` fine-tune samples (already in seeded random order)."""
-        return self.x_train[: max(1, min(n, len(self.x_train)))]
+        return take(self.x_train, slice(0, max(1, min(n, count(self.x_train)))))
 
 
 def load_data(
-    source: str | os.PathLike, *, seed: int = 0, expect: InputSpec | None = None
+    source: str | os.PathLike,
+    *,
+    seed: int = 0,
+    inputs: Sequence[InputSpec] = (),
+    outputs: Sequence[InputSpec] = (),
 ) -> Dataset:
     """`demo`, a `.npz` file, or an image folder with one sub-folder per class.
 
-    `expect` (the model's input) lets an image folder of the wrong size be refused from
-    the image headers, before thousands of large images are decoded."""
+    `inputs`/`outputs` (the model's) name the arrays a .npz holds for a model with
+    several of either, and let an image folder of the wrong size be refused from the
+    image headers, before thousands of large images are decoded."""
+    names = _Names(tuple(s.name for s in inputs) or ("",), tuple(s.name for s in outputs) or ("",))
     if str(source) == DEMO:
-        return _load_npz(DEMO_DATA, seed, label="the bundled demo data")
+        return _load_npz(DEMO_DATA, seed, "the bundled demo data", _Names(("",), ("",)))
     path = Path(source)
     if not path.exists():
         raise DataError(f"data {path} does not exist; give a .npz file, an image folder or 'demo'")
     if path.is_dir():
-        return _load_image_folder(path, seed, expect)
+        if len(inputs) > 1:
+            raise DataError(
+                f"data {path}: an image folder feeds one input, but the model has "
+                f"{len(inputs)} ({', '.join(names.inputs)}); save a .npz file with one "
+                f"array per input, named after the input"
+            )
+        return _load_image_folder(path, seed, inputs[0] if inputs else None)
     if path.suffix.lower() == ".npz":
-        return _load_npz(path, seed, label=str(path))
+        return _load_npz(path, seed, str(path), names)
     raise DataError(
         f"data {path}: unsupported kind of file; give a .npz file (arrays x and y, "
         f"or x_train/y_train/x_test/y_test), an image folder, or 'demo'"
     )
 
 
-def _load_npz(path: Path, seed: int, label: str) -> Dataset:
+@dataclass(frozen=True)
+class _Names:
+    """The model's input and output names ("" when unknown): they name a .npz's arrays."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def keys(self, kind: str, i: int) -> list[str]:
+        """The array names that can hold input (kind "x") or output ("y") number `i`:
+        `x`/`y` for a model with one, the model's own name for it, and `x0`, `y1`, …"""
+        names = self.inputs if kind == "x" else self.outputs
+        keys = [kind] if len(names) == 1 else []
+        return keys + ([names[i]] if names[i] else []) + [f"{kind}{i}"]
+
+
+def _load_npz(path: Path, seed: int, label: str, names: _Names) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -81,58 +115,96 @@ def _load_npz(path: Path, seed: int, label: str) -> Dataset:
         raise DataError(
             f"{label} is not a readable .npz file ({err}); save it with numpy.savez"
         ) from err
-    if "x_train" in arrays and "x_test" in arrays:
-        x_train, x_eval = arrays["x_train"], arrays["x_test"]
-        y_train, y_eval = arrays.get("y_train"), arrays.get("y_test")
+    first = names.keys("x", 0)
+    presplit = any(f"{k}_train" in arrays and f"{k}_test" in arrays for k in first)
+    if presplit:
+        x_train = _arrays(label, arrays, names, "x", "_train")
+        x_eval = _arrays(label, arrays, names, "x", "_test")
+        y_train = _arrays(label, arrays, names, "y", "_train", optional=True)
+        y_eval = _arrays(label, arrays, names, "y", "_test", optional=True)
         if (y_train is None) != (y_eval is None):
             raise DataError(f"{label}: has only one of y_train and y_test; give both or neither")
-        _same_length(label, "x_train", x_train, "y_train", y_train)
-        _same_length(label, "x_test", x_eval, "y_test", y_eval)
-        order = np.random.default_rng(seed).permutation(len(x_train))
+        _same_length(label, "the fine-tune arrays", x_train, y_train)
+        _same_length(label, "the test arrays", x_eval, y_eval)
+        order = np.random.default_rng(seed).permutation(count(x_train))
         return Dataset(
-            label, x_train[order], None if y_train is None else y_train[order], x_eval, y_eval
+            label, take(x_train, order), None if y_train is None else take(y_train, order),
+            x_eval, y_eval,
         )
-    x_key = "x" if "x" in arrays else "x_train" if "x_train" in arrays else None
-    if x_key is None:
-        raise DataError(
-            f"{label}: has no array named x (found {', '.join(sorted(arrays)) or 'none'}); "
-            f"name the inputs x and the labels y"
-        )
-    x = arrays[x_key]
-    y = arrays.get("y" if x_key == "x" else "y_train")
-    _same_length(label, x_key, x, "y", y)
+    train_only = not any(k in arrays for k in first) and any(f"{k}_train" in arrays for k in first)
+    suffix = "_train" if train_only else ""
+    x = _arrays(label, arrays, names, "x", suffix)
+    y = _arrays(label, arrays, names, "y", suffix, optional=True)
+    _same_length(label, "the arrays", x, y)
     return split(label, x, y, seed=seed)
 
 
-def _same_length(label: str, x_name: str, x: np.ndarray, y_name: str, y: np.ndarray | None) -> None:
-    if x.ndim == 0:
-        raise DataError(f"{label}: {x_name} is a single number, not an array of samples")
-    if y is not None and len(y) != len(x):
+def _arrays(
+    label: str, arrays: dict, names: _Names, kind: str, suffix: str, *, optional: bool = False
+) -> Arrays | None:
+    """One array per input (kind "x") or output ("y"), found by `_Names.keys`; labels
+    (`optional`) are None when no output has any."""
+    n = len(names.inputs if kind == "x" else names.outputs)
+    keys = [[k + suffix for k in names.keys(kind, i)] for i in range(n)]
+    chosen = [next((k for k in options if k in arrays), None) for options in keys]
+    if optional and not any(chosen):
+        return None
+    for options, key in zip(keys, chosen, strict=True):
+        if key is None:
+            what = "inputs" if kind == "x" else "labels"
+            if n == 1:
+                fix = "name the inputs x and the labels y"
+            else:
+                one = "input" if kind == "x" else "output"
+                fix = f"save one array per {one}, named after it or {kind}0, {kind}1, …"
+            raise DataError(
+                f"{label}: has no array named {' or '.join(options)} for the {what} (found "
+                f"{', '.join(sorted(arrays)) or 'none'}); {fix}"
+            )
+        if arrays[key].ndim == 0:
+            raise DataError(f"{label}: {key} is a single number, not an array of samples")
+    return pack([arrays[key] for key in chosen])
+
+
+def _same_length(label: str, what: str, x: Arrays, y: Arrays | None) -> None:
+    lengths = {len(a) for a in parts(x) + (parts(y) if y is not None else ())}
+    if len(lengths) > 1:
+        if y is not None and len(parts(x)) == 1 and len(parts(y)) == 1:
+            raise DataError(
+                f"{label}: x has {count(x)} samples but y has {count(y)} labels; "
+                f"they must match one to one"
+            )
         raise DataError(
-            f"{label}: {x_name} has {len(x)} samples but {y_name} has {len(y)} labels; "
-            f"they must match one to one"
+            f"{label}: {what} hold different numbers of samples ({sorted(lengths)}); "
+            f"every input and label array needs one row per sample"
         )
 
 
 def split(
     label: str,
-    x: np.ndarray,
-    y: np.ndarray | None,
+    x: Arrays,
+    y: Arrays | None,
     *,
     seed: int = 0,
     class_names: tuple[str, ...] | None = None,
 ) -> Dataset:
     """Seeded shuffle, then EVAL_FRACTION for evaluation and the rest for fine-tuning."""
-    if len(x) < 2:
+    n = count(x)
+    if n < 2:
         raise DataError(
-            f"{label}: has {len(x)} sample(s); the studio needs at least 2 "
+            f"{label}: has {n} sample(s); the studio needs at least 2 "
             f"(some to fine-tune and calibrate, some to evaluate)"
         )
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_eval = max(1, int(round(len(x) * EVAL_FRACTION)))
+    order = np.random.default_rng(seed).permutation(n)
+    n_eval = max(1, int(round(n * EVAL_FRACTION)))
     ev, tr = order[:n_eval], order[n_eval:]
     return Dataset(
-        label, x[tr], None if y is None else y[tr], x[ev], None if y is None else y[ev], class_names
+        label,
+        take(x, tr),
+        None if y is None else take(y, tr),
+        take(x, ev),
+        None if y is None else take(y, ev),
+        class_names,
     )
 
 
@@ -213,8 +285,10 @@ def _load_image_folder(path: Path, seed: int, expect: InputSpec | None = None) -
     return split(f"image folder {path}", x, y, seed=seed, class_names=tuple(classes))
 
 
-def fit_to_model(data: Dataset, inp: InputSpec, out: InputSpec) -> Dataset:
-    """Check the data against the model's input and output; return it in the model's dtype.
+def fit_to_model(
+    data: Dataset, inputs: Sequence[InputSpec], outputs: Sequence[InputSpec]
+) -> Dataset:
+    """Check the data against the model's inputs and outputs; return it in their dtypes.
 
     The only change made is one that cannot alter meaning: a missing trailing channel
     axis of size 1 is added (N x 28 x 28 data for an N x 28 x 28 x 1 model), and integer
@@ -222,9 +296,50 @@ def fit_to_model(data: Dataset, inp: InputSpec, out: InputSpec) -> Dataset:
     """
     label = data.source
     for part, x in (("fine-tune part", data.x_train), ("evaluation part", data.x_eval)):
-        if len(x) == 0:
+        if count(x) == 0:
             raise DataError(f"{label}: the {part} is empty; the studio needs samples in both parts")
-    x_train, x_eval = data.x_train, data.x_eval
+    if len(parts(data.x_train)) != len(inputs):
+        raise DataError(
+            f"{label}: holds {len(parts(data.x_train))} input array(s) but the model has "
+            f"{len(inputs)} input(s)"
+        )
+    fitted = [
+        _fit_input(label, xt, xe, spec)
+        for xt, xe, spec in zip(parts(data.x_train), parts(data.x_eval), inputs, strict=True)
+    ]
+    x_train, x_eval = pack([f[0] for f in fitted]), pack([f[1] for f in fitted])
+    y_train, y_eval = data.y_train, data.y_eval
+    if y_eval is not None:
+        if len(parts(y_eval)) != len(outputs):
+            raise DataError(
+                f"{label}: holds {len(parts(y_eval))} label array(s) but the model has "
+                f"{len(outputs)} output(s)"
+            )
+        train_parts = parts(y_train) if y_train is not None else (None,) * len(outputs)
+        ys = []
+        for yt, ye, spec in zip(train_parts, parts(y_eval), outputs, strict=True):
+            everything = ye if yt is None else np.concatenate([yt, ye])
+            named = label if len(outputs) == 1 else f"{label} (output {spec.name!r})"
+            dtype = _check_labels(named, everything, spec)
+            ys.append((None if yt is None else yt.astype(dtype), ye.astype(dtype)))
+        y_train = None if y_train is None else pack([t for t, _ in ys])
+        y_eval = pack([e for _, e in ys])
+    return Dataset(
+        label,
+        x_train,
+        y_train,
+        x_eval,
+        y_eval,
+        data.class_names,
+        inputs=tuple(s.name for s in inputs),
+        outputs=tuple(s.name for s in outputs),
+    )
+
+
+def _fit_input(
+    label: str, x_train: np.ndarray, x_eval: np.ndarray, inp: InputSpec
+) -> tuple[np.ndarray, np.ndarray]:
+    """One input's arrays, checked against its spec and cast to its dtype."""
     want = inp.shape
     if x_train.ndim - 1 == len(want) - 1 and want and want[-1] == 1:
         x_train, x_eval = x_train[..., None], x_eval[..., None]
@@ -239,9 +354,11 @@ def fit_to_model(data: Dataset, inp: InputSpec, out: InputSpec) -> Dataset:
                 f"'{inp.name}' expects {shown_want}; reshape or resize the data"
             )
     if not np.issubdtype(x_train.dtype, np.number) or x_train.dtype == np.bool_:
-        raise DataError(f"{label}: x has dtype {x_train.dtype}; it must be numbers")
-    model_int = np.issubdtype(np.dtype(inp.dtype), np.integer)
-    if model_int:
+        raise DataError(
+            f"{label}: the array for input '{inp.name}' has dtype {x_train.dtype}; "
+            f"it must be numbers"
+        )
+    if np.issubdtype(np.dtype(inp.dtype), np.integer):
         for x in (x_train, x_eval):
             if np.issubdtype(x.dtype, np.floating) and not np.all(np.mod(x, 1) == 0):
                 raise DataError(
@@ -251,16 +368,11 @@ def fit_to_model(data: Dataset, inp: InputSpec, out: InputSpec) -> Dataset:
     elif np.issubdtype(x_train.dtype, np.floating):
         for x in (x_train, x_eval):
             if not np.all(np.isfinite(x)):
-                raise DataError(f"{label}: x contains NaN or infinite values; clean the data")
-    x_train = x_train.astype(inp.dtype, copy=False)
-    x_eval = x_eval.astype(inp.dtype, copy=False)
-    y_train, y_eval = data.y_train, data.y_eval
-    if y_eval is not None:
-        everything = y_eval if y_train is None else np.concatenate([y_train, y_eval])
-        dtype = _check_labels(label, everything, out)
-        y_train = None if y_train is None else y_train.astype(dtype)
-        y_eval = y_eval.astype(dtype)
-    return Dataset(label, x_train, y_train, x_eval, y_eval, data.class_names)
+                raise DataError(
+                    f"{label}: the array for input '{inp.name}' contains NaN or infinite "
+                    f"values; clean the data"
+                )
+    return x_train.astype(inp.dtype, copy=False), x_eval.astype(inp.dtype, copy=False)
 
 
 def _check_labels(label: str, y: np.ndarray, out: InputSpec) -> type:

@@ -26,7 +26,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from studio.engine.convert import converter_for
+from studio.engine.arrays import Arrays, count, for_keras, parts, sample, take
+from studio.engine.convert import converter_for, representative
+from studio.engine.measure import to_input, io_details
 from studio.engine.tflite_file import layer_of
 from studio.values.errors import ConversionError, first_line
 from studio.values.metrics import LayerError
@@ -46,12 +48,12 @@ def _relative(reference: np.ndarray, value: np.ndarray) -> float:
 
 
 def layer_errors(
-    model: keras.Model, calibration: np.ndarray, samples: int = 100
+    model: keras.Model, calibration: Arrays, samples: int = 100
 ) -> list[LayerError]:
     """Per-layer int8 error of `model`, worst (largest added error) first."""
     from studio.engine.convert import convert
 
-    data = calibration[:samples]
+    data = take(calibration, slice(0, samples))
     recipe = Quantization(mode="int8", calibration_samples=samples)
     drift, ops = _output_errors(model, convert(model, recipe, data), data)
     debugger = _debugger_statistics(model, recipe, data)
@@ -78,7 +80,7 @@ def _inbound(layer: keras.layers.Layer) -> list[str]:
 
 
 def _output_errors(
-    model: keras.Model, blob: bytes, data: np.ndarray
+    model: keras.Model, blob: bytes, data: Arrays
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Each layer's int8 output against its float output (relative RMS error)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -94,41 +96,34 @@ def _output_errors(
     names = {layer.name for layer in model.layers}
     # The model's last activation (softmax, sigmoid) is an operator of its own whose
     # output tensor is renamed to the model's output: that tensor is the layer's output.
-    output_layer = model.get_layer(model.output_names[0]).name
-    out_index = interpreter.get_output_details()[0]["index"]
+    ins, outs = io_details(interpreter, model.input_names, model.output_names)
+    output_layers = {o["index"]: name for o, name in zip(outs, model.output_names, strict=True)}
     last: dict[str, tuple[int, str]] = {}  # layer -> (tensor index of its last op, op name)
     for op in interpreter._get_ops_details():
         for index in op["outputs"]:
-            layer = output_layer if index == out_index else layer_of(details[index]["name"])
+            layer = output_layers.get(index) or layer_of(details[index]["name"])
             if layer in names:
                 last[layer] = (index, op["op_name"])
     chosen = [n for n in (layer.name for layer in model.layers) if n in last]
     if not chosen:
         return {}, {}
     probe = keras.Model(model.inputs, [model.get_layer(n).output for n in chosen])
-    expected = probe.predict(data, verbose=0, batch_size=64)
+    expected = probe.predict(for_keras(data), verbose=0, batch_size=64)
     expected = expected if isinstance(expected, list) else [expected]
     got: dict[str, list[np.ndarray]] = {n: [] for n in chosen}
-    inp = interpreter.get_input_details()[0]
-    for sample in data:
-        interpreter.set_tensor(inp["index"], _to_input(sample[None], inp))
+    for i in range(count(data)):
+        for detail, value in zip(ins, parts(sample(data, i)), strict=True):
+            interpreter.set_tensor(detail["index"], to_input(value, detail))
         interpreter.invoke()
         for name in chosen:
             got[name].append(_dequantized(interpreter, details[last[name][0]]))
     drift = {}
     for name, reference in zip(chosen, expected, strict=True):
         value = np.concatenate([g.reshape(1, -1) for g in got[name]])
-        reference = np.asarray(reference, dtype=np.float64).reshape(len(data), -1)
+        reference = np.asarray(reference, dtype=np.float64).reshape(count(data), -1)
         if value.shape == reference.shape:
             drift[name] = _relative(reference, value)
     return drift, {n: last[n][1] for n in drift}
-
-
-def _to_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    scale, zero = detail["quantization"]
-    if detail["dtype"] in (np.int8, np.uint8, np.int16) and scale:
-        return np.round(x / scale + zero).astype(detail["dtype"])
-    return x.astype(detail["dtype"])
 
 
 def _dequantized(interpreter, detail: dict) -> np.ndarray:
@@ -140,7 +135,7 @@ def _dequantized(interpreter, detail: dict) -> np.ndarray:
 
 
 def _debugger_statistics(
-    model: keras.Model, recipe: Quantization, data: np.ndarray
+    model: keras.Model, recipe: Quantization, data: Arrays
 ) -> dict[str, tuple[float, float]]:
     """layer -> (rmse/scale, activation error) from QuantizationDebugger (worst op)."""
     converter = converter_for(model, recipe, data, qat=False)
@@ -150,7 +145,7 @@ def _debugger_statistics(
     try:
         debugger = tf.lite.experimental.QuantizationDebugger(
             converter=converter,
-            debug_dataset=lambda: ([s[None]] for s in data),
+            debug_dataset=representative(model, data, recipe),
             debug_options=options,
         )
         debugger.run()

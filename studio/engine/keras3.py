@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 import tf_keras
 
+from studio.engine.arrays import Arrays, for_keras, pack
 from studio.engine.layer_tree import all_layers
 from studio.values.errors import ModelError
 
@@ -72,16 +74,20 @@ def rebuild(model: Any) -> Rebuilt:
 
 def verify(original: Any, twin: tf_keras.Model) -> float:
     """Run both on the same inputs; raise BridgeError if their outputs differ."""
-    x = sample_inputs(original)
-    expected = np.asarray(original(x, training=False), dtype=np.float64)
-    got = np.asarray(twin(x, training=False), dtype=np.float64)
-    if expected.shape != got.shape:
+    x = for_keras(sample_inputs(original))
+    expected = [np.asarray(t, np.float64) for t in tf.nest.flatten(original(x, training=False))]
+    got = [np.asarray(t, np.float64) for t in tf.nest.flatten(twin(x, training=False))]
+    shapes = [e.shape for e in expected], [g.shape for g in got]
+    if shapes[0] != shapes[1]:
         raise BridgeError(
-            f"the tf_keras rebuild of {original.name!r} gives outputs of shape {got.shape}, "
-            f"the Keras 3 model {expected.shape}"
+            f"the tf_keras rebuild of {original.name!r} gives outputs of shape "
+            f"{_shown(shapes[1])}, the Keras 3 model {_shown(shapes[0])}"
         )
-    diff = float(np.max(np.abs(expected - got))) if expected.size else 0.0
-    scale = max(1.0, float(np.max(np.abs(expected)))) if expected.size else 1.0
+    diff, scale = 0.0, 1.0
+    for e, g in zip(expected, got, strict=True):
+        if e.size:
+            diff = max(diff, float(np.max(np.abs(e - g))))
+            scale = max(scale, float(np.max(np.abs(e))))
     if not np.isfinite(diff) or diff > TOLERANCE * scale:
         raise BridgeError(
             f"the tf_keras rebuild of {original.name!r} does not match the Keras 3 model "
@@ -91,20 +97,27 @@ def verify(original: Any, twin: tf_keras.Model) -> float:
     return diff
 
 
-def sample_inputs(model: Any) -> np.ndarray:
-    """Seeded inputs of the model's shape: token ids below the smallest vocabulary for
-    integer inputs, standard normal values otherwise."""
+def _shown(shapes: list[tuple]) -> str:
+    return str(shapes[0]) if len(shapes) == 1 else ", ".join(map(str, shapes))
+
+
+def sample_inputs(model: Any) -> Arrays:
+    """Seeded inputs of the model's shape, one array per input: token ids below the
+    smallest vocabulary for integer inputs, standard normal values otherwise."""
     rng = np.random.default_rng(0)
-    spec = model.inputs[0]
-    shape = (SAMPLES, *(d or 8 for d in spec.shape[1:]))
-    dtype = np.dtype(str(spec.dtype))
-    if np.issubdtype(dtype, np.integer):
-        vocab = min(
-            (layer.input_dim for layer in all_layers(model) if hasattr(layer, "input_dim")),
-            default=2,
-        )
-        return rng.integers(0, vocab, size=shape).astype(dtype)
-    return rng.standard_normal(shape).astype(dtype)
+    vocab = min(
+        (layer.input_dim for layer in all_layers(model) if hasattr(layer, "input_dim")),
+        default=2,
+    )
+    samples = []
+    for spec in model.inputs:
+        shape = (SAMPLES, *(d or 8 for d in spec.shape[1:]))
+        dtype = np.dtype(str(spec.dtype))
+        if np.issubdtype(dtype, np.integer):
+            samples.append(rng.integers(0, vocab, size=shape).astype(dtype))
+        else:
+            samples.append(rng.standard_normal(shape).astype(dtype))
+    return pack(samples)
 
 
 # -- rebuilding ------------------------------------------------------------------------

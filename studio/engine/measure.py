@@ -16,14 +16,16 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from studio.engine.arrays import Arrays, count, pack, parts, sample, take
 from studio.engine.data import Dataset
 from studio.engine.tflite_file import read_checked, weight_figures
 from studio.values.errors import MeasureError
-from studio.values.metrics import Latency, Metrics
+from studio.values.metrics import Latency, Metrics, OutputScore
 from studio.values.processes import command
 
 EVAL_BATCH = 64
@@ -40,7 +42,7 @@ def interpreter(path_or_bytes: str | Path | bytes, threads: int = 1):
     return Interpreter(model_path=str(path_or_bytes), num_threads=threads)
 
 
-def _to_input(x: np.ndarray, detail: dict) -> np.ndarray:
+def to_input(x: np.ndarray, detail: dict) -> np.ndarray:
     """Quantize float samples for an int8/uint8/int16 input; integer inputs (token ids) pass."""
     dtype = detail["dtype"]
     scale, zero = detail["quantization"]
@@ -57,53 +59,105 @@ def _from_output(y: np.ndarray, detail: dict) -> np.ndarray:
     return y.astype(np.float32)
 
 
+def io_details(
+    interp, inputs: Sequence[str] = (), outputs: Sequence[str] = ()
+) -> tuple[list[dict], list[dict]]:
+    """The file's input and output details in the Keras model's order.
+
+    The converter orders a signature's tensors by name ("features" before "image"), not
+    as the Keras model lists them, so a model with several inputs or outputs is matched
+    by the names its signature keeps.  Without `inputs`/`outputs` (a .tflite measured on
+    its own) the signature's order is used.
+    """
+    ins, outs = interp.get_input_details(), interp.get_output_details()
+    if len(ins) <= 1 and len(outs) <= 1:
+        return ins, outs
+    signatures = interp.get_signature_list()
+    if len(signatures) != 1:
+        raise MeasureError(
+            "the .tflite file has several inputs or outputs but no single signature naming "
+            "them; convert it from a Keras model (TFLiteConverter.from_keras_model)"
+        )
+    runner = interp.get_signature_runner(next(iter(signatures)))
+    by_index = {d["index"]: d for d in ins + outs}
+
+    def ordered(names: Sequence[str], named: dict, what: str) -> list[dict]:
+        names = list(names) or list(named)
+        if set(names) != set(named):
+            raise MeasureError(
+                f"the .tflite file's {what} ({', '.join(sorted(named))}) are not the model's "
+                f"({', '.join(names)})"
+            )
+        return [by_index[named[n]["index"]] for n in names]
+
+    return (
+        ordered(inputs, runner.get_input_details(), "inputs"),
+        ordered(outputs, runner.get_output_details(), "outputs"),
+    )
+
+
 def predict(
-    model: bytes, x: np.ndarray, *, threads: int | None = None, batch: int = EVAL_BATCH
-) -> np.ndarray:
+    model: bytes,
+    x: Arrays,
+    *,
+    threads: int | None = None,
+    batch: int = EVAL_BATCH,
+    inputs: Sequence[str] = (),
+    outputs: Sequence[str] = (),
+) -> Arrays:
     """Outputs for every sample (dequantized floats), batched when the model allows it.
 
-    Accuracy does not depend on the thread count (latency does), so by default every
-    core is used: evaluation is compute-bound once batched.
+    Several inputs or outputs are given and returned in the Keras model's order (named
+    by `inputs`/`outputs`).  Accuracy does not depend on the thread count (latency does),
+    so by default every core is used: evaluation is compute-bound once batched.
     """
     threads = threads or os.cpu_count() or 1
     interp = interpreter(model, threads)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    resizable = inp["shape_signature"][0] == -1 if len(inp["shape_signature"]) else False
+    ins, outs = io_details(interp, inputs, outputs)
+    resizable = all(
+        d["shape_signature"][0] == -1 for d in ins if len(d["shape_signature"])
+    )
     size = batch if resizable else 1
-    results, current = [], None
-    for start in range(0, len(x), size):
-        chunk = x[start : start + size]
-        if len(chunk) != current:
+    results: list[list[np.ndarray]] = []
+    current = None
+    for start in range(0, count(x), size):
+        chunk = parts(take(x, slice(start, start + size)))
+        if len(chunk[0]) != current:
             try:
-                interp.resize_tensor_input(inp["index"], [len(chunk), *inp["shape"][1:]])
+                for d, c in zip(ins, chunk, strict=True):
+                    interp.resize_tensor_input(d["index"], [len(c), *d["shape"][1:]])
                 interp.allocate_tensors()
             except (RuntimeError, ValueError):
                 if size == 1:
-                    raise MeasureError(
-                        f"LiteRT cannot run the model with input shape {list(inp['shape'])}"
-                    ) from None
-                return predict(model, x, threads=threads, batch=1)
-            current = len(chunk)
-        interp.set_tensor(inp["index"], _to_input(chunk, inp))
+                    shapes = ", ".join(str(list(d["shape"])) for d in ins)
+                    raise MeasureError(f"LiteRT cannot run the model with input shape {shapes}") from None
+                return predict(model, x, threads=threads, batch=1, inputs=inputs, outputs=outputs)
+            current = len(chunk[0])
+        for d, c in zip(ins, chunk, strict=True):
+            interp.set_tensor(d["index"], to_input(c, d))
         interp.invoke()
-        results.append(_from_output(interp.get_tensor(out["index"]), out))
-    return np.concatenate(results)
+        results.append([_from_output(interp.get_tensor(o["index"]), o) for o in outs])
+    return pack([np.concatenate([r[j] for r in results]) for j in range(len(outs))])
 
 
 def latency(
     model: bytes,
-    sample: np.ndarray,
+    sample: Arrays,
     *,
     threads: int = 1,
     warmup: int = WARMUP_RUNS,
     runs: int = LATENCY_RUNS,
+    inputs: Sequence[str] = (),
 ) -> Latency:
-    """Median and p90 of single-sample invoke() time, in milliseconds."""
+    """Median and p90 of single-sample invoke() time, in milliseconds.  `sample` is one
+    sample with its batch axis (`arrays.sample`)."""
     interp = interpreter(model, threads)
-    inp = interp.get_input_details()[0]
-    interp.resize_tensor_input(inp["index"], [1, *sample.shape])
+    ins, _ = io_details(interp, inputs)
+    for d, s in zip(ins, parts(sample), strict=True):
+        interp.resize_tensor_input(d["index"], list(s.shape))
     interp.allocate_tensors()
-    interp.set_tensor(inp["index"], _to_input(sample[None], inp))
+    for d, s in zip(ins, parts(sample), strict=True):
+        interp.set_tensor(d["index"], to_input(s, d))
     for _ in range(warmup):
         interp.invoke()
     times = []
@@ -135,14 +189,15 @@ def fidelity(
     return None, rmse
 
 
-def probe(path: Path, sample: np.ndarray | None, threads: int = 1) -> int:
+def probe(path: Path, sample: Arrays | None, threads: int = 1) -> int:
     """Load and run the model in a child process; return its peak memory in bytes.
 
-    The figure is the growth of the child's peak RSS from just before the interpreter is
-    made to after it ran, i.e. what the model costs on top of the Python runtime.
+    `sample` is one sample with its batch axis, in the file's input order.  The figure is
+    the growth of the child's peak RSS from just before the interpreter is made to after
+    it ran, i.e. what the model costs on top of the Python runtime.
     """
     cmd = command("studio.engine.memory_probe", str(path), str(threads))
-    payload = b"" if sample is None else _npy_bytes(sample[None])
+    payload = b"" if sample is None else _npz_bytes(parts(sample))
     try:
         done = subprocess.run(cmd, input=payload, capture_output=True, timeout=PROBE_TIMEOUT_S)
     except subprocess.TimeoutExpired as err:
@@ -161,44 +216,67 @@ def probe(path: Path, sample: np.ndarray | None, threads: int = 1) -> int:
     return int(json.loads(done.stdout.decode().strip().splitlines()[-1])["peak_memory_bytes"])
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
+def _npz_bytes(arrays: tuple[np.ndarray, ...]) -> bytes:
+    """`x0`, `x1`, … in the file's input order, for the memory probe."""
     import io
 
     buf = io.BytesIO()
-    np.save(buf, array, allow_pickle=False)
+    np.savez(buf, **{f"x{i}": a for i, a in enumerate(arrays)})
     return buf.getvalue()
 
 
+def _in_file_order(blob: bytes, one: Arrays, inputs: Sequence[str]) -> Arrays:
+    """A sample's parts (Keras order) in the order the file lists its inputs."""
+    interp = interpreter(blob)
+    ins, _ = io_details(interp, inputs)
+    position = {d["index"]: i for i, d in enumerate(ins)}
+    return pack([parts(one)[position[d["index"]]] for d in interp.get_input_details()])
+
+
 def measure(
-    path: str | Path, data: Dataset, *, threads: int = 1, reference: np.ndarray | None = None
-) -> tuple[Metrics, np.ndarray]:
-    """All figures of one file, and its outputs on the evaluation part (for fidelity)."""
+    path: str | Path, data: Dataset, *, threads: int = 1, reference: Arrays | None = None
+) -> tuple[Metrics, Arrays]:
+    """All figures of one file, and its outputs on the evaluation part (for fidelity).
+
+    A model with several outputs is scored on each (`Metrics.outputs`); the first is
+    "the" figure until the user picks another (`Metrics.for_output`)."""
     path = Path(path)
     blob = read_checked(path)
+    names = {"inputs": data.inputs, "outputs": data.outputs}
+    one = sample(data.x_eval, 0) if count(data.x_eval) else None
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    peak = probe(path, data.x_eval[0] if len(data.x_eval) else None, threads)
+    peak = probe(path, None if one is None else _in_file_order(blob, one, data.inputs), threads)
     seconds["evaluate_memory"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    outputs = predict(blob, data.x_eval)
+    outputs = predict(blob, data.x_eval, **names)
     seconds["evaluate_accuracy"] = time.perf_counter() - t0
-    accuracy, metric = score(outputs, data.y_eval)
-    agreement, rmse = fidelity(outputs, reference)
+    labels = parts(data.y_eval) if data.y_eval is not None else (None,) * len(parts(outputs))
+    references = parts(reference) if reference is not None else (None,) * len(parts(outputs))
+    scores = []
+    for i, (out, y, ref) in enumerate(zip(parts(outputs), labels, references, strict=True)):
+        accuracy, metric = score(out, y)
+        agreement, rmse = fidelity(out, ref)
+        name = data.outputs[i] if i < len(data.outputs) else f"output {i}"
+        scores.append(OutputScore(name, accuracy, metric, agreement, rmse))
     t0 = time.perf_counter()
-    lat = latency(blob, data.x_eval[0], threads=threads)
+    lat = latency(blob, one, threads=threads, inputs=data.inputs)
     seconds["evaluate_latency"] = time.perf_counter() - t0
     layers = tuple(weight_figures(blob))
+    main = scores[0]
     metrics = Metrics(
         size_bytes=len(blob),
         gzip_bytes=len(gzip.compress(blob, compresslevel=9)),
-        accuracy=accuracy,
-        metric=metric,
-        agreement=agreement,
-        output_rmse=rmse,
+        accuracy=main.accuracy,
+        metric=main.metric,
+        agreement=main.agreement,
+        output_rmse=main.output_rmse,
         latency_ms=lat,
         peak_memory_bytes=peak,
         layers=layers,
         seconds=seconds,
-        samples=len(data.x_eval),
+        samples=count(data.x_eval),
+        outputs=tuple(scores) if len(scores) > 1 else (),
+        output=main.name if len(scores) > 1 else "",
     )
     return metrics, outputs

@@ -1,8 +1,8 @@
 """Child process of `measure.probe`: load a .tflite, run it once, print peak memory.
 
-Run as `python -m studio.engine.memory_probe FILE THREADS` with an optional .npy sample on
-stdin.  It imports only numpy and LiteRT (not TensorFlow), so the figure is close to
-what an app on a phone pays, and a crash here kills only this process.
+Run as `python -m studio.engine.memory_probe FILE THREADS` with an optional .npz sample on
+stdin (`x0`, `x1`, … in the file's input order).  It imports only numpy and LiteRT (not
+TensorFlow), so the figure is close to what an app on a phone pays, and a crash here kills only this process.
 """
 
 from __future__ import annotations
@@ -30,16 +30,17 @@ def _status_bytes(field: str) -> int:
 def main(path: str, threads: int) -> dict:
     from ai_edge_litert.interpreter import Interpreter
 
-    from studio.engine.measure import _to_input
+    from studio.engine.measure import to_input
 
     raw = sys.stdin.buffer.read()
-    sample = np.load(io.BytesIO(raw), allow_pickle=False) if raw else None
+    samples = dict(np.load(io.BytesIO(raw), allow_pickle=False)) if raw else {}
     before = _status_bytes("VmRSS")
     interp = Interpreter(model_path=path, num_threads=threads)
     interp.allocate_tensors()
-    inp = interp.get_input_details()[0]
-    if sample is not None and tuple(sample.shape) == tuple(inp["shape"]):
-        interp.set_tensor(inp["index"], _to_input(sample, inp))
+    for i, inp in enumerate(interp.get_input_details()):
+        sample = samples.get(f"x{i}")
+        if sample is not None and tuple(sample.shape) == tuple(inp["shape"]):
+            interp.set_tensor(inp["index"], to_input(sample, inp))
     interp.invoke()
     peak = _status_bytes("VmHWM")
     return {"peak_memory_bytes": max(0, peak - before), "process_peak_bytes": peak}

@@ -25,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from studio.engine.arrays import Arrays, for_keras, take
 from studio.engine.layer_tree import leaf_layers
 from studio.values import trust
 from studio.values.errors import ModelError, UntrustedModelError, first_line
@@ -269,11 +270,10 @@ def load(source: str | os.PathLike, *, trust: bool = False) -> Loaded:
     info = inspect_file(source)
     check_trust(info, trust)
     if not is_keras3(info):
-        return Loaded(_checked(_load_tf_keras(info, trust), info))
+        return Loaded(_load_tf_keras(info, trust))
     from studio.engine import keras3
 
     original = keras3.load(info.path, trust=trust)
-    _checked(original, info)
     try:
         rebuilt = keras3.rebuild(original)
     except keras3.BridgeError as err:
@@ -286,7 +286,7 @@ def load(source: str | os.PathLike, *, trust: bool = False) -> Loaded:
         f"Keras {info.keras_version} file, rebuilt in tf_keras (outputs match: max "
         f"|difference| {rebuilt.max_abs_diff:.2g})"
     )
-    return Loaded(_checked(rebuilt.model, info), origin=origin)
+    return Loaded(rebuilt.model, origin=origin)
 
 
 def load_model(source: str | os.PathLike, *, trust: bool = False) -> keras.Model:
@@ -313,19 +313,6 @@ def _load_tf_keras(info: ModelFile, trust: bool) -> keras.Model:
         raise refusal(info.path, err) from err
     if not isinstance(model, keras.Model):
         raise ModelError(f"model {info.path} did not load as a Keras model")
-    return model
-
-
-def _checked(model: Any, info: ModelFile) -> Any:
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        ins = ", ".join(repr(t.name.split(":")[0]) for t in model.inputs)
-        outs = ", ".join(repr(t.name.split(":")[0]) for t in model.outputs)
-        raise ModelError(
-            f"model {info.path} has {len(model.inputs)} input(s) ({ins}) and "
-            f"{len(model.outputs)} output(s) ({outs}); this version of the studio handles "
-            f"one of each: save a model with one input and one output (for example the "
-            f"sub-model from one input to the output you ship)"
-        )
     return model
 
 
@@ -457,7 +444,10 @@ def _why_not(layer: Any, technique: str, supports: Any, limitation: str) -> str:
     return ""
 
 
-def outputs_are_probabilities(model: keras.Model, x: np.ndarray) -> bool:
-    """Whether the model ends in a softmax (decides the fine-tune loss's from_logits)."""
-    out = np.asarray(model(x[:8], training=False))
-    return bool(np.all(out >= 0) and np.allclose(out.sum(axis=-1), 1.0, atol=1e-3))
+def outputs_are_probabilities(model: keras.Model, x: Arrays) -> tuple[bool, ...]:
+    """Per output, whether it ends in a softmax (decides the fine-tune loss's from_logits)."""
+    outs = model(for_keras(take(x, slice(0, 8))), training=False)
+    return tuple(
+        bool(np.all(o >= 0) and np.allclose(o.sum(axis=-1), 1.0, atol=1e-3))
+        for o in (np.asarray(t) for t in tf.nest.flatten(outs))
+    )

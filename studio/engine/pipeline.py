@@ -46,7 +46,7 @@ class Prepared:
     model: keras.Model
     summary: ModelSummary
     data: Dataset
-    probabilities: bool
+    probabilities: tuple[bool, ...]  # per output: does it end in a softmax?
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,8 @@ def prepare(
     loaded = load(model_source, trust=trust)
     model = flattened(as_functional(loaded.model)) if not loaded.limitation else loaded.model
     summary = summarize(model, origin=loaded.origin, limitation=loaded.limitation)
-    data = load_data(data_source, seed=seed, expect=summary.input)
-    data = fit_to_model(data, summary.input, summary.output)
+    data = load_data(data_source, seed=seed, inputs=summary.inputs, outputs=summary.outputs)
+    data = fit_to_model(data, summary.inputs, summary.outputs)
     return Prepared(model, summary, data, outputs_are_probabilities(model, data.x_eval))
 
 
@@ -283,7 +283,12 @@ def evaluate(
     if baseline_model is not None:
         prep = prepare(baseline_model, data_source, trust=trust)
         data = prep.data
-        reference = predict(convert(prep.model, Quantization()), data.x_eval)
+        reference = predict(
+            convert(prep.model, Quantization()),
+            data.x_eval,
+            inputs=data.inputs,
+            outputs=data.outputs,
+        )
     else:
         try:
             data = _data_for_tflite(blob, data_source)
@@ -300,4 +305,5 @@ def _data_for_tflite(blob: bytes, data_source: str | os.PathLike) -> Dataset:
     dtype = "float32" if inp["quantized"] else inp["dtype"]
     shape = tuple(d if d > 0 else None for d in inp["shape"][1:])
     spec_out = InputSpec(out["name"], tuple(out["shape"][1:]), "float32")
-    return fit_to_model(load_data(data_source), InputSpec(inp["name"], shape, dtype), spec_out)
+    spec_in = InputSpec(inp["name"], shape, dtype)
+    return fit_to_model(load_data(data_source), (spec_in,), (spec_out,))

@@ -55,7 +55,7 @@ def prune(
     data: Dataset,
     recipe: Pruning,
     *,
-    probabilities: bool,
+    probabilities: tuple[bool, ...],
     report: Report = ignore,
 ) -> keras.Model:
     """Fine-tune with pruning and return the stripped (plain Keras) model."""

@@ -67,7 +67,7 @@ def quantize_aware_train(
     *,
     pruned: bool,
     clustered: bool,
-    probabilities: bool,
+    probabilities: tuple[bool, ...],
     report: Report = ignore,
 ) -> tuple[keras.Model, str]:
     """Return the QAT model (ready for the converter) and the scheme name used."""

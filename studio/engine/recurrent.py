@@ -45,34 +45,35 @@ def recurrent_layers(model: Any) -> list[str]:
     return [layer.name for layer in all_layers(model) if isinstance(layer, kinds)]
 
 
-def for_conversion(model: Any, mode: str, time_steps: tuple[int, ...] | None) -> Any:
+def for_conversion(
+    model: Any, mode: str, sample_shapes: tuple[tuple[int, ...], ...] | None
+) -> Any:
     """The model to hand the converter: itself when it has no recurrent layer; else a
     batch-1 twin sharing its weights, with recurrent layers unrolled for int8/int16x8.
 
-    `time_steps`: one sample's shape, used to fix dimensions the model leaves open
-    (unrolling needs the sequence length).
+    `sample_shapes`: one sample's shape per input, used to fix dimensions the model
+    leaves open (unrolling needs the sequence length).
     """
     if not recurrent_layers(model):
         return model
     keras = _keras_of(model)
-    spec = model.inputs[0]
-    if spec.shape[0] == 1 and not unrolls(model, mode):
+    if all(t.shape[0] == 1 for t in model.inputs) and not unrolls(model, mode):
         return model  # already a batch-1 twin (selective quantization converts it again)
-    shape = tuple(spec.shape[1:])
-    if time_steps is not None and len(time_steps) == len(shape):
-        shape = tuple(
-            d if d is not None else int(t) for d, t in zip(shape, time_steps, strict=True)
-        )
-    inp = keras.Input(shape=shape, batch_size=1, dtype=spec.dtype, name=_input_name(model))
-    if not unrolls(model, mode):
-        return keras.Model(inp, model(inp), name=model.name)
-    if None in shape:
-        raise ConversionError(
-            f"mode {mode!r}: the recurrent layers ({', '.join(recurrent_layers(model))}) are "
-            f"unrolled for full-integer conversion, which needs a fixed sequence length; "
-            f"the model's input {shape} leaves it open and no sample fixes it"
-        )
-    return _unrolled(model, inp, keras)
+    names = list(getattr(model, "input_names", None) or [None] * len(model.inputs))
+    inputs = []
+    for i, (spec, name) in enumerate(zip(model.inputs, names, strict=True)):
+        shape = tuple(spec.shape[1:])
+        steps = sample_shapes[i] if sample_shapes and i < len(sample_shapes) else None
+        if steps is not None and len(steps) == len(shape):
+            shape = tuple(d if d is not None else int(t) for d, t in zip(shape, steps, strict=True))
+        if None in shape and unrolls(model, mode):
+            raise ConversionError(
+                f"mode {mode!r}: the recurrent layers ({', '.join(recurrent_layers(model))}) "
+                f"are unrolled for full-integer conversion, which needs a fixed sequence "
+                f"length; the model's input {shape} leaves it open and no sample fixes it"
+            )
+        inputs.append(keras.Input(shape=shape, batch_size=1, dtype=spec.dtype, name=name))
+    return _twin(model, inputs, keras, unroll=unrolls(model, mode))
 
 
 def unrolls(model: Any, mode: str) -> bool:
@@ -97,29 +98,26 @@ def conversion_note(model: Any, mode: str) -> str:
     )
 
 
-def _input_name(model: Any) -> str | None:
-    names = getattr(model, "input_names", None)
-    return names[0] if names else None
-
-
-def _unrolled(model: Any, inp: Any, keras: Any) -> Any:
-    """A clone on `inp` whose recurrent layers have `unroll=True` (weights copied); the
-    other layers are the model's own objects, shared."""
+def _twin(model: Any, inputs: list, keras: Any, *, unroll: bool) -> Any:
+    """A clone on `inputs` (batch 1) whose layers are the model's own objects, shared,
+    except recurrent layers when `unroll`: copies with `unroll=True` (weights copied).
+    A clone keeps the output layers' names, which name a multi-output file's outputs."""
     copies: list[tuple[Any, Any]] = []
 
     def clone(layer: Any) -> Any:
         if hasattr(layer, "layers"):  # a nested model: unroll inside it (any batch)
-            if not recurrent_layers(layer):
+            if not unroll or not recurrent_layers(layer):
                 return layer
             return keras.models.clone_model(layer, clone_function=clone)
-        if not isinstance(layer, keras.layers.RNN | keras.layers.Bidirectional):
+        if not unroll or not isinstance(layer, keras.layers.RNN | keras.layers.Bidirectional):
             return layer
         config = _with_unroll(layer.get_config())
         twin = type(layer).from_config(config)
         copies.append((layer, twin))
         return twin
 
-    twin = keras.models.clone_model(model, input_tensors=inp, clone_function=clone)
+    fixed = inputs[0] if len(inputs) == 1 else inputs
+    twin = keras.models.clone_model(model, input_tensors=fixed, clone_function=clone)
     for original, copy in copies:
         copy.set_weights(original.get_weights())
     return twin

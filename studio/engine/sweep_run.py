@@ -38,7 +38,10 @@ def run_group(
     report(Event("load", "loading the model and data", 0.0))
     prep = prepare(model_source, data_source, trust=trust, seed=recipes[0][1].seed)
     baseline_path = Path(baseline_tflite) if baseline_tflite else out / "baseline.tflite"
-    reference = predict(baseline_path.read_bytes(), prep.data.x_eval)
+    data = prep.data
+    reference = predict(
+        baseline_path.read_bytes(), data.x_eval, inputs=data.inputs, outputs=data.outputs
+    )
     load_seconds = time.perf_counter() - t
     results = []
     try:

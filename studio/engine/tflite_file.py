@@ -178,6 +178,11 @@ def io_specs(data: bytes) -> tuple[dict, dict]:
     from ai_edge_litert import schema_py_generated as schema
 
     graph = _parse(data).subgraphs[0]
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise MeasureError(
+            f"the file has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+            f"measure it together with its Keras model (--baseline-model), which names them"
+        )
     type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 
     def spec(index: int) -> dict:

@@ -11,13 +11,14 @@ import math
 import numpy as np
 import tf_keras as keras
 
+from studio.engine.arrays import count, for_keras, parts
 from studio.engine.data import Dataset
 from studio.values.errors import DataError
 from studio.values.progress import Event, Report, ignore
 
 
 def steps_per_epoch(data: Dataset, batch_size: int) -> int:
-    return max(1, math.ceil(len(data.x_train) / batch_size))
+    return max(1, math.ceil(count(data.x_train) / batch_size))
 
 
 class _ReportEpochs(keras.callbacks.Callback):
@@ -46,7 +47,7 @@ def fine_tune(
     epochs: int,
     learning_rate: float,
     batch_size: int,
-    probabilities: bool,
+    probabilities: tuple[bool, ...],
     report: Report = ignore,
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
 ) -> None:
@@ -58,16 +59,24 @@ def fine_tune(
             f"{data.source}: has no labels, and {stage} needs a fine-tune; use "
             f"labeled data, or only post-training quantization"
         )
-    if data.y_train.dtype == np.int64:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=not probabilities)
-        metrics = ["accuracy"]
-    else:
-        loss, metrics = keras.losses.MeanSquaredError(), ["mae"]
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=metrics)
+    losses, metrics = [], []
+    for y, probability in zip(parts(data.y_train), probabilities, strict=True):
+        if y.dtype == np.int64:  # class numbers (see data._check_labels)
+            losses.append(keras.losses.SparseCategoricalCrossentropy(from_logits=not probability))
+            metrics.append(["accuracy"])
+        else:
+            losses.append(keras.losses.MeanSquaredError())
+            metrics.append(["mae"])
+    several = len(losses) > 1  # one loss per output, summed by Keras
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=losses if several else losses[0],
+        metrics=metrics if several else metrics[0],
+    )
     report(Event(stage, f"fine-tuning for {epochs} epoch(s)", 0.0))
     model.fit(
-        data.x_train,
-        data.y_train,
+        for_keras(data.x_train),
+        for_keras(data.y_train),
         epochs=epochs,
         batch_size=batch_size,
         verbose=0,

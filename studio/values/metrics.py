@@ -12,7 +12,7 @@ ignores keys it does not know (a newer studio's extra figures), so old sessions 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from studio.values.errors import StudioError
@@ -90,6 +90,37 @@ class LayerFigures:
 
 
 @dataclass(frozen=True)
+class OutputScore:
+    """One output's figures, for a model with several (a class head and a score head):
+    top-1 or MAE on its labels, and its fidelity to the float model's same output."""
+
+    name: str
+    accuracy: float | None
+    metric: str
+    agreement: float | None
+    output_rmse: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "accuracy": self.accuracy,
+            "metric": self.metric,
+            "agreement": self.agreement,
+            "output_rmse": self.output_rmse,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutputScore:
+        return cls(
+            name=str(_need(data, "name", "an output's figures")),
+            accuracy=_optional(data.get("accuracy")),
+            metric=str(data.get("metric", TOP1)),
+            agreement=_optional(data.get("agreement")),
+            output_rmse=_optional(data.get("output_rmse")),
+        )
+
+
+@dataclass(frozen=True)
 class Metrics:
     """Figures of one .tflite; `to_dict` is the metrics.json contract of the CLI.
 
@@ -111,6 +142,23 @@ class Metrics:
     samples: int = 0
     qat_scheme: str | None = None  # which QAT scheme ran, when QAT did
     notes: tuple[str, ...] = ()  # how the file differs from what one might assume
+    outputs: tuple[OutputScore, ...] = ()  # per output, when the model has several
+    output: str = ""  # which of `outputs` the main figures above are from
+
+    def for_output(self, name: str) -> Metrics:
+        """The same figures with the main ones taken from output `name` (the user picks
+        which output the plots, the budget and the recommendation judge by)."""
+        chosen = next((o for o in self.outputs if o.name == name), None)
+        if chosen is None:
+            return self
+        return replace(
+            self,
+            accuracy=chosen.accuracy,
+            metric=chosen.metric,
+            agreement=chosen.agreement,
+            output_rmse=chosen.output_rmse,
+            output=chosen.name,
+        )
 
     @property
     def higher_better(self) -> bool:
@@ -138,6 +186,8 @@ class Metrics:
             "samples": self.samples,
             "qat_scheme": self.qat_scheme,
             "notes": list(self.notes),
+            "outputs": [o.to_dict() for o in self.outputs],
+            "output": self.output,
         }
 
     @classmethod
@@ -159,6 +209,8 @@ class Metrics:
                 samples=int(data.get("samples", 0)),
                 qat_scheme=data.get("qat_scheme"),
                 notes=tuple(str(n) for n in data.get("notes", ())),
+                outputs=tuple(OutputScore.from_dict(o) for o in data.get("outputs", ())),
+                output=str(data.get("output", "")),
             )
         except (TypeError, ValueError, KeyError, AttributeError) as err:
             raise MetricsError(f"figures are damaged ({err})") from err
