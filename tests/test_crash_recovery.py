@@ -104,9 +104,7 @@ def _queued(root: Path) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [0, 1, 3])
-def test_killed_mid_sweep_the_window_comes_back_with_every_measured_candidate(
-    tmp_path, kill_after
-):
+def test_killed_mid_sweep_the_window_comes_back_with_every_measured_candidate(tmp_path, kill_after):
     root = tmp_path / "sessions"
     window = _spawn(tmp_path, "sweep")
     try:

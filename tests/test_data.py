@@ -116,7 +116,10 @@ def test_data_that_does_not_fit_is_refused_with_the_reason(tmp_path, arrays, spe
         (lambda p: p.write_bytes(b"PK\x03\x04 truncated"), r"not a readable \.npz"),
         (lambda p: np.savez(p, x=np.zeros(1)), r"at least 2"),
         (lambda p: np.savez(p, x=np.zeros(0)), r"at least 2"),
-        (lambda p: np.savez(p, images=np.zeros(3)), r"no array named x or x0 for the inputs \(found images\)"),
+        (
+            lambda p: np.savez(p, images=np.zeros(3)),
+            r"no array named x or x0 for the inputs \(found images\)",
+        ),
         (lambda p: np.savez(p, x=np.zeros((4, 2)), y=np.zeros(3)), r"4 samples but y has 3"),
         (lambda p: np.savez(p, x=np.array([{"a": 1}], dtype=object)), r"pickled"),
     ],
@@ -149,7 +152,9 @@ def _image_folder(root, classes, size=(8, 8), count=3):
     for cls in classes:
         (root / cls).mkdir(parents=True)
         for i in range(count):
-            Image.fromarray(np.full(size[::-1], 20 * i, np.uint8), "L").save(root / cls / f"{i}.png")
+            Image.fromarray(np.full(size[::-1], 20 * i, np.uint8), "L").save(
+                root / cls / f"{i}.png"
+            )
 
 
 def test_an_image_folder_with_one_class_is_refused(tmp_path):
@@ -163,7 +168,9 @@ def test_image_sizes_are_read_from_headers_before_decoding(tmp_path, monkeypatch
     _image_folder(tmp_path, ["a", "b"], size=(300, 200))
     decoded = []
     real = np.asarray
-    monkeypatch.setattr("studio.engine.data.np.asarray", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        "studio.engine.data.np.asarray", lambda *a, **k: decoded.append(1) or real(*a, **k)
+    )
     with pytest.raises(DataError, match=r"are 300x200 pixels \(e\.g\. 0\.png\).*expects 8x8"):
         load_data(tmp_path, inputs=(IMG,))
     assert not decoded  # refused from the headers: no image was decoded

@@ -84,7 +84,9 @@ def test_built_wheel_works_in_a_fresh_virtual_environment(tmp_path):
     _run([str(python), "-m", "pip", "install", "-q", str(wheel)], timeout=1200)
 
     # the package and its data come from the venv, not from this checkout
-    where = _run([str(python), "-c", "from studio.values import resources as r; print(r.DEMO_MODEL)"])
+    where = _run(
+        [str(python), "-c", "from studio.values import resources as r; print(r.DEMO_MODEL)"]
+    )
     demo_model = Path(where.stdout.strip())
     assert demo_model.is_file() and venv in demo_model.parents, where.stdout
 

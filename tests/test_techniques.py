@@ -69,7 +69,9 @@ def test_pruning_2_of_4_zeroes_two_in_every_block_of_four(demo, demo_model):
 
 def test_layer_selection_errors_name_the_layer(demo, demo_model):
     with pytest.raises(RecipeError, match=r"pruning\.layers: 'dense9' is not a layer"):
-        prune(demo_model, demo.data, Pruning(0.5, layers=("dense9",), epochs=1), probabilities=(True,))
+        prune(
+            demo_model, demo.data, Pruning(0.5, layers=("dense9",), epochs=1), probabilities=(True,)
+        )
     with pytest.raises(RecipeError, match=r"clustering\.layers: layer 'pool1' \(MaxPooling2D\)"):
         cluster(demo_model, demo.data, Clustering(8, layers=("pool1",)), probabilities=(True,))
 

@@ -106,9 +106,7 @@ def test_jobs_left_running_finish_into_their_own_session(qtbot, bench):
     bench.open_model("demo", "demo", keep_running=True)
     assert bench.session is not first
     bench.stand_ins.gate.release(10)
-    qtbot.waitUntil(
-        lambda: all(first.candidates[i].status == "done" for i in ids), timeout=WAIT
-    )
+    qtbot.waitUntil(lambda: all(first.candidates[i].status == "done" for i in ids), timeout=WAIT)
     saved = json.loads((first.folder / "session.json").read_text())
     assert [c["status"] for c in saved["candidates"]] == ["done"] * 4
     assert not bench.session.candidates  # nothing leaked into the new session

@@ -189,9 +189,13 @@ def two_inputs(k: Any) -> Any:
     x = L.Conv2D(16, 3, activation="relu", name="conv")(image)
     x = L.MaxPooling2D(name="pool")(x)
     x = L.Flatten(name="flat")(x)
-    x = L.Concatenate(name="join")([x, L.Dense(8, activation="relu", name="answers_dense")(answers)])
+    x = L.Concatenate(name="join")(
+        [x, L.Dense(8, activation="relu", name="answers_dense")(answers)]
+    )
     x = L.Dense(32, activation="relu", name="hidden")(x)
-    return k.Model([image, answers], L.Dense(10, activation="softmax", name="digit")(x), name="two_in")
+    return k.Model(
+        [image, answers], L.Dense(10, activation="softmax", name="digit")(x), name="two_in"
+    )
 
 
 def two_outputs(k: Any) -> Any:
@@ -226,11 +230,18 @@ ZOO: dict[str, Entry] = {
     "keyword_spotter": Entry(keyword_spotter, speech, "speech", 6),
     "regressor": Entry(regressor, scores, "regression", 20),
     "two_inputs": Entry(
-        two_inputs, photo_and_answers, "multi", 8, inputs=("image", "answers"),
+        two_inputs,
+        photo_and_answers,
+        "multi",
+        8,
+        inputs=("image", "answers"),
         outputs=(("y", "sparse_categorical_crossentropy"),),
     ),
     "two_outputs": Entry(
-        two_outputs, level_and_score, "multi", 20,
+        two_outputs,
+        level_and_score,
+        "multi",
+        20,
         outputs=(("level", "sparse_categorical_crossentropy"), ("score", "mse")),
     ),
 }

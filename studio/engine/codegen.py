@@ -16,7 +16,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from studio.engine.data import EVAL_FRACTION
+from studio.engine import arrays
+from studio.engine.data import EVAL_FRACTION, array_keys
 from studio.engine.pruning import MASK_UPDATES
 from studio.values.errors import DataError, ModelError
 from studio.values.recipe import Recipe
@@ -47,11 +48,14 @@ def script_for(
         )
     prep = prepare(model_source, data_source, trust=trust, seed=recipe.seed)
     model = as_functional(prep.model)
-    from_logits = not outputs_are_probabilities(model, prep.data.x_eval)
-    classifier = prep.data.y_eval is not None and prep.data.y_eval.dtype.kind == "i"
+    if prep.data.y_eval is None:
+        raise DataError(f"data {data_path}: has no labels; the exported script scores with them")
+    from_logits = [not p for p in outputs_are_probabilities(model, prep.data.x_eval)]
+    classifier = [y.dtype.kind == "i" for y in arrays.parts(prep.data.y_eval)]
+    several = len(prep.summary.inputs) > 1 or len(prep.summary.outputs) > 1
     parts = [
         _header(recipe, model_path, data_path),
-        _data(prep, classifier),
+        _data_of_several(prep, classifier) if several else _data(prep, classifier[0]),
         _model(
             model, from_logits, classifier, sequential=type(prep.model).__name__ == "Sequential"
         ),
@@ -61,7 +65,7 @@ def script_for(
         names = choose(
             model, p.layers, m_by_n_prunable if p.structure else prunable, "pruning.layers"
         )
-        parts.append(_pruning(p, sorted(names), len(prep.data.x_train)))
+        parts.append(_pruning(p, sorted(names), arrays.count(prep.data.x_train)))
     if recipe.clustering:
         names = choose(model, recipe.clustering.layers, clusterable, "clustering.layers")
         parts.append(_clustering(recipe.clustering, sorted(names)))
@@ -72,8 +76,8 @@ def script_for(
 
     if recurrent := recurrent_layers(model):
         parts.append(_recurrent(recurrent, unrolls(model, recipe.quantization.mode)))
-    parts.append(_convert(recipe))
-    parts.append(_evaluate(classifier))
+    parts.append(_convert(recipe, several))
+    parts.append(_evaluate_several(classifier) if several else _evaluate(classifier[0]))
     return "\n\n".join(textwrap.dedent(p).strip("\n") for p in parts) + "\n"
 
 
@@ -156,16 +160,75 @@ def _data(prep, classifier: bool) -> str:
         x_train = x_train.astype({prep.summary.input.dtype!r})
         x_eval = x_eval.astype({prep.summary.input.dtype!r})
         y_train, y_eval = y_train.astype({label_type}), y_eval.astype({label_type})
+        n_train = len(x_train)
     """
 
 
-def _model(model, from_logits: bool, classifier: bool, *, sequential: bool) -> str:
-    loss = (
-        f"keras.losses.SparseCategoricalCrossentropy(from_logits={from_logits})"
-        if classifier
+def _data_of_several(prep, classifier: list[bool]) -> str:
+    """The data section for a model with several inputs or outputs: lists of arrays."""
+    summary = prep.summary
+    in_names = [spec.name for spec in summary.inputs]
+    out_names = [spec.name for spec in summary.outputs]
+    x_keys = [array_keys(in_names, "x", i) for i in range(len(in_names))]
+    y_keys = [array_keys(out_names, "y", i) for i in range(len(out_names))]
+    inputs = [(tuple(s.shape), s.dtype) for s in summary.inputs]
+    label_types = ", ".join("np.int64" if c else "np.float32" for c in classifier)
+    ins, outs = ", ".join(in_names), ", ".join(out_names)
+    return f"""
+        # --- Data ---------------------------------------------------------------------------
+        # The model has {len(summary.inputs)} input(s) ({ins}) and {len(summary.outputs)} output(s) ({outs}), so
+        # x_* and y_* below are lists with one array per input and per output, in the
+        # model's order.  The .npz holds each under one of these names (as the studio reads it):
+        X_KEYS = {x_keys!r}
+        Y_KEYS = {y_keys!r}
+        # The studio's split: with *_train/*_test arrays, *_test is the evaluation part and
+        # *_train is shuffled with the seed; otherwise a seeded shuffle puts
+        # {EVAL_FRACTION:.0%} aside for evaluation and keeps the rest to fine-tune and calibrate.
+        arrays = dict(np.load(DATA))
+        rng = np.random.default_rng(SEED)
+
+
+        def named(keys, suffix=""):
+            return [next(arrays[k + suffix] for k in options if k + suffix in arrays)
+                    for options in keys]
+
+
+        if any(k + "_train" in arrays and k + "_test" in arrays for k in X_KEYS[0]):
+            x_train, y_train = named(X_KEYS, "_train"), named(Y_KEYS, "_train")
+            order = rng.permutation(len(x_train[0]))
+            x_train, y_train = [a[order] for a in x_train], [a[order] for a in y_train]
+            x_eval, y_eval = named(X_KEYS, "_test"), named(Y_KEYS, "_test")
+        else:
+            suffix = "" if any(k in arrays for k in X_KEYS[0]) else "_train"
+            x, y = named(X_KEYS, suffix), named(Y_KEYS, suffix)
+            order = rng.permutation(len(x[0]))
+            n_eval = max(1, int(round(len(x[0]) * {EVAL_FRACTION})))
+            x_eval, y_eval = [a[order[:n_eval]] for a in x], [a[order[:n_eval]] for a in y]
+            x_train, y_train = [a[order[n_eval:]] for a in x], [a[order[n_eval:]] for a in y]
+        INPUTS = {inputs!r}  # (shape, dtype) per input
+        for i, (shape, dtype) in enumerate(INPUTS):
+            if x_train[i].ndim == len(shape) and shape[-1] == 1:
+                x_train[i], x_eval[i] = x_train[i][..., None], x_eval[i][..., None]  # channel axis
+            x_train[i], x_eval[i] = x_train[i].astype(dtype), x_eval[i].astype(dtype)
+        LABEL_TYPES = [{label_types}]  # class numbers, or scores
+        y_train = [a.astype(t) for a, t in zip(y_train, LABEL_TYPES)]
+        y_eval = [a.astype(t) for a, t in zip(y_eval, LABEL_TYPES)]
+        n_train = len(x_train[0])
+    """
+
+
+def _model(model, from_logits: list[bool], classifier: list[bool], *, sequential: bool) -> str:
+    losses = [
+        f"keras.losses.SparseCategoricalCrossentropy(from_logits={logits})"
+        if is_classifier
         else "keras.losses.MeanSquaredError()"
-    )
-    metric = '"accuracy"' if classifier else '"mae"'
+        for logits, is_classifier in zip(from_logits, classifier, strict=True)
+    ]
+    metrics = ['["accuracy"]' if c else '["mae"]' for c in classifier]
+    if len(losses) == 1:
+        loss, metric = losses[0], metrics[0]
+    else:  # one loss per output (Keras adds them up)
+        loss, metric = f"[{', '.join(losses)}]", f"[{', '.join(metrics)}]"
     load = """
         # --- Model --------------------------------------------------------------------------
         # compile=False: the script compiles each fine-tune with its own optimizer.
@@ -179,15 +242,20 @@ def _model(model, from_logits: bool, classifier: bool, *, sequential: bool) -> s
             x = layer(x)
         model = keras.Model(inputs, x, name=model.name)
     """
-    ends = "raw scores (logits)" if from_logits else "softmax probabilities"
+    ends = ", ".join(
+        f"{'raw scores (logits)' if logits else 'softmax probabilities'} (from_logits={logits})"
+        if is_classifier
+        else "scores (mean squared error)"
+        for logits, is_classifier in zip(from_logits, classifier, strict=True)
+    )
     train = f"""
         def fine_tune(model, epochs, learning_rate, batch_size, callbacks=()):
             \"\"\"A short, gentle training run: each technique below needs one.\"\"\"
-            # The model ends in {ends}, so from_logits={from_logits}.
+            # The model ends in {ends}.
             model.compile(
                 optimizer=keras.optimizers.Adam(learning_rate),
                 loss={loss},
-                metrics=[{metric}],
+                metrics={metric},
             )
             model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True,
                       verbose=2, callbacks=list(callbacks))
@@ -217,7 +285,7 @@ def _pruning(p, names: list[str], samples: int) -> str:
         # in a short run), so the schedule is fitted to this run's {steps} steps: about
         # {MASK_UPDATES} updates, the last one reaching the target before training ends.
         keras.utils.set_random_seed(SEED)
-        steps = {p.epochs} * math.ceil(len(x_train) / {p.batch_size})
+        steps = {p.epochs} * math.ceil(n_train / {p.batch_size})
         frequency = max(1, steps // {MASK_UPDATES})
         last_update = ((steps - 1) // frequency) * frequency
         schedule = {schedule}  # {why}
@@ -333,19 +401,36 @@ def _recurrent(names: list[str], unroll: bool) -> str:
             twin.set_weights(original.get_weights())"""
         if unroll
         else """
-        model = keras.Model(fixed, model(fixed))"""
+        # A clone on the batch-1 inputs, sharing every layer (and so every weight).
+        model = keras.models.clone_model(model, input_tensors=fixed, clone_function=lambda la: la)"""
     )
     return f"""
         # --- Recurrent layers ({", ".join(names)}) -----------------------------------------
         # The converter needs a fixed batch size for them (the phone runs one sample at a
         # time); here they are {how}.
-        fixed = keras.Input(shape=x_train.shape[1:], batch_size=1, dtype=model.inputs[0].dtype)
+        samples = x_train if isinstance(x_train, list) else [x_train]
+        fixed = [keras.Input(shape=a.shape[1:], batch_size=1, dtype=t.dtype, name=name)
+                 for a, t, name in zip(samples, model.inputs, model.input_names)]
+        fixed = fixed[0] if len(fixed) == 1 else fixed
         {textwrap.indent(textwrap.dedent(clone).strip(chr(10)), " " * 8).lstrip()}
     """
 
 
-def _convert(recipe: Recipe) -> str:
+def _convert(recipe: Recipe, several: bool) -> str:
     q = recipe.quantization
+    if several:  # one array per input, fed by name (the converter orders inputs by name)
+        calibrate = [
+            f"calibration = [a[:{q.calibration_samples}] for a in x_train]",
+            "representative = lambda: (",
+            "    {name: a[i : i + 1] for name, a in zip(model.input_names, calibration)}",
+            "    for i in range(len(calibration[0]))",
+            ")",
+        ]
+    else:
+        calibrate = [
+            f"calibration = x_train[:{q.calibration_samples}]",
+            "representative = lambda: ([s[None]] for s in calibration)",
+        ]
     lines = ["converter = tf.lite.TFLiteConverter.from_keras_model(model)"]
     if q.mode == "none":
         lines.append("# No quantization: a float32 model.")
@@ -362,15 +447,15 @@ def _convert(recipe: Recipe) -> str:
         lines += [
             "# A QAT model carries int8 ranges for the layers tfmot annotated; calibration",
             "# fills in the rest (layers it cannot wrap would otherwise stay float32).",
-            f"calibration = x_train[:{q.calibration_samples}]",
-            "converter.representative_dataset = lambda: ([s[None]] for s in calibration)",
+            *calibrate,
+            "converter.representative_dataset = representative",
         ]
     elif q.mode in ("int8", "int16x8"):
         lines += [
             f"# Calibration: {q.calibration_samples} samples show the converter each "
             f"activation's range.",
-            f"calibration = x_train[:{q.calibration_samples}]",
-            "converter.representative_dataset = lambda: ([s[None]] for s in calibration)",
+            *calibrate,
+            "converter.representative_dataset = representative",
         ]
         if q.mode == "int16x8":
             lines.append(
@@ -405,7 +490,7 @@ def _convert(recipe: Recipe) -> str:
             "          if any(layer in part.split('/')[:-1] for part in n.split(';'))]",
             "debugger = tf.lite.experimental.QuantizationDebugger(",
             "    converter=converter,",
-            "    debug_dataset=lambda: ([s[None]] for s in calibration),",
+            "    debug_dataset=representative,",
             "    debug_options=tf.lite.experimental.QuantizationDebugOptions("
             "denylisted_nodes=denied),",
             ")",
@@ -460,3 +545,40 @@ def _evaluate(classifier: bool) -> str:
         + "\n"
         + score
     )
+
+
+def _evaluate_several(classifier: list[bool]) -> str:
+    """Evaluation for several inputs or outputs: LiteRT's signature runner takes and gives
+    them by name (QAT renames an output layer `score` to `quant_score`)."""
+    kinds = ", ".join(repr("top-1" if c else "mae") for c in classifier)
+    return f"""
+        # --- Evaluation with the LiteRT interpreter, one sample at a time ---------------------
+        # The signature runner takes each input and gives each output by name.
+        runner = Interpreter(model_content=tflite).get_signature_runner()
+        inputs, outputs = runner.get_input_details(), runner.get_output_details()
+        OUTPUT_NAMES = [n if n in outputs else "quant_" + n for n in model.output_names]
+        results = {{name: [] for name in OUTPUT_NAMES}}
+        for i in range(len(x_eval[0])):
+            feed = {{}}
+            for name, array in zip(model.input_names, x_eval):
+                value, detail = array[i : i + 1], inputs[name]
+                scale, zero = detail["quantization"]
+                if scale and detail["dtype"] != np.float32 and np.issubdtype(value.dtype, np.floating):
+                    value = np.round(value / scale + zero)  # int8/uint8 model input
+                feed[name] = value.astype(detail["dtype"])
+            got = runner(**feed)
+            for name in OUTPUT_NAMES:
+                result, detail = got[name].astype(np.float32), outputs[name]
+                scale, zero = detail["quantization"]
+                if scale and detail["dtype"] != np.float32:
+                    result = (result - zero) * scale  # back to real numbers
+                results[name].append(result[0])
+        for name, labels, kind in zip(OUTPUT_NAMES, y_eval, [{kinds}]):
+            predicted = np.asarray(results[name])
+            if kind == "top-1":
+                hits = np.mean(np.argmax(predicted, axis=-1) == labels)
+                print(f"output {{name}}: top-1 accuracy on {{len(labels)}} evaluation samples: {{hits:.4f}}")
+            else:
+                mae = np.mean(np.abs(predicted.reshape(len(labels), -1) - labels.reshape(len(labels), -1)))
+                print(f"output {{name}}: MAE on {{len(labels)}} evaluation samples: {{mae:.4f}}")
+    """

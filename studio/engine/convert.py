@@ -13,7 +13,6 @@ QuantizationDebugger, which can deny-list the operators of the named layers.
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 

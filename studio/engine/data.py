@@ -87,6 +87,14 @@ def load_data(
     )
 
 
+def array_keys(names: Sequence[str], kind: str, i: int) -> list[str]:
+    """The .npz array names that can hold input (kind "x") or output ("y") number `i` of
+    a model whose inputs or outputs are `names`: `x`/`y` for a model with one, the
+    model's own name for it, and `x0`, `y1`, …"""
+    keys = [kind] if len(names) == 1 else []
+    return keys + ([names[i]] if names[i] else []) + [f"{kind}{i}"]
+
+
 @dataclass(frozen=True)
 class _Names:
     """The model's input and output names ("" when unknown): they name a .npz's arrays."""
@@ -95,11 +103,7 @@ class _Names:
     outputs: tuple[str, ...]
 
     def keys(self, kind: str, i: int) -> list[str]:
-        """The array names that can hold input (kind "x") or output ("y") number `i`:
-        `x`/`y` for a model with one, the model's own name for it, and `x0`, `y1`, …"""
-        names = self.inputs if kind == "x" else self.outputs
-        keys = [kind] if len(names) == 1 else []
-        return keys + ([names[i]] if names[i] else []) + [f"{kind}{i}"]
+        return array_keys(self.inputs if kind == "x" else self.outputs, kind, i)
 
 
 def _load_npz(path: Path, seed: int, label: str, names: _Names) -> Dataset:
@@ -128,8 +132,11 @@ def _load_npz(path: Path, seed: int, label: str, names: _Names) -> Dataset:
         _same_length(label, "the test arrays", x_eval, y_eval)
         order = np.random.default_rng(seed).permutation(count(x_train))
         return Dataset(
-            label, take(x_train, order), None if y_train is None else take(y_train, order),
-            x_eval, y_eval,
+            label,
+            take(x_train, order),
+            None if y_train is None else take(y_train, order),
+            x_eval,
+            y_eval,
         )
     train_only = not any(k in arrays for k in first) and any(f"{k}_train" in arrays for k in first)
     suffix = "_train" if train_only else ""

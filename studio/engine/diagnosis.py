@@ -28,7 +28,7 @@ import tf_keras as keras
 
 from studio.engine.arrays import Arrays, count, for_keras, parts, sample, take
 from studio.engine.convert import converter_for, representative
-from studio.engine.measure import to_input, io_details
+from studio.engine.measure import io_details, to_input
 from studio.engine.tflite_file import layer_of
 from studio.values.errors import ConversionError, first_line
 from studio.values.metrics import LayerError
@@ -47,9 +47,7 @@ def _relative(reference: np.ndarray, value: np.ndarray) -> float:
     return rms / spread if spread > 0 else (0.0 if rms == 0 else float("inf"))
 
 
-def layer_errors(
-    model: keras.Model, calibration: Arrays, samples: int = 100
-) -> list[LayerError]:
+def layer_errors(model: keras.Model, calibration: Arrays, samples: int = 100) -> list[LayerError]:
     """Per-layer int8 error of `model`, worst (largest added error) first."""
     from studio.engine.convert import convert
 

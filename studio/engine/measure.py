@@ -82,13 +82,15 @@ def io_details(
     by_index = {d["index"]: d for d in ins + outs}
 
     def ordered(names: Sequence[str], named: dict, what: str) -> list[dict]:
-        names = list(names) or list(named)
-        if set(names) != set(named):
+        # QAT wraps an output layer `score` as `quant_score`, which names the output.
+        keys = [next((k for k in (n, f"quant_{n}") if k in named), n) for n in names]
+        keys = keys or list(named)
+        if set(keys) != set(named):
             raise MeasureError(
                 f"the .tflite file's {what} ({', '.join(sorted(named))}) are not the model's "
                 f"({', '.join(names)})"
             )
-        return [by_index[named[n]["index"]] for n in names]
+        return [by_index[named[k]["index"]] for k in keys]
 
     return (
         ordered(inputs, runner.get_input_details(), "inputs"),
@@ -114,9 +116,7 @@ def predict(
     threads = threads or os.cpu_count() or 1
     interp = interpreter(model, threads)
     ins, outs = io_details(interp, inputs, outputs)
-    resizable = all(
-        d["shape_signature"][0] == -1 for d in ins if len(d["shape_signature"])
-    )
+    resizable = all(d["shape_signature"][0] == -1 for d in ins if len(d["shape_signature"]))
     size = batch if resizable else 1
     results: list[list[np.ndarray]] = []
     current = None
@@ -130,7 +130,9 @@ def predict(
             except (RuntimeError, ValueError):
                 if size == 1:
                     shapes = ", ".join(str(list(d["shape"])) for d in ins)
-                    raise MeasureError(f"LiteRT cannot run the model with input shape {shapes}") from None
+                    raise MeasureError(
+                        f"LiteRT cannot run the model with input shape {shapes}"
+                    ) from None
                 return predict(model, x, threads=threads, batch=1, inputs=inputs, outputs=outputs)
             current = len(chunk[0])
         for d, c in zip(ins, chunk, strict=True):

@@ -45,9 +45,7 @@ def recurrent_layers(model: Any) -> list[str]:
     return [layer.name for layer in all_layers(model) if isinstance(layer, kinds)]
 
 
-def for_conversion(
-    model: Any, mode: str, sample_shapes: tuple[tuple[int, ...], ...] | None
-) -> Any:
+def for_conversion(model: Any, mode: str, sample_shapes: tuple[tuple[int, ...], ...] | None) -> Any:
     """The model to hand the converter: itself when it has no recurrent layer; else a
     batch-1 twin sharing its weights, with recurrent layers unrolled for int8/int16x8.
 
