@@ -177,3 +177,45 @@ def test_image_sizes_are_read_from_headers_before_decoding(tmp_path, monkeypatch
     monkeypatch.setattr("studio.engine.data.MAX_IMAGE_BYTES", 1000)
     with pytest.raises(DataError, match=r"too large to load: 6 images of 300x200"):
         load_data(tmp_path)
+
+
+IMAGE = InputSpec("image", (8, 8, 1), "float32")
+ANSWERS = InputSpec("answers", (4,), "float32")
+LEVEL = InputSpec("level", (3,), "float32")
+SCORE = InputSpec("score", (1,), "float32")
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [("image", "answers", "level", "score"), ("x0", "x1", "y0", "y1")],
+)
+def test_several_inputs_and_outputs_come_by_name_or_number(tmp_path, keys):
+    rng = np.random.default_rng(0)
+    image, answers = rng.random((30, 8, 8), np.float32), rng.random((30, 4), np.float32)
+    level, score = np.arange(30) % 3, rng.random((30, 1))
+    np.savez(tmp_path / "d.npz", **dict(zip(keys, (image, answers, level, score), strict=True)))
+    ins, outs = (IMAGE, ANSWERS), (LEVEL, SCORE)
+    data = fit_to_model(load_data(tmp_path / "d.npz", inputs=ins, outputs=outs), ins, outs)
+    (x_img, x_ans), (y_level, y_score) = data.x_train, data.y_train
+    assert x_img.shape == (24, 8, 8, 1) and x_ans.shape == (24, 4)  # channel axis added
+    assert y_level.dtype == np.int64 and y_score.dtype == np.float32
+    assert data.inputs == ("image", "answers") and data.outputs == ("level", "score")
+    # One shuffle for all arrays: each sample's parts stay together.
+    rows = {a.tobytes(): b.tobytes() for a, b in zip(answers, image, strict=True)}
+    for a, b in zip(x_ans, x_img[..., 0], strict=True):
+        assert rows[a.tobytes()] == b.tobytes()
+    assert len(data.calibration(5)) == 2 and data.calibration(5)[0].shape == (5, 8, 8, 1)
+
+
+def test_a_missing_input_array_is_named_with_what_to_do(tmp_path):
+    np.savez(tmp_path / "d.npz", image=np.zeros((10, 8, 8)), y=np.zeros(10, int))
+    with pytest.raises(DataError, match=r"no array named answers or x1 for the inputs.*x0, x1"):
+        load_data(tmp_path / "d.npz", inputs=(IMAGE, ANSWERS), outputs=(LEVEL,))
+    with pytest.raises(DataError, match=r"image folder feeds one input.*image, answers"):
+        load_data(tmp_path, inputs=(IMAGE, ANSWERS))
+
+
+def test_labels_for_only_some_outputs_are_refused(tmp_path):
+    np.savez(tmp_path / "d.npz", x=np.zeros((10, 4)), level=np.zeros(10, int))
+    with pytest.raises(DataError, match=r"no array named score or y1 for the labels"):
+        load_data(tmp_path / "d.npz", inputs=(ANSWERS,), outputs=(LEVEL, SCORE))

@@ -96,3 +96,40 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(StudioError, match=r"cannot write .*m\.tflite: No space left on device"):
         atomic.write_bytes(tmp_path / "m.tflite", b"x" * 100)
     assert os.listdir(tmp_path) == []
+
+
+def test_several_inputs_and_outputs_are_matched_by_name(tmp_path):
+    """The converter orders a signature's tensors by name ("answers" before "image", "level"
+    before "score"); measurement feeds and reads them in the Keras model's order."""
+    import tf_keras as keras
+
+    from studio.engine.data import Dataset
+    from studio.values.metrics import Metrics
+
+    keras.utils.set_random_seed(0)
+    image, answers = keras.Input((6,), name="image"), keras.Input((2,), name="answers")
+    joined = keras.layers.Concatenate()([image, 100.0 * answers])
+    score = keras.layers.Dense(1, name="score")(joined)
+    level = keras.layers.Dense(3, activation="softmax", name="level")(joined)
+    model = keras.Model([image, answers], [score, level])
+    rng = np.random.default_rng(0)
+    x = (rng.random((20, 6), np.float32), rng.random((20, 2), np.float32))
+    want = [t.numpy() for t in model(list(x))]
+    blob = convert(model, Quantization())
+    got = predict(blob, x, inputs=("image", "answers"), outputs=("score", "level"))
+    np.testing.assert_allclose(got[0], want[0], atol=1e-4)
+    np.testing.assert_allclose(got[1], want[1], atol=1e-4)
+
+    path = tmp_path / "m.tflite"
+    atomic.write_bytes(path, blob)
+    labels = (want[0][:, 0] + 0.5, want[1].argmax(-1).astype(np.int64))
+    data = Dataset(
+        "t", x, labels, x, labels, inputs=("image", "answers"), outputs=("score", "level")
+    )
+    metrics, _ = measure(path, data)
+    assert [(o.name, o.metric) for o in metrics.outputs] == [("score", "mae"), ("level", "top1")]
+    assert metrics.output == "score" and metrics.accuracy == pytest.approx(0.5, abs=1e-3)
+    level = metrics.for_output("level")
+    assert level.accuracy == 1.0 and level.metric == "top1" and level.output == "level"
+    again = Metrics.from_dict(metrics.to_dict())
+    assert again.outputs == metrics.outputs and again.output == "score"
