@@ -9,7 +9,14 @@ from pathlib import Path
 from studio.jobs import kinds
 from studio.jobs.inprocess import Crash
 from studio.values import atomic
-from studio.values.metrics import InputSpec, Latency, LayerInfo, Metrics, ModelSummary
+from studio.values.metrics import (
+    InputSpec,
+    Latency,
+    LayerInfo,
+    Metrics,
+    ModelSummary,
+    OutputScore,
+)
 from studio.values.progress import Event
 from studio.values.recipe import Recipe
 from studio.values.results import Result
@@ -51,8 +58,17 @@ def summary(name: str = "m", layers: tuple[str, ...] = ("dense",)) -> ModelSumma
     )
 
 
-def _write_candidate(folder: Path, recipe: dict, accuracy: float) -> dict:
-    metrics = figures(5, accuracy, size=10).to_dict()
+def two_heads(level: float, score: float) -> dict:
+    """A two-output model's figures: a class head (judged by default) and a score head."""
+    outputs = (
+        OutputScore("level", level, "top1", 1.0, 0.01),
+        OutputScore("score", score, "mae", None, 0.02),
+    )
+    return {"outputs": outputs, "output": "level"}
+
+
+def _write_candidate(folder: Path, recipe: dict, accuracy: float, **more) -> dict:
+    metrics = figures(5, accuracy, size=10, **more).to_dict()
     atomic.write_bytes(folder / "model.tflite", b"0123456789")
     atomic.write_text(folder / "recipe.json", Recipe.from_dict(recipe).to_json())
     atomic.write_json(folder / "metrics.json", {**metrics, "label": "x"})
@@ -68,6 +84,7 @@ class StandIns:
         self.crash_after: int | None = None
         self.baseline_gate = threading.Event()
         self.baseline_gate.set()
+        self.two_heads = False  # figures of a model with two outputs
 
     def handlers(self) -> dict:
         return {
@@ -97,11 +114,13 @@ class StandIns:
     def baseline(self, model, data, out_dir, threads=1, trust=False, report=None):
         while not self.baseline_gate.wait(0.01):
             report(Event("baseline", "waiting", 0.5))
-        return {"summary": summary().to_dict(), "metrics": figures(20, 0.99).to_dict()}
+        more = two_heads(0.99, 0.1) if self.two_heads else {}
+        return {"summary": summary().to_dict(), "metrics": figures(20, 0.99, **more).to_dict()}
 
     def optimize(self, model, data, recipe, out_dir, threads=1, trust=False, report=None):
         report(Event("convert", "converting", 0.0))
-        return {"metrics": _write_candidate(Path(out_dir), recipe, 0.98)}
+        more = two_heads(0.98, 0.3) if self.two_heads else {}
+        return {"metrics": _write_candidate(Path(out_dir), recipe, 0.98, **more)}
 
     def sweep_group(self, model, data, out_dir, entries, report=None, **_):
         results = []

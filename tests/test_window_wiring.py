@@ -99,3 +99,33 @@ def test_the_diagnosis_queues_a_selective_candidate(qtbot, window):
     assert candidate.recipe.quantization.float_layers == ("dense",)
     qtbot.waitUntil(lambda: window.workbench.candidate(1).status == "done", timeout=WAIT)
     assert "plain int8" in window.diagnosis.status.text()
+
+
+def test_a_two_output_model_is_judged_by_the_output_the_user_picks(qtbot, window):
+    from studio.values.session import Session
+
+    window.stand_ins.two_heads = True
+    window.open_model("demo", "demo")
+    wb, panel = window.workbench, window.model_panel
+    qtbot.waitUntil(lambda: wb.session.baseline is not None, timeout=WAIT)
+    window.setup_tabs.setCurrentWidget(panel)
+    assert panel.output_choice.isVisible() and panel.output_choice.count() == 2
+    assert panel.output_choice.currentData() == "level"
+    assert "output score: 0.1000 MAE" in panel.status.text()
+    cid = wb.run(Recipe(quantization=Quantization(mode="int8")))
+    qtbot.waitUntil(lambda: wb.candidate(cid).status == "done", timeout=WAIT)
+    assert wb.candidate(cid).metrics.metric == "top1"
+
+    panel.output_choice.setCurrentIndex(1)
+    panel.output_choice.activated.emit(1)
+    judged = wb.candidate(cid).metrics
+    assert (judged.metric, judged.accuracy, judged.output) == ("mae", 0.3, "score")
+    assert wb.session.baseline.accuracy == 0.1
+    assert "MAE" in window.plots[0].getAxis("left").labelText
+    # 0.3 against 0.1 MAE is 0.2 worse: outside a budget of 0.1, inside one of 0.25
+    window.budget.setValue(0.1)
+    assert window.recommended["smallest"] is None
+    window.budget.setValue(0.25)
+    assert window.recommended["smallest"] == cid
+    again = Session.open(wb.session.folder)
+    assert again.output == "score" and again.candidates[cid].metrics.metric == "mae"

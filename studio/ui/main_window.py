@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self.editor.run_requested.connect(self._run)
         self.model_panel.open_model_requested.connect(self.commands.ask_model)
         self.model_panel.data_chosen.connect(self.set_data)
+        self.model_panel.output_chosen.connect(wb.set_output)
         self.budget.valueChanged.connect(wb.set_budget)
         wb.budget_changed.connect(state.update_recommendation)
         state.selection_changed.connect(self._on_selection)

@@ -213,6 +213,12 @@ class Workbench(QObject):
             self.session.set_budget(budget)
             self.budget_changed.emit()
 
+    def set_output(self, name: str) -> None:
+        """Judge candidates by another output of a multi-output model (see Session)."""
+        if self.session is not None and name and name != self.session.output:
+            self.session.set_output(name)
+            self.baseline_changed.emit()  # every view reloads the figures
+
     def recommendation(self) -> Recommendation:
         """The smallest and the fastest candidate within the budget, by candidate name;
         candidates whose files went away are marked missing first, never recommended."""

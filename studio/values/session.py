@@ -115,6 +115,7 @@ class Session:
         self.data = data
         self.trust = trust
         self.budget = 1.0  # accepted top-1 drop, in percentage points
+        self.output = ""  # which output the figures are judged by ("" = the first)
         self.summary: ModelSummary | None = None
         self.baseline: Metrics | None = None
         self.candidates: dict[int, Candidate] = {}
@@ -170,6 +171,7 @@ class Session:
         try:
             session = cls(folder, str(raw["model"]), str(raw["data"]), trust=bool(raw["trust"]))
             session.budget = float(raw.get("budget", 1.0))
+            session.output = str(raw.get("output", ""))
             if raw.get("summary") is not None:
                 session.summary = ModelSummary.from_dict(raw["summary"])
             if raw.get("baseline") is not None:
@@ -190,6 +192,7 @@ class Session:
             "data": self.data,
             "trust": self.trust,
             "budget": self.budget,
+            "output": self.output,
             "summary": None if self.summary is None else self.summary.to_dict(),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "candidates": [c.to_dict() for c in self.candidates.values()],
@@ -216,14 +219,33 @@ class Session:
         return candidate
 
     def update(self, candidate_id: int, **changes: Any) -> Candidate:
+        if changes.get("metrics") is not None:
+            changes["metrics"] = self._judged(changes["metrics"])
         candidate = dataclasses.replace(self.candidates[candidate_id], **changes)
         self.candidates[candidate_id] = candidate
         self.save()
         return candidate
 
     def set_baseline(self, summary: ModelSummary, metrics: Metrics) -> None:
-        self.summary, self.baseline = summary, metrics
+        self.summary, self.baseline = summary, self._judged(metrics)
         self.save()
+
+    def set_output(self, name: str) -> None:
+        """Judge every figure by output `name` (a model with several outputs): the plots,
+        the budget and the recommendation follow.  Each candidate's figures hold every
+        output's, so switching back and forth loses nothing."""
+        self.output = name
+        if self.baseline is not None:
+            self.baseline = self._judged(self.baseline)
+        for cid, candidate in self.candidates.items():
+            if candidate.metrics is not None:
+                self.candidates[cid] = dataclasses.replace(
+                    candidate, metrics=self._judged(candidate.metrics)
+                )
+        self.save()
+
+    def _judged(self, metrics: Metrics) -> Metrics:
+        return metrics.for_output(self.output) if self.output else metrics
 
     def set_budget(self, budget: float) -> None:
         self.budget = budget
@@ -247,7 +269,7 @@ class Session:
             )
         except (OSError, UnicodeDecodeError, ValueError, StudioError):
             return None
-        return metrics if recipe == self.candidates[candidate_id].recipe else None
+        return self._judged(metrics) if recipe == self.candidates[candidate_id].recipe else None
 
     def file_problem(self, candidate_id: int) -> str:
         """Why a finished candidate's model can no longer be used ('' if it can)."""

@@ -41,6 +41,7 @@ def shown_source(source: str) -> str:
 class ModelPanel(QWidget):
     open_model_requested = Signal()
     data_chosen = Signal(str)
+    output_chosen = Signal(str)  # a model with several outputs: which one to judge by
 
     def __init__(self) -> None:
         super().__init__()
@@ -60,6 +61,15 @@ class ModelPanel(QWidget):
         self.data_kind.activated.connect(self._choose_data)
         self.data_label = QLabel()
         self.data_label.setWordWrap(True)
+        self.output_choice = QComboBox()
+        self.output_choice.setToolTip(
+            "The model has several outputs; every one is measured. The plots, the accuracy "
+            "budget and the recommendation judge candidates by the output chosen here."
+        )
+        self.output_choice.activated.connect(
+            lambda _: self.output_chosen.emit(self.output_choice.currentData())
+        )
+        self.output_label = QLabel("Judge by")
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.layers = QTableWidget(0, 6)
@@ -86,6 +96,9 @@ class ModelPanel(QWidget):
         form.addRow("Model", row)
         form.addRow("Data", self.data_kind)
         form.addRow("", self.data_label)
+        form.addRow(self.output_label, self.output_choice)
+        self.output_label.hide()
+        self.output_choice.hide()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.status)
@@ -105,14 +118,24 @@ class ModelPanel(QWidget):
         set_role(self.status, "error" if error else "status")
 
     def show_summary(self, summary: ModelSummary, baseline: Metrics) -> None:
-        inp, out = summary.input, summary.output
+        ins = ", ".join(f"{s.name} {s.shape} {s.dtype}" for s in summary.inputs)
+        outs = ", ".join(f"{s.name} {s.shape}" for s in summary.outputs)
+        several = len(summary.inputs) > 1 or len(summary.outputs) > 1
         text = (
-            f"{summary.name}: {summary.params:,} parameters, input "
-            f"{inp.shape} {inp.dtype}, output {out.shape}.\n"
-            f"Float baseline: {units.size(baseline.size_bytes)} "
+            f"{summary.name}: {summary.params:,} parameters, "
+            + (
+                f"inputs {ins}; outputs {outs}.\n"
+                if several
+                else f"input {summary.input.shape} {summary.input.dtype}, output {summary.output.shape}.\n"
+            )
+            + f"Float baseline: {units.size(baseline.size_bytes)} "
             f"({units.size(baseline.gzip_bytes)} gzipped), {units.score(baseline)}, "
             f"{units.latency(baseline)}."
         )
+        for o in baseline.outputs:
+            judged = " (judged by)" if o.name == baseline.output else ""
+            text += f"\n  output {o.name}: {units.score(baseline.for_output(o.name))}{judged}"
+        self._show_outputs(baseline)
         if summary.origin:
             text += f"\n{summary.origin}."
         if summary.limitation:
@@ -139,6 +162,18 @@ class ModelPanel(QWidget):
                 self.layers.setItem(r, c, item)
         self.layers.resizeColumnsToContents()
         self.layers.setUpdatesEnabled(True)
+
+    def _show_outputs(self, baseline: Metrics) -> None:
+        """The output choice, shown only for a model with several outputs."""
+        self.output_choice.clear()
+        for o in baseline.outputs:
+            kind = "top-1 accuracy" if o.metric == "top1" else "mean absolute error"
+            self.output_choice.addItem(f"{o.name} ({kind})", o.name)
+            if o.name == baseline.output:
+                self.output_choice.setCurrentIndex(self.output_choice.count() - 1)
+        several = bool(baseline.outputs)
+        self.output_label.setVisible(several)
+        self.output_choice.setVisible(several)
 
     def _choose_data(self) -> None:
         kind = self.data_kind.currentData()
