@@ -117,12 +117,13 @@ def _score(metrics: dict) -> str:
     return f"MAE {value:.3f}" if metrics.get("metric") == "mae" else f"{100 * value:.1f} %"
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], kept: list[str] = ()) -> str:
     base = {(r["model"], r["flavour"]): r["metrics"] for r in rows if r["recipe"] == "baseline"}
     lines = [
         "| model | saved with | recipe | outcome | float → candidate | gzip ratio | seconds |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
+    lines += kept
     for r in rows:
         if r["recipe"] == "baseline":
             continue
@@ -144,17 +145,31 @@ def table(rows: list[dict]) -> str:
 
 
 def write(rows: list[dict]) -> None:
+    """Replace the zoo section; rows of models this run did not cover are kept, so the
+    zoo can be measured a few models at a time."""
     from studio.values import atomic
 
-    section = (
-        f"{BEGIN}\n## Model zoo\n\nWritten by `python benchmarks/zoo.py` on "
-        f"{time.strftime('%Y-%m-%d %H:%M')}: models from `tests/zoo.py`, trained a few "
-        f"epochs on the project's own data, each recipe run by the studio's sweep engine "
-        f"(accuracy is top-1 on the held-out part; MAE for the regressor). Models in this "
-        f"run: {', '.join(dict.fromkeys(r['model'] for r in rows))}.\n\n"
-        f"{table(rows)}\n{END}"
-    )
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    ran = {r["model"] for r in rows}
+    kept: list[str] = []
+    if BEGIN in text and END in text:
+        old = text[text.index(BEGIN) : text.index(END)]
+        kept = [
+            line
+            for line in old.splitlines()
+            if line.startswith("| ")
+            and not line.startswith("| model ")
+            and line.split("|")[1].strip() not in ran
+        ]
+    models = list(dict.fromkeys([line.split("|")[1].strip() for line in kept] + list(ran)))
+    section = (
+        f"{BEGIN}\n## Model zoo\n\nWritten by `python benchmarks/zoo.py` (last run "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, for {', '.join(sorted(ran))}): models from "
+        f"`tests/zoo.py`, trained a few epochs on the project's own data, each recipe run "
+        f"by the studio's sweep engine (accuracy is top-1 on the held-out part; MAE for "
+        f"the regressor; a model with two outputs is scored on its first). Models: "
+        f"{', '.join(models)}.\n\n{table(rows, kept)}\n{END}"
+    )
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
     else:

@@ -83,3 +83,30 @@ def test_calibration_sample_count_is_used(demo):
         demo.model, Quantization(mode="int8", calibration_samples=100), demo.data.calibration(100)
     )
     assert a != b
+
+
+def test_tensorflow_ops_are_an_explained_opt_in(tmp_path):
+    """An operation TFLite's builtins lack: refused with the op named and the way out;
+    converted with 'select TF ops' on; and the file is not passed off as measured."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from studio.engine.data import Dataset
+    from studio.engine.measure import measure
+    from studio.engine.tflite_file import flex_ops
+    from studio.values import atomic
+    from studio.values.errors import ConversionError, MeasureError
+
+    inp = keras.Input((3, 3))
+    det = keras.layers.Lambda(lambda t: tf.linalg.det(t)[:, None], name="det")(inp)
+    model = keras.Model(inp, keras.layers.Dense(2, name="out")(det))
+    with pytest.raises(ConversionError, match=r"MatrixDeterminant.*Allow TensorFlow ops"):
+        convert(model, Quantization())
+    blob = convert(model, Quantization(select_tf_ops=True))
+    assert flex_ops(blob) == ["FlexMatrixDeterminant"]
+    assert flex_ops(convert(model, Quantization(mode="dynamic", select_tf_ops=True))) != []
+    path = tmp_path / "flex.tflite"
+    atomic.write_bytes(path, blob)
+    x = np.random.default_rng(0).random((4, 3, 3), np.float32)
+    with pytest.raises(MeasureError, match=r"FlexMatrixDeterminant.*cannot run them"):
+        measure(path, Dataset("d", x, None, x, None))

@@ -477,6 +477,13 @@ def _convert(recipe: Recipe, several: bool) -> str:
             f"converter.inference_input_type = tf.{q.io_type}",
             f"converter.inference_output_type = tf.{q.io_type}",
         ]
+    if q.select_tf_ops:
+        lines += [
+            "# Allowed: TensorFlow's own kernels (select TF ops) for operations TFLite's",
+            "# builtins lack; the app then needs the select-TF-ops runtime (several MB more).",
+            "converter.target_spec.supported_ops = set(converter.target_spec.supported_ops) | {",
+            "    tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS}",
+        ]
     if q.float_layers and not q.qat:
         lines += [
             f"# Selective quantization: the operators of {', '.join(q.float_layers)} stay in "

@@ -13,6 +13,8 @@ QuantizationDebugger, which can deny-list the operators of the named layers.
 
 from __future__ import annotations
 
+import re
+
 import tensorflow as tf
 import tf_keras as keras
 
@@ -58,16 +60,45 @@ def failure(model: keras.Model, mode: str, err: Exception) -> str:
     what = "the float model (mode 'none')" if mode == "none" else f"mode {mode!r}"
     layers = [la.name for la in all_layers(model) if f"/{la.name}/" in text]
     where = f" at layer {layers[0]!r}" if layers else ""
-    return f"the TFLite converter failed on {what}{where}: {detail.strip()[:400]}"
+    hint = ""
+    if "ops_select" in text:
+        ops = re.search(r"TF Select ops: ([^\n]+)", text)
+        named = f" ({ops[1].strip()[:120]})" if ops else ""
+        hint = (
+            f"; the model uses TensorFlow operations TFLite's builtin set lacks{named}: "
+            f"replace them, or switch 'Allow TensorFlow ops' on in Quantization (the app "
+            f"then needs the larger select-TF-ops runtime)"
+        )
+    return f"the TFLite converter failed on {what}{where}: {detail.strip()[:400]}{hint}"
 
 
 def converter_for(
     model: keras.Model, recipe: Quantization, calibration: Arrays | None, *, qat: bool
 ) -> tf.lite.TFLiteConverter:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    _configure(converter, recipe, model, calibration, qat=qat)
+    if recipe.select_tf_ops:
+        # Builtins first; TensorFlow's kernels only for what they cannot express.
+        builtins = converter.target_spec.supported_ops or {tf.lite.OpsSet.TFLITE_BUILTINS}
+        converter.target_spec.supported_ops = {
+            *builtins,
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+            tf.lite.OpsSet.SELECT_TF_OPS,
+        }
+    return converter
+
+
+def _configure(
+    converter: tf.lite.TFLiteConverter,
+    recipe: Quantization,
+    model: keras.Model,
+    calibration: Arrays | None,
+    *,
+    qat: bool,
+) -> None:
     mode = recipe.mode
     if mode == "none":
-        return converter
+        return
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if mode == "float16":
         converter.target_spec.supported_types = [tf.float16]
@@ -97,7 +128,6 @@ def converter_for(
     if mode in ("int8", "int16x8") and recipe.io_type != "float32":
         converter.inference_input_type = IO_DTYPES[recipe.io_type]
         converter.inference_output_type = IO_DTYPES[recipe.io_type]
-    return converter
 
 
 def representative(model: keras.Model, calibration: Arrays, recipe: Quantization):

@@ -23,7 +23,7 @@ import numpy as np
 
 from studio.engine.arrays import Arrays, count, pack, parts, sample, take
 from studio.engine.data import Dataset
-from studio.engine.tflite_file import read_checked, weight_figures
+from studio.engine.tflite_file import flex_ops, read_checked, weight_figures
 from studio.values.errors import MeasureError
 from studio.values.metrics import Latency, Metrics, OutputScore
 from studio.values.processes import command
@@ -244,6 +244,13 @@ def measure(
     "the" figure until the user picks another (`Metrics.for_output`)."""
     path = Path(path)
     blob = read_checked(path)
+    if flex := flex_ops(blob):
+        raise MeasureError(
+            f"{path.name} needs TensorFlow's own kernels for {', '.join(flex)} (select TF "
+            f"ops): LiteRT on this computer cannot run them, so the studio cannot measure "
+            f"its accuracy or speed. On a phone it needs the select-TF-ops runtime "
+            f"(several MB more in the app); to stay on builtins, replace those operations"
+        )
     names = {"inputs": data.inputs, "outputs": data.outputs}
     one = sample(data.x_eval, 0) if count(data.x_eval) else None
     seconds: dict[str, float] = {}

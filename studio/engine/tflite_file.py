@@ -80,6 +80,19 @@ def _parse(data: bytes):
         ) from err
 
 
+def flex_ops(data: bytes) -> list[str]:
+    """The TensorFlow (select TF ops, "Flex") kernels the file needs, e.g.
+    ["FlexMatrixDeterminant"]: LiteRT's Python runtime has none of them."""
+    names = set()
+    for code in _parse(data).operatorCodes or []:
+        custom = code.customCode
+        if custom is not None:
+            name = custom.decode() if isinstance(custom, bytes) else str(custom)
+            if name.startswith("Flex"):
+                names.add(name)
+    return sorted(names)
+
+
 def weight_figures(data: bytes) -> list[LayerFigures]:
     """Sparsity and distinct values of every weight tensor in subgraph 0."""
     from ai_edge_litert import schema_py_generated as schema

@@ -140,9 +140,14 @@ class Quantization:
     calibration_samples: int = 100
     io_type: str = "float32"
     float_layers: tuple[str, ...] = ()
+    # Let the converter fall back to TensorFlow's own kernels ("select TF ops", Flex) for
+    # operations TFLite's builtin set cannot express.  Opt-in: the app then ships the
+    # select-TF-ops runtime, several MB larger, and LiteRT here cannot run those kernels.
+    select_tf_ops: bool = False
 
     def __post_init__(self) -> None:
         _check_choice("quantization.mode", self.mode, QUANT_MODES)
+        _check_choice("quantization.select_tf_ops", self.select_tf_ops, (True, False))
         _check_choice("quantization.qat", self.qat, (True, False))
         if self.qat and self.mode != "int8":
             _fail(
@@ -290,6 +295,8 @@ class Recipe:
             parts.append("QAT int8")
         elif q.mode != "none":
             parts.append(q.mode)
+        if q.select_tf_ops:
+            parts.append("TF ops")
         return " + ".join(parts) or "float"
 
 

@@ -82,6 +82,17 @@ class QuantizationPanel(TechniquePanel):
                 default_checked=False,
             ),
         )
+        self.select_tf_ops = self.add_row(
+            "Allow TensorFlow ops",
+            QCheckBox("fall back to TensorFlow kernels (select TF ops)"),
+        )
+        self.select_tf_ops.setToolTip(
+            "For models with operations TFLite's builtin set cannot express: the converter "
+            "uses TensorFlow's own kernels for those. The cost: the app must ship the "
+            "select-TF-ops runtime, several MB larger, and the studio cannot run such "
+            "operations here to measure the file. Leave off unless the conversion "
+            "fails and says so."
+        )
         self.mode.currentIndexChanged.connect(self._sync_enabled)
         self.qat.toggled.connect(self._sync_enabled)
         self._sync_enabled()
@@ -106,6 +117,7 @@ class QuantizationPanel(TechniquePanel):
             calibration_samples=self.calibration.value(),
             io_type=self.io_type.currentData(),
             float_layers=self.float_layers.checked(),
+            select_tf_ops=self.select_tf_ops.isChecked(),
         )
 
     def set_value(self, q: Quantization) -> None:
@@ -118,3 +130,4 @@ class QuantizationPanel(TechniquePanel):
         self.calibration.setValue(q.calibration_samples)
         select_value(self.io_type, q.io_type)
         self.float_layers.set_checked(q.float_layers)
+        self.select_tf_ops.setChecked(q.select_tf_ops)
