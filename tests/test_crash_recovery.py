@@ -93,10 +93,13 @@ def _measured_on_disk(root: Path) -> dict[str, dict]:
 
 
 def _queued(root: Path) -> bool:
-    """Whether the sweep's candidates are in the session (and so the baseline is done)."""
+    """Whether all the sweep's candidates are in the session (and so the baseline is
+    done).  The window records them one save at a time: on a loaded machine a kill at
+    the first one would find the others never added."""
     for path in root.glob("*/session.json"):
         try:
-            return bool(json.loads(path.read_text())["candidates"])
+            candidates = json.loads(path.read_text())["candidates"]
+            return len(candidates) == len(GRID["quantization.mode"])
         except (ValueError, KeyError):
             return False
     return False
