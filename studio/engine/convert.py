@@ -79,9 +79,8 @@ def converter_for(
     _configure(converter, recipe, model, calibration, qat=qat)
     if recipe.select_tf_ops:
         # Builtins first; TensorFlow's kernels only for what they cannot express.
-        builtins = converter.target_spec.supported_ops or {tf.lite.OpsSet.TFLITE_BUILTINS}
         converter.target_spec.supported_ops = {
-            *builtins,
+            *converter.target_spec.supported_ops,
             tf.lite.OpsSet.TFLITE_BUILTINS,
             tf.lite.OpsSet.SELECT_TF_OPS,
         }

@@ -65,9 +65,12 @@ def load_data(
     `inputs`/`outputs` (the model's) name the arrays a .npz holds for a model with
     several of either, and let an image folder of the wrong size be refused from the
     image headers, before thousands of large images are decoded."""
-    names = _Names(tuple(s.name for s in inputs) or ("",), tuple(s.name for s in outputs) or ("",))
+    names = {
+        "x": tuple(s.name for s in inputs) or ("",),  # "" = one, name unknown
+        "y": tuple(s.name for s in outputs) or ("",),
+    }
     if str(source) == DEMO:
-        return _load_npz(DEMO_DATA, seed, "the bundled demo data", _Names(("",), ("",)))
+        return _load_npz(DEMO_DATA, seed, "the bundled demo data", {"x": ("",), "y": ("",)})
     path = Path(source)
     if not path.exists():
         raise DataError(f"data {path} does not exist; give a .npz file, an image folder or 'demo'")
@@ -75,7 +78,7 @@ def load_data(
         if len(inputs) > 1:
             raise DataError(
                 f"data {path}: an image folder feeds one input, but the model has "
-                f"{len(inputs)} ({', '.join(names.inputs)}); save a .npz file with one "
+                f"{len(inputs)} ({', '.join(names['x'])}); save a .npz file with one "
                 f"array per input, named after the input"
             )
         return _load_image_folder(path, seed, inputs[0] if inputs else None)
@@ -95,18 +98,10 @@ def array_keys(names: Sequence[str], kind: str, i: int) -> list[str]:
     return keys + ([names[i]] if names[i] else []) + [f"{kind}{i}"]
 
 
-@dataclass(frozen=True)
-class _Names:
-    """The model's input and output names ("" when unknown): they name a .npz's arrays."""
-
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-    def keys(self, kind: str, i: int) -> list[str]:
-        return array_keys(self.inputs if kind == "x" else self.outputs, kind, i)
+Names = dict[str, tuple[str, ...]]  # "x": the model's input names, "y": its output names
 
 
-def _load_npz(path: Path, seed: int, label: str, names: _Names) -> Dataset:
+def _load_npz(path: Path, seed: int, label: str, names: Names) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
@@ -119,7 +114,7 @@ def _load_npz(path: Path, seed: int, label: str, names: _Names) -> Dataset:
         raise DataError(
             f"{label} is not a readable .npz file ({err}); save it with numpy.savez"
         ) from err
-    first = names.keys("x", 0)
+    first = array_keys(names["x"], "x", 0)
     presplit = any(f"{k}_train" in arrays and f"{k}_test" in arrays for k in first)
     if presplit:
         x_train = _arrays(label, arrays, names, "x", "_train")
@@ -147,12 +142,12 @@ def _load_npz(path: Path, seed: int, label: str, names: _Names) -> Dataset:
 
 
 def _arrays(
-    label: str, arrays: dict, names: _Names, kind: str, suffix: str, *, optional: bool = False
+    label: str, arrays: dict, names: Names, kind: str, suffix: str, *, optional: bool = False
 ) -> Arrays | None:
-    """One array per input (kind "x") or output ("y"), found by `_Names.keys`; labels
+    """One array per input (kind "x") or output ("y"), found by `array_keys`; labels
     (`optional`) are None when no output has any."""
-    n = len(names.inputs if kind == "x" else names.outputs)
-    keys = [[k + suffix for k in names.keys(kind, i)] for i in range(n)]
+    n = len(names[kind])
+    keys = [[k + suffix for k in array_keys(names[kind], kind, i)] for i in range(n)]
     chosen = [next((k for k in options if k in arrays), None) for options in keys]
     if optional and not any(chosen):
         return None

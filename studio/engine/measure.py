@@ -191,14 +191,15 @@ def fidelity(
     return None, rmse
 
 
-def probe(path: Path, sample: Arrays | None, threads: int = 1) -> int:
+def probe(path: Path, sample: Arrays | None, threads: int = 1, inputs: Sequence[str] = ()) -> int:
     """Load and run the model in a child process; return its peak memory in bytes.
 
-    `sample` is one sample with its batch axis, in the file's input order.  The figure is
-    the growth of the child's peak RSS from just before the interpreter is made to after
-    it ran, i.e. what the model costs on top of the Python runtime.
+    `sample` is one sample with its batch axis, in the Keras model's input order (named
+    by `inputs`; the child matches them to the file's).  The figure is the growth of the
+    child's peak RSS from just before the interpreter is made to after it ran, i.e. what
+    the model costs on top of the Python runtime.
     """
-    cmd = command("studio.engine.memory_probe", str(path), str(threads))
+    cmd = command("studio.engine.memory_probe", str(path), str(threads), *inputs)
     payload = b"" if sample is None else _npz_bytes(parts(sample))
     try:
         done = subprocess.run(cmd, input=payload, capture_output=True, timeout=PROBE_TIMEOUT_S)
@@ -219,20 +220,12 @@ def probe(path: Path, sample: Arrays | None, threads: int = 1) -> int:
 
 
 def _npz_bytes(arrays: tuple[np.ndarray, ...]) -> bytes:
-    """`x0`, `x1`, … in the file's input order, for the memory probe."""
+    """`x0`, `x1`, … in the Keras model's input order, for the memory probe."""
     import io
 
     buf = io.BytesIO()
     np.savez(buf, **{f"x{i}": a for i, a in enumerate(arrays)})
     return buf.getvalue()
-
-
-def _in_file_order(blob: bytes, one: Arrays, inputs: Sequence[str]) -> Arrays:
-    """A sample's parts (Keras order) in the order the file lists its inputs."""
-    interp = interpreter(blob)
-    ins, _ = io_details(interp, inputs)
-    position = {d["index"]: i for i, d in enumerate(ins)}
-    return pack([parts(one)[position[d["index"]]] for d in interp.get_input_details()])
 
 
 def measure(
@@ -251,14 +244,13 @@ def measure(
             f"its accuracy or speed. On a phone it needs the select-TF-ops runtime "
             f"(several MB more in the app); to stay on builtins, replace those operations"
         )
-    names = {"inputs": data.inputs, "outputs": data.outputs}
     one = sample(data.x_eval, 0) if count(data.x_eval) else None
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    peak = probe(path, None if one is None else _in_file_order(blob, one, data.inputs), threads)
+    peak = probe(path, one, threads, data.inputs)  # first: a malformed file crashes the child
     seconds["evaluate_memory"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    outputs = predict(blob, data.x_eval, **names)
+    outputs = predict(blob, data.x_eval, inputs=data.inputs, outputs=data.outputs)
     seconds["evaluate_accuracy"] = time.perf_counter() - t0
     labels = parts(data.y_eval) if data.y_eval is not None else (None,) * len(parts(outputs))
     references = parts(reference) if reference is not None else (None,) * len(parts(outputs))

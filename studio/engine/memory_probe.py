@@ -1,7 +1,7 @@
 """Child process of `measure.probe`: load a .tflite, run it once, print peak memory.
 
-Run as `python -m studio.engine.memory_probe FILE THREADS` with an optional .npz sample on
-stdin (`x0`, `x1`, … in the file's input order).  It imports only numpy and LiteRT (not
+Run as `python -m studio.engine.memory_probe FILE THREADS [INPUT_NAME …]` with an optional
+.npz sample on stdin (`x0`, `x1`, … in the order of the input names).  It imports only numpy and LiteRT (not
 TensorFlow), so the figure is close to what an app on a phone pays, and a crash here kills only this process.
 """
 
@@ -27,17 +27,17 @@ def _status_bytes(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def main(path: str, threads: int) -> dict:
+def main(path: str, threads: int, inputs: list[str]) -> dict:
     from ai_edge_litert.interpreter import Interpreter
 
-    from studio.engine.measure import to_input
+    from studio.engine.measure import io_details, to_input
 
     raw = sys.stdin.buffer.read()
     samples = dict(np.load(io.BytesIO(raw), allow_pickle=False)) if raw else {}
     before = _status_bytes("VmRSS")
     interp = Interpreter(model_path=path, num_threads=threads)
     interp.allocate_tensors()
-    for i, inp in enumerate(interp.get_input_details()):
+    for i, inp in enumerate(io_details(interp, inputs)[0]):
         sample = samples.get(f"x{i}")
         if sample is not None and tuple(sample.shape) == tuple(inp["shape"]):
             interp.set_tensor(inp["index"], to_input(sample, inp))
@@ -47,4 +47,4 @@ def main(path: str, threads: int) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], int(sys.argv[2]))))
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]), sys.argv[3:])))

@@ -55,7 +55,8 @@ def for_conversion(model: Any, mode: str, sample_shapes: tuple[tuple[int, ...], 
     if not recurrent_layers(model):
         return model
     keras = _keras_of(model)
-    if all(t.shape[0] == 1 for t in model.inputs) and not unrolls(model, mode):
+    unroll = unrolls(model, mode)
+    if all(t.shape[0] == 1 for t in model.inputs) and not unroll:
         return model  # already a batch-1 twin (selective quantization converts it again)
     names = list(getattr(model, "input_names", None) or [None] * len(model.inputs))
     inputs = []
@@ -64,14 +65,14 @@ def for_conversion(model: Any, mode: str, sample_shapes: tuple[tuple[int, ...], 
         steps = sample_shapes[i] if sample_shapes and i < len(sample_shapes) else None
         if steps is not None and len(steps) == len(shape):
             shape = tuple(d if d is not None else int(t) for d, t in zip(shape, steps, strict=True))
-        if None in shape and unrolls(model, mode):
+        if None in shape and unroll:
             raise ConversionError(
                 f"mode {mode!r}: the recurrent layers ({', '.join(recurrent_layers(model))}) "
                 f"are unrolled for full-integer conversion, which needs a fixed sequence "
                 f"length; the model's input {shape} leaves it open and no sample fixes it"
             )
         inputs.append(keras.Input(shape=shape, batch_size=1, dtype=spec.dtype, name=name))
-    return _twin(model, inputs, keras, unroll=unrolls(model, mode))
+    return _twin(model, inputs, keras, unroll=unroll)
 
 
 def unrolls(model: Any, mode: str) -> bool:

@@ -167,8 +167,7 @@ class ModelPanel(QWidget):
         """The output choice, shown only for a model with several outputs."""
         self.output_choice.clear()
         for o in baseline.outputs:
-            kind = "top-1 accuracy" if o.metric == "top1" else "mean absolute error"
-            self.output_choice.addItem(f"{o.name} ({kind})", o.name)
+            self.output_choice.addItem(f"{o.name}: {units.score_title(o.metric)}", o.name)
             if o.name == baseline.output:
                 self.output_choice.setCurrentIndex(self.output_choice.count() - 1)
         several = bool(baseline.outputs)
