@@ -4,7 +4,7 @@ Nobody on the team tuned the studio for these.  Each builder takes the Keras mod
 build with (`tf_keras`, or Keras 3's `keras`), so every architecture is saved both ways.
 Data is made here, offline and seeded: the bundled digits tiled to three channels and
 upscaled (images), token sequences whose class is set by which words dominate (text),
-and MFCC-like frames in which each keyword lights up its own band (speech).
+and keywords spoken by espeak-ng in varied voices, as MFCC frames (speech).
 
 `ZOO` maps a name to (builder, data maker, kind); `saved(name, flavour, folder)` trains
 the model for a few epochs and writes `model.keras` and `data.npz`.
@@ -12,7 +12,11 @@ the model for a few epochs and writes `model.keras` and `data.npz`.
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
+import subprocess
+import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,15 +60,69 @@ def text(n: int = 900, seed: int = 0) -> dict[str, np.ndarray]:
     return {"x": x.astype(np.int32), "y": y.astype(np.int64)}
 
 
-def speech(n: int = 800, frames: int = 24, bands: int = 13, seed: int = 0) -> dict[str, np.ndarray]:
-    """MFCC-like frames of four keywords: each word raises its own band over time."""
+WORDS = ("yes", "no", "next", "repeat")  # what a quiz app listens for
+VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us+f3", "en-gb+f2")
+RATE, CLIP, FRAMES, BANDS = 22050, 0.8, 24, 13
+
+
+class Missing(RuntimeError):
+    """A tool a zoo data maker needs is not installed (the tests skip, saying which)."""
+
+
+def speech(n: int = 800, seed: int = 0) -> dict[str, np.ndarray]:
+    """Spoken keywords synthesized by espeak-ng — voices, speed, pitch, loudness, timing
+    and background noise varied — as MFCC frames (FRAMES x BANDS), the features a phone's
+    keyword spotter computes."""
+    if shutil.which("espeak-ng") is None:
+        raise Missing("espeak-ng is not installed (apt-get install espeak-ng)")
     rng = np.random.default_rng(seed)
-    y = rng.integers(0, 4, n)
-    x = rng.normal(0, 1, (n, frames, bands)).astype(np.float32)
-    onset = rng.integers(0, frames // 2, n)
-    for i in range(n):
-        x[i, onset[i] : onset[i] + frames // 2, 2 * y[i] : 2 * y[i] + 3] += 1.5
+    y = rng.integers(0, len(WORDS), n)
+    length = int(RATE * CLIP)
+    x = np.empty((n, FRAMES, BANDS), np.float32)
+    for i, label in enumerate(y):
+        wave = _say(
+            WORDS[label],
+            voice=VOICES[rng.integers(len(VOICES))],
+            speed=int(rng.integers(120, 220)),
+            pitch=int(rng.integers(20, 80)),
+        )[:length]
+        clip = np.zeros(length, np.float32)
+        start = int(rng.integers(0, length - len(wave) + 1))
+        clip[start : start + len(wave)] = wave * rng.uniform(0.3, 1.0)
+        snr = 10 ** (rng.uniform(5, 25) / 20)  # 5..25 dB
+        clip += rng.normal(0, np.sqrt(np.mean(clip**2)) / snr + 1e-4, length)
+        x[i] = mfcc(clip)
+    x = (x - x.mean(axis=(0, 1))) / (x.std(axis=(0, 1)) + 1e-6)
     return {"x": x, "y": y.astype(np.int64)}
+
+
+def _say(word: str, voice: str, speed: int, pitch: int) -> np.ndarray:
+    """One word as 16-bit mono samples at RATE, scaled to -1..1."""
+    out = subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", word],
+        capture_output=True,
+        check=True,
+    ).stdout
+    with wave.open(io.BytesIO(out)) as w:
+        assert w.getframerate() == RATE and w.getsampwidth() == 2, voice
+        samples = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    return samples.astype(np.float32) / 32768
+
+
+def mfcc(clip: np.ndarray, n_fft: int = 512, mels: int = 26) -> np.ndarray:
+    """FRAMES x BANDS mel-frequency cepstral coefficients (Hann window, log mel power,
+    DCT-II), computed with numpy alone."""
+    hop = (len(clip) - n_fft) // (FRAMES - 1)
+    frames = np.stack([clip[i * hop : i * hop + n_fft] for i in range(FRAMES)])
+    power = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)) ** 2
+    to_mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    edges = 700 * (10 ** (np.linspace(to_mel(80), to_mel(RATE / 2), mels + 2) / 2595) - 1)
+    bins = np.fft.rfftfreq(n_fft, 1 / RATE)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    bank = np.maximum(0, np.minimum((bins - lo) / (mid - lo), (hi - bins) / (hi - mid)))
+    log_mel = np.log(power @ bank.T + 1e-10)
+    k = np.arange(BANDS)[:, None] * (np.arange(mels)[None, :] + 0.5) * np.pi / mels
+    return (log_mel @ np.cos(k).T).astype(np.float32)
 
 
 def scores(n: int = 900, seed: int = 0) -> dict[str, np.ndarray]:
@@ -165,7 +223,7 @@ def recurrent(cell: str) -> Callable[[Any], Any]:
 
 def keyword_spotter(k: Any) -> Any:
     L = k.layers
-    inp = k.Input((24, 13), name="mfcc")
+    inp = k.Input((FRAMES, BANDS), name="mfcc")
     x = L.Conv1D(32, 3, activation="relu", name="conv_a")(inp)
     x = L.Conv1D(32, 3, activation="relu", name="conv_b")(x)
     x = L.GlobalMaxPooling1D(name="pool")(x)
