@@ -36,7 +36,7 @@ def test_schedule_fits_the_fine_tune_length(total_steps):
 @pytest.mark.parametrize("schedule", ["constant", "polynomial"])
 def test_pruning_reaches_target_sparsity_in_the_file(demo, demo_model, schedule):
     recipe = Pruning(target_sparsity=0.7, schedule=schedule, initial_sparsity=0.2, epochs=1)
-    pruned = prune(demo_model, demo.data, recipe, probabilities=(True,))
+    pruned = prune(demo_model, demo.data, recipe, probabilities=(True,)).model
     figures = layer_figures(convert(pruned, FLOAT))
     for name in WEIGHTED:
         assert figures[name]["sparsity"] == pytest.approx(0.7, abs=0.01), name
@@ -46,7 +46,7 @@ def test_pruning_reaches_target_sparsity_in_the_file(demo, demo_model, schedule)
 def test_pruning_only_the_chosen_layers(demo, demo_model):
     pruned = prune(
         demo_model, demo.data, Pruning(0.5, layers=("dense1",), epochs=1), probabilities=(True,)
-    )
+    ).model
     figures = layer_figures(convert(pruned, FLOAT))
     assert figures["dense1"]["sparsity"] == pytest.approx(0.5, abs=0.01)
     assert figures["conv2"]["sparsity"] < 0.01
@@ -58,7 +58,7 @@ def test_pruning_2_of_4_zeroes_two_in_every_block_of_four(demo, demo_model):
         demo.data,
         Pruning(0.5, structure="2:4", layers=("dense1", "conv3"), epochs=1),
         probabilities=(True,),
-    )
+    ).model
     dense = pruned.get_layer("dense1").kernel.numpy()  # (in, out): blocks run along "in"
     blocks = (dense.T.reshape(-1, 4) == 0).sum(axis=1)
     assert np.all(blocks >= 2)
@@ -80,7 +80,7 @@ def test_layer_selection_errors_name_the_layer(demo, demo_model):
 def test_clustering_leaves_at_most_n_values_per_layer(demo, demo_model, init):
     clustered = cluster(
         demo_model, demo.data, Clustering(8, init=init, epochs=1), probabilities=(True,)
-    )
+    ).model
     figures = layer_figures(convert(clustered, FLOAT))
     for name in WEIGHTED:
         assert figures[name]["unique_values"] <= 8, (name, figures[name])
@@ -93,7 +93,7 @@ def test_per_channel_clustering_gives_each_conv_channel_its_own_values(demo, dem
         demo.data,
         Clustering(4, per_channel=True, layers=("conv2",), epochs=0),
         probabilities=(True,),
-    )
+    ).model
     kernel = clustered.get_layer("conv2").kernel.numpy()
     per_channel = [np.unique(kernel[..., c]).size for c in range(kernel.shape[-1])]
     assert max(per_channel) <= 4
@@ -101,10 +101,10 @@ def test_per_channel_clustering_gives_each_conv_channel_its_own_values(demo, dem
 
 
 def test_clustering_preserves_sparsity_of_a_pruned_model(demo, demo_model):
-    pruned = prune(demo_model, demo.data, Pruning(0.6, epochs=1), probabilities=(True,))
+    pruned = prune(demo_model, demo.data, Pruning(0.6, epochs=1), probabilities=(True,)).model
     clustered = cluster(
         pruned, demo.data, Clustering(8, preserve_sparsity=True, epochs=1), probabilities=(True,)
-    )
+    ).model
     figures = layer_figures(convert(clustered, FLOAT))
     assert figures["dense1"]["sparsity"] >= 0.59
     assert figures["dense1"]["unique_values"] <= 9  # 8 centroids plus the preserved zero
@@ -112,9 +112,10 @@ def test_clustering_preserves_sparsity_of_a_pruned_model(demo, demo_model):
 
 def test_qat_gives_an_int8_model_that_still_scores(demo, demo_model):
     recipe = Quantization(mode="int8", qat=True, epochs=1)
-    qat_model, scheme = quantize_aware_train(
+    tuned = quantize_aware_train(
         demo_model, demo.data, recipe, pruned=False, clustered=False, probabilities=(True,)
     )
+    qat_model, scheme = tuned.model, tuned.scheme
     blob = convert(qat_model, recipe, qat=True)
     assert scheme == "QAT"
     assert {f["dtype"] for f in layer_figures(blob).values()} == {"int8"}
@@ -122,11 +123,12 @@ def test_qat_gives_an_int8_model_that_still_scores(demo, demo_model):
 
 
 def test_prune_preserving_qat_keeps_sparsity(demo, demo_model):
-    pruned = prune(demo_model, demo.data, Pruning(0.75, epochs=1), probabilities=(True,))
+    pruned = prune(demo_model, demo.data, Pruning(0.75, epochs=1), probabilities=(True,)).model
     recipe = Quantization(mode="int8", qat=True, epochs=1)
-    qat_model, scheme = quantize_aware_train(
+    tuned = quantize_aware_train(
         pruned, demo.data, recipe, pruned=True, clustered=False, probabilities=(True,)
     )
+    qat_model, scheme = tuned.model, tuned.scheme
     figures = layer_figures(convert(qat_model, recipe, qat=True))
     assert scheme == "PQAT"
     assert figures["dense1"]["dtype"] == "int8"
@@ -134,12 +136,13 @@ def test_prune_preserving_qat_keeps_sparsity(demo, demo_model):
 
 
 def test_sparsity_and_cluster_preserving_qat_keeps_both(demo, demo_model):
-    pruned = prune(demo_model, demo.data, Pruning(0.6, epochs=1), probabilities=(True,))
-    clustered = cluster(pruned, demo.data, Clustering(8, epochs=1), probabilities=(True,))
+    pruned = prune(demo_model, demo.data, Pruning(0.6, epochs=1), probabilities=(True,)).model
+    clustered = cluster(pruned, demo.data, Clustering(8, epochs=1), probabilities=(True,)).model
     recipe = Quantization(mode="int8", qat=True, epochs=1)
-    qat_model, scheme = quantize_aware_train(
+    tuned = quantize_aware_train(
         clustered, demo.data, recipe, pruned=True, clustered=True, probabilities=(True,)
     )
+    qat_model, scheme = tuned.model, tuned.scheme
     figures = layer_figures(convert(qat_model, recipe, qat=True))
     assert scheme == "PCQAT"
     assert figures["dense1"]["sparsity"] >= 0.59
@@ -148,9 +151,9 @@ def test_sparsity_and_cluster_preserving_qat_keeps_both(demo, demo_model):
 
 def test_qat_keeps_named_layers_in_float(demo, demo_model):
     recipe = Quantization(mode="int8", qat=True, epochs=1, float_layers=("digit",))
-    qat_model, _ = quantize_aware_train(
+    qat_model = quantize_aware_train(
         demo_model, demo.data, recipe, pruned=False, clustered=False, probabilities=(True,)
-    )
+    ).model
     blob = convert(qat_model, Quantization(mode="int8", qat=True, epochs=1), qat=True)
     figures = layer_figures(blob)
     assert figures["dense1"]["dtype"] == "int8"

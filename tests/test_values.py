@@ -9,7 +9,7 @@ import pytest
 
 from fakes import figures, summary
 from studio.values import units
-from studio.values.metrics import LayerFigures, Metrics, MetricsError, ModelSummary
+from studio.values.metrics import Flag, LayerFigures, Metrics, MetricsError, ModelSummary
 from studio.values.recipe import Pruning, Quantization, Recipe
 from studio.values.results import Result
 from studio.values.session import Candidate
@@ -28,7 +28,9 @@ def test_metrics_round_trip_through_json():
         seconds={"convert": 1.5},
         samples=200,
         qat_scheme="PQAT",
+        flags=(Flag("chance", "top-1 is 10 %", broken=False), Flag("not_sparse", "…", True)),
     )
+    assert m.broken
     assert Metrics.from_dict(_through_json(m.to_dict())) == m
     unlabeled = figures(10, None, 1.0, agreement=None)
     assert Metrics.from_dict(_through_json(unlabeled.to_dict())) == unlabeled

@@ -15,7 +15,7 @@ from tensorflow_model_optimization.python.core.clustering.keras import clusterin
 
 from studio.engine.data import Dataset
 from studio.engine.selection import choose, wrap
-from studio.engine.training import fine_tune
+from studio.engine.training import Tuned, fine_tune
 from studio.values.errors import RecipeError
 from studio.values.progress import Report, ignore
 from studio.values.recipe import Clustering
@@ -52,8 +52,8 @@ def cluster(
     *,
     probabilities: tuple[bool, ...],
     report: Report = ignore,
-) -> keras.Model:
-    """Cluster the chosen layers, fine-tune, and return the stripped model."""
+) -> Tuned:
+    """Cluster the chosen layers and fine-tune; the stripped model."""
     names = choose(model, recipe.layers, clusterable, "clustering.layers")
     # k-means++ needs at least as many distinct values as clusters: a small classifier
     # head after 80 % pruning may have fewer, and tfmot then fails inside TensorFlow.
@@ -83,7 +83,7 @@ def cluster(
         )
 
     wrapped = wrap(model, names, wrapper)
-    fine_tune(
+    loss = fine_tune(
         wrapped,
         data,
         stage="cluster",
@@ -93,4 +93,4 @@ def cluster(
         probabilities=probabilities,
         report=report,
     )
-    return clustering.strip_clustering(wrapped)
+    return Tuned(clustering.strip_clustering(wrapped), frozenset(names), loss)

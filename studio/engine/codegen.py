@@ -18,7 +18,7 @@ from pathlib import Path
 
 from studio.engine import arrays
 from studio.engine.data import EVAL_FRACTION, array_keys
-from studio.engine.pruning import MASK_UPDATES
+from studio.engine.pruning import MASK_UPDATES, RECOVERY
 from studio.values.errors import DataError, ModelError
 from studio.values.recipe import Recipe
 from studio.values.resources import DEMO, DEMO_DATA, DEMO_MODEL
@@ -252,6 +252,12 @@ def _model(model, from_logits: list[bool], classifier: list[bool], *, sequential
         def fine_tune(model, epochs, learning_rate, batch_size, callbacks=()):
             \"\"\"A short, gentle training run: each technique below needs one.\"\"\"
             # The model ends in {ends}.
+            # BatchNormalization stays in inference mode: a short run on small batches
+            # would replace its statistics and wreck MobileNet-style models.
+            for layer in model.layers:
+                inner = getattr(layer, "layer", layer)
+                if isinstance(inner, keras.layers.BatchNormalization):
+                    inner.trainable = False
             model.compile(
                 optimizer=keras.optimizers.Adam(learning_rate),
                 loss={loss},
@@ -283,11 +289,13 @@ def _pruning(p, names: list[str], samples: int) -> str:
         # --- Pruning: zero the smallest weights during a short fine-tune ---------------------
         # tfmot updates the masks every `frequency` steps (default 100, which prunes nothing
         # in a short run), so the schedule is fitted to this run's {steps} steps: about
-        # {MASK_UPDATES} updates, the last one reaching the target before training ends.
+        # {MASK_UPDATES} updates, the last one reaching the target with {RECOVERY:.0%} of the steps
+        # left to recover at that sparsity.
         keras.utils.set_random_seed(SEED)
         steps = {p.epochs} * math.ceil(n_train / {p.batch_size})
-        frequency = max(1, steps // {MASK_UPDATES})
-        last_update = ((steps - 1) // frequency) * frequency
+        ramp = max(1, int(steps * {1 - RECOVERY}))
+        frequency = max(1, ramp // {MASK_UPDATES})
+        last_update = ((ramp - 1) // frequency) * frequency
         schedule = {schedule}  # {why}
         PRUNED_LAYERS = {names!r}
         pruned = keras.models.clone_model(

@@ -33,6 +33,7 @@ from studio.engine.qat import quantize_aware_train
 from studio.engine.recurrent import conversion_note
 from studio.engine.tflite_file import io_specs, read_checked
 from studio.values import atomic
+from studio.values.checks import effect_flags, sanity_flags
 from studio.values.errors import DataError, MeasureError, ModelError
 from studio.values.metrics import InputSpec, Metrics, ModelSummary
 from studio.values.progress import Event, Report, ignore
@@ -72,6 +73,11 @@ def prepare(
     return Prepared(model, summary, data, outputs_are_probabilities(model, data.x_eval))
 
 
+def classes(summary: ModelSummary) -> dict[str, int]:
+    """Each output's number of classes (its last dimension; 1 for a score)."""
+    return {o.name: int(o.shape[-1] or 1) if o.shape else 1 for o in summary.outputs}
+
+
 def _stage(report: Report, name: str, message: str) -> float:
     report(Event(name, message, 0.0))
     return time.perf_counter()
@@ -106,9 +112,10 @@ class Prefix:
     quantization can share (a sweep computes it once per group)."""
 
     model: keras.Model
-    pruned: bool
-    clustered: bool
+    pruned: frozenset[str]  # the layers pruning was applied to (empty: no pruning)
+    clustered: frozenset[str]
     seconds: dict[str, float]
+    losses: dict[str, tuple[float, float]]  # fine-tunes whose loss should have fallen
 
 
 def fine_tune_prefix(prep: Prepared, recipe: Recipe, report: Report = ignore) -> Prefix:
@@ -118,22 +125,30 @@ def fine_tune_prefix(prep: Prepared, recipe: Recipe, report: Report = ignore) ->
     another prefix from the same `prep`.
     """
     keras.utils.set_random_seed(recipe.seed)
-    model, seconds = prep.model, {}
+    model, seconds, losses = prep.model, {}, {}
+    pruned = clustered = frozenset()
     if recipe.pruning:
         t = _stage(report, "prune", f"pruning to {recipe.pruning.target_sparsity:.0%} sparsity")
-        model = prune(
+        tuned = prune(
             model, prep.data, recipe.pruning, probabilities=prep.probabilities, report=report
         )
+        model, pruned = tuned.model, tuned.layers
+        # A rising sparsity raises the loss by design; only a constant one should fall.
+        if tuned.loss and (recipe.pruning.schedule == "constant" or recipe.pruning.structure):
+            losses["pruning"] = tuned.loss
         seconds["prune"] = time.perf_counter() - t
     if recipe.clustering:
         t = _stage(
             report, "cluster", f"clustering weights into {recipe.clustering.clusters} values"
         )
-        model = cluster(
+        tuned = cluster(
             model, prep.data, recipe.clustering, probabilities=prep.probabilities, report=report
         )
+        model, clustered = tuned.model, tuned.layers
+        if tuned.loss:
+            losses["clustering"] = tuned.loss
         seconds["cluster"] = time.perf_counter() - t
-    return Prefix(model, bool(recipe.pruning), bool(recipe.clustering), seconds)
+    return Prefix(model, pruned, clustered, seconds, losses)
 
 
 def finish(
@@ -143,24 +158,28 @@ def finish(
     out: Path,
     *,
     reference: np.ndarray | None,
+    baseline: Metrics | None,  # the float model's figures, when known
     seconds: dict[str, float],
     threads: int = 1,
     report: Report = ignore,
 ) -> Metrics:
     """QAT (if asked), convert, measure, and write the candidate's files to `out`."""
     q, seconds = recipe.quantization, {**seconds, **prefix.seconds}
-    model, scheme = prefix.model, None
+    model, scheme, losses = prefix.model, None, dict(prefix.losses)
     if q.qat:
         t = _stage(report, "qat", "quantization-aware training")
-        model, scheme = quantize_aware_train(
+        tuned = quantize_aware_train(
             model,
             prep.data,
             q,
-            pruned=prefix.pruned,
-            clustered=prefix.clustered,
+            pruned=bool(prefix.pruned),
+            clustered=bool(prefix.clustered),
             probabilities=prep.probabilities,
             report=report,
         )
+        model, scheme = tuned.model, tuned.scheme
+        if tuned.loss:
+            losses["QAT"] = tuned.loss
         seconds["qat"] = time.perf_counter() - t
 
     t = _stage(report, "convert", f"converting ({q.mode})")
@@ -178,6 +197,10 @@ def finish(
         qat_scheme=scheme,
         notes=(*metrics.notes, *([note] if note else [])),
     )
+    flags = effect_flags(
+        recipe, metrics, pruned=prefix.pruned, clustered=prefix.clustered
+    ) + sanity_flags(metrics, baseline, classes=classes(prep.summary), losses=losses)
+    metrics = dataclasses.replace(metrics, flags=flags)
     atomic.write_text(out / "recipe.json", recipe.to_json())
     atomic.write_json(out / "metrics.json", {**metrics.to_dict(), "label": recipe.describe()})
     report(Event("done", f"wrote {out / 'model.tflite'}", 1.0))
@@ -213,6 +236,7 @@ def optimize(
         recipe,
         out,
         reference=reference,
+        baseline=baseline,
         seconds=seconds,
         threads=threads,
         report=report,
@@ -224,6 +248,9 @@ def _baseline(prep: Prepared, out: Path, threads: int) -> tuple[Metrics, np.ndar
     """Convert the untouched float model, measure it, write baseline.tflite/.json."""
     atomic.write_bytes(out / "baseline.tflite", convert(prep.model, Quantization()))
     metrics, reference = measure(out / "baseline.tflite", prep.data, threads=threads)
+    metrics = dataclasses.replace(
+        metrics, flags=sanity_flags(metrics, None, classes=classes(prep.summary), float_model=True)
+    )
     atomic.write_json(out / "baseline.json", metrics.to_dict())
     return metrics, reference
 

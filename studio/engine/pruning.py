@@ -3,8 +3,10 @@
 tfmot only updates the pruning masks every `frequency` steps (default 100), and a
 polynomial schedule only reaches its final sparsity at `end_step`.  A studio fine-tune is
 a few hundred steps at most, so with the defaults nothing or too little is pruned.  The
-schedule here is derived from the actual number of steps: about ten mask updates, the
-last one landing on the final sparsity before training ends.
+schedule here is derived from the actual number of steps: about ten mask updates over
+the first 60 % of them, the last one landing on the final sparsity, and the remaining
+40 % trained with the masks fixed, so the model recovers at the sparsity it will ship
+with (reaching the target only at the last step left a regressor's MAE 2.5x worse).
 """
 
 from __future__ import annotations
@@ -15,19 +17,22 @@ from tensorflow_model_optimization.python.core.sparsity.keras import prune_regis
 
 from studio.engine.data import Dataset
 from studio.engine.selection import choose, wrap
-from studio.engine.training import fine_tune, steps_per_epoch
+from studio.engine.training import Tuned, fine_tune, steps_per_epoch
 from studio.values.progress import Report, ignore
 from studio.values.recipe import Pruning
 
 sparsity = tfmot.sparsity.keras
 MASK_UPDATES = 10
+RECOVERY = 0.4  # share of the fine-tune trained at the final sparsity, masks fixed
 
 
 def schedule_for(recipe: Pruning, total_steps: int) -> sparsity.PruningSchedule:
-    """A schedule whose last mask update falls inside `total_steps` at the target sparsity."""
-    frequency = max(1, total_steps // MASK_UPDATES)
-    # Steps run 0 .. total_steps-1; the final sparsity must land on a mask-update step.
-    last_update = ((total_steps - 1) // frequency) * frequency
+    """A schedule that reaches the target sparsity at a mask update RECOVERY before
+    `total_steps` ends."""
+    ramp = max(1, int(total_steps * (1 - RECOVERY)))
+    frequency = max(1, ramp // MASK_UPDATES)
+    # Steps run 0 .. ramp-1; the final sparsity must land on a mask-update step.
+    last_update = ((ramp - 1) // frequency) * frequency
     if recipe.schedule == "constant" or recipe.structure or last_update < 1:
         return sparsity.ConstantSparsity(recipe.target_sparsity, begin_step=0, frequency=frequency)
     return sparsity.PolynomialDecay(
@@ -57,8 +62,8 @@ def prune(
     *,
     probabilities: tuple[bool, ...],
     report: Report = ignore,
-) -> keras.Model:
-    """Fine-tune with pruning and return the stripped (plain Keras) model."""
+) -> Tuned:
+    """Fine-tune with pruning; the stripped (plain Keras) model."""
     total_steps = recipe.epochs * steps_per_epoch(data, recipe.batch_size)
     schedule = schedule_for(recipe, total_steps)
     supports = m_by_n_prunable if recipe.structure else prunable
@@ -69,7 +74,7 @@ def prune(
         names,
         lambda layer: sparsity.prune_low_magnitude(layer, pruning_schedule=schedule, **extra),
     )
-    fine_tune(
+    loss = fine_tune(
         wrapped,
         data,
         stage="prune",
@@ -80,4 +85,4 @@ def prune(
         report=report,
         callbacks=(sparsity.UpdatePruningStep(),),
     )
-    return sparsity.strip_pruning(wrapped)
+    return Tuned(sparsity.strip_pruning(wrapped), frozenset(names), loss)

@@ -18,7 +18,7 @@ from tensorflow_model_optimization.python.core.quantization.keras.default_8bit i
 from studio.engine.data import Dataset
 from studio.engine.models import as_functional
 from studio.engine.selection import choose, wrap
-from studio.engine.training import fine_tune
+from studio.engine.training import Tuned, fine_tune
 from studio.values.progress import Report, ignore
 from studio.values.recipe import Quantization
 
@@ -69,8 +69,8 @@ def quantize_aware_train(
     clustered: bool,
     probabilities: tuple[bool, ...],
     report: Report = ignore,
-) -> tuple[keras.Model, str]:
-    """Return the QAT model (ready for the converter) and the scheme name used."""
+) -> Tuned:
+    """The QAT model (ready for the converter), with the scheme name used."""
     model = as_functional(model)
     for name in recipe.float_layers:
         choose(model, (name,), lambda layer: True, "quantization.float_layers")
@@ -85,7 +85,7 @@ def quantize_aware_train(
             if scheme
             else quantization.quantize_apply(annotated)
         )
-    fine_tune(
+    loss = fine_tune(
         qat_model,
         data,
         stage="qat",
@@ -95,4 +95,4 @@ def quantize_aware_train(
         probabilities=probabilities,
         report=report,
     )
-    return qat_model, label
+    return Tuned(qat_model, frozenset(names), loss, label)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from studio.engine.measure import predict
 from studio.engine.pipeline import check_fits, fine_tune_prefix, finish, prepare
 from studio.values.errors import StudioError
+from studio.values.metrics import Metrics
 from studio.values.progress import Event, Report, ignore
 from studio.values.recipe import Recipe
 from studio.values.results import Result
@@ -42,6 +44,7 @@ def run_group(
     reference = predict(
         baseline_path.read_bytes(), data.x_eval, inputs=data.inputs, outputs=data.outputs
     )
+    baseline = _figures(baseline_path.with_suffix(".json"))
     load_seconds = time.perf_counter() - t
     results = []
     try:
@@ -58,6 +61,7 @@ def run_group(
                 recipe,
                 out / name,
                 reference=reference,
+                baseline=baseline,
                 seconds={"load": load_seconds},
                 threads=threads,
                 report=report,
@@ -67,6 +71,15 @@ def run_group(
             continue
         results.append(Result(name, recipe, metrics).to_dict())
     return results
+
+
+def _figures(path: Path) -> Metrics | None:
+    """The float model's figures, which the candidates' warnings compare with; a missing
+    or unreadable file only means those warnings are not compared."""
+    try:
+        return Metrics.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, StudioError):
+        return None
 
 
 def _failed(name: str, recipe: Recipe, err: Exception) -> dict[str, Any]:

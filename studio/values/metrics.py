@@ -121,6 +121,33 @@ class OutputScore:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """Something wrong with a candidate, said with its likely cause and a next step.
+
+    `broken` flags mean the file contradicts its recipe (weights not in the mode's
+    type, sparsity or clustering missing): such a candidate is not a result at all, and
+    is never plotted, ranked or recommended as one.  The others (accuracy at chance, a
+    fine-tune whose loss rose, outputs that no longer agree with the float model) are
+    warnings shown beside the figures.
+    """
+
+    code: str
+    message: str
+    broken: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "broken": self.broken}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Flag:
+        return cls(
+            code=str(_need(data, "code", "a flag")),
+            message=str(data.get("message", "")),
+            broken=bool(data.get("broken", False)),
+        )
+
+
+@dataclass(frozen=True)
 class Metrics:
     """Figures of one .tflite; `to_dict` is the metrics.json contract of the CLI.
 
@@ -144,6 +171,7 @@ class Metrics:
     notes: tuple[str, ...] = ()  # how the file differs from what one might assume
     outputs: tuple[OutputScore, ...] = ()  # per output, when the model has several
     output: str = ""  # which of `outputs` the main figures above are from
+    flags: tuple[Flag, ...] = ()  # what is wrong with it (see Flag)
 
     def for_output(self, name: str) -> Metrics:
         """The same figures with the main ones taken from output `name` (the user picks
@@ -159,6 +187,11 @@ class Metrics:
             output_rmse=chosen.output_rmse,
             output=chosen.name,
         )
+
+    @property
+    def broken(self) -> bool:
+        """Whether the file contradicts its recipe (see Flag)."""
+        return any(f.broken for f in self.flags)
 
     @property
     def higher_better(self) -> bool:
@@ -188,6 +221,7 @@ class Metrics:
             "notes": list(self.notes),
             "outputs": [o.to_dict() for o in self.outputs],
             "output": self.output,
+            "flags": [f.to_dict() for f in self.flags],
         }
 
     @classmethod
@@ -211,6 +245,7 @@ class Metrics:
                 notes=tuple(str(n) for n in data.get("notes", ())),
                 outputs=tuple(OutputScore.from_dict(o) for o in data.get("outputs", ())),
                 output=str(data.get("output", "")),
+                flags=tuple(Flag.from_dict(f) for f in data.get("flags", ())),
             )
         except (TypeError, ValueError, KeyError, AttributeError) as err:
             raise MetricsError(f"figures are damaged ({err})") from err
