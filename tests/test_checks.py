@@ -4,7 +4,6 @@ what to try.  Checked on hand-made figures (the engine's side: test_zoo, test_te
 from __future__ import annotations
 
 from fakes import figures
-
 from studio.values.checks import budget_flag, effect_flags, sanity_flags
 from studio.values.metrics import LayerFigures, OutputScore
 from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
@@ -45,7 +44,9 @@ def test_layers_kept_in_float_on_purpose_and_small_dynamic_tensors_are_not_flagg
 
 def test_pruning_that_left_too_few_zeros_is_broken_and_names_the_layers():
     recipe = Recipe(pruning=Pruning(0.5))
-    m = figures(layers=(tensor("a", "float32", sparsity=0.5), tensor("b", "float32", sparsity=0.02)))
+    m = figures(
+        layers=(tensor("a", "float32", sparsity=0.5), tensor("b", "float32", sparsity=0.02))
+    )
     flags = effect_flags(recipe, m, pruned={"a", "b"})
     assert codes(flags) == ["not_sparse"] and flags[0].broken
     assert "'b'" not in flags[0].message and "b fall short" in flags[0].message

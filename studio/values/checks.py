@@ -187,7 +187,9 @@ def _chance(metrics: Metrics, classes: Mapping[str, int]):
     return [
         s
         for s in _scores(metrics, classes)
-        if s[2] == TOP1 and s[1] is not None and classes.get(s[0], 0) >= 2
+        if s[2] == TOP1
+        and s[1] is not None
+        and classes.get(s[0], 0) >= 2
         and s[1] <= CHANCE / classes[s[0]]
     ]
 
