@@ -76,3 +76,31 @@ def test_a_model_limited_to_ptq_explains_why_before_anything_runs(qtbot):
     assert "'rms' (RMSNormalization)" in editor.problem.text()
     editor.pruning.setChecked(False)
     assert editor.run_button.isEnabled()
+
+
+def test_the_results_table_marks_warnings_and_broken_files(qtbot):
+    from fakes import figures
+    from studio.ui.views.results_table import ResultsTable
+    from studio.values.metrics import Flag
+    from studio.values.session import Candidate
+
+    table = ResultsTable()
+    qtbot.addWidget(table)
+    warned = figures(flags=(Flag("chance", "top-1 is 10.0 %: the model collapsed"),))
+    table.results.set_data(
+        [
+            Candidate(1, Recipe(), "done", figures()),
+            Candidate(2, Recipe(), "done", warned),
+            Candidate(3, Recipe(), "broken", figures(), "60% of the weights are float32"),
+        ],
+        figures(),
+    )
+    model = table.results
+
+    def cell(row, role=Qt.ItemDataRole.DisplayRole):
+        return model.data(model.index(row, 2), role)
+
+    assert [cell(r) for r in range(3)] == ["done", "done ⚠", "broken"]
+    assert "collapsed" in cell(1, Qt.ItemDataRole.ToolTipRole)
+    assert "float32" in cell(2, Qt.ItemDataRole.ToolTipRole)
+    assert cell(2, Qt.ItemDataRole.ForegroundRole) is not None

@@ -10,6 +10,7 @@ import pytest
 from fakes import figures, summary
 from studio.values import atomic
 from studio.values.errors import StudioError
+from studio.values.metrics import Flag
 from studio.values.recipe import Quantization, Recipe
 from studio.values.session import Session, SessionError, list_sessions
 
@@ -165,3 +166,26 @@ def test_written_files_are_readable_by_others(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_a_file_that_contradicts_its_recipe_is_kept_as_broken_not_as_a_result(tmp_path):
+    session = Session.create("demo", "demo", root=tmp_path)
+    session.set_baseline(summary(), figures(100, 0.9))
+    lying = figures(30, 0.9, flags=(Flag("weights_not_int8", "60% stayed float32", True),))
+    warned = figures(40, 0.3, flags=(Flag("chance", "top-1 at chance"),))
+    a = session.add(Recipe(quantization=Quantization(mode="int8")))
+    b = session.add(Recipe(quantization=Quantization(mode="float16")))
+    session.update(a.id, status="done", metrics=lying)
+    session.update(b.id, status="done", metrics=warned)
+    assert [c.id for c in session.finished()] == [b.id]  # a warning keeps the figures
+    again = Session.open(session.folder)
+    assert again.candidates[a.id].status == "broken"
+    assert again.candidates[a.id].message == "60% stayed float32"
+    # Recovered from disk after a stop: the same judgement.
+    c = again.add(Recipe(quantization=Quantization(mode="int8")))
+    write_result(again, c.id)
+    folder = again.candidate_dir(c.id)
+    on_disk = json.loads((folder / "metrics.json").read_text())
+    atomic.write_json(folder / "metrics.json", {**on_disk, "flags": [lying.flags[0].to_dict()]})
+    again.check_files()
+    assert again.candidates[c.id].status == "broken"

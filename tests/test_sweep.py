@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from fakes import figures
 from studio.jobs import kinds
 from studio.jobs.sweeps import SweepRun
 from studio.values.grid import Grid, GridError
+from studio.values.metrics import Flag
 from studio.values.recipe import Recipe
 from studio.values.resources import RECIPES
 from studio.values.results import Recommendation, Result, judge, recommend
@@ -26,6 +28,42 @@ def _metrics(gzip, accuracy, latency, metric="top1"):
 
 def _result(name, metrics, error=None):
     return Result(name, Recipe(), metrics, error, "failed" if error else "done")
+
+
+def test_latencies_within_noise_are_ties_broken_by_size_then_full_integer():
+    """Two runs once named different "fastest" candidates 0.1 µs apart, one of them
+    dominated and dynamic-range; within the p90 spread it is a tie, decided by what a
+    phone runs best."""
+    baseline = _metrics(1000, 0.90, 10.0)
+    dynamic = Recipe.from_dict({"quantization": {"mode": "dynamic"}})
+    int8 = Recipe.from_dict({"quantization": {"mode": "int8"}})
+    results = [
+        Result("dyn", dynamic, _metrics(400, 0.90, 1.0000)),  # "fastest" by 0.1 µs
+        Result("i8", int8, _metrics(400, 0.90, 1.0001)),
+        Result("big", int8, _metrics(900, 0.90, 1.00005)),  # dominated by i8
+    ]
+    chosen = recommend(results, baseline, budget=1.0)
+    assert chosen.fastest == "i8" and chosen.smallest == "i8"
+    assert set(chosen.tied) == {"dyn", "big"}
+    # Beyond the noise the measurement decides.
+    results[0] = Result("dyn", dynamic, _metrics(400, 0.90, 0.5))
+    assert recommend(results, baseline, budget=1.0).fastest == "dyn"
+
+
+def test_broken_and_collapsed_candidates_are_never_results():
+    baseline = _metrics(1000, 0.90, 10.0)
+    lying = dataclasses.replace(
+        _metrics(100, 0.90, 1.0), flags=(Flag("weights_not_int8", "float", broken=True),)
+    )
+    collapsed = dataclasses.replace(_metrics(90, 0.10, 1.0), flags=(Flag("chance", "…"),))
+    results = [
+        _result("lying", lying),
+        _result("collapsed", collapsed),
+        _result("honest", _metrics(500, 0.90, 2.0)),
+    ]
+    flagged, chosen = judge(results, baseline, budget=100.0)
+    assert chosen == Recommendation("honest", "honest")
+    assert [r.name for r in flagged if r.pareto] == ["collapsed", "honest"]
 
 
 def test_the_demo_grid_expands_to_twelve_named_recipes():

@@ -365,8 +365,10 @@ class MainWindow(QMainWindow):
                 self.center.diagnosis.status.setText(note)
             if candidate_id == self.selected:
                 self.state.select(candidate_id)
-        elif candidate.status == "failed":
-            self.statusBar().showMessage(f"{candidate.name} failed: {candidate.message}", 15000)
+        elif candidate.status in ("failed", "broken"):
+            self.statusBar().showMessage(
+                f"{candidate.name} {candidate.status}: {candidate.message}", 15000
+            )
 
     def _on_selection(self, _candidate_id: int | None) -> None:
         candidate = self.state.candidate()
@@ -379,9 +381,17 @@ class MainWindow(QMainWindow):
             self.recommend_label.clear()
             return
         chosen = self.state.recommendation
+        tie = f" (a tie with {len(chosen.tied)} more)" if chosen.tied else ""
         self.recommend_label.setText(
             f"Within {session.budget:g} pt of float: smallest {chosen.smallest or 'none'}, "
-            f"fastest {chosen.fastest or 'none'}"
+            f"fastest {chosen.fastest or 'none'}{tie}"
+        )
+        self.recommend_label.setToolTip(
+            f"{', '.join(chosen.tied)} ran within measurement noise (the p90 spread) of "
+            f"{chosen.fastest}: of those, the smallest, then full-integer one is named."
+            if chosen.tied
+            else "Collapsed candidates (accuracy at chance) and files that contradict their "
+            "recipe are never recommended."
         )
 
     def _on_activity(self) -> None:

@@ -400,7 +400,9 @@ class Workbench(QObject):
     def _unfinished(self, track: _Track) -> list[int]:
         """A group's candidates not measured yet (the measured ones are saved already)."""
         return [
-            cid for cid in track.candidate_ids if track.session.candidates[cid].status != "done"
+            cid
+            for cid in track.candidate_ids
+            if track.session.candidates[cid].status not in ("done", "broken")
         ]
 
     def _record(self, track: _Track, cid: int, current: bool, **changes) -> None:

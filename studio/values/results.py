@@ -78,10 +78,16 @@ class Result:
 
 @dataclass(frozen=True)
 class Recommendation:
-    """Within the accuracy budget: the smallest (gzip) and the fastest (median latency)."""
+    """Within the accuracy budget: the smallest (gzip) and the fastest (median latency).
+
+    `tied` names the candidates whose latency was within measurement noise of the
+    fastest's (the fastest is the smallest of them), so the window can say that "fastest"
+    is a tie, not a measured win.
+    """
 
     smallest: str | None = None
     fastest: str | None = None
+    tied: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, str | None]:
         return {"smallest": self.smallest, "fastest": self.fastest}
@@ -90,17 +96,58 @@ class Recommendation:
         return tuple(what for what, chosen in self.to_dict().items() if chosen == name)
 
 
+FULL_INTEGER = ("int8", "int16x8")  # what a phone's NPU/DSP and XNNPACK int8 paths run
+
+
 def measured(results: Iterable[Result]) -> list[Result]:
-    return [r for r in results if r.metrics is not None and r.status == "done"]
+    """Results with figures that stand for what their label says (broken files — see
+    `checks` — are not results, whatever their figures)."""
+    return [
+        r for r in results if r.metrics is not None and r.status == "done" and not r.metrics.broken
+    ]
+
+
+def noise(m: Metrics) -> float:
+    """How far apart two latency medians must be to differ (ms): the p90's spread above
+    the median, the run-to-run scatter of one candidate's timings."""
+    return max(0.0, m.latency_ms.p90 - m.latency_ms.median)
+
+
+def _phone_order(r: Result) -> tuple:
+    """Among ties: smaller first, then full integer (float activations run slower on a
+    phone than on a desktop CPU), then more accurate."""
+    m = r.metrics
+    accuracy = m.accuracy if m.accuracy is not None else 0.0
+    return (
+        m.gzip_bytes,
+        r.recipe.quantization.mode not in FULL_INTEGER,
+        -accuracy if m.higher_better else accuracy,
+    )
 
 
 def recommend(results: Iterable[Result], baseline: Metrics, budget: float) -> Recommendation:
     """Under an accuracy-drop budget (points of top-1, or MAE units), the smallest and
-    the fastest candidate."""
-    ok = [r for r in measured(results) if within_budget(r.metrics, baseline, budget)]
-    smallest = min(ok, key=lambda r: r.metrics.gzip_bytes, default=None)
-    fastest = min(ok, key=lambda r: r.metrics.latency_ms.median, default=None)
-    return Recommendation(smallest and smallest.name, fastest and fastest.name)
+    the fastest candidate.  Collapsed candidates (accuracy at chance) are never picked;
+    latencies within noise of the fastest are ties, broken by `_phone_order`."""
+    ok = [
+        r
+        for r in measured(results)
+        if within_budget(r.metrics, baseline, budget)
+        and not any(f.code == "chance" for f in r.metrics.flags)
+    ]
+    if not ok:
+        return Recommendation()
+    smallest = min(ok, key=_phone_order)
+    best = min(ok, key=lambda r: r.metrics.latency_ms.median)
+    ties = [
+        r
+        for r in ok
+        if r.metrics.latency_ms.median - best.metrics.latency_ms.median
+        <= max(noise(best.metrics), noise(r.metrics))
+    ]
+    fastest = min(ties, key=_phone_order)
+    tied = tuple(r.name for r in ties if r is not fastest)
+    return Recommendation(smallest.name, fastest.name, tied)
 
 
 def judge(

@@ -35,7 +35,16 @@ from studio.values.recipe import Recipe
 FILE = "session.json"
 BACKUP = "session.bak.json"
 VERSION = 1
-STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "missing")
+STATUSES = (
+    "queued",
+    "running",
+    "done",
+    "broken",  # measured, but the file contradicts its recipe (see values/checks.py)
+    "failed",
+    "cancelled",
+    "interrupted",
+    "missing",
+)
 UNFINISHED = ("queued", "running")
 RESULT_FILES = ("model.tflite", "recipe.json", "metrics.json")
 
@@ -221,6 +230,8 @@ class Session:
     def update(self, candidate_id: int, **changes: Any) -> Candidate:
         if changes.get("metrics") is not None:
             changes["metrics"] = self._judged(changes["metrics"])
+            if changes.get("status") == "done":
+                changes.update(_outcome(changes["metrics"]))
         candidate = dataclasses.replace(self.candidates[candidate_id], **changes)
         self.candidates[candidate_id] = candidate
         self.save()
@@ -314,7 +325,7 @@ class Session:
                 metrics = self.measured(cid)
                 if metrics is not None:
                     self.candidates[cid] = dataclasses.replace(
-                        candidate, status="done", metrics=metrics, message=""
+                        candidate, metrics=metrics, **_outcome(metrics)
                     )
                     notes[cid] = f"{candidate.name} recovered: it was measured before the stop"
                 continue
@@ -357,3 +368,12 @@ def list_sessions(root: Path | None = None, limit: int = 20) -> list[SessionInfo
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return sorted(found, key=lambda s: s.modified, reverse=True)[:limit]
+
+
+def _outcome(metrics: Metrics) -> dict[str, str]:
+    """A measured candidate's status: "broken" when its file contradicts its recipe
+    (never plotted, recommended or exported as a result), with what went wrong."""
+    broken = [f.message for f in metrics.flags if f.broken]
+    if broken:
+        return {"status": "broken", "message": " ".join(broken)}
+    return {"status": "done", "message": ""}

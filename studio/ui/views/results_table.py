@@ -34,6 +34,17 @@ Index = QModelIndex | QPersistentModelIndex
 Column = tuple[str, str, Callable[[Candidate, Metrics | None], object], Callable[[object], str]]
 
 
+def _warnings(c: Candidate) -> list[str]:
+    return [f.message for f in c.metrics.flags] if c.metrics else []
+
+
+def _tooltip(c: Candidate) -> str:
+    if c.message:
+        return c.message
+    warnings = "\n".join(f"⚠ {w}" for w in _warnings(c))
+    return f"{warnings}\n\n{c.recipe.to_json()}" if warnings else c.recipe.to_json()
+
+
 def _fig(read: Callable[[Metrics, Metrics | None], float | None]):
     def value(c: Candidate, base: Metrics | None) -> float | None:
         return read(c.metrics, base) if c.metrics else None
@@ -44,7 +55,13 @@ def _fig(read: Callable[[Metrics, Metrics | None], float | None]):
 COLUMNS: list[Column] = [
     ("#", "Candidate number", lambda c, b: c.id, lambda v: f"c{v:03d}"),
     ("Recipe", "The techniques of this candidate", lambda c, b: c.label, str),
-    ("Status", "queued, running, done, failed or cancelled", lambda c, b: c.status, str),
+    (
+        "Status",
+        "queued, running, done (⚠: warnings, see the tooltip), broken (the file is not what "
+        "the recipe asked), failed or cancelled",
+        lambda c, b: c.status + (" ⚠" if c.status == "done" and _warnings(c) else ""),
+        str,
+    ),
     (
         "gzip KB",
         "Size after gzip: what an app download really costs",
@@ -97,6 +114,7 @@ COLUMNS: list[Column] = [
 
 STATUS_COLORS = {
     "failed": QColor("#b00020"),
+    "broken": QColor("#b00020"),
     "cancelled": QColor("#777"),
     "interrupted": QColor("#777"),
     "missing": QColor("#b00020"),
@@ -154,7 +172,7 @@ class ResultsModel(QAbstractTableModel):
         if role == SORT_ROLE:
             return float("inf") if value is None else value
         if role == Qt.ItemDataRole.ToolTipRole:
-            return candidate.message or candidate.recipe.to_json()
+            return _tooltip(candidate)
         if role == Qt.ItemDataRole.ForegroundRole:
             return STATUS_COLORS.get(candidate.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 3:
