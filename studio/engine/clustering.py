@@ -15,7 +15,7 @@ from tensorflow_model_optimization.python.core.clustering.keras import clusterin
 
 from studio.engine.data import Dataset
 from studio.engine.selection import choose, wrap
-from studio.engine.training import Tuned, fine_tune
+from studio.engine.training import Tuned, fine_tune, recalibrate_batch_norm
 from studio.values.errors import RecipeError
 from studio.values.progress import Report, ignore
 from studio.values.recipe import Clustering
@@ -92,5 +92,8 @@ def cluster(
         batch_size=recipe.batch_size,
         probabilities=probabilities,
         report=report,
+        freeze_norms=False,
     )
-    return Tuned(clustering.strip_clustering(wrapped), frozenset(names), loss)
+    stripped = clustering.strip_clustering(wrapped)
+    recalibrate_batch_norm(stripped, data.x_train)
+    return Tuned(stripped, frozenset(names), loss)

@@ -249,14 +249,15 @@ def _model(model, from_logits: list[bool], classifier: list[bool], *, sequential
         for logits, is_classifier in zip(from_logits, classifier, strict=True)
     )
     train = f"""
-        def fine_tune(model, epochs, learning_rate, batch_size, callbacks=()):
+        def fine_tune(model, epochs, learning_rate, batch_size, callbacks=(), freeze_norms=False):
             \"\"\"A short, gentle training run: each technique below needs one.\"\"\"
             # The model ends in {ends}.
-            # BatchNormalization stays in inference mode: a short run on small batches
-            # would replace its statistics and wreck MobileNet-style models.
+            # QAT keeps BatchNormalization in inference mode (its ranges start from the
+            # float model's statistics); pruning and clustering train it, then
+            # re-estimate its statistics with recalibrate().
             for layer in model.layers:
                 inner = getattr(layer, "layer", layer)
-                if isinstance(inner, keras.layers.BatchNormalization):
+                if freeze_norms and isinstance(inner, keras.layers.BatchNormalization):
                     inner.trainable = False
             model.compile(
                 optimizer=keras.optimizers.Adam(learning_rate),
@@ -265,6 +266,24 @@ def _model(model, from_logits: list[bool], classifier: list[bool], *, sequential
             )
             model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, shuffle=True,
                       verbose=2, callbacks=list(callbacks))
+
+
+        def recalibrate(model, batch=64, samples=1024):
+            \"\"\"BatchNormalization statistics for the new weights: the average over
+            forward passes of the training data (dropout off).\"\"\"
+            norms = [la for la in model.layers if isinstance(la, keras.layers.BatchNormalization)]
+            drops = [la for la in model.layers if isinstance(la, keras.layers.Dropout)]
+            rates = [la.rate for la in drops]
+            for la in drops:
+                la.rate = 0.0
+            xs = x_train if isinstance(x_train, list) else [x_train]
+            n = min(len(xs[0]), samples)
+            for i, start in enumerate(range(0, n, batch)):
+                for la in norms:
+                    la.trainable, la.momentum = True, i / (i + 1)
+                model([x[start:start + batch] for x in xs], training=True)
+            for la, rate in zip(drops, rates):
+                la.rate = rate
     """
     blocks = [load, functional, train] if sequential else [load, train]
     return "\n\n".join(textwrap.dedent(b).strip("\n") for b in blocks)
@@ -308,6 +327,7 @@ def _pruning(p, names: list[str], samples: int) -> str:
                   callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
         # strip_pruning removes the wrappers; the zeros stay in the weights.
         model = tfmot.sparsity.keras.strip_pruning(pruned)
+        recalibrate(model)
     """
 
 
@@ -341,6 +361,7 @@ def _clustering(c, names: list[str]) -> str:
         clustered = keras.models.clone_model(model, clone_function=cluster)
         fine_tune(clustered, epochs={c.epochs}, learning_rate={c.learning_rate}, batch_size={c.batch_size})
         model = tfmot.clustering.keras.strip_clustering(clustered)
+        recalibrate(model)
     """
 
 
@@ -377,7 +398,8 @@ def _qat(recipe: Recipe, names: list[str]) -> str:
         )
         with tfmot.quantization.keras.quantize_scope():
             model = {apply}
-        fine_tune(model, epochs={q.epochs}, learning_rate={q.learning_rate}, batch_size={q.batch_size})
+        fine_tune(model, epochs={q.epochs}, learning_rate={q.learning_rate}, batch_size={q.batch_size},
+                  freeze_norms=True)
     """
 
 

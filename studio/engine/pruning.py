@@ -17,7 +17,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras import prune_regis
 
 from studio.engine.data import Dataset
 from studio.engine.selection import choose, wrap
-from studio.engine.training import Tuned, fine_tune, steps_per_epoch
+from studio.engine.training import Tuned, fine_tune, recalibrate_batch_norm, steps_per_epoch
 from studio.values.progress import Report, ignore
 from studio.values.recipe import Pruning
 
@@ -84,5 +84,8 @@ def prune(
         probabilities=probabilities,
         report=report,
         callbacks=(sparsity.UpdatePruningStep(),),
+        freeze_norms=False,
     )
-    return Tuned(sparsity.strip_pruning(wrapped), frozenset(names), loss)
+    stripped = sparsity.strip_pruning(wrapped)
+    recalibrate_batch_norm(stripped, data.x_train)
+    return Tuned(stripped, frozenset(names), loss)

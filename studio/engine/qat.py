@@ -97,6 +97,7 @@ def quantize_aware_train(
         batch_size=recipe.batch_size,
         probabilities=probabilities,
         report=report,
+        freeze_norms=True,
     )
     return Tuned(qat_model, frozenset(names), loss, label)
 

@@ -125,7 +125,8 @@ def sanity_flags(
         if name in at_chance:
             continue  # the float model's own flag says it; every candidate inherits it
         if metric != TOP1 or accuracy is None or n < 2 or accuracy > CHANCE / n:
-            if metric == TOP1 and agreement is not None and agreement < AGREEMENT:
+            improved = baseline is not None and _gained(baseline, name, accuracy)
+            if metric == TOP1 and agreement is not None and agreement < AGREEMENT and not improved:
                 flags.append(
                     Flag(
                         "disagrees",
@@ -181,6 +182,13 @@ def budget_flag(metrics: Metrics, baseline: Metrics, budget: float) -> Flag | No
         f"{'points' if metrics.metric == TOP1 else 'MAE units'} against the float model: "
         f"not a candidate to ship as is. A milder setting, or QAT, may bring it back.",
     )
+
+
+def _gained(baseline: Metrics, name: str, accuracy: float | None) -> bool:
+    """Whether the candidate scores at least as well as the float model: a weak float
+    model that the fine-tune improved disagrees with it for a good reason."""
+    base = next((s[1] for s in _scores(baseline, {}) if s[0] in (name, "")), None)
+    return accuracy is not None and base is not None and accuracy >= base
 
 
 def _chance(metrics: Metrics, classes: Mapping[str, int]):

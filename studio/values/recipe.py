@@ -78,7 +78,9 @@ class Pruning:
     structure: str | None = None
     layers: tuple[str, ...] | None = None
     epochs: int = 2
-    learning_rate: float = 1e-4
+    # Adam's default: at 1e-4 a short fine-tune cannot recover from the zeros
+    # (MobileNetV2 pruned 50 %: 54 % top-1 at 1e-4, 82 % at 1e-3, float 91 %).
+    learning_rate: float = 1e-3
     batch_size: int = 32
 
     def __post_init__(self) -> None:
