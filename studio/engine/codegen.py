@@ -367,6 +367,8 @@ def _clustering(c, names: list[str]) -> str:
 
 def _qat(recipe: Recipe, names: list[str]) -> str:
     q = recipe.quantization
+    n = q.calibration_samples
+    calibration = f"[a[:{n}] for a in x_train] if isinstance(x_train, list) else x_train[:{n}]"
     if recipe.clustering:
         scheme = (
             "tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme("
@@ -396,8 +398,49 @@ def _qat(recipe: Recipe, names: list[str]) -> str:
             clone_function=lambda layer: tfmot.quantization.keras.quantize_annotate_layer(layer)
             if layer.name in QUANTIZED_LAYERS else layer,
         )
+        float_model = model
         with tfmot.quantization.keras.quantize_scope():
             model = {apply}
+
+        def start_ranges(qat_model, samples, batch=16):
+            \"\"\"tfmot starts activation ranges at [-6, 6] and moves them with decay 0.999,
+            too slowly for a short fine-tune: start each at the range the float model
+            really produces on the calibration samples (widened to hold zero).\"\"\"
+            probe_model = keras.models.clone_model(float_model)  # fresh, single graph
+            probe_model.set_weights(float_model.get_weights())
+            targets = {{}}
+            for layer in qat_model.layers:
+                inner = getattr(layer, "layer", None)
+                for v in layer.non_trainable_weights:
+                    short = v.name.split("/")[-1].split(":")[0]
+                    if not short.endswith(("_min", "_max")) or short.startswith(
+                        ("kernel", "depthwise_kernel", "embeddings")
+                    ):
+                        continue  # weight ranges follow the weights anyway
+                    name = inner.name if inner else layer.inbound_nodes[0].inbound_layers.name
+                    targets.setdefault(name, []).append((v, short.startswith("pre_activation")))
+            names = [n for n in targets if n in {{la.name for la in probe_model.layers}}]
+            layers = [probe_model.get_layer(n) for n in names]
+            probe = keras.Model(probe_model.inputs, [la.output for la in layers] + [la.input for la in layers])
+            seen = {{}}
+            xs = samples if isinstance(samples, list) else [samples]
+            for start in range(0, len(xs[0]), batch):
+                outs = probe([x[start:start + batch] for x in xs], training=False)
+                for i, (name, layer) in enumerate(zip(names, layers)):
+                    values = {{False: np.asarray(outs[i])}}
+                    if any(pre for _, pre in targets[name]):
+                        activation, layer.activation = layer.activation, keras.activations.linear
+                        values[True] = np.asarray(layer(outs[len(names) + i]))
+                        layer.activation = activation
+                    for pre, v in values.items():
+                        lo, hi = seen.get((name, pre), (np.inf, -np.inf))
+                        seen[name, pre] = (min(lo, v.min()), max(hi, v.max()))
+            for name in names:
+                for variable, pre in targets[name]:
+                    lo, hi = seen[name, pre]
+                    variable.assign(min(lo, 0.0) if variable.name.endswith("_min:0") else max(hi, 0.0))
+
+        start_ranges(model, {calibration})
         fine_tune(model, epochs={q.epochs}, learning_rate={q.learning_rate}, batch_size={q.batch_size},
                   freeze_norms=True)
     """

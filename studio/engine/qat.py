@@ -105,7 +105,7 @@ def quantize_aware_train(
 RANGE_BATCH = 16  # samples per probe step: every layer's output is held at once
 
 
-def start_ranges(qat_model: keras.Model, model: keras.Model, samples: Arrays) -> None:
+def start_ranges(qat_model: keras.Model, float_model: keras.Model, samples: Arrays) -> None:
     """Start each activation quantizer at the range the float model really produces.
 
     tfmot starts them at [-6, 6] and moves them by a moving average with decay 0.999,
@@ -115,6 +115,7 @@ def start_ranges(qat_model: keras.Model, model: keras.Model, samples: Arrays) ->
     post-training int8 is) and each quantizer starts at its layer's observed range,
     widened to hold zero; training then refines it.
     """
+    weights = float_model.get_weights()
     targets: dict[str, list] = {}  # float layer name -> [(variable, "min"/"max", pre?)]
     for layer in qat_model.layers:
         inner = getattr(layer, "layer", None)
@@ -129,6 +130,10 @@ def start_ranges(qat_model: keras.Model, model: keras.Model, samples: Arrays) ->
             else:
                 name, pre = inner.name, short.startswith("pre_activation")
             targets.setdefault(name, []).append((variable, kind, pre))
+    # A fresh copy: layers shared with earlier graphs (a stripped pruned model reuses the
+    # original's layer objects) report those graphs' tensors as their `output`.
+    model = keras.models.clone_model(float_model)
+    model.set_weights(weights)
     names = [n for n in targets if any(layer.name == n for layer in model.layers)]
     pre = [n for n in names if any(p for _, _, p in targets[n])]
     if not names:
