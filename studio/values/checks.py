@@ -90,7 +90,9 @@ def effect_flags(
             )
     if recipe.clustering and clustered:
         limit = recipe.clustering.clusters + 1  # + the zeros that sparsity keeps
-        found = [f for f in metrics.layers if f.name in set(clustered)]
+        # Counted where the count is per channel (int8 weights); float tensors are
+        # counted whole, and folding can scale channels apart (see issue 17's notes).
+        found = [f for f in metrics.layers if f.name in set(clustered) and f.dtype == "int8"]
         over = [f for f in found if f.unique_values > limit]
         if over:
             worst = max(f.unique_values for f in over)
