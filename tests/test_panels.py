@@ -104,3 +104,14 @@ def test_the_results_table_marks_warnings_and_broken_files(qtbot):
     assert "collapsed" in cell(1, Qt.ItemDataRole.ToolTipRole)
     assert "float32" in cell(2, Qt.ItemDataRole.ToolTipRole)
     assert cell(2, Qt.ItemDataRole.ForegroundRole) is not None
+
+
+def test_pruning_epochs_show_auto_and_a_number_round_trips(qtbot):
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    editor.set_recipe(Recipe(pruning=Pruning()))
+    assert editor.pruning.epochs.text() == "auto"
+    assert editor.recipe().pruning.epochs is None
+    editor.set_recipe(Recipe(pruning=Pruning(epochs=4)))
+    assert editor.pruning.epochs.text() == "4"
+    assert editor.recipe().pruning.epochs == 4

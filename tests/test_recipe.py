@@ -5,7 +5,14 @@ import json
 import pytest
 
 from studio.values.errors import RecipeError
-from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.values.recipe import (
+    AUTO_MAX_EPOCHS,
+    AUTO_STEPS,
+    Clustering,
+    Pruning,
+    Quantization,
+    Recipe,
+)
 
 FULL = {
     "pruning": {
@@ -132,3 +139,15 @@ def test_overall_progress_follows_the_recipes_own_stages():
     assert plain.progress("done", 1.0) == 1.0
     pruned = Recipe(pruning=Pruning(), quantization=Quantization(mode="int8"))
     assert pruned.progress("prune", 0.5) < pruned.progress("convert", 0.0)
+
+
+def test_auto_pruning_epochs_give_a_few_hundred_steps_whatever_the_data_size():
+    auto = Pruning()
+    assert auto.epochs is None
+    # 700 samples / 32 = 22 steps an epoch: 2 epochs (the old default) were 44 steps.
+    assert auto.epochs_for(700) == 14
+    assert auto.epochs_for(700) * 22 >= AUTO_STEPS
+    assert auto.epochs_for(1_000_000) == 2  # never fewer: the schedule needs a ramp
+    assert auto.epochs_for(10) == AUTO_MAX_EPOCHS  # a tiny set is bounded
+    assert Pruning(epochs=3).epochs_for(700) == 3  # the user's number wins
+    assert Recipe.from_dict(Recipe(pruning=auto).to_dict()).pruning.epochs is None

@@ -251,3 +251,17 @@ def test_the_demo_sweep_from_the_command_line(tmp_path):
     smallest = summary["recommended"]["smallest"]
     assert smallest in {r["name"] for r in results if "smallest" in r["recommended"]}
     assert "smallest" in done.stdout
+
+
+def test_estimate_for_auto_pruning_epochs_uses_a_past_auto_run():
+    from studio.ui.views.sweep_dialog import DEFAULT_SECONDS, estimate_seconds
+    from studio.values.recipe import Pruning
+    from studio.values.session import Candidate
+
+    grid = Grid.from_dict({"base": {"pruning": {}}, "quantization.mode": ["int8"]})
+    before = estimate_seconds(grid, [], workers=1)
+    assert before == pytest.approx(
+        sum(DEFAULT_SECONDS.values()) - DEFAULT_SECONDS["fine_tune_epoch"]
+    )
+    past = Candidate(1, Recipe(pruning=Pruning()), "done", figures(seconds={"prune": 100.0}))
+    assert estimate_seconds(grid, [past], workers=1) == pytest.approx(before + 80.0)

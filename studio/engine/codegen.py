@@ -20,7 +20,7 @@ from studio.engine import arrays
 from studio.engine.data import EVAL_FRACTION, array_keys
 from studio.engine.pruning import MASK_UPDATES, RECOVERY
 from studio.values.errors import DataError, ModelError
-from studio.values.recipe import Recipe
+from studio.values.recipe import AUTO_MAX_EPOCHS, AUTO_STEPS, Recipe
 from studio.values.resources import DEMO, DEMO_DATA, DEMO_MODEL
 
 
@@ -290,7 +290,17 @@ def _model(model, from_logits: list[bool], classifier: list[bool], *, sequential
 
 
 def _pruning(p, names: list[str], samples: int) -> str:
-    steps = p.epochs * max(1, math.ceil(samples / p.batch_size))
+    steps = p.epochs_for(samples) * max(1, math.ceil(samples / p.batch_size))
+    if p.epochs is None:
+        epochs = (
+            f"# auto: about {AUTO_STEPS} steps (at least 2, at most {AUTO_MAX_EPOCHS} "
+            f"epochs) so the network\n"
+            f"        # recovers from its zeros.\n"
+            f"        epochs = min({AUTO_MAX_EPOCHS}, max(2, math.ceil({AUTO_STEPS} / "
+            f"math.ceil(n_train / {p.batch_size}))))"
+        )
+    else:
+        epochs = f"epochs = {p.epochs}"
     if p.schedule == "constant" or p.structure:
         schedule = (
             f"tfmot.sparsity.keras.ConstantSparsity({p.target_sparsity}, begin_step=0, "
@@ -311,7 +321,8 @@ def _pruning(p, names: list[str], samples: int) -> str:
         # {MASK_UPDATES} updates, the last one reaching the target with {RECOVERY:.0%} of the steps
         # left to recover at that sparsity.
         keras.utils.set_random_seed(SEED)
-        steps = {p.epochs} * math.ceil(n_train / {p.batch_size})
+        {epochs}
+        steps = epochs * math.ceil(n_train / {p.batch_size})
         ramp = max(1, int(steps * {1 - RECOVERY}))
         frequency = max(1, ramp // {MASK_UPDATES})
         last_update = ((ramp - 1) // frequency) * frequency
@@ -323,7 +334,7 @@ def _pruning(p, names: list[str], samples: int) -> str:
                 layer, pruning_schedule=schedule{extra}
             ) if layer.name in PRUNED_LAYERS else layer,
         )
-        fine_tune(pruned, epochs={p.epochs}, learning_rate={p.learning_rate}, batch_size={p.batch_size},
+        fine_tune(pruned, epochs=epochs, learning_rate={p.learning_rate}, batch_size={p.batch_size},
                   callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
         # strip_pruning removes the wrappers; the zeros stay in the weights.
         model = tfmot.sparsity.keras.strip_pruning(pruned)

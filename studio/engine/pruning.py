@@ -15,6 +15,7 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
 
+from studio.engine.arrays import count
 from studio.engine.data import Dataset
 from studio.engine.selection import choose, wrap
 from studio.engine.training import Tuned, fine_tune, recalibrate_batch_norm, steps_per_epoch
@@ -64,7 +65,8 @@ def prune(
     report: Report = ignore,
 ) -> Tuned:
     """Fine-tune with pruning; the stripped (plain Keras) model."""
-    total_steps = recipe.epochs * steps_per_epoch(data, recipe.batch_size)
+    epochs = recipe.epochs_for(count(data.x_train))
+    total_steps = epochs * steps_per_epoch(data, recipe.batch_size)
     schedule = schedule_for(recipe, total_steps)
     supports = m_by_n_prunable if recipe.structure else prunable
     names = choose(model, recipe.layers, supports, "pruning.layers")
@@ -78,7 +80,7 @@ def prune(
         wrapped,
         data,
         stage="prune",
-        epochs=recipe.epochs,
+        epochs=epochs,
         learning_rate=recipe.learning_rate,
         batch_size=recipe.batch_size,
         probabilities=probabilities,

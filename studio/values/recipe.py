@@ -68,6 +68,10 @@ def _check_layers(name: str, value: Any, *, allow_none: bool = True) -> None:
         )
 
 
+AUTO_STEPS = 300
+AUTO_MAX_EPOCHS = 50
+
+
 @dataclass(frozen=True)
 class Pruning:
     """Magnitude pruning during a short fine-tune (tfmot prune_low_magnitude)."""
@@ -77,7 +81,8 @@ class Pruning:
     initial_sparsity: float = 0.0
     structure: str | None = None
     layers: tuple[str, ...] | None = None
-    epochs: int = 2
+    # None: "auto", see `epochs_for`.
+    epochs: int | None = None
     # Adam's default: at 1e-4 a short fine-tune cannot recover from the zeros
     # (MobileNetV2 pruned 50 %: 54 % top-1 at 1e-4, 82 % at 1e-3, float 91 %).
     learning_rate: float = 1e-3
@@ -101,9 +106,23 @@ class Pruning:
                 "2:4 structured pruning always zeroes 2 of every 4 weights; set target_sparsity to 0.5",
             )
         _check_layers("pruning.layers", self.layers)
-        _check_number("pruning.epochs", self.epochs, 1, 1000, integer=True)
+        if self.epochs is not None:
+            _check_number("pruning.epochs", self.epochs, 1, 1000, integer=True)
         _check_number("pruning.learning_rate", self.learning_rate, 0, 1, lo_open=True)
         _check_number("pruning.batch_size", self.batch_size, 1, 65536, integer=True)
+
+    def epochs_for(self, samples: int) -> int:
+        """The epochs this fine-tune runs on `samples` training examples.
+
+        "Auto" (None) aims at AUTO_STEPS optimizer steps, at least 2 and at most 50
+        epochs: a network needs a few hundred steps to recover from its zeros, and the
+        schedule leaves only the last 40 % of them at the final sparsity.  Two epochs of a
+        few hundred samples are ~60 steps (MobileNetV2 pruned 50 %: 82 % top-1 after 2
+        epochs, 93 % after 10, float 91 %; a regressor's MAE +45 % after 2 epochs)."""
+        if self.epochs is not None:
+            return self.epochs
+        steps = max(1, math.ceil(samples / self.batch_size))
+        return min(AUTO_MAX_EPOCHS, max(2, math.ceil(AUTO_STEPS / steps)))
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,15 @@ MODES = [
     ("int16x8", "16x8"),
 ]
 # Rough seconds when the session has nothing measured yet (the demo on 2 cores).
-DEFAULT_SECONDS = {"load": 3.0, "fine_tune_epoch": 2.0, "convert": 2.0, "evaluate": 3.0}
+# Before anything was measured.  "auto_prune": a pruning fine-tune with "auto" epochs
+# (about 300 steps).
+DEFAULT_SECONDS = {
+    "load": 3.0,
+    "fine_tune_epoch": 2.0,
+    "auto_prune": 20.0,
+    "convert": 2.0,
+    "evaluate": 3.0,
+}
 
 
 def parse_values(text: str, kind: type, field: str, scale: float = 1.0) -> list:
@@ -60,12 +68,15 @@ def estimate_seconds(grid: Grid, history: Sequence[Candidate], workers: int) -> 
     measured: dict[str, list[float]] = {}
     for c in history:
         seconds = c.metrics.seconds if c.metrics else {}
-        epochs = (c.recipe.pruning.epochs if c.recipe.pruning else 0) + (
-            c.recipe.clustering.epochs if c.recipe.clustering else 0
-        )
-        tuned = seconds.get("prune", 0.0) + seconds.get("cluster", 0.0)
-        if epochs and tuned:
-            measured.setdefault("fine_tune_epoch", []).append(tuned / epochs)
+        pruning, clustering = c.recipe.pruning, c.recipe.clustering
+        if pruning and pruning.epochs is None and "prune" in seconds:
+            # "Auto" epochs depend on the data; a past auto run tells how long it takes.
+            measured.setdefault("auto_prune", []).append(seconds["prune"])
+        elif pruning and "prune" in seconds:
+            measured.setdefault("fine_tune_epoch", []).append(seconds["prune"] / pruning.epochs)
+        if clustering and clustering.epochs and "cluster" in seconds:
+            per_epoch = seconds["cluster"] / clustering.epochs
+            measured.setdefault("fine_tune_epoch", []).append(per_epoch)
         for key in ("load", "convert", "evaluate"):
             if key in seconds:
                 measured.setdefault(key, []).append(seconds[key])
@@ -75,9 +86,12 @@ def estimate_seconds(grid: Grid, history: Sequence[Candidate], workers: int) -> 
     total, groups = 0.0, plan(grid)
     for group in groups:
         recipe = group.entries[0][1]
-        epochs = (recipe.pruning.epochs if recipe.pruning else 0) + (
-            recipe.clustering.epochs if recipe.clustering else 0
-        )
+        pruning, clustering = recipe.pruning, recipe.clustering
+        epochs = clustering.epochs if clustering else 0
+        if pruning and pruning.epochs is None:
+            total += per["auto_prune"]
+        elif pruning:
+            epochs += pruning.epochs
         total += per["load"] + epochs * per["fine_tune_epoch"]
         for _, r in group.entries:
             qat = r.quantization.epochs * per["fine_tune_epoch"] if r.quantization.qat else 0

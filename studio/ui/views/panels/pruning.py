@@ -15,7 +15,7 @@ from studio.ui.views.panels.widgets import (
     select_value,
     spin,
 )
-from studio.values.recipe import Pruning
+from studio.values.recipe import AUTO_STEPS, Pruning
 
 
 class PruningPanel(TechniquePanel):
@@ -62,10 +62,19 @@ class PruningPanel(TechniquePanel):
         )
         self.epochs = self.add_row(
             "Fine-tune epochs",
-            spin(1, 1000, 2, "Passes over the fine-tune data while pruning. 2 to 5 is typical."),
+            spin(
+                0,
+                1000,
+                0,
+                "Passes over the fine-tune data while pruning. Auto: enough passes for "
+                f"about {AUTO_STEPS} training steps (at least 2), which a network needs to "
+                "recover from its zeros; on a few hundred samples that is 10 or more.",
+            ),
         )
+        self.epochs.setSpecialValueText("auto")
         self.learning_rate = self.add_row(
-            "Learning rate", rate(1e-4, "Step size of the pruning fine-tune.")
+            "Learning rate",
+            rate(1e-3, "Step size of the pruning fine-tune. Smaller values cannot recover."),
         )
         self.schedule.currentIndexChanged.connect(
             lambda: self.initial.setEnabled(self.schedule.currentData() == "polynomial")
@@ -83,7 +92,7 @@ class PruningPanel(TechniquePanel):
             initial_sparsity=self.initial.value() / 100,
             structure=self.structure.currentData(),
             layers=self.layers.chosen(),
-            epochs=self.epochs.value(),
+            epochs=self.epochs.value() or None,
             learning_rate=self.learning_rate.value(),
         )
 
@@ -96,5 +105,5 @@ class PruningPanel(TechniquePanel):
         self.initial.setValue(round(p.initial_sparsity * 100))
         select_value(self.structure, p.structure)
         self.layers.set_checked(p.layers)
-        self.epochs.setValue(p.epochs)
+        self.epochs.setValue(p.epochs or 0)  # 0 shows as "auto"
         self.learning_rate.setValue(p.learning_rate)
