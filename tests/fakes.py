@@ -20,6 +20,7 @@ from studio.values.metrics import (
 from studio.values.progress import Event
 from studio.values.recipe import Recipe
 from studio.values.results import Result
+from studio.values.sensitivity import LayerSensitivity
 
 
 def figures(
@@ -93,7 +94,16 @@ class StandIns:
             kinds.SWEEP_GROUP: self.sweep_group,
             kinds.DIAGNOSE: self.diagnose,
             kinds.SCRIPT: self.script,
+            kinds.SENSITIVITY: self.sensitivity,
         }
+
+    def sensitivity(self, model, data, sparsity=0.5, clusters=16, trust=False, report=None):
+        """ "dense" breaks the model when pruned alone; clustering harms nothing."""
+
+        def one(layer, technique, value):
+            return LayerSensitivity(layer, technique, sparsity, value, 0.99, "top1").to_dict()
+
+        return [one("dense", "prune", 0.5), one("dense", "cluster", 0.99)]
 
     def diagnose(self, model, data, samples=100, trust=False, report=None):
         def error(layer, added):

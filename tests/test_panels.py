@@ -8,6 +8,7 @@ from fakes import summary
 from studio.ui.views.panels import RecipeEditor
 from studio.values.metrics import LayerInfo
 from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.values.sensitivity import LayerSensitivity
 
 SUMMARY = dataclasses.replace(
     summary(),
@@ -115,3 +116,33 @@ def test_pruning_epochs_show_auto_and_a_number_round_trips(qtbot):
     editor.set_recipe(Recipe(pruning=Pruning(epochs=4)))
     assert editor.pruning.epochs.text() == "4"
     assert editor.recipe().pruning.epochs == 4
+
+
+def test_sensitivity_leaves_fragile_layers_out_of_a_default_choice_and_says_why(qtbot):
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    editor.set_recipe(Recipe(pruning=Pruning(), clustering=Clustering()))
+    editor.set_layers(summary(layers=("conv", "dense")))
+
+    def r(layer, technique, value):
+        return LayerSensitivity(layer, technique, 0.5, value, 0.95, "top1")
+
+    said = editor.show_sensitivity(
+        [r("conv", "prune", 0.40), r("dense", "prune", 0.94), r("conv", "cluster", 0.93)]
+    )
+    assert editor.recipe().pruning.layers == ("dense",)  # conv alone: −55 points
+    assert editor.recipe().clustering.layers is None  # −2 points is not breaking
+    assert "pruning leaves out conv" in said
+    conv = editor.pruning.layers.item(0)
+    assert conv.text() == "conv   −55.0 pt  ⚠" and "breaks the model" in conv.toolTip()
+    assert editor.pruning.layers.item(1).text() == "dense   −1.0 pt"
+
+    # A choice the user made (not every layer) is never changed, only annotated.
+    editor.set_recipe(Recipe(pruning=Pruning(layers=("conv",))))
+    editor.show_sensitivity([r("conv", "prune", 0.40)])
+    assert editor.recipe().pruning.layers == ("conv",)
+
+    # When every layer is fragile, none is left out (there would be nothing to prune).
+    editor.set_recipe(Recipe(pruning=Pruning()))
+    editor.show_sensitivity([r("conv", "prune", 0.1), r("dense", "prune", 0.1)])
+    assert editor.recipe().pruning.layers is None

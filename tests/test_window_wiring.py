@@ -129,3 +129,15 @@ def test_a_two_output_model_is_judged_by_the_output_the_user_picks(qtbot, window
     assert window.recommended["smallest"] == cid
     again = Session.open(wb.session.folder)
     assert again.output == "score" and again.candidates[cid].metrics.metric == "mae"
+
+
+def test_layer_sensitivity_runs_after_the_baseline_and_annotates_the_layers(qtbot, window):
+    picker = window.editor.pruning.layers
+    qtbot.waitUntil(lambda: "pt" in picker.item(0).text(), timeout=WAIT)
+    assert picker.item(0).text() == "dense   −49.0 pt  ⚠"
+    # The only prunable layer is fragile: shown, but not left out (nothing would remain).
+    assert picker.chosen() is None
+    assert window.editor.clustering.layers.item(0).text() == "dense   no loss"
+    log = window.bottom.log_view.toPlainText()
+    assert "measuring each layer's sensitivity" in log
+    assert "dense kept for pruning" in log

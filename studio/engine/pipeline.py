@@ -291,6 +291,37 @@ def diagnose(
     return [e.to_dict() for e in layer_errors(prep.model, prep.data.calibration(samples), samples)]
 
 
+def sensitivity(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    *,
+    sparsity: float = 0.5,
+    clusters: int = 16,
+    samples: int = 500,
+    trust: bool = False,
+    report: Report = ignore,
+) -> list[dict]:
+    """Each prunable / clusterable layer treated alone, without fine-tune (see
+    sensitivity.py), as plain dicts."""
+    from studio.engine.sensitivity import measure_layers
+
+    report(Event("load", "loading the model and data", 0.0))
+    prep = prepare(model_source, data_source, trust=trust)
+    if prep.summary.limitation:
+        raise ModelError(f"the sensitivity pass needs a tf_keras model: {prep.summary.limitation}")
+    layers = {"prune": prep.summary.names("prunable"), "cluster": prep.summary.names("clusterable")}
+    results = measure_layers(
+        prep.model,
+        prep.data,
+        layers,
+        sparsity=sparsity,
+        clusters=clusters,
+        samples=samples,
+        report=report,
+    )
+    return [r.to_dict() for r in results]
+
+
 def evaluate(
     tflite: str | os.PathLike,
     data_source: str | os.PathLike,

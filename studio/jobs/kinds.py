@@ -18,6 +18,7 @@ from studio.jobs.messages import Job
 from studio.values.metrics import LayerError, Metrics, ModelSummary
 from studio.values.recipe import Recipe
 from studio.values.results import Result
+from studio.values.sensitivity import LayerSensitivity
 
 TASKS = "studio.jobs.tasks"
 BASELINE = f"{TASKS}:baseline"
@@ -25,6 +26,7 @@ OPTIMIZE = f"{TASKS}:optimize"
 SWEEP_GROUP = f"{TASKS}:sweep_group"
 DIAGNOSE = f"{TASKS}:diagnose"
 SCRIPT = f"{TASKS}:script"
+SENSITIVITY = f"{TASKS}:sensitivity"
 SUMMARIZE = f"{TASKS}:summarize"
 
 
@@ -44,12 +46,13 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     SWEEP_GROUP: lambda r: [Result.from_dict(x) for x in r],
     SUMMARIZE: ModelSummary.from_dict,
     DIAGNOSE: lambda r: [LayerError.from_dict(x) for x in r],
+    SENSITIVITY: lambda r: [LayerSensitivity.from_dict(x) for x in r],
 }
 
 
 def decode(target: str, result: Any) -> Any:
     """The typed value of a finished job's plain-data result: `Baseline`, `Metrics`,
-    a list of `Result` or of `LayerError`, a `ModelSummary`; a script (str) passes as
+    a list of `Result`, `LayerError` or `LayerSensitivity`, a `ModelSummary`; a script (str) passes as
     it is.  Raises `studio.values.metrics.MetricsError` for damaged figures."""
     read = _DECODERS.get(target)
     return read(result) if read else result
@@ -123,6 +126,18 @@ def diagnose(model: str, data: str, *, samples: int, trust: bool) -> Job:
     """The int8 error each layer adds."""
     kwargs = {"model": model, "data": data, "samples": samples, "trust": trust}
     return Job(DIAGNOSE, kwargs, label="diagnosis")
+
+
+def sensitivity(model: str, data: str, *, sparsity: float, clusters: int, trust: bool) -> Job:
+    """Each layer pruned (and clustered) alone: what breaks the model."""
+    kwargs = {
+        "model": model,
+        "data": data,
+        "sparsity": sparsity,
+        "clusters": clusters,
+        "trust": trust,
+    }
+    return Job(SENSITIVITY, kwargs, label="layer sensitivity")
 
 
 def script(model: str, data: str, recipe: Recipe, *, trust: bool) -> Job:

@@ -93,6 +93,19 @@ def diagnose(
     return pipeline.diagnose(model, data, samples=samples, trust=trust, report=report)
 
 
+def sensitivity(
+    model: str,
+    data: str,
+    sparsity: float = 0.5,
+    clusters: int = 16,
+    trust: bool = False,
+    report: Report = ignore,
+) -> list[dict[str, Any]]:
+    return pipeline.sensitivity(
+        model, data, sparsity=sparsity, clusters=clusters, trust=trust, report=report
+    )
+
+
 def script(model: str, data: str, recipe: dict, trust: bool = False) -> str:
     from studio.engine.codegen import script_for
 

@@ -132,6 +132,7 @@ class MainWindow(QMainWindow):
         wb.candidate_changed.connect(self._on_candidate_changed)
         wb.activity_changed.connect(self._on_activity)
         wb.script_ready.connect(lambda cid, text: self._code(cid, "show_script", text))
+        wb.sensitivity_ready.connect(self._on_sensitivity)
         wb.script_failed.connect(lambda cid, message: self._code(cid, "failed", message))
         self.center.diagnosis.diagnose_requested.connect(self.diagnose)
         self.center.diagnosis.run_requested.connect(self.run_selective)
@@ -334,7 +335,16 @@ class MainWindow(QMainWindow):
         if session.summary and session.baseline:
             self.model_panel.show_summary(session.summary, session.baseline)
             self.editor.set_layers(session.summary)
+            summary = session.summary
+            trainable = summary.names("prunable") or summary.names("clusterable")
+            if trainable and session.baseline.accuracy is not None and not summary.limitation:
+                # A few seconds in a worker; it leaves out the layers that break the model
+                # from the default layer choice (see studio.engine.sensitivity).
+                self.workbench.sensitivity()
         self.state.update_recommendation()
+
+    def _on_sensitivity(self, results: list) -> None:
+        self.workbench.log.emit(self.editor.show_sensitivity(results))
 
     def _on_setup_failed(self, kind: str, message: str) -> None:
         self.model_panel.show_status(message, error=True)

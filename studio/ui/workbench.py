@@ -34,7 +34,7 @@ class _Track:
     sweep group (several candidates sharing their fine-tunes, run in order)."""
 
     session: Session
-    kind: str  # "baseline", "diagnose", "script", "candidate", "group"
+    kind: str  # "baseline", "diagnose", "sensitivity", "script", "candidate", "group"
     candidate_ids: tuple[int, ...] = ()
     done_in_group: int = 0  # a group: how many of its candidates are measured
     subject: int | None = None  # a script job: the candidate it is for
@@ -51,6 +51,8 @@ class Workbench(QObject):
     candidate_progress = Signal(int, object)  # candidate id, jobs.messages.Progress
     diagnosis_ready = Signal(object)  # list of per-layer error dicts, worst first
     diagnosis_failed = Signal(str)
+    sensitivity_ready = Signal(object)  # list of LayerSensitivity
+    sensitivity_failed = Signal(str)
     script_ready = Signal(int, str)  # candidate id, the script's text
     script_failed = Signal(int, str)
     activity_changed = Signal()  # running/queued jobs or their progress changed
@@ -183,6 +185,15 @@ class Workbench(QObject):
         job = kinds.diagnose(session.model, session.data, samples=samples, trust=session.trust)
         self._tracks[self.runner.submit(job)] = _Track(session, "diagnose")
         self.log.emit("diagnosing int8 error per layer")
+
+    def sensitivity(self, sparsity: float = 0.5, clusters: int = 16) -> None:
+        """Prune / cluster each layer alone (see studio.engine.sensitivity)."""
+        session = self._require_session()
+        job = kinds.sensitivity(
+            session.model, session.data, sparsity=sparsity, clusters=clusters, trust=session.trust
+        )
+        self._tracks[self.runner.submit(job)] = _Track(session, "sensitivity")
+        self.log.emit("measuring each layer's sensitivity to pruning and clustering")
 
     def script(self, candidate_id: int) -> None:
         """Generate the standalone script that reproduces a candidate (in a worker)."""
@@ -348,6 +359,9 @@ class Workbench(QObject):
             if current:
                 self.log.emit("diagnosis ready")
                 self.diagnosis_ready.emit(result)
+        elif track.kind == "sensitivity":
+            if current:
+                self.sensitivity_ready.emit(result)
         elif track.kind == "script":
             if current:
                 self.script_ready.emit(track.subject, result)
@@ -379,6 +393,9 @@ class Workbench(QObject):
         elif track.kind == "diagnose" and current:
             self.log.emit(f"diagnosis failed: {message}")
             self.diagnosis_failed.emit(message)
+        elif track.kind == "sensitivity" and current:
+            self.log.emit(f"layer sensitivity failed: {message}")
+            self.sensitivity_failed.emit(message)
         elif track.kind == "script" and current:
             self.log.emit(f"script failed: {message}")
             self.script_failed.emit(track.subject, message)

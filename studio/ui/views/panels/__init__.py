@@ -8,6 +8,8 @@ is explained with the recipe's message, never silently fixed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
@@ -18,6 +20,7 @@ from studio.ui.views.panels.quantization import QuantizationPanel
 from studio.values.errors import RecipeError
 from studio.values.metrics import ModelSummary
 from studio.values.recipe import Recipe
+from studio.values.sensitivity import LayerSensitivity, fragile
 
 
 class RecipeEditor(QWidget):
@@ -59,6 +62,28 @@ class RecipeEditor(QWidget):
         self.clustering.set_layers(summary.names("clusterable") if summary else [])
         self.quantization.set_layers(summary.names("quantizable") if summary else [])
         self.validate()
+
+    def show_sensitivity(self, results: Sequence[LayerSensitivity]) -> str:
+        """Per-layer drops next to the layer names; the fragile layers are left out of
+        a default choice.  A sentence for the log."""
+        said = []
+        for panel, technique, what in (
+            (self.pruning, "prune", "pruning"),
+            (self.clustering, "cluster", "clustering"),
+        ):
+            out = panel.layers.show_sensitivity(r for r in results if r.technique == technique)
+            kept = [name for name in fragile(results, technique) if name not in out]
+            if out:
+                said.append(f"{what} leaves out {', '.join(out)}")
+            if kept:
+                said.append(f"{', '.join(kept)} kept for {what} (your choice, or nothing else)")
+        self.validate()
+        if not said:
+            return "layer sensitivity: no layer breaks the model on its own"
+        return (
+            f"layer sensitivity: {'; '.join(said)}. Each of those layers, treated alone "
+            "without fine-tune, breaks the model (see the drops in the layer lists)."
+        )
 
     def recipe(self) -> Recipe:
         """The panels' recipe; RecipeError names the field when they do not combine."""

@@ -17,6 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.values.sensitivity import LayerSensitivity
+
+NAME = Qt.ItemDataRole.UserRole  # the layer's name; the text may carry its sensitivity
+
 QUANT_MODES = [
     ("dynamic", "Dynamic range (int8 weights)"),
     ("float16", "Float16 weights"),
@@ -86,6 +90,7 @@ class LayerPicker(QListWidget):
         self.clear()
         for name in names:
             item = QListWidgetItem(name)
+            item.setData(NAME, name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             on = self.default_checked if self._wanted is None else name in self._wanted
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
@@ -102,7 +107,7 @@ class LayerPicker(QListWidget):
         if not self.count():  # no model summary yet: what a loaded recipe asked for
             return tuple(sorted(self._wanted or ()))
         return tuple(
-            self.item(i).text()
+            self.item(i).data(NAME)
             for i in range(self.count())
             if self.item(i).checkState() == Qt.CheckState.Checked
         )
@@ -120,8 +125,48 @@ class LayerPicker(QListWidget):
         self._wanted = wanted
         for i in range(self.count()):
             item = self.item(i)
-            on = self.default_checked if wanted is None else item.text() in wanted
+            on = self.default_checked if wanted is None else item.data(NAME) in wanted
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+
+    def show_sensitivity(self, results: Iterable[LayerSensitivity]) -> tuple[str, ...]:
+        """Each layer's drop when treated alone, next to its name; while the choice is
+        still the default (every layer), the fragile ones are left out.  Returns the
+        layers left out."""
+        by_layer = {r.layer: r for r in results}
+        left_out = []
+        names = [self.item(i).data(NAME) for i in range(self.count())]
+        # Leaving every layer out would leave nothing to treat: then the drops are only shown.
+        untouched = self._wanted is None and not all(
+            name in by_layer and by_layer[name].fragile for name in names
+        )
+        self.blockSignals(True)
+        for i in range(self.count()):
+            item = self.item(i)
+            r = by_layer.get(item.data(NAME))
+            if r is None:
+                continue
+            mark = "  ⚠" if r.fragile else ""
+            item.setText(f"{r.layer}   {r.shown}{mark}")
+            alone = (
+                f"pruned to {r.setting:.0%}"
+                if r.technique == "prune"
+                else (f"clustered to {r.setting:.0f} values")
+            )
+            tip = f"{r.layer} {alone} on its own, without fine-tune: {r.shown}."
+            if r.fragile:
+                tip += (
+                    " That alone breaks the model, so it is left out by default; a "
+                    "fine-tune may recover it — tick it to include it anyway."
+                )
+            item.setToolTip(tip)
+            if r.fragile and untouched and self.default_checked:
+                item.setCheckState(Qt.CheckState.Unchecked)
+                left_out.append(r.layer)
+        self.blockSignals(False)
+        if left_out:
+            self._wanted = set(self.checked())
+            self.changed.emit()
+        return tuple(left_out)
 
 
 class TechniquePanel(QGroupBox):
