@@ -135,12 +135,87 @@ def table(rows: list[dict], kept: list[str] = ()) -> str:
             )
             continue
         notes = "; ".join(m.get("notes", ()))
+        flags = m.get("flags") or ()
         outcome = "ok" + (f" ({notes[:80]}…)" if notes else "")
+        if flags:
+            broken = any(f.get("broken") for f in flags)
+            codes = ", ".join(f["code"] for f in flags)
+            outcome = f"{'**broken**' if broken else 'ok ⚠'} ({codes})"
         ratio = b["gzip_bytes"] / max(1, m["gzip_bytes"])
         lines.append(
             f"| {r['model']} | {r['flavour']} | {r['recipe']} | {outcome} | "
             f"{_score(b)} → {_score(m)} | {ratio:.1f}x | {r['seconds']} |"
         )
+    return "\n".join(lines)
+
+
+# Issue 17's targets: (recipe, models it applies to or None for all, what is promised).
+CNN_LIKE = ("mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0")
+SMALL_CNNS = ("small_cnn",)
+
+
+def targets(rows: list[dict]) -> str:
+    """Each promise checked on this run's rows, met or missed."""
+    by = {(r["model"], r["flavour"], r["recipe"]): r["metrics"] for r in rows}
+    lines = [
+        "| target | model | saved with | figures | result |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+
+    def add(target, key, figures, met):
+        lines.append(
+            f"| {target} | {key[0]} | {key[1]} | {figures} | {'met' if met else '**missed**'} |"
+        )
+
+    for key in sorted({(r["model"], r["flavour"]) for r in rows}):
+        b = by.get((*key, "baseline"))
+        if not b or b.get("accuracy") is None:
+            continue
+        mae = b.get("metric") == "mae"
+
+        def get(recipe, key=key):
+            return by.get((*key, recipe)) or {}
+
+        p50 = get("prune 50% + int8").get("accuracy")
+        if key[0] in CNN_LIKE:
+            drop = None if p50 is None else 100 * (b["accuracy"] - p50)
+            add(
+                "prune 50% + int8 within 2 pt",
+                key,
+                f"{_score(b)} → {_score(get('prune 50% + int8'))}",
+                drop is not None and drop <= 2,
+            )
+        if key[0] in SMALL_CNNS:
+            both = get("prune 80% + cluster 16 + int8")
+            drop = (
+                None if both.get("accuracy") is None else 100 * (b["accuracy"] - both["accuracy"])
+            )
+            add(
+                "prune 80% + cluster 16 + int8 within 1.5 pt",
+                key,
+                f"{_score(b)} → {_score(both)}",
+                drop is not None and drop <= 1.5,
+            )
+        if mae and p50 is not None:
+            add(
+                "MAE at 50 % sparsity within 25 %",
+                key,
+                f"{_score(b)} → {_score(get('prune 50% + int8'))}",
+                p50 <= 1.25 * b["accuracy"],
+            )
+        qat, ptq = get("QAT int8"), get("int8")
+        if qat.get("accuracy") is not None and ptq.get("accuracy") is not None:
+            dtypes = {layer.get("dtype") for layer in qat.get("layers", ())}
+            if mae:
+                close = qat["accuracy"] <= ptq["accuracy"] * 1.03
+            else:
+                close = qat["accuracy"] >= ptq["accuracy"] - 0.003
+            add(
+                "QAT int8 ≥ int8 − 0.3 pt, weights int8",
+                key,
+                f"int8 {_score(ptq)}, QAT {_score(qat)}, weights {'/'.join(sorted(map(str, dtypes)))}",
+                close and dtypes <= {"int8"},
+            )
     return "\n".join(lines)
 
 
@@ -168,7 +243,8 @@ def write(rows: list[dict]) -> None:
         f"`tests/zoo.py`, trained a few epochs on the project's own data, each recipe run "
         f"by the studio's sweep engine (accuracy is top-1 on the held-out part; MAE for "
         f"the regressor; a model with two outputs is scored on its first). Models: "
-        f"{', '.join(models)}.\n\n{table(rows, kept)}\n{END}"
+        f"{', '.join(models)}.\n\n{table(rows, kept)}\n\n### Issue 17's targets, this run\n\n"
+        f"{targets(rows)}\n{END}"
     )
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
