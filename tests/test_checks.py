@@ -61,6 +61,9 @@ def test_clustering_with_more_values_than_clusters_is_broken():
     flags = effect_flags(recipe, m, clustered={"a", "b"})
     assert codes(flags) == ["not_clustered"] and "up to 90" in flags[0].message
     assert effect_flags(recipe, m, clustered={"a"}) == ()  # 16 + the preserved zero
+    # float weights are checked too (counted per output channel by tflite_file)
+    f16 = figures(layers=(tensor("a", dtype="float16", unique=40),))
+    assert codes(effect_flags(recipe, f16, clustered={"a"})) == ["not_clustered"]
 
 
 def test_a_collapsed_candidate_and_a_float_model_at_chance_are_told_apart():

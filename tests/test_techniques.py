@@ -158,3 +158,18 @@ def test_qat_keeps_named_layers_in_float(demo, demo_model):
     figures = layer_figures(blob)
     assert figures["dense1"]["dtype"] == "int8"
     assert figures["digit"]["dtype"] == "float32"
+
+
+@pytest.mark.parametrize("mode", ["float16", "none"])
+def test_a_clustered_float_file_has_the_clusters_per_channel(tmp_path, mode):
+    """The demo clustered to 16 in float16 showed 29 values in conv3: numpy's float16
+    sort returned unsorted runs, so np.unique over-counted.  Counted right, float
+    kernels hold the clusters (per output channel, where folding scales channels)."""
+    from studio.engine.pipeline import optimize
+    from studio.values.recipe import Recipe
+
+    recipe = Recipe(clustering=Clustering(16), quantization=Quantization(mode=mode))
+    metrics = optimize("demo", "demo", recipe, tmp_path).metrics
+    assert all(f.unique_values <= 17 for f in metrics.layers), metrics.layers
+    assert max(f.unique_values for f in metrics.layers) == 16
+    assert not metrics.flags

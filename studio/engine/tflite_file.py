@@ -26,6 +26,11 @@ WEIGHT_INPUT = {
     "GATHER": 0,
     "BATCH_MATMUL": 1,
 }
+# The output-channel axis of a float weight, by the op that reads it.  The converter
+# folds BatchNormalization into the kernel, scaling each output channel by its own
+# factor: 16 clustered values become 16 per channel, not 16 per tensor (as int8's
+# per-channel scales do).
+FLOAT_CHANNEL_AXIS = {"CONV_2D": 0, "FULLY_CONNECTED": 0, "DEPTHWISE_CONV_2D": 3}
 _NUMPY_TYPES = {
     "FLOAT32": np.float32,
     "FLOAT16": np.float16,
@@ -148,7 +153,13 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
                 count=int(values.size),
                 sparsity=float(np.mean(values == zero)),
                 unique_values=_unique(
-                    values, tensor.shape, quant.quantizedDimension if per_channel else None
+                    values,
+                    tensor.shape,
+                    quant.quantizedDimension
+                    if per_channel
+                    else FLOAT_CHANNEL_AXIS.get(op_name)
+                    if dtype in ("FLOAT16", "FLOAT32")
+                    else None,
                 ),
             )
         )
@@ -156,12 +167,17 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
 
 
 def _unique(values: np.ndarray, shape, channel_axis: int | None) -> int:
-    """Distinct values; for per-channel quantized weights, the most in any one channel.
+    """Distinct values; per channel (per-channel int8, float kernels), the most in any one.
 
     Each output channel of a per-channel int8 tensor has its own scale, so one clustered
     weight value becomes a different int8 number in every channel: counted over the
     whole tensor, 16 clusters look like 60.  Per channel, they are 16 again.
     """
+    if values.dtype == np.float16:
+        # numpy 2.4's float16 sort can return unsorted runs (seen on a clustered conv:
+        # np.unique gave 29 "distinct" values where there were 16); float32 holds every
+        # float16 value exactly.
+        values = values.astype(np.float32)
     if channel_axis is None or shape is None or int(np.prod(shape)) != values.size:
         return int(np.unique(values).size)
     values = values.reshape(tuple(int(d) for d in shape))

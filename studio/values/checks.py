@@ -90,9 +90,10 @@ def effect_flags(
             )
     if recipe.clustering and clustered:
         limit = recipe.clustering.clusters + 1  # + the zeros that sparsity keeps
-        # Counted where the count is per channel (int8 weights); float tensors are
-        # counted whole, and folding can scale channels apart (see issue 17's notes).
-        found = [f for f in metrics.layers if f.name in set(clustered) and f.dtype == "int8"]
+        # Counted per output channel (tflite_file._unique): int8 channels have their own
+        # scales, and float kernels their own folded BatchNormalization factors.
+        counted = ("int8", "float16", "float32")
+        found = [f for f in metrics.layers if f.name in set(clustered) and f.dtype in counted]
         over = [f for f in found if f.unique_values > limit]
         if over:
             worst = max(f.unique_values for f in over)
