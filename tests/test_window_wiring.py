@@ -141,3 +141,22 @@ def test_layer_sensitivity_runs_after_the_baseline_and_annotates_the_layers(qtbo
     log = window.bottom.log_view.toPlainText()
     assert "measuring each layer's sensitivity" in log
     assert "dense kept for pruning" in log
+
+
+def test_opening_another_model_leaves_nothing_of_the_previous_one(qtbot, window, tmp_path):
+    window.workbench.diagnose()
+    qtbot.waitUntil(lambda: window.diagnosis.layers.count() == 2, timeout=WAIT)
+    cid = window.workbench.run(Recipe(quantization=Quantization(mode="int8")))
+    qtbot.waitUntil(lambda: window.workbench.candidate(cid).status == "done", timeout=WAIT)
+    window.select(cid)
+    assert "bundled demo" in window.welcome.text.text()
+    assert window.recommend_label.text()
+
+    other = tmp_path / "reader.keras"
+    other.write_bytes(b"stand-in")  # the stand-in worker does not read it
+    window.open_model(str(other), "demo")
+    assert "reader.keras" in window.welcome.text.text()
+    assert "bundled demo" not in window.welcome.text.text()
+    assert window.diagnosis.layers.count() == 0 and not window.diagnosis.run_button.isEnabled()
+    assert window.recommend_label.text() == ""
+    assert window.selected is None

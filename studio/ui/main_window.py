@@ -35,6 +35,7 @@ from studio.ui.state import ViewState
 from studio.ui.views.code_dialog import CodeDialog
 from studio.ui.views.model_panel import ModelPanel, shown_source
 from studio.ui.views.panels import RecipeEditor
+from studio.ui.wheel import guard_wheel
 from studio.ui.workbench import Workbench
 from studio.values import atomic, selective
 from studio.values.errors import StudioError
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.commands = Actions(self)
         self.commands.build_menus()
         self._connect()
+        guard_wheel(self)
         self._restore_settings()
 
     # views the tests and the self-test reach for

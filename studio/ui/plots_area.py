@@ -11,6 +11,8 @@ should redraw once, not twelve times.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 from superqt.utils import qthrottled
@@ -22,6 +24,7 @@ from studio.ui.views.layer_bars import LayerBars
 from studio.ui.views.trade_off_plot import LATENCY, LEGEND, SIZE, TradeOffPlot, accuracy_axis
 from studio.ui.views.welcome import WelcomePanel
 from studio.ui.workbench import Workbench
+from studio.values.resources import DEMO
 
 REFRESH_MS = 100  # at most one redraw of the plots per this many milliseconds
 PLOT_STAGGER_MS = 30
@@ -71,6 +74,7 @@ class PlotsArea(QWidget):
         self._stagger.timeout.connect(self._draw_next)
         self.refresh = qthrottled(self._start_drawing, timeout=REFRESH_MS)
 
+        workbench.session_changed.connect(self._on_session)
         workbench.baseline_changed.connect(self._on_baseline)
         workbench.budget_changed.connect(self.refresh)
         workbench.diagnosis_ready.connect(self.diagnosis.show_errors)
@@ -78,6 +82,14 @@ class PlotsArea(QWidget):
         state.selection_changed.connect(self._on_selection)
         state.recommendation_changed.connect(self.refresh)
         self._on_selection(state.selected)
+
+    def _on_session(self) -> None:
+        """Nothing of the previous model stays: the welcome names this one, the
+        per-layer views are empty until this model's figures arrive."""
+        model = self.workbench.session.model
+        self.welcome.set_model(None if model == DEMO else Path(model).name)
+        self.diagnosis.reset()
+        self.layer_bars.show_layers(None, [])
 
     def _on_baseline(self) -> None:
         session = self.workbench.session

@@ -65,6 +65,16 @@ class DiagnosisView(QWidget):
         layout.addLayout(side, 2)
         self.plot.setMinimumSize(160, 120)
 
+    def reset(self) -> None:
+        """Another model was opened: nothing of the previous model's diagnosis stays."""
+        self.plot.clear()
+        self.plot.setTitle("")
+        self.plot.getAxis("bottom").setTicks(None)
+        self.layers.clear()
+        self.run_button.setEnabled(False)
+        self.diagnose_button.setEnabled(True)
+        self.status.setText("Run a diagnosis to see where full int8 loses accuracy.")
+
     def busy(self) -> None:
         self.status.setText("Diagnosing… (an int8 conversion and a layer-by-layer comparison)")
         self.diagnose_button.setEnabled(False)

@@ -6,6 +6,8 @@ launch says where to start without a wizard in the way.
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton
 
@@ -18,13 +20,22 @@ TEXT = (
 )
 
 
+MODEL_TEXT = (
+    "<b>Welcome!</b> <b>{name}</b> is open. Once its float baseline is measured (Model "
+    "&amp; data), try first: <b>Quantization</b> on (full integer int8) and <b>Run</b> "
+    "(Ctrl+R); then <b>Pruning</b> and <b>Clustering</b> — the layer lists show which "
+    "layers break your model on their own, and leave them out. <b>Run → Sweep…</b> tries "
+    "a whole grid at once."
+)
+
+
 class WelcomePanel(QFrame):
     dismissed = Signal()
 
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("welcome")  # its frame is drawn by studio.qss
-        text = QLabel(TEXT)
+        self.text = text = QLabel(TEXT)
         text.setWordWrap(True)
         close = QPushButton("Got it")
         close.setToolTip("Hide this welcome; it will not come back")
@@ -32,6 +43,10 @@ class WelcomePanel(QFrame):
         layout = QHBoxLayout(self)
         layout.addWidget(text, 1)
         layout.addWidget(close)
+
+    def set_model(self, name: str | None) -> None:
+        """What the welcome talks about: the bundled demo (None) or the user's model."""
+        self.text.setText(TEXT if name is None else MODEL_TEXT.format(name=escape(name)))
 
     def _dismiss(self) -> None:
         self.hide()
