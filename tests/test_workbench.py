@@ -125,3 +125,17 @@ def test_a_single_candidate_runs_and_a_failure_names_the_reason(qtbot, bench):
     qtbot.waitUntil(lambda: not bench.busy(), timeout=WAIT)
     assert bench.session.candidates[cid].status == "failed"
     assert "converter failed" in bench.session.candidates[cid].message
+
+
+def test_the_sensitivity_pass_runs_once_per_measured_baseline(qtbot, bench):
+    def passes():
+        return [job for _, job in bench.backend.submitted if job.target == kinds.SENSITIVITY]
+
+    qtbot.waitUntil(lambda: len(passes()) == 1, timeout=WAIT)
+    bench.stand_ins.two_heads = True
+    bench.open_model("demo", "demo")
+    qtbot.waitUntil(lambda: len(passes()) == 2, timeout=WAIT)
+    bench.set_output("score")  # the views reload; the layers are not measured again
+    bench.set_budget(2.0)
+    qtbot.wait(200)
+    assert len(passes()) == 2

@@ -73,7 +73,6 @@ def measure_layers(
     n = min(samples, count(data.x_eval))
     x = for_keras(take(data.x_eval, slice(0, n)))
     y = parts(data.y_eval)[0][:n]
-    by_name = _layers_by_name(model)
 
     def figure() -> tuple[float, str]:
         out = model.predict(x, batch_size=64, verbose=0)
@@ -90,12 +89,12 @@ def measure_layers(
         (t, name)
         for t, names in layers.items()
         for name in names
-        if any(w.ndim >= 2 for w in by_name[name].get_weights())
+        if any(w.ndim >= 2 for w in model.get_layer(name).get_weights())
     ]
     results = []
     for i, (technique, name) in enumerate(jobs):
         report(Event("sensitivity", f"{technique} {name} alone", i / max(1, len(jobs))))
-        layer = by_name[name]
+        layer = model.get_layer(name)  # the pipeline flattened nested models
         saved = layer.get_weights()
         layer.set_weights([treat[technique](w) if w.ndim >= 2 else w for w in saved])
         try:
@@ -105,13 +104,3 @@ def measure_layers(
         results.append(LayerSensitivity(name, technique, setting[technique], value, base, metric))
     report(Event("sensitivity", f"{len(jobs)} layer(s) measured", 1.0))
     return results
-
-
-def _layers_by_name(model: keras.Model) -> dict[str, keras.layers.Layer]:
-    """Every layer, nested models' included (the panels list a nested base's layers)."""
-    found: dict[str, keras.layers.Layer] = {}
-    for layer in model.layers:
-        found[layer.name] = layer
-        if isinstance(layer, keras.Model):
-            found.update(_layers_by_name(layer))
-    return found

@@ -337,12 +337,6 @@ class MainWindow(QMainWindow):
         if session.summary and session.baseline:
             self.model_panel.show_summary(session.summary, session.baseline)
             self.editor.set_layers(session.summary)
-            summary = session.summary
-            trainable = summary.names("prunable") or summary.names("clusterable")
-            if trainable and session.baseline.accuracy is not None and not summary.limitation:
-                # A few seconds in a worker; it leaves out the layers that break the model
-                # from the default layer choice (see studio.engine.sensitivity).
-                self.workbench.sensitivity()
         self.state.update_recommendation()
 
     def _on_sensitivity(self, results: list) -> None:

@@ -195,6 +195,15 @@ class Workbench(QObject):
         self._tracks[self.runner.submit(job)] = _Track(session, "sensitivity")
         self.log.emit("measuring each layer's sensitivity to pruning and clustering")
 
+    def _check_layers(self, session: Session) -> None:
+        """The sensitivity pass, once per measured baseline, when there are layers to
+        prune or cluster and labels to measure them with."""
+        summary = session.summary
+        if summary is None or summary.limitation or session.baseline.accuracy is None:
+            return
+        if summary.names("prunable") or summary.names("clusterable"):
+            self.sensitivity()
+
     def script(self, candidate_id: int) -> None:
         """Generate the standalone script that reproduces a candidate (in a worker)."""
         session = self._require_session()
@@ -278,6 +287,8 @@ class Workbench(QObject):
         self.session_changed.emit()
         self.baseline_changed.emit()
         self.log.emit(f"session {session.folder}: model {session.model}, data {session.data}")
+        if not measure and session.baseline is not None:
+            self._check_layers(session)  # not kept on disk: measured again, seconds
         if measure:
             job_id = self.runner.submit(
                 kinds.baseline(
@@ -355,6 +366,7 @@ class Workbench(QObject):
             if current:
                 self.log.emit("float baseline measured")
                 self.baseline_changed.emit()
+                self._check_layers(track.session)
         elif track.kind == "diagnose":
             if current:
                 self.log.emit("diagnosis ready")
