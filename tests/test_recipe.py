@@ -1,5 +1,6 @@
 """Recipes: JSON round trip, and every impossible value rejected with its field named."""
 
+import dataclasses
 import json
 
 import pytest
@@ -49,7 +50,7 @@ def test_issue_example_round_trips_through_json():
     again = Recipe.from_json(recipe.to_json())
     assert again == recipe
     assert json.loads(recipe.to_json())["pruning"]["target_sparsity"] == 0.8
-    assert recipe.describe() == "prune 80% + 16 clusters + int8"
+    assert recipe.describe() == "prune 80% (from 30%, 3 ep, lr 1e-4) + 16 clusters (2 ep) + int8"
 
 
 def test_every_section_is_optional():
@@ -151,3 +152,71 @@ def test_auto_pruning_epochs_give_a_few_hundred_steps_whatever_the_data_size():
     assert auto.epochs_for(10) == AUTO_MAX_EPOCHS  # a tiny set is bounded
     assert Pruning(epochs=3).epochs_for(700) == 3  # the user's number wins
     assert Recipe.from_dict(Recipe(pruning=auto).to_dict()).pruning.epochs is None
+
+
+def _variants() -> list[Recipe]:
+    """Recipes that each change one field (or two) from a full recipe's defaults."""
+    base = Recipe(Pruning(), Clustering(), Quantization(mode="int8"))
+    changes = {
+        "pruning": dict(
+            target_sparsity=0.8,
+            schedule="constant",
+            initial_sparsity=0.2,
+            epochs=10,
+            learning_rate=1e-4,
+            batch_size=64,
+            layers=("conv1",),
+        ),
+        "clustering": dict(
+            clusters=8,
+            init="linear",
+            per_channel=True,
+            preserve_sparsity=False,
+            epochs=3,
+            learning_rate=1e-4,
+            batch_size=16,
+            layers=("a", "b", "c"),
+        ),
+        "quantization": dict(
+            qat=True,
+            calibration_samples=200,
+            io_type="int8",
+            select_tf_ops=True,
+            float_layers=("conv1", "dense"),
+        ),
+    }
+    out = [base, dataclasses.replace(base, seed=4), Recipe(), Recipe(Pruning())]
+    for section, fields in changes.items():
+        for name, value in fields.items():
+            changed = dataclasses.replace(getattr(base, section), **{name: value})
+            out.append(dataclasses.replace(base, **{section: changed}))
+    for other in ("conv2", "conv1"), ("a", "b", "d"), ("a", "b", "c", "d"):
+        q = dataclasses.replace(base.quantization, float_layers=other)
+        out.append(dataclasses.replace(base, quantization=q))
+        c = dataclasses.replace(base.clustering, layers=other)
+        out.append(dataclasses.replace(base, clustering=c))
+    qat = dataclasses.replace(base.quantization, qat=True)
+    for name, value in dict(epochs=4, learning_rate=3e-5, batch_size=8).items():
+        out.append(
+            dataclasses.replace(base, quantization=dataclasses.replace(qat, **{name: value}))
+        )
+    return out
+
+
+def test_labels_tell_every_two_different_recipes_apart():
+    """Issue 18: a candidate that keeps a layer in float, or ran 10 epochs, must not read
+    like the one it came from; same label exactly when the same effect."""
+    recipes = _variants()
+    for a in recipes:
+        for b in recipes:
+            same = a.effective() == b.effective()
+            assert (a.describe() == b.describe()) == same, (a.describe(), b.describe())
+
+
+def test_fields_without_effect_do_not_change_the_label():
+    plain = Recipe(quantization=Quantization(mode="dynamic"))
+    idle = Recipe(quantization=Quantization(mode="dynamic", epochs=9, calibration_samples=7))
+    assert idle.describe() == plain.describe() == "dynamic"
+    swapped = Recipe(quantization=Quantization(mode="int8", float_layers=("b", "a")))
+    assert swapped.describe() == "int8 (a, b in float)"
+    assert Recipe(Pruning(epochs=10, learning_rate=1e-4)).describe() == "prune 50% (10 ep, lr 1e-4)"

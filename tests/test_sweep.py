@@ -70,11 +70,11 @@ def test_the_demo_grid_expands_to_twelve_named_recipes():
     grid = Grid.load(DEMO_GRID)
     recipes = dict(grid.expand())
     assert grid.size == len(recipes) == 12
-    first = recipes["01-prune-50-dynamic"]
+    first = recipes["01-prune-50-2-ep-dynamic"]
     assert first.pruning.target_sparsity == 0.5 and first.pruning.epochs == 2  # base kept
     assert first.clustering is None  # null switches the section off
     assert first.quantization.mode == "dynamic"
-    last = recipes["12-prune-80-16-clusters-float16"]
+    last = recipes["12-prune-80-2-ep-16-clusters-float16"]
     assert last.clustering.clusters == 16 and last.clustering.epochs == 1
 
 

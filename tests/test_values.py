@@ -77,5 +77,24 @@ def test_figures_are_written_one_way():
     assert units.score(figures(10, None)) == "no labels"
     assert units.change_text(m, base) == "-0.23 pt"
     assert units.times_smaller(base, m) == 4.0
-    assert units.latency(m) == "0.123 ms median on 1 thread(s)"
+    assert units.latency(m) == "123 µs median on 1 thread(s)"
     assert units.figures(m, base)[0] == "size 3.0 MB, gzip 2.0 KB (4.0x smaller)"
+
+
+@pytest.mark.parametrize(
+    ("ms", "text"),
+    [(0.0123, "12.3 µs"), (0.5, "500 µs"), (1.0, "1 ms"), (12.345, "12.3 ms"), (2500, "2.5 s")],
+)
+def test_durations_take_the_unit_of_their_size(ms, text):
+    """Issue 18: one unit system, chosen per magnitude, in plots, table, tooltips, report."""
+    assert units.duration(ms) == text
+    assert units.time_unit(ms)[0] == text.split()[1]
+
+
+def test_sizes_are_kb_of_1024_bytes_then_mb():
+    assert units.size_unit(1023 * 1024) == ("KB", 1024)
+    assert units.size_unit(1024 * 1024) == ("MB", 1024 * 1024)
+    assert units.size(-1536, sign=True) == "-1.5 KB"
+    assert units.size(1536, sign=True) == "+1.5 KB"
+    assert units.duration(-0.25, sign=True) == "-250 µs"
+    assert units.duration(0.25, sign=True) == "+250 µs"

@@ -352,11 +352,12 @@ def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
     candidate = window.workbench.session.candidates[13]
     assert candidate.recipe.quantization == Quantization(mode="int8", float_layers=("dense1",))
     qtbot.waitUntil(lambda: _status(window, 13) == "done", timeout=WAIT)
-    assert "Run the same recipe in plain int8" in window.diagnosis.status.text()
+    assert "Run the same recipe with no layer in float (int8)" in window.diagnosis.status.text()
     window.editor.set_recipe(Recipe(quantization=Quantization(mode="int8")))
     window.editor.request_run()
     qtbot.waitUntil(lambda: _status(window, 14) == "done", timeout=WAIT)
-    assert "vs c014 (plain int8)" in window.workbench.selective_note(13)
+    assert "vs c014 (int8, the same with no layer in float)" in window.workbench.selective_note(13)
+    assert window.workbench.session.candidates[13].label == "int8 (dense1 in float)"
 
 
 def test_about_names_the_versions():

@@ -11,6 +11,7 @@ This module imports no TensorFlow: the window builds recipes too.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -304,21 +305,133 @@ class Recipe:
         return min(1.0, (stages.index(stage) + (fraction or 0.0)) / (len(stages) - 1))
 
     def describe(self) -> str:
-        """A short human label, e.g. 'prune 80% + 16 clusters + int8'."""
+        """A short label that tells any two recipes with different effects apart.
+
+        The technique comes first ('prune 80% + 16 clusters + int8'); whatever differs
+        from the defaults follows the technique it belongs to, in brackets ('prune 50%
+        (10 ep, lr 1e-4) + int8 (conv1 in float)').  Users compare candidates by their
+        labels, so two candidates that differ only in a float-kept layer or the epochs
+        must not read alike.  Fields with no effect (QAT's epochs without QAT) are left
+        out: see `effective`.
+        """
+        r = self.effective()
         parts = []
-        if self.pruning:
-            p = self.pruning
-            parts.append("prune 2:4" if p.structure else f"prune {p.target_sparsity:.0%}")
-        if self.clustering:
-            parts.append(f"{self.clustering.clusters} clusters")
-        q = self.quantization
+        if r.pruning:
+            p = r.pruning
+            name = "prune 2:4" if p.structure else f"prune {p.target_sparsity:.0%}"
+            parts.append(_with(name, _extras(p, Pruning(), _PRUNING_TEXT)))
+        if r.clustering:
+            c = r.clustering
+            parts.append(_with(f"{c.clusters} clusters", _extras(c, Clustering(), _CLUSTER_TEXT)))
+        q = r.quantization
+        extras = _extras(q, Quantization(), _QUANT_TEXT)
         if q.qat:
-            parts.append("QAT int8")
+            parts.append(_with("QAT int8", extras))
         elif q.mode != "none":
-            parts.append(q.mode)
-        if q.select_tf_ops:
-            parts.append("TF ops")
-        return " + ".join(parts) or "float"
+            parts.append(_with(q.mode, extras))
+        label = " + ".join(parts) or "float"
+        return f"{label}, seed {r.seed}" if r.seed else label
+
+    def effective(self) -> Recipe:
+        """The same recipe with the fields that change nothing set to their defaults.
+
+        QAT's epochs, rate and batch do nothing without QAT; calibration samples nothing
+        without an integer mode.  Layer lists are sets: their order changes nothing."""
+        q = self.quantization
+        default = Quantization()
+        if not q.qat:
+            q = dataclasses.replace(
+                q,
+                epochs=default.epochs,
+                learning_rate=default.learning_rate,
+                batch_size=default.batch_size,
+            )
+        if q.mode not in ("int8", "int16x8"):
+            q = dataclasses.replace(q, calibration_samples=default.calibration_samples)
+        q = dataclasses.replace(q, float_layers=tuple(sorted(q.float_layers)))
+        pruning, clustering = self.pruning, self.clustering
+        if pruning is not None:
+            if pruning.schedule == "constant":
+                pruning = dataclasses.replace(pruning, initial_sparsity=0.0)
+            pruning = dataclasses.replace(pruning, layers=_sorted(pruning.layers))
+        if clustering is not None:
+            clustering = dataclasses.replace(clustering, layers=_sorted(clustering.layers))
+        return dataclasses.replace(self, pruning=pruning, clustering=clustering, quantization=q)
+
+
+def _sorted(layers: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    return None if layers is None else tuple(sorted(layers))
+
+
+def _number(x: float) -> str:
+    """1e-4 -> '1e-4', 0.003 -> '3e-3', 0.25 -> '0.25': learning rates read at a glance."""
+    if x >= 0.01:
+        return f"{x:g}"
+    mantissa, exponent = f"{x:.2e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def _layers(layers: tuple[str, ...], suffix: str = "") -> str:
+    """'conv1, dense' when short, else '5 layers #3fa1' (a digest tells two sets apart;
+    the tooltip and the details pane list them)."""
+    tail = f" {suffix}" if suffix else ""
+    shown = ", ".join(layers)
+    if len(layers) <= 2 and len(shown) <= 24:
+        return f"{shown or 'no layers'}{tail}"
+    digest = hashlib.sha1("\n".join(layers).encode()).hexdigest()[:4]
+    return f"{len(layers)} layers #{digest}{tail}"
+
+
+# For each field: how a non-default value reads in a label.  A field missing here is
+# shown as 'name value', so a new field can never make two recipes read alike.
+_PRUNING_TEXT = {
+    "target_sparsity": None,  # in the technique's name
+    "structure": None,
+    "schedule": lambda v: v,
+    "initial_sparsity": lambda v: f"from {v:.0%}",
+    "layers": lambda v: _layers(v),
+    "epochs": lambda v: f"{v} ep",
+    "learning_rate": lambda v: f"lr {_number(v)}",
+    "batch_size": lambda v: f"batch {v}",
+}
+_CLUSTER_TEXT = {
+    "clusters": None,
+    "init": lambda v: f"{v} init",
+    "per_channel": lambda v: "per channel" if v else "per layer",
+    "preserve_sparsity": lambda v: "zeros kept" if v else "zeros not kept",
+    "layers": lambda v: _layers(v),
+    "epochs": lambda v: f"{v} ep",
+    "learning_rate": lambda v: f"lr {_number(v)}",
+    "batch_size": lambda v: f"batch {v}",
+}
+_QUANT_TEXT = {
+    "mode": None,
+    "qat": None,
+    "epochs": lambda v: f"{v} ep",
+    "learning_rate": lambda v: f"lr {_number(v)}",
+    "batch_size": lambda v: f"batch {v}",
+    "calibration_samples": lambda v: f"{v} calibration samples",
+    "io_type": lambda v: f"{v} I/O",
+    "float_layers": lambda v: _layers(v, "in float"),
+    "select_tf_ops": lambda v: "TF ops" if v else "builtin ops",
+}
+
+
+def _extras(section: Any, default: Any, texts: dict) -> list[str]:
+    out = []
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        if value == getattr(default, f.name):
+            continue
+        text = texts.get(f.name, lambda v, n=f.name: f"{n} {v}")
+        if text is not None:
+            out.append(text(value))
+    return out
+
+
+def _with(name: str, extras: list[str]) -> str:
+    return f"{name} ({', '.join(extras)})" if extras else name
 
 
 def _reject_unknown(prefix: str, data: dict, known: set[str]) -> None:

@@ -171,23 +171,28 @@ def plots(data: Outcomes) -> dict[str, bytes]:
         return "recommended" if r.recommended else "front" if on_front else "other"
 
     has_base = base.score is not None
+    # The same units as the window and the table: chosen by the largest value shown.
+    size_unit, per = units.size_unit(max([base.gzip_bytes] + [r.metrics.gzip_bytes for r in done]))
+    time_unit, per_ms = units.time_unit(
+        max([base.latency_ms.median] + [r.metrics.latency_ms.median for r in done])
+    )
     return {
         "size": scatter_png(
             "Size vs accuracy",
-            "gzip size (KB)",
+            f"gzip size ({size_unit})",
             units.score_title(base.metric),
-            [(units.kb(r.metrics.gzip_bytes), r.metrics.score, kind(r, r.pareto)) for r in done],
-            (units.kb(base.gzip_bytes), base.score) if has_base else None,
+            [(r.metrics.gzip_bytes / per, r.metrics.score, kind(r, r.pareto)) for r in done],
+            (base.gzip_bytes / per, base.score) if has_base else None,
         ),
         "latency": scatter_png(
             "Latency vs accuracy",
-            "median latency (ms)",
+            f"median latency ({time_unit})",
             units.score_title(base.metric),
             [
-                (r.metrics.latency_ms.median, r.metrics.score, kind(r, r.pareto_latency))
+                (r.metrics.latency_ms.median / per_ms, r.metrics.score, kind(r, r.pareto_latency))
                 for r in done
             ],
-            (base.latency_ms.median, base.score) if has_base else None,
+            (base.latency_ms.median / per_ms, base.score) if has_base else None,
         ),
     }
 

@@ -38,15 +38,16 @@ def comparison(candidate: Candidate, finished: Iterable[Candidate]) -> str:
     others = [c for c in finished if c.recipe == plain(candidate.recipe) and c.metrics]
     if not others or candidate.metrics is None:
         return (
-            f"{candidate.name} keeps {kept} in float. Run the same recipe in plain int8 "
-            f"to see what that buys."
+            f"{candidate.name} keeps {kept} in float. Run the same recipe with no layer "
+            f"in float ({plain(candidate.recipe).describe()}) to see what that buys."
         )
     other = others[-1]
     m, p = candidate.metrics, other.metrics
     accuracy = units.change_text(m, p)
     return (
-        f"{candidate.name} (keeps {kept} in float) vs {other.name} (plain int8): "
+        f"{candidate.name} (keeps {kept} in float) vs {other.name} ({other.label}, "
+        f"the same with no layer in float): "
         f"{accuracy + ' accuracy, ' if accuracy else ''}"
-        f"{units.kb(m.gzip_bytes - p.gzip_bytes):+.1f} KB gzipped, "
-        f"{m.latency_ms.median - p.latency_ms.median:+.4f} ms."
+        f"{units.size(m.gzip_bytes - p.gzip_bytes, sign=True)} gzipped, "
+        f"{units.duration(m.latency_ms.median - p.latency_ms.median, sign=True)} latency."
     )

@@ -21,9 +21,35 @@ def mb(n_bytes: float) -> float:
     return n_bytes / MB
 
 
-def size(n_bytes: float) -> str:
-    """'12.3 KB', or '1.2 MB' from a megabyte up."""
-    return f"{n_bytes / MB:.1f} MB" if n_bytes >= MB else f"{n_bytes / KB:.1f} KB"
+def size_unit(n_bytes: float) -> tuple[str, float]:
+    """The unit sizes around `n_bytes` are written in, and its bytes: KB below a
+    megabyte, MB from there (never pyqtgraph's "kB", which means 1000)."""
+    return ("MB", MB) if abs(n_bytes) >= MB else ("KB", KB)
+
+
+def size(n_bytes: float, *, sign: bool = False) -> str:
+    """'12.3 KB', or '1.2 MB' from a megabyte up; `sign`: '+1.5 KB' for a change."""
+    unit, factor = size_unit(n_bytes)
+    return f"{n_bytes / factor:{'+' if sign else ''}.1f} {unit}"
+
+
+def time_unit(ms: float) -> tuple[str, float]:
+    """The unit durations around `ms` milliseconds are written in, and its milliseconds:
+    µs below 1 ms, ms below 1 s, else s."""
+    ms = abs(ms)
+    if ms and ms < 1:
+        return "µs", 1e-3
+    return ("s", 1000.0) if ms >= 1000 else ("ms", 1.0)
+
+
+def duration(ms: float, *, sign: bool = False) -> str:
+    """'850 µs', '12.3 ms', '1.20 s': three significant digits in the unit of its size."""
+    unit, factor = time_unit(ms)
+    value = ms / factor
+    text = f"{value:.3g}"
+    if sign and value >= 0:
+        text = "+" + text
+    return f"{text} {unit}"
 
 
 def times_smaller(baseline: Metrics | None, m: Metrics) -> float | None:
@@ -64,8 +90,8 @@ def percent(fraction: float | None, digits: int = 1) -> str:
 
 
 def latency(m: Metrics) -> str:
-    """'0.123 ms median on 1 thread(s)': the thread count is always said."""
-    return f"{m.latency_ms.median:.3g} ms median on {m.latency_ms.threads} thread(s)"
+    """'123 µs median on 1 thread(s)': the thread count is always said."""
+    return f"{duration(m.latency_ms.median)} median on {m.latency_ms.threads} thread(s)"
 
 
 def figures(m: Metrics, baseline: Metrics | None = None) -> list[str]:

@@ -63,10 +63,10 @@ COLUMNS: list[Column] = [
         str,
     ),
     (
-        "gzip KB",
-        "Size after gzip: what an app download really costs",
-        _fig(lambda m, b: units.kb(m.gzip_bytes)),
-        lambda v: f"{v:.1f}",
+        "gzip size",
+        "Size after gzip: what an app download really costs (KB = 1024 bytes)",
+        _fig(lambda m, b: m.gzip_bytes),
+        units.size,
     ),
     (
         "× smaller",
@@ -75,10 +75,10 @@ COLUMNS: list[Column] = [
         lambda v: f"{v:.1f}x",
     ),
     (
-        "Size KB",
-        "The .tflite file's size on disk",
-        _fig(lambda m, b: units.kb(m.size_bytes)),
-        lambda v: f"{v:.1f}",
+        "File size",
+        "The .tflite file's size on disk (KB = 1024 bytes)",
+        _fig(lambda m, b: m.size_bytes),
+        units.size,
     ),
     (
         "Accuracy",
@@ -99,16 +99,16 @@ COLUMNS: list[Column] = [
         lambda v: f"{v:.1f}",
     ),
     (
-        "Latency ms",
-        "Median single-sample latency after warm-up, in milliseconds (threads: Preferences)",
+        "Latency",
+        "Median single-sample latency after warm-up (threads: Preferences)",
         _fig(lambda m, b: m.latency_ms.median),
-        lambda v: f"{v:.3g}",
+        units.duration,
     ),
     (
-        "Memory MB",
+        "Memory",
         "Peak memory of loading and running the model, measured in a separate process",
-        _fig(lambda m, b: units.mb(m.peak_memory_bytes)),
-        lambda v: f"{v:.1f}",
+        _fig(lambda m, b: m.peak_memory_bytes),
+        units.size,
     ),
 ]
 

@@ -43,16 +43,27 @@ class Axis:
     title: str
     read: Callable[[Metrics], float | None]
     cost: bool  # lower is better
-    units: str = ""  # SI unit: pyqtgraph then labels the axis "kB", "µs", … by itself
+    # (unit, factor) for the largest value shown: the axis reads "(KB)" or "(ms)" like
+    # the table, chosen per magnitude by `units` (pyqtgraph's own SI prefixes said
+    # "kB", "µs", "ns" and disagreed with the table).
+    unit: Callable[[float], tuple[str, float]] | None = None
+
+    def label(self, largest: float | None) -> str:
+        if self.unit is None:
+            return self.title
+        return f"{self.title} ({self.unit(largest or 0.0)[0]})"
+
+    def factor(self, largest: float | None) -> float:
+        return 1.0 if self.unit is None else self.unit(largest or 0.0)[1]
 
 
 def accuracy_axis(metric: str) -> Axis:
     return Axis(metric, units.score_title(metric), lambda m: m.score, cost=metric == MAE)
 
 
-SIZE = Axis("gzip", "gzip size", lambda m: m.gzip_bytes, cost=True, units="B")
+SIZE = Axis("gzip", "gzip size", lambda m: m.gzip_bytes, cost=True, unit=units.size_unit)
 LATENCY = Axis(
-    "latency", "latency, median", lambda m: m.latency_ms.median / 1000, cost=True, units="s"
+    "latency", "median latency", lambda m: m.latency_ms.median, cost=True, unit=units.time_unit
 )
 
 
@@ -72,8 +83,8 @@ class TradeOffPlot(pg.PlotWidget):
         self.x_axis, self.y_axis = x, y
         self.setBackground("w")
         self.setTitle(title, color="#222", size="10pt")
-        self.setLabel("bottom", x.title, units=x.units)
-        self.setLabel("left", y.title, units=y.units)
+        self.setLabel("bottom", x.label(None))
+        self.setLabel("left", y.label(None))
         self.showGrid(x=True, y=True, alpha=0.2)
         # Fixed axis sizes: new data then never changes the layout of the whole window.
         self.getAxis("left").setWidth(64)
@@ -114,14 +125,26 @@ class TradeOffPlot(pg.PlotWidget):
     ) -> None:
         self._baseline, self._budget, self._recommended = baseline, budget, set(recommended)
         self._candidates = {c.id: c for c in candidates if c.metrics}
-        xs, ys, ids = [], [], []
-        for c in self._candidates.values():
-            x, y = self.x_axis.read(c.metrics), self.y_axis.read(c.metrics)
-            if x is not None and y is not None:
-                xs.append(x), ys.append(y), ids.append(c.id)
+        raw = [
+            (self.x_axis.read(c.metrics), self.y_axis.read(c.metrics), c.id)
+            for c in self._candidates.values()
+        ]
+        raw = [(x, y, cid) for x, y, cid in raw if x is not None and y is not None]
+        bx = self.x_axis.read(baseline) if baseline else None
+        by = self.y_axis.read(baseline) if baseline else None
+        fx, fy = self._scale([r[0] for r in raw] + [bx], [r[1] for r in raw] + [by])
+        xs = [x / fx for x, _, _ in raw]
+        ys = [y / fy for _, y, _ in raw]
+        ids = [cid for _, _, cid in raw]
         on_front = {
             ids[i] for i in front(list(zip(xs, ys, strict=True)), maximize_y=not self.y_axis.cost)
         }
+
+        # Drawn in this order, so a front point is never hidden under an ordinary one,
+        # and the recommended and selected ones are on top of all.
+        def layer(cid: int) -> int:
+            return (cid in on_front) + 2 * (cid in self._recommended) + 4 * (cid == self.selected)
+
         spots = [
             {
                 "pos": (x, y),
@@ -131,14 +154,13 @@ class TradeOffPlot(pg.PlotWidget):
                 "pen": pg.mkPen("k", width=2.5) if cid in self._recommended else None,
                 "symbol": "o",
             }
-            for x, y, cid in zip(xs, ys, ids, strict=True)
+            for x, y, cid in sorted(zip(xs, ys, ids, strict=True), key=lambda p: layer(p[2]))
         ]
         self.points.setData(spots)
         chain = sorted((x, y) for x, y, cid in zip(xs, ys, ids, strict=True) if cid in on_front)
         self.front_line.setData([p[0] for p in chain], [p[1] for p in chain])
-        bx = self.x_axis.read(baseline) if baseline else None
-        by = self.y_axis.read(baseline) if baseline else None
         if bx is not None and by is not None:
+            bx, by = bx / fx, by / fy
             self.baseline.setData([{"pos": (bx, by), "data": -1}])
         else:
             self.baseline.setData([])
@@ -146,6 +168,14 @@ class TradeOffPlot(pg.PlotWidget):
         self._fit_ranges(
             xs + ([bx] if bx is not None else []), ys + ([by] if by is not None else [])
         )
+
+    def _scale(self, xs: list, ys: list) -> tuple[float, float]:
+        """Each axis' unit for its largest value, set in its label; the factors to divide by."""
+        largest_x = max((abs(v) for v in xs if v is not None), default=None)
+        largest_y = max((abs(v) for v in ys if v is not None), default=None)
+        self.setLabel("bottom", self.x_axis.label(largest_x))
+        self.setLabel("left", self.y_axis.label(largest_y))
+        return self.x_axis.factor(largest_x), self.y_axis.factor(largest_y)
 
     def _fit_ranges(self, xs: list[float], ys: list[float]) -> None:
         """Costs (size, latency) start at zero, so distances read as ratios; a lone point
@@ -172,7 +202,7 @@ class TradeOffPlot(pg.PlotWidget):
     def set_y_axis(self, axis: Axis) -> None:
         """Top-1 or MAE, once the baseline says which (redrawn at the next `show_data`)."""
         self.y_axis = axis
-        self.setLabel("left", axis.title, units=axis.units)
+        self.setLabel("left", axis.label(None))
 
     def _tip(self, x: float, y: float, data: int) -> str:
         candidate = self._candidates.get(data)
