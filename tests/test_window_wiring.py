@@ -160,3 +160,51 @@ def test_opening_another_model_leaves_nothing_of_the_previous_one(qtbot, window,
     assert window.diagnosis.layers.count() == 0 and not window.diagnosis.run_button.isEnabled()
     assert window.recommend_label.text() == ""
     assert window.selected is None
+
+
+def test_a_model_opened_without_its_data_asks_for_it(qtbot, window, tmp_path):
+    """Issue 18: a model opened from the command line was measured on the demo digits
+    without a word.  Now the window asks; the demo digits only when the user says so,
+    and then a warning stays in sight."""
+    model = tmp_path / "reader.keras"
+    model.write_bytes(b"stand-in")
+    data = tmp_path / "reader.npz"
+    data.write_bytes(b"stand-in")
+    asked = []
+
+    window.ask_for_data = lambda m: asked.append(m) or None  # "Don't open"
+    window.open_model(str(model))
+    assert asked == [str(model)]
+    assert window.workbench.session.model != str(model)  # nothing opened
+
+    window.ask_for_data = lambda m: str(data)
+    window.open_model(str(model))
+    assert window.workbench.session.data == str(data)
+    assert window.model_panel.demo_data_warning.isHidden()
+    window.open_model(str(model))  # its data is kept: no second question
+    assert window.workbench.session.data == str(data)
+
+    window.open_model("demo")
+    assert window.workbench.session.data == "demo"  # the demo comes with its digits
+    window.ask_for_data = lambda m: "demo"  # "Use the demo digits anyway"
+    window.open_model(str(model))
+    assert window.workbench.session.data == "demo"
+    assert not window.model_panel.demo_data_warning.isHidden()
+    assert "mean nothing" in window.model_panel.demo_data_warning.text()
+
+
+def test_file_dialogs_start_beside_the_model_then_the_last_export(qtbot, window, tmp_path):
+    """Issue 18: dialogs opened in the shell's working directory."""
+    from studio.ui.settings import Settings
+
+    settings = Settings(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    models, exports = tmp_path / "models", tmp_path / "app" / "assets"
+    models.mkdir(), exports.mkdir(parents=True)
+    settings.remember_model(str(models / "reader.keras"))
+    assert settings.start_dir() == settings.export_dir() == str(models)
+    settings.remember_export(str(exports / "reader_c001.tflite"))
+    assert settings.export_dir() == str(exports) and settings.start_dir() == str(models)
+
+    window.settings = settings  # a real save through the window remembers its folder
+    assert window.save_recipe(str(models / "r.json"))
+    assert settings.export_dir() == str(models)

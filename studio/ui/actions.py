@@ -161,12 +161,13 @@ class Actions:
 
     def ask_recipe(self) -> None:
         w = self._w
-        if path := dialogs.open_file(w, "Load recipe", "", "Recipe (*.json)"):
+        if path := dialogs.open_file(w, "Load recipe", w.settings.export_dir(), "Recipe (*.json)"):
             w.load_recipe(path)
 
     def ask_save_recipe(self) -> None:
         w = self._w
-        if path := dialogs.save_file(w, "Save recipe", "recipe.json", "Recipe (*.json)"):
+        start = str(Path(w.settings.export_dir()) / "recipe.json")
+        if path := dialogs.save_file(w, "Save recipe", start, "Recipe (*.json)"):
             w.save_recipe(path)
 
     def ask_export(self) -> None:
@@ -176,13 +177,13 @@ class Actions:
             return
         model = w.workbench.session.model
         name = f"{'demo' if model == DEMO else Path(model).stem}_{candidate.name}.tflite"
-        start = str(Path(w.settings.start_dir()) / name)
+        start = str(Path(w.settings.export_dir()) / name)
         if path := dialogs.save_file(w, "Export candidate", start, "LiteRT model (*.tflite)"):
             w.export_candidate(path)
 
     def ask_report(self) -> None:
         w = self._w
-        start = str(Path(w.settings.start_dir()) / "report.html")
+        start = str(Path(w.settings.export_dir()) / "report.html")
         if path := dialogs.save_file(w, "Export report", start, "HTML (*.html)"):
             w.export_report(path)
 

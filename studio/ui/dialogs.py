@@ -8,6 +8,7 @@ Message boxes are non-blocking (`open`, not `exec`): the window stays usable.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
@@ -76,6 +77,37 @@ def ask_about_running(parent: QWidget, count: int) -> str | None:
     box.setDefaultButton(keep)
     box.exec()
     return {keep: "keep", cancel: "cancel"}.get(box.clickedButton())
+
+
+DATA_FILTER = "NumPy data (*.npz);;All files (*)"
+
+
+def ask_for_data(parent: QWidget, model: str, start: str) -> str | None:
+    """A model of the user's was opened with no data: its own data, or the demo digits
+    knowingly.  Returns a path, "demo", or None (don't open the model)."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Which data is this model for?",
+        f"{Path(model).name} needs its own data to be calibrated, fine-tuned and measured.",
+        parent=parent,
+    )
+    box.setInformativeText(
+        "Choose a .npz file (arrays x and y, or one per input and output) or an image "
+        "folder (one sub-folder per class). The bundled demo digits only fit the demo: "
+        "on them your model's accuracy figures mean nothing."
+    )
+    npz = box.addButton("Choose a .npz file…", QMessageBox.ButtonRole.AcceptRole)
+    folder = box.addButton("Choose an image folder…", QMessageBox.ButtonRole.AcceptRole)
+    demo = box.addButton("Use the demo digits anyway", QMessageBox.ButtonRole.DestructiveRole)
+    box.addButton("Don't open", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(npz)
+    box.exec()
+    clicked = box.clickedButton()
+    if clicked is npz:
+        return open_file(parent, "Choose data", start, DATA_FILTER) or None
+    if clicked is folder:
+        return open_folder(parent, "Choose an image folder", start) or None
+    return "demo" if clicked is demo else None
 
 
 def about_text() -> str:

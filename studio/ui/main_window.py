@@ -42,7 +42,7 @@ from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.recipe import Recipe
 from studio.values.report import write as write_report
-from studio.values.resources import DEMO
+from studio.values.resources import DEMO, is_demo_model
 from studio.values.session import FILE as SESSION_FILE
 from studio.values.session import default_root
 
@@ -174,6 +174,16 @@ class MainWindow(QMainWindow):
         if model != DEMO and not Path(model).exists():
             self.show_error("Cannot open model", f"{model} does not exist.")
             return
+        session = self.workbench.session
+        fresh = session is None or session.data == DEMO
+        if is_demo_model(model) and data is None:
+            data = DEMO  # the demo model with its own digits, not the user's data
+        elif data is None and fresh:
+            # Measuring a user's model on the demo digits would give figures that mean
+            # nothing (or a shape error): ask which data, unless it was already chosen.
+            data = self.ask_for_data(model)
+            if data is None:
+                return
         go_on, keep = self._switch_ok()
         opened = go_on and self._try(
             "Cannot open model", self.workbench.open_model, model, data, keep_running=keep
@@ -203,9 +213,12 @@ class MainWindow(QMainWindow):
         return True
 
     def save_recipe(self, path: str) -> bool:
-        return self._try(
+        saved = self._try(
             "Cannot save recipe", lambda: atomic.write_text(path, self.editor.recipe().to_json())
         )
+        if saved:
+            self.settings.remember_export(path)
+        return saved
 
     def export_candidate(self, path: str) -> bool:
         """Write the selected candidate's .tflite to `path` and its recipe beside it."""
@@ -217,6 +230,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot export", str(err))
             return False
         self.statusBar().showMessage(f"Exported to {target}", 8000)
+        self.settings.remember_export(str(target))
         return True
 
     def export_report(self, path: str) -> bool:
@@ -227,6 +241,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot export the report", str(err))
             return False
         self.bottom.log(f"report written: {html_path} and {csv_path}")
+        self.settings.remember_export(str(html_path))
         self.statusBar().showMessage(f"Report written to {html_path}", 8000)
         return True
 
@@ -279,6 +294,10 @@ class MainWindow(QMainWindow):
             self.show_error(title, str(err))
             return False
         return True
+
+    def ask_for_data(self, model: str) -> str | None:
+        """A path, "demo", or None (don't open).  Tests replace it, like the one below."""
+        return dialogs.ask_for_data(self, model, str(Path(model).parent))
 
     def ask_about_running(self) -> str | None:
         """ "keep", "cancel" or None (don't open).  Tests replace this."""

@@ -20,6 +20,7 @@ IDLE_MINUTES = "jobs/idle_minutes"
 THREADS = "measure/threads"
 RECENT_MODELS = "recent/models"
 LAST_SESSION = "session/last"
+EXPORT_DIR = "recent/export_dir"
 RECIPE = "panels/recipe"
 WELCOME_DISMISSED = "welcome/dismissed"
 GEOMETRY = "window/geometry"
@@ -75,9 +76,20 @@ class Settings:
         self.store.setValue(RECENT_MODELS, recent[:MAX_RECENT])
 
     def start_dir(self) -> str:
-        """Where file dialogs open: beside the last model, else home."""
+        """Where open dialogs start: beside the last model, else home (never the
+        shell's working directory, which means nothing to a user who clicked an icon)."""
         recent = self.recent_models()
         return str(Path(recent[0]).parent) if recent else str(Path.home())
+
+    def export_dir(self) -> str:
+        """Where save dialogs start: the folder of the last export, else beside the model."""
+        value = self.store.value(EXPORT_DIR)
+        if isinstance(value, str) and Path(value).is_dir():
+            return value
+        return self.start_dir()
+
+    def remember_export(self, path: str) -> None:
+        self.store.setValue(EXPORT_DIR, str(Path(path).parent))
 
     @property
     def last_session(self) -> str | None:

@@ -30,6 +30,11 @@ STYLE = RESOURCES / "styles" / "studio.qss"
 DEMO = "demo"  # the word that stands for the bundled model or data on the command line
 
 
+def is_demo_model(source: str) -> bool:
+    """The bundled model, named by its word or by its path (dropped on the window)."""
+    return source == DEMO or Path(source) == DEMO_MODEL
+
+
 def json_file(argument: str) -> Path:
     """A recipe or grid argument: a path, or the name of a bundled one (`demo_sweep_grid`).
 

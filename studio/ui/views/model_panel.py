@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from studio.ui.style import set_role
 from studio.values import units
 from studio.values.metrics import Metrics, ModelSummary
-from studio.values.resources import DEMO
+from studio.values.resources import DEMO, is_demo_model
 
 YES, NO = "✓", "–"
 TECHNIQUE_COLUMNS = {3: "pruning", 4: "clustering", 5: "qat"}
@@ -72,6 +72,13 @@ class ModelPanel(QWidget):
         self.output_label = QLabel("Judge by")
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.demo_data_warning = QLabel(
+            "⚠ Your model is measured on the bundled demo digits, not on its own data: its "
+            "accuracy figures mean nothing until you choose its data above."
+        )
+        self.demo_data_warning.setWordWrap(True)
+        set_role(self.demo_data_warning, "error")
+        self.demo_data_warning.hide()
         self.layers = QTableWidget(0, 6)
         self.layers.setHorizontalHeaderLabels(
             ["Layer", "Kind", "Params", "Prune", "Cluster", "QAT"]
@@ -101,8 +108,14 @@ class ModelPanel(QWidget):
         self.output_choice.hide()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.demo_data_warning)
         layout.addWidget(self.status)
         layout.addWidget(self.layers, 1)
+
+    def start_dir(self) -> str:
+        """Data usually sits beside its model: the data dialogs open there."""
+        model = self.model_label.toolTip()
+        return str(Path(model).parent) if model and model != DEMO else ""
 
     def show_setup(self, model: str, data: str) -> None:
         self.model_label.setText(f"<b>{shown_source(model)}</b>")
@@ -110,6 +123,7 @@ class ModelPanel(QWidget):
         self.data_kind.setCurrentIndex(0 if data == DEMO else 2 if Path(data).is_dir() else 1)
         self.data_label.setText(shown_source(data))
         self.data_label.setToolTip(data)
+        self.demo_data_warning.setVisible(not is_demo_model(model) and data == DEMO)
         self.layers.setRowCount(0)
         self.show_status("Loading the model and measuring the float baseline…")
 
@@ -179,9 +193,10 @@ class ModelPanel(QWidget):
         if kind == "demo":
             self.data_chosen.emit(DEMO)
             return
+        start = self.start_dir()
         if kind == "npz":
-            path, _ = QFileDialog.getOpenFileName(self, "Choose data", "", "NumPy data (*.npz)")
+            path, _ = QFileDialog.getOpenFileName(self, "Choose data", start, "NumPy data (*.npz)")
         else:
-            path = QFileDialog.getExistingDirectory(self, "Choose an image folder")
+            path = QFileDialog.getExistingDirectory(self, "Choose an image folder", start)
         if path:
             self.data_chosen.emit(path)
