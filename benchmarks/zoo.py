@@ -7,6 +7,7 @@ Writes the table into the zoo section of benchmarks/RESULTS.md:
 
     python benchmarks/zoo.py                     # the whole zoo (about an hour here)
     python benchmarks/zoo.py --models lstm,gru   # some of it
+    python benchmarks/zoo.py --flavours tf_keras # one way of saving
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from common import ROOT, emit
 sys.path.insert(0, str(ROOT / "tests"))
 
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+# Every measured row, so a run of a few models (or one flavour) adds to the others and
+# the targets are checked over all of them.
+ROWS = ROOT / "benchmarks" / "zoo_rows.json"
 BEGIN, END = "<!-- zoo: written by benchmarks/zoo.py -->", "<!-- /zoo -->"
 INT8 = {"mode": "int8", "calibration_samples": 100}
 # Groups share their fine-tuned prefix (the sweep engine computes it once per group).
@@ -84,10 +88,12 @@ def emit_row(name, flavour, recipe, metrics, error, seconds) -> None:
     )
 
 
-def collect(models: list[str]) -> list[dict]:
+def collect(models: list[str], flavours: list[str], each=None) -> list[dict]:
+    """Every model in a child process; `each(rows)` after each one, so a long run that is
+    stopped keeps what it measured."""
     rows = []
     for name in models:
-        for flavour in ("tf_keras", "keras3"):
+        for flavour in flavours:
             args = [sys.executable, __file__, "--one", name, flavour]
             done = subprocess.run(args, capture_output=True, text=True, timeout=3600)
             got = [
@@ -107,6 +113,8 @@ def collect(models: list[str]) -> list[dict]:
                     }
                 )
             print(f"{name} {flavour}: {len(got)} rows", file=sys.stderr, flush=True)
+            if each is not None:
+                each(rows)
     return rows
 
 
@@ -220,12 +228,17 @@ def targets(rows: list[dict]) -> str:
 
 
 def write(rows: list[dict]) -> None:
-    """Replace the zoo section; rows of models this run did not cover are kept, so the
-    zoo can be measured a few models at a time."""
+    """Replace the zoo section with this run's rows and the stored rows of the models and
+    flavours it did not cover, so the zoo can be measured a few models at a time.  Lines
+    of older runs that predate the stored rows are kept as they were written."""
     from studio.values import atomic
 
+    ran = {(r["model"], r["flavour"]) for r in rows}
+    stored = json.loads(ROWS.read_text()) if ROWS.exists() else []
+    every = [r for r in stored if (r["model"], r["flavour"]) not in ran] + rows
+    atomic.write_text(ROWS, json.dumps(every, indent=1) + "\n")
+    covered = {(r["model"], r["flavour"]) for r in every}
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    ran = {r["model"] for r in rows}
     kept: list[str] = []
     if BEGIN in text and END in text:
         old = text[text.index(BEGIN) : text.index(END)]
@@ -233,18 +246,24 @@ def write(rows: list[dict]) -> None:
             line
             for line in old.splitlines()
             if line.startswith("| ")
-            and not line.startswith("| model ")
-            and line.split("|")[1].strip() not in ran
+            and not line.startswith(("| model ", "| target "))
+            and len(line.split("|")) > 3
+            and (line.split("|")[1].strip(), line.split("|")[2].strip()) not in covered
+            and line.split("|")[2].strip() in ("tf_keras", "keras3")
         ]
-    models = list(dict.fromkeys([line.split("|")[1].strip() for line in kept] + list(ran)))
+    models = list(
+        dict.fromkeys([r["model"] for r in every] + [ln.split("|")[1].strip() for ln in kept])
+    )
     section = (
         f"{BEGIN}\n## Model zoo\n\nWritten by `python benchmarks/zoo.py` (last run "
-        f"{time.strftime('%Y-%m-%d %H:%M')}, for {', '.join(sorted(ran))}): models from "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, for "
+        f"{', '.join(sorted(f'{m} ({f})' for m, f in ran))}): models from "
         f"`tests/zoo.py`, trained a few epochs on the project's own data, each recipe run "
         f"by the studio's sweep engine (accuracy is top-1 on the held-out part; MAE for "
         f"the regressor; a model with two outputs is scored on its first). Models: "
-        f"{', '.join(models)}.\n\n{table(rows, kept)}\n\n### Issue 17's targets, this run\n\n"
-        f"{targets(rows)}\n{END}"
+        f"{', '.join(models)}. Rows of earlier runs are kept until their model is run "
+        f"again (`{ROWS.name}` holds the figures).\n\n{table(every, kept)}\n\n"
+        f"### Issue 17's targets\n\n{targets(every)}\n{END}"
     )
     if BEGIN in text and END in text:
         text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
@@ -258,13 +277,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(zoo.ZOO))
+    parser.add_argument("--flavours", default="tf_keras,keras3")
     parser.add_argument("--one", nargs=2, metavar=("MODEL", "FLAVOUR"))
     args = parser.parse_args()
     if args.one:
         one(*args.one)
         return
-    rows = collect(args.models.split(","))
-    write(rows)
+    rows = collect(args.models.split(","), args.flavours.split(","), each=write)
     print(table(rows))
 
 

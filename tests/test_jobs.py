@@ -137,3 +137,23 @@ def test_idle_workers_are_released_and_come_back_when_needed():
         assert isinstance(done_again, Finished) and done_again.result != done.result
     finally:
         pool.shutdown()
+
+
+def test_what_a_worker_prints_goes_to_the_worker_log_not_the_terminal(
+    monkeypatch, tmp_path, capfd
+):
+    """Issue 18: TensorFlow's CUDA probe and deprecation notes read as the studio's errors."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    from studio.jobs.pool import worker_log
+
+    small = ProcessPool(size=1)
+    try:
+        job = small.submit(Job("os:write", args=(2, b"a TensorFlow warning\n")))
+        assert wait_for(small, job, (Finished, Failed))[-1] == Finished(job, 21)
+        job = small.submit(Job("os:abort"))
+        event = wait_for(small, job, (Finished, Failed), timeout=60)[-1]
+    finally:
+        small.shutdown()
+    assert "a TensorFlow warning" in worker_log().read_text(errors="replace")
+    assert str(tmp_path) in str(worker_log()) and str(worker_log()) in event.message
+    assert "a TensorFlow warning" not in capfd.readouterr().err

@@ -146,7 +146,10 @@ def _debugger_statistics(
             debug_dataset=representative(model, data, recipe),
             debug_options=options,
         )
-        debugger.run()
+        # Its own metrics cast NaN (an op with an empty range) to integers; numpy's
+        # "invalid value encountered in cast" then read like an error of ours.
+        with np.errstate(invalid="ignore"):
+            debugger.run()
     except Exception as err:
         raise ConversionError(f"the quantization debugger failed: {first_line(err)}") from err
     dump = io.StringIO()

@@ -28,7 +28,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Protocol
+
+import platformdirs
 
 from studio.jobs.messages import Cancelled, Failed, Finished, Job, JobEvent, Started
 from studio.values.processes import command
@@ -54,6 +57,24 @@ def default_size() -> int:
     return max(1, min(os.cpu_count() or 1, memory // MEMORY_PER_WORKER))
 
 
+WORKER_LOG_LIMIT = 5 * 1024 * 1024
+
+
+def worker_log() -> Path:
+    """Where workers write what TensorFlow and LiteRT print (CUDA probes, deprecation
+    notes, a fatal error's last words): not the user's terminal, where it read as the
+    studio's errors; a crash's message points here."""
+    return Path(platformdirs.user_log_dir("tflite-studio", appauthor=False)) / "workers.log"
+
+
+def open_worker_log():
+    """The shared worker log, appended to; started afresh once it passes 5 MB."""
+    path = worker_log()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = path.exists() and path.stat().st_size > WORKER_LOG_LIMIT
+    return path.open("wb" if fresh else "ab")
+
+
 def describe_death(returncode: int | None) -> str:
     if returncode is None or returncode >= 0:
         return f"the worker process exited unexpectedly (code {returncode})"
@@ -65,7 +86,8 @@ def describe_death(returncode: int | None) -> str:
         signal.SIGBUS: "crashed (bus error)",
         signal.SIGTERM: "was terminated (SIGTERM)",
     }
-    return "the worker process " + reasons.get(sig, f"died from signal {signal.Signals(sig).name}")
+    reason = reasons.get(sig, f"died from signal {signal.Signals(sig).name}")
+    return f"the worker process {reason} (its last messages: {worker_log()})"
 
 
 @dataclass
@@ -171,11 +193,14 @@ class ProcessPool(JobQueue):
 
     def _start_worker(self) -> None:
         ours, theirs = socket.socketpair()
-        process = subprocess.Popen(
-            command("studio.jobs.worker", str(theirs.fileno())),
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-        )
+        with open_worker_log() as log:
+            process = subprocess.Popen(
+                command("studio.jobs.worker", str(theirs.fileno())),
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
         theirs.close()
         worker = _Worker(process, Connection(ours.detach()))
         self._workers.append(worker)
