@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QTextBrowser
 
 from fakes import StandIns
 from studio.values.grid import Grid
@@ -208,3 +209,21 @@ def test_file_dialogs_start_beside_the_model_then_the_last_export(qtbot, window,
     window.settings = settings  # a real save through the window remembers its folder
     assert window.save_recipe(str(models / "r.json"))
     assert settings.export_dir() == str(models)
+
+
+def test_help_lists_the_shortcuts_and_opens_the_walkthrough(qtbot, window):
+    """Issue 18: a Help menu with the shortcuts, the README's walkthrough, the version."""
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    entries = [a.text().replace("&", "") for a in menus["Help"].actions()]
+    assert entries == ["Walkthrough", "Keyboard shortcuts", "About"]
+    window.commands.shortcuts.trigger()
+    shown = window.commands.help_window.findChild(QTextBrowser).toPlainText()
+    for key, words in (("Ctrl+R", "Run candidate"), ("Ctrl+E", "Export candidate")):
+        assert key in shown and words in shown
+    window.commands.walkthrough.trigger()
+    readme = window.commands.help_window.findChild(QTextBrowser).toPlainText()
+    assert "Five minutes on the demo" in readme
+    from studio.ui.dialogs import about_text
+
+    assert "TFLite Optimization Studio 0.1.0" in about_text()
+    assert window.setup_tabs.currentWidget() is window.model_panel  # the walkthrough's start

@@ -91,7 +91,16 @@ class Actions:
             w.workbench.cancel_all,
             tip="Cancel every queued and running candidate",
         )
-        self.about = self._make("&About", self.about)
+        self.about = self._make("&About", self.about, tip="The studio's version and its libraries'")
+        self.walkthrough = self._make(
+            "&Walkthrough",
+            self.show_walkthrough,
+            QKeySequence.StandardKey.HelpContents,
+            "The README: five minutes on the demo, then your own model, every knob explained",
+        )
+        self.shortcuts = self._make(
+            "&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/", "Every command with a key"
+        )
         self.preferences = self._make(
             "&Preferences…", self.ask_preferences, "Ctrl+,", "Worker processes and LiteRT threads"
         )
@@ -129,7 +138,9 @@ class Actions:
             run.addAction(action)
         run.addSeparator()
         run.addAction(self.cancel_all)
-        w.menuBar().addMenu("&Help").addAction(self.about)
+        help_menu = w.menuBar().addMenu("&Help")
+        for action in (self.walkthrough, self.shortcuts, self.about):
+            help_menu.addAction(action)
 
         bar = QToolBar("Main")
         bar.setObjectName("main-toolbar")
@@ -219,6 +230,17 @@ class Actions:
 
     def about(self) -> None:
         dialogs.about(self._w)
+
+    def show_walkthrough(self) -> None:
+        self.help_window = dialogs.show_text(
+            self._w, "Walkthrough", markdown=dialogs.readme_markdown()
+        )
+
+    def show_shortcuts(self) -> None:
+        actions = [a for a in vars(self).values() if isinstance(a, QAction)]
+        self.help_window = dialogs.show_text(
+            self._w, "Keyboard shortcuts", html=dialogs.shortcuts_html(actions)
+        )
 
     def fill_recent(self) -> None:
         w = self._w

@@ -11,10 +11,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QMessageBox,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 ABOUT_PACKAGES = [
+    ("TFLite Optimization Studio", "tflite-studio"),
     ("TensorFlow", "tensorflow"),
     ("tf_keras", "tf-keras"),
     ("TensorFlow Model Optimization", "tensorflow-model-optimization"),
@@ -134,3 +144,48 @@ def about_text() -> str:
 
 def about(parent: QWidget) -> None:
     QMessageBox.about(parent, "About TFLite Optimization Studio", about_text())
+
+
+def shortcuts_html(actions: list[QAction]) -> str:
+    """Every command that has a key, with what it does: the Help menu's list (built from
+    the actions themselves, so it never disagrees with the menus)."""
+    rows = "".join(
+        f"<tr><td><b>{a.shortcut().toString(a.shortcut().SequenceFormat.NativeText)}</b>"
+        f"&nbsp;&nbsp;</td><td>{a.text().replace('&', '').rstrip('…')}</td>"
+        f"<td style='color:#555'>&nbsp;&nbsp;{a.toolTip()}</td></tr>"
+        for a in actions
+        if not a.shortcut().isEmpty()
+    )
+    return f"<table cellspacing=4>{rows}</table>"
+
+
+def readme_markdown() -> str:
+    """The README as installed with the package (its metadata carries it), so the Help
+    menu's walkthrough works offline, in a wheel and in the bundle alike."""
+    from importlib import metadata
+
+    try:
+        meta = metadata.metadata("tflite-studio")
+    except metadata.PackageNotFoundError:
+        return "The README is not installed with this copy of the studio."
+    return meta.get_payload() or meta.get("Description") or ""
+
+
+def show_text(parent: QWidget, title: str, *, html: str = "", markdown: str = "") -> QDialog:
+    """A non-modal, resizable text window (shortcuts, the walkthrough)."""
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(title)
+    text = QTextBrowser()
+    text.setOpenExternalLinks(True)
+    if markdown:
+        text.setMarkdown(markdown)
+    else:
+        text.setHtml(html)
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.close)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(text)
+    layout.addWidget(buttons)
+    dialog.resize(760, 560)
+    dialog.show()
+    return dialog

@@ -91,8 +91,10 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.editor)
         self.setup_tabs = QTabWidget()
-        self.setup_tabs.addTab(scroll, "Techniques")
+        # Model & data first: where the README's walkthrough starts, and what a user
+        # checks before choosing techniques.
         self.setup_tabs.addTab(self.model_panel, "Model && data")
+        self.setup_tabs.addTab(scroll, "Techniques")
         self.setup_tabs.setMinimumWidth(380)
         left = QDockWidget("Setup", self)
         left.setObjectName("setup-dock")
