@@ -139,9 +139,7 @@ def test_idle_workers_are_released_and_come_back_when_needed():
         pool.shutdown()
 
 
-def test_what_a_worker_prints_goes_to_the_worker_log_not_the_terminal(
-    monkeypatch, tmp_path, capfd
-):
+def test_what_a_worker_prints_goes_to_the_worker_log_not_the_terminal(monkeypatch, tmp_path, capfd):
     """Issue 18: TensorFlow's CUDA probe and deprecation notes read as the studio's errors."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     from studio.jobs.pool import worker_log

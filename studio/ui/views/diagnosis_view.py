@@ -23,6 +23,9 @@ from PySide6.QtWidgets import (
 from studio.values.metrics import LayerError
 
 WORST_TICKED = 1  # the worst layer is ticked when results arrive (a suggestion, not a run)
+# Added error (as a share of the output's spread) above which a layer is worth keeping in
+# float: the dashed line on the plot, and the worst layer is ticked only above it.
+NOTICEABLE = 0.05
 BARS_SHOWN = 6  # more bars make their layer names overlap; the list beside shows every layer
 
 
@@ -34,7 +37,14 @@ class DiagnosisView(QWidget):
         super().__init__()
         self.plot = pg.PlotWidget(background="w")
         self.plot.setTitle("Int8 error added per layer", color="#222", size="10pt")
-        self.plot.setLabel("left", "added error (RMS / spread)")
+        self.plot.setLabel("left", "added output error (share of spread)")
+        # Plain numbers: pyqtgraph's SI scaling wrote "×0.001" beside the axis title.
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.getAxis("left").setToolTip(
+            "How much further the int8 model's output moves from the float model's when "
+            f"this layer is quantized, as a share of the output's spread. Above {NOTICEABLE} "
+            "(the dashed line) the layer costs accuracy: keep it in float."
+        )
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.layers = QListWidget()
@@ -96,6 +106,15 @@ class DiagnosisView(QWidget):
             pg.BarGraphItem(x=range(len(worst)), height=heights, width=0.6, brush=(200, 80, 40))
         )
         self.plot.getAxis("bottom").setTicks([[(i, e.layer) for i, e in enumerate(worst)]])
+        self.plot.addItem(
+            pg.InfiniteLine(
+                NOTICEABLE,
+                angle=0,
+                pen=pg.mkPen((120, 120, 120), style=Qt.PenStyle.DashLine),
+                label="costs accuracy above this",
+                labelOpts={"position": 0.8, "color": "#555", "anchors": [(0, 1), (0, 1)]},
+            )
+        )
         shown = f"the worst {len(worst)} of {len(errors)}" if len(errors) > len(worst) else "all"
         self.plot.setTitle(f"Int8 error added per layer ({shown})", color="#222", size="10pt")
         for i, e in enumerate(errors):
@@ -112,12 +131,13 @@ class DiagnosisView(QWidget):
             )
             item.setData(Qt.ItemDataRole.UserRole, e.layer)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            ticked = i < WORST_TICKED and e.added_error > 0.05
+            ticked = i < WORST_TICKED and e.added_error > NOTICEABLE
             item.setCheckState(Qt.CheckState.Checked if ticked else Qt.CheckState.Unchecked)
             self.layers.addItem(item)
         self.status.setText(
             f"Worst: {errors[0].layer} (+{errors[0].added_error:.3f}). Tick layers "
-            f"to keep in float, then run; compare with plain int8 in the table."
+            f"to keep in float, then run; the table then compares it with the same recipe "
+            f"with no layer in float."
         )
         self.run_button.setEnabled(True)
 
