@@ -227,3 +227,40 @@ def test_help_lists_the_shortcuts_and_opens_the_walkthrough(qtbot, window):
 
     assert "TFLite Optimization Studio 0.1.0" in about_text()
     assert window.setup_tabs.currentWidget() is window.model_panel  # the walkthrough's start
+
+
+def test_the_jobs_list_shows_session_tasks_and_counts_a_batch(qtbot, window):
+    """Issue 18: "No candidates running" while the baseline ran; no "7 of 12 done"."""
+    window.stand_ins.baseline_gate.clear()  # the next baseline holds until released
+    window.open_model("demo")
+    qtbot.waitUntil(lambda: len(window.jobs.tasks) == 1, timeout=WAIT)
+    (row,) = window.jobs.tasks.values()
+    assert "Float baseline" in row.title.text()
+    qtbot.waitUntil(lambda: row.isVisibleTo(window.jobs), timeout=WAIT)
+    assert window.jobs.empty.isHidden() and "1 session task" in window.jobs.header.text()
+    window.stand_ins.baseline_gate.set()
+    qtbot.waitUntil(lambda: window.workbench.session.baseline is not None, timeout=WAIT)
+    qtbot.waitUntil(lambda: not window.jobs.tasks, timeout=WAIT)
+
+    window.stand_ins.gate = threading.Semaphore(0)  # the group holds after each candidate
+    ids = window.run_sweep(Grid.from_dict({"quantization.mode": ["dynamic", "int8", "float16"]}))
+    assert "3 queued" in window.jobs.header.text() or "running" in window.jobs.header.text()
+    qtbot.waitUntil(lambda: "1 of 3 done" in window.jobs.header.text(), timeout=WAIT)
+    window.stand_ins.gate.release(1)
+    qtbot.waitUntil(lambda: window.jobs.header.text() == "1 running · 2 of 3 done", timeout=WAIT)
+    window.stand_ins.gate.release(100)
+    qtbot.waitUntil(
+        lambda: all(window.workbench.candidate(i).status == "done" for i in ids), timeout=WAIT
+    )
+    assert not window.jobs.rows and not window.jobs.empty.isHidden()
+
+
+def test_a_row_tells_time_spent_and_left():
+    from studio.ui.views.job_list import JobRow, clock
+
+    assert clock(7) == "0:07" and clock(750) == "12:30" and clock(3723) == "1:02:03"
+    row = JobRow("c001")
+    row.show_progress(0.5, "prune")
+    row.started_at -= 30  # 30 s in, half done
+    row.tick()
+    assert row.time.text() == "0:30 · about 0:30 left"

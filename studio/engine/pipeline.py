@@ -225,7 +225,7 @@ def optimize(
     seconds = {"load": time.perf_counter() - t}
     check_fits(prep, recipe)
 
-    t = _stage(report, "baseline", "converting and measuring the float baseline")
+    t = _stage(report, "baseline", "converting the float model for comparison")
     baseline, reference = _baseline(prep, out, threads)
     seconds["baseline"] = time.perf_counter() - t
 

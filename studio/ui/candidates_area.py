@@ -78,6 +78,7 @@ class CandidatesArea(QSplitter):
     def _on_activity(self) -> None:
         for candidate_id in self.jobs.rows:
             self._update_row(candidate_id)
+        self.jobs.set_tasks(self.workbench.running_tasks())
 
     def _update_row(self, candidate_id: int) -> None:
         wb = self.workbench.activity

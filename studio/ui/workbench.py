@@ -41,6 +41,15 @@ class _Track:
     sweep: SweepRun | None = None  # a group: the sweep it belongs to
 
 
+# The session's own jobs, as the job list names them while they run.
+TASK_TITLES = {
+    "baseline": "Float baseline: loading the model, converting and measuring it",
+    "diagnose": "Int8 diagnosis: the error each layer adds",
+    "sensitivity": "Layer sensitivity: each layer pruned or clustered alone",
+    "script": "Writing a reproduction script",
+}
+
+
 class Workbench(QObject):
     session_changed = Signal()  # a new model or data: views start over
     baseline_changed = Signal()  # summary and baseline figures arrived (or were cleared)
@@ -185,6 +194,7 @@ class Workbench(QObject):
         job = kinds.diagnose(session.model, session.data, samples=samples, trust=session.trust)
         self._tracks[self.runner.submit(job)] = _Track(session, "diagnose")
         self.log.emit("diagnosing int8 error per layer")
+        self.activity_changed.emit()
 
     def sensitivity(self, sparsity: float = 0.5, clusters: int = 16) -> None:
         """Prune / cluster each layer alone (see studio.engine.sensitivity)."""
@@ -194,6 +204,7 @@ class Workbench(QObject):
         )
         self._tracks[self.runner.submit(job)] = _Track(session, "sensitivity")
         self.log.emit("measuring each layer's sensitivity to pruning and clustering")
+        self.activity_changed.emit()
 
     def _check_layers(self, session: Session) -> None:
         """The sensitivity pass, once per measured baseline, when there are layers to
@@ -210,6 +221,15 @@ class Workbench(QObject):
         recipe = session.candidates[candidate_id].recipe
         job = kinds.script(session.model, session.data, recipe, trust=session.trust)
         self._tracks[self.runner.submit(job)] = _Track(session, "script", subject=candidate_id)
+        self.activity_changed.emit()
+
+    def running_tasks(self) -> dict[int, str]:
+        """The current session's jobs that are not candidates: job id -> title."""
+        return {
+            job_id: TASK_TITLES[t.kind]
+            for job_id, t in self._tracks.items()
+            if t.session is self.session and t.kind in TASK_TITLES
+        }
 
     def _track(self, job_id: int, track: _Track) -> None:
         self._tracks[job_id] = track
@@ -451,6 +471,7 @@ class Workbench(QObject):
         current = track.session is self.session
         if current and track.kind == "baseline":
             self.baseline_running = False
+        if current and track.kind in TASK_TITLES:
             self.activity_changed.emit()
         elif current:
             for cid in track.candidate_ids:

@@ -1,12 +1,18 @@
-"""The job list: every queued or running candidate with its progress and a cancel button.
+"""The job list: everything the workers are doing for this session.
 
-A row appears when a candidate is queued and goes away when it ends (its outcome is in
-the results table and the log).  Rows are keyed by candidate id.
+Candidates (queued or running) each have a row with progress, time spent and time left,
+and a cancel button; the session's own tasks (the float baseline, a diagnosis, the
+per-layer sensitivity pass, a script) have a row while they run, so the list never says
+"nothing running" while a worker is busy.  A row goes away when its job ends (outcomes
+are in the results table and the log).  The header counts a batch (a sweep, or runs
+queued while others were still going): "7 of 12 done".
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import time
+
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
@@ -19,14 +25,25 @@ from PySide6.QtWidgets import (
 
 from studio.ui.style import set_role
 
+WAITING = "waiting for a worker"
+
+
+def clock(seconds: float) -> str:
+    """'0:07', '12:30', '1:02:03'."""
+    s = int(seconds)
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
 
 class JobRow(QWidget):
-    def __init__(self, candidate_id: int, title: str) -> None:
+    def __init__(self, title: str, *, cancellable: bool = True) -> None:
         super().__init__()
-        self.candidate_id = candidate_id
-        self.title = QLabel(f"<b>c{candidate_id:03d}</b> {title}")
-        self.stage = QLabel("waiting for a worker")
+        self.title = QLabel(title)
+        self.title.setWordWrap(True)
+        self.stage = QLabel(WAITING)
         set_role(self.stage, "hint")
+        self.time = QLabel("")
+        set_role(self.time, "hint")
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(True)
@@ -34,16 +51,46 @@ class JobRow(QWidget):
         self.cancel = QToolButton()
         self.cancel.setText("Cancel")
         self.cancel.setToolTip("Stop this candidate now (its worker is restarted)")
+        self.cancel.setVisible(cancellable)
+        self.started_at: float | None = None
+        self.fraction = 0.0
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.addWidget(self.title, 0, 0)
         grid.addWidget(self.cancel, 0, 1, 2, 1)
         grid.addWidget(self.bar, 1, 0)
-        grid.addWidget(self.stage, 2, 0, 1, 2)
+        grid.addWidget(self.stage, 2, 0)
+        grid.addWidget(self.time, 2, 1)
+
+    @property
+    def running(self) -> bool:
+        return self.started_at is not None
 
     def show_progress(self, fraction: float, stage: str) -> None:
+        if self.started_at is None and stage and stage != WAITING:
+            self.started_at = time.monotonic()
+        self.fraction = fraction
         self.bar.setValue(round(1000 * fraction))
         self.stage.setText(stage)
+        self.tick()
+
+    def busy(self) -> None:
+        """A task with no fraction to show: a moving bar and the time spent."""
+        self.bar.setRange(0, 0)
+        self.started_at = time.monotonic()
+        self.stage.setText("running")
+        self.tick()
+
+    def tick(self) -> None:
+        """Time spent, and left once enough is done to estimate it from the fraction."""
+        if self.started_at is None:
+            self.time.setText("")
+            return
+        spent = time.monotonic() - self.started_at
+        text = clock(spent)
+        if 0.05 <= self.fraction < 1:
+            text += f" · about {clock(spent * (1 - self.fraction) / self.fraction)} left"
+        self.time.setText(text)
 
 
 class JobList(QScrollArea):
@@ -56,30 +103,82 @@ class JobList(QScrollArea):
         inner = QWidget()
         self._layout = QVBoxLayout(inner)
         self._layout.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.empty = QLabel("No candidates running. Set the panels and press Run (Ctrl+R).")
+        self.header = QLabel("")
+        self._layout.addWidget(self.header)
+        self.empty = QLabel("Nothing running. Set the panels and press Run (Ctrl+R).")
         set_role(self.empty, "quiet")
         self._layout.addWidget(self.empty)
         self.setWidget(inner)
-        self.rows: dict[int, JobRow] = {}
+        self.rows: dict[int, JobRow] = {}  # candidates
+        self.tasks: dict[int, JobRow] = {}  # the session's own jobs, by job id
+        self.batch_total = self.batch_done = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(1000)
+        self.timer.timeout.connect(self._tick)
+        self._sync()
 
     def add(self, candidate_id: int, title: str) -> None:
-        row = JobRow(candidate_id, title)
+        row = JobRow(f"<b>c{candidate_id:03d}</b> {title}")
         row.cancel.clicked.connect(lambda: self.cancel_requested.emit(candidate_id))
         row.mousePressEvent = lambda _e: self.row_clicked.emit(candidate_id)
         self.rows[candidate_id] = row
         self._layout.addWidget(row)
-        self.empty.hide()
+        self.batch_total += 1
+        self._sync()
+        # A new row is often below the fold (a sweep adds twelve): show it.
+        QTimer.singleShot(0, lambda: self.ensureWidgetVisible(row) if row.parent() else None)
 
     def update_row(self, candidate_id: int, fraction: float, stage: str) -> None:
         if candidate_id in self.rows:
             self.rows[candidate_id].show_progress(fraction, stage)
+            self._sync()
 
     def remove(self, candidate_id: int) -> None:
         row = self.rows.pop(candidate_id, None)
         if row is not None:
             row.deleteLater()
-        self.empty.setVisible(not self.rows)
+            self.batch_done += 1
+        self._sync()
+
+    def set_tasks(self, tasks: dict[int, str]) -> None:
+        """The session's running tasks (job id -> title): rows come and go to match."""
+        for job_id in set(self.tasks) - set(tasks):
+            self.tasks.pop(job_id).deleteLater()
+        for job_id, title in tasks.items():
+            if job_id not in self.tasks:
+                row = JobRow(f"<b>{title}</b>", cancellable=False)
+                row.busy()
+                self.tasks[job_id] = row
+                self._layout.insertWidget(2, row)
+        self._sync()
 
     def clear(self) -> None:
         for candidate_id in list(self.rows):
             self.remove(candidate_id)
+        self.set_tasks({})
+        self.batch_total = self.batch_done = 0
+        self._sync()
+
+    def _sync(self) -> None:
+        if not self.rows:
+            self.batch_total = self.batch_done = 0
+        running = sum(r.running for r in self.rows.values())
+        queued = len(self.rows) - running
+        parts = [f"{running} running"] if running else []
+        if queued:
+            parts.append(f"{queued} queued")
+        if self.batch_total > 1:
+            parts.append(f"{self.batch_done} of {self.batch_total} done")
+        if self.tasks:
+            parts.append(f"{len(self.tasks)} session task{'s' if len(self.tasks) > 1 else ''}")
+        self.header.setText(" · ".join(parts))
+        self.header.setVisible(bool(parts))
+        self.empty.setVisible(not self.rows and not self.tasks)
+        if self.rows or self.tasks:
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def _tick(self) -> None:
+        for row in (*self.rows.values(), *self.tasks.values()):
+            row.tick()
