@@ -189,3 +189,31 @@ def test_a_file_that_contradicts_its_recipe_is_kept_as_broken_not_as_a_result(tm
     atomic.write_json(folder / "metrics.json", {**on_disk, "flags": [lying.flags[0].to_dict()]})
     again.check_files()
     assert again.candidates[c.id].status == "broken"
+
+
+def test_a_deleted_candidate_takes_its_files_and_its_number_is_not_reused(tmp_path):
+    session = Session.create("demo", "demo", root=tmp_path)
+    first = session.add(Recipe())
+    last = session.add(Recipe(quantization=Quantization(mode="int8")))
+    with pytest.raises(SessionError, match="cancel it first"):
+        session.delete(last.id)  # still queued
+    session.update(last.id, status="done", metrics=figures())
+    (session.folder / last.name).mkdir()
+    (session.folder / last.name / "model.tflite").write_bytes(b"x")
+    session.delete(last.id)
+    assert not (session.folder / last.name).exists()
+    again = Session.open(session.folder)
+    assert list(again.candidates) == [first.id]
+    assert again.add(Recipe()).id == last.id + 1
+
+
+def test_hidden_candidates_stay_but_leave_the_judged_list(tmp_path):
+    from studio.values.results import from_session
+
+    session = Session.create("demo", "demo", root=tmp_path)
+    c = session.add(Recipe())
+    session.update(c.id, status="done", metrics=figures())
+    session.set_hidden(c.id, True)
+    again = Session.open(session.folder)
+    assert again.candidates[c.id].hidden and again.finished() == []
+    assert from_session(again) == []

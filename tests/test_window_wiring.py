@@ -264,3 +264,42 @@ def test_a_row_tells_time_spent_and_left():
     row.started_at -= 30  # 30 s in, half done
     row.tick()
     assert row.time.text() == "0:30 · about 0:30 left"
+
+
+def test_candidates_can_be_hidden_deleted_and_compared(qtbot, window):
+    """Issue 18: hide or delete candidates; compare two side by side."""
+    a = window.workbench.run(Recipe(quantization=Quantization(mode="int8")))
+    b = window.workbench.run(Recipe(quantization=Quantization(mode="dynamic")))
+    done = lambda *ids: all(window.workbench.candidate(i).status == "done" for i in ids)  # noqa: E731
+    qtbot.waitUntil(lambda: done(a, b), timeout=WAIT)
+    qtbot.waitUntil(lambda: all(sorted(_points(p)) == [a, b] for p in window.plots), timeout=WAIT)
+
+    menu = window._candidate_menu(a, window.table.mapToGlobal(window.table.rect().center()))
+    texts = [action.text() for action in menu.actions()]
+    assert "Hide from the plots" in texts and "Delete…" in texts and "Compare with" in texts
+    menu.close()
+
+    window.workbench.hide(a)
+    qtbot.waitUntil(lambda: all(_points(p) == [b] for p in window.plots), timeout=WAIT)
+    assert "(hidden)" in window.table.model().index(0, 2).data()
+    assert window.recommended["smallest"] != a
+
+    dialog = window.compare(a, b)
+    rows = {name: (x, y) for name, x, y in dialog.shown()}
+    assert rows["quantization.mode"] == ("int8", "dynamic")
+    assert rows["label"] == ("int8", "dynamic")
+    dialog.only_differences.setChecked(True)
+    names = [name for name, _, _ in dialog.shown()]
+    assert "quantization.mode" in names and "quantization.qat" not in names
+    dialog.close()
+
+    folder = window.workbench.session.candidate_dir(a)
+    assert folder.is_dir()
+    window.ask_delete = lambda name: False  # "No": nothing happens
+    assert not window.delete_candidate(a) and folder.is_dir()
+    window.ask_delete = lambda name: True
+    assert window.delete_candidate(a)
+    assert a not in window.workbench.session.candidates and not folder.exists()
+    assert window.table.model().rowCount() == 1
+    c = window.workbench.run(Recipe(quantization=Quantization(mode="float16")))
+    assert c > b  # a deleted number is not given out again

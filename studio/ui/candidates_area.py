@@ -38,6 +38,7 @@ class CandidatesArea(QSplitter):
         workbench.baseline_changed.connect(self._reload)
         workbench.candidate_added.connect(self._on_added)
         workbench.candidate_changed.connect(self._on_changed)
+        workbench.candidate_removed.connect(self.table.results.remove)
         workbench.candidate_progress.connect(self._on_progress)
         workbench.activity_changed.connect(self._on_activity)
         workbench.log.connect(self.log)

@@ -89,6 +89,18 @@ def ask_about_running(parent: QWidget, count: int) -> str | None:
     return {keep: "keep", cancel: "cancel"}.get(box.clickedButton())
 
 
+def confirm(parent: QWidget, title: str, text: str) -> bool:
+    """A yes/no question whose default is no (for what cannot be undone)."""
+    answer = QMessageBox.question(
+        parent,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
 DATA_FILTER = "NumPy data (*.npz);;All files (*)"
 
 

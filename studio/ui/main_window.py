@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QLabel,
     QMainWindow,
+    QMenu,
     QProgressBar,
     QScrollArea,
     QTabWidget,
@@ -33,6 +34,7 @@ from studio.ui.plots_area import PlotsArea
 from studio.ui.settings import Settings
 from studio.ui.state import ViewState
 from studio.ui.views.code_dialog import CodeDialog
+from studio.ui.views.compare_dialog import CompareDialog
 from studio.ui.views.model_panel import ModelPanel, shown_source
 from studio.ui.views.panels import RecipeEditor
 from studio.ui.wheel import guard_wheel
@@ -134,6 +136,8 @@ class MainWindow(QMainWindow):
         wb.baseline_changed.connect(self._on_baseline)
         wb.setup_failed.connect(self._on_setup_failed)
         wb.candidate_changed.connect(self._on_candidate_changed)
+        wb.candidate_removed.connect(self._on_candidate_removed)
+        self.table.menu_requested.connect(self._candidate_menu)
         wb.activity_changed.connect(self._on_activity)
         wb.script_ready.connect(lambda cid, text: self._code(cid, "show_script", text))
         wb.sensitivity_ready.connect(self._on_sensitivity)
@@ -382,6 +386,58 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot load the model", message)
         else:
             self.bottom.log(f"data problem: {message}")
+
+    def _candidate_menu(self, candidate_id: int, position) -> QMenu:
+        """Right click on a row: hide or show, delete, compare with another candidate."""
+        session = self.workbench.session
+        candidate = session.candidates[candidate_id]
+        menu = QMenu(self)
+        hide = menu.addAction("Show on the plots" if candidate.hidden else "Hide from the plots")
+        hide.setToolTip(
+            "Hidden candidates stay in the table but leave the plots and the recommendation"
+        )
+        hide.triggered.connect(lambda: self.workbench.hide(candidate_id, not candidate.hidden))
+        delete = menu.addAction("Delete…")
+        delete.setEnabled(candidate.status not in ("queued", "running"))
+        delete.triggered.connect(lambda: self.delete_candidate(candidate_id))
+        others = [c for c in session.candidates.values() if c.id != candidate_id and c.metrics]
+        compare = menu.addMenu("Compare with")
+        compare.setEnabled(bool(others) and candidate.metrics is not None)
+        for other in others:
+            action = compare.addAction(f"{other.name}  {other.label}")
+            action.triggered.connect(lambda _=False, o=other.id: self.compare(candidate_id, o))
+        menu.addSeparator()
+        menu.addAction(self.commands.export)
+        menu.addAction(self.commands.code)
+        self.state.select(candidate_id)
+        menu.popup(position)
+        return menu
+
+    def ask_delete(self, name: str) -> bool:
+        """Tests replace this question, like `ask_about_running`."""
+        return dialogs.confirm(
+            self,
+            f"Delete {name}?",
+            f"{name} and its files (.tflite, figures) are deleted. Its number is not used again.",
+        )
+
+    def delete_candidate(self, candidate_id: int) -> bool:
+        name = self.workbench.candidate(candidate_id).name
+        if not self.ask_delete(name):
+            return False
+        return self._try("Cannot delete", self.workbench.delete, candidate_id)
+
+    def compare(self, a: int, b: int) -> CompareDialog:
+        session = self.workbench.session
+        dialog = CompareDialog(session.candidates[a], session.candidates[b], session.baseline, self)
+        self.compare_dialog = dialog
+        dialog.show()
+        return dialog
+
+    def _on_candidate_removed(self, candidate_id: int) -> None:
+        if self.selected == candidate_id:
+            self.state.select(None)
+        self.state.update_recommendation()
 
     def _on_candidate_changed(self, candidate_id: int) -> None:
         candidate = self.workbench.candidate(candidate_id)

@@ -57,6 +57,7 @@ class Workbench(QObject):
     setup_failed = Signal(str, str)  # error kind ("ModelError", "DataError", ...), message
     candidate_added = Signal(int)
     candidate_changed = Signal(int)
+    candidate_removed = Signal(int)  # deleted by the user
     candidate_progress = Signal(int, object)  # candidate id, jobs.messages.Progress
     diagnosis_ready = Signal(object)  # list of per-layer error dicts, worst first
     diagnosis_failed = Signal(str)
@@ -236,6 +237,21 @@ class Workbench(QObject):
         for cid in track.candidate_ids:
             self.activity.queued(cid, job_id)
             self.candidate_added.emit(cid)
+
+    def hide(self, candidate_id: int, hidden: bool = True) -> None:
+        """Off the plots and the recommendation (or back on them); kept in the table."""
+        candidate = self._require_session().set_hidden(candidate_id, hidden)
+        self.log.emit(f"{candidate.name} {'hidden' if hidden else 'shown again'}")
+        self.candidate_changed.emit(candidate_id)
+
+    def delete(self, candidate_id: int) -> None:
+        """Forget a finished candidate and delete its files (raises SessionError if it is
+        still queued or running)."""
+        session = self._require_session()
+        name = session.candidates[candidate_id].name
+        session.delete(candidate_id)
+        self.log.emit(f"{name} deleted with its files")
+        self.candidate_removed.emit(candidate_id)
 
     def cancel(self, candidate_id: int) -> None:
         job_id = self.activity.job_of.get(candidate_id)

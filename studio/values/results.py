@@ -193,10 +193,12 @@ class Outcomes:
 
 
 def from_session(session: Session) -> list[Result]:
-    """A session's candidates as results (every status, in the order they were added)."""
+    """A session's candidates as results (every status, in the order they were added),
+    leaving out those the user hid."""
     return [
         Result(c.name, c.recipe, c.metrics, c.message or None, c.status)
         for c in session.candidates.values()
+        if not c.hidden
     ]
 
 

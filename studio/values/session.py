@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -62,6 +63,8 @@ class Candidate:
     status: str = "queued"
     metrics: Metrics | None = None
     message: str = ""
+    # Hidden by the user: kept (table, files) but off the plots and the recommendation.
+    hidden: bool = False
 
     @property
     def name(self) -> str:
@@ -78,6 +81,7 @@ class Candidate:
             "status": self.status,
             "metrics": self.metrics.to_dict() if self.metrics is not None else None,
             "message": self.message,
+            "hidden": self.hidden,
         }
 
     @classmethod
@@ -92,6 +96,7 @@ class Candidate:
             status=status if status in STATUSES else "failed",
             metrics=None if data.get("metrics") is None else Metrics.from_dict(data["metrics"]),
             message=message,
+            hidden=bool(data.get("hidden", False)),
         )
 
 
@@ -128,6 +133,7 @@ class Session:
         self.summary: ModelSummary | None = None
         self.baseline: Metrics | None = None
         self.candidates: dict[int, Candidate] = {}
+        self.last_id = 0  # numbers are never reused: a deleted c005 stays gone
         self.notes: tuple[str, ...] = ()  # what opening it repaired (see `open`)
 
     # -- files ---------------------------------------------------------------------
@@ -181,6 +187,7 @@ class Session:
             session = cls(folder, str(raw["model"]), str(raw["data"]), trust=bool(raw["trust"]))
             session.budget = float(raw.get("budget", 1.0))
             session.output = str(raw.get("output", ""))
+            session.last_id = int(raw.get("last_id", 0))
             if raw.get("summary") is not None:
                 session.summary = ModelSummary.from_dict(raw["summary"])
             if raw.get("baseline") is not None:
@@ -202,6 +209,7 @@ class Session:
             "trust": self.trust,
             "budget": self.budget,
             "output": self.output,
+            "last_id": self.last_id,
             "summary": None if self.summary is None else self.summary.to_dict(),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "candidates": [c.to_dict() for c in self.candidates.values()],
@@ -222,10 +230,25 @@ class Session:
         return self.candidate_dir(candidate_id) / "model.tflite"
 
     def add(self, recipe: Recipe) -> Candidate:
-        candidate = Candidate(max(self.candidates, default=0) + 1, recipe)
+        self.last_id = max(self.last_id, *self.candidates, 0) + 1
+        candidate = Candidate(self.last_id, recipe)
         self.candidates[candidate.id] = candidate
         self.save()
         return candidate
+
+    def set_hidden(self, candidate_id: int, hidden: bool) -> Candidate:
+        return self.update(candidate_id, hidden=hidden)
+
+    def delete(self, candidate_id: int) -> None:
+        """Forget a finished candidate and delete its files.  A queued or running one is
+        cancelled first (the window does that); its number is not given out again."""
+        candidate = self.candidates[candidate_id]
+        if candidate.status in UNFINISHED:
+            raise SessionError(f"{candidate.name} is {candidate.status}: cancel it first")
+        folder = self.folder / candidate.name
+        del self.candidates[candidate_id]
+        self.save()
+        shutil.rmtree(folder, ignore_errors=True)
 
     def update(self, candidate_id: int, **changes: Any) -> Candidate:
         if changes.get("metrics") is not None:
@@ -263,7 +286,11 @@ class Session:
         self.save()
 
     def finished(self) -> list[Candidate]:
-        return [c for c in self.candidates.values() if c.status == "done" and c.metrics]
+        """Measured and not hidden: what the plots, the recommendation and the report
+        consider."""
+        return [
+            c for c in self.candidates.values() if c.status == "done" and c.metrics and not c.hidden
+        ]
 
     # -- what is on disk -------------------------------------------------------------
 

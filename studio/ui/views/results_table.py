@@ -59,7 +59,11 @@ COLUMNS: list[Column] = [
         "Status",
         "queued, running, done (⚠: warnings, see the tooltip), broken (the file is not what "
         "the recipe asked), failed or cancelled",
-        lambda c, b: c.status + (" ⚠" if c.status == "done" and _warnings(c) else ""),
+        lambda c, b: (
+            c.status
+            + (" ⚠" if c.status == "done" and _warnings(c) else "")
+            + (" (hidden)" if c.hidden else "")
+        ),
         str,
     ),
     (
@@ -112,6 +116,7 @@ COLUMNS: list[Column] = [
     ),
 ]
 
+HIDDEN_COLOR = QColor("#999")
 STATUS_COLORS = {
     "failed": QColor("#b00020"),
     "broken": QColor("#b00020"),
@@ -142,6 +147,13 @@ class ResultsModel(QAbstractTableModel):
         self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
         self._rows.append(candidate)
         self.endInsertRows()
+
+    def remove(self, candidate_id: int) -> None:
+        row = self.row_of(candidate_id)
+        if row is not None:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._rows[row]
+            self.endRemoveRows()
 
     def row_of(self, candidate_id: int) -> int | None:
         return next((r for r, c in enumerate(self._rows) if c.id == candidate_id), None)
@@ -174,7 +186,7 @@ class ResultsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return _tooltip(candidate)
         if role == Qt.ItemDataRole.ForegroundRole:
-            return STATUS_COLORS.get(candidate.status)
+            return HIDDEN_COLOR if candidate.hidden else STATUS_COLORS.get(candidate.status)
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 3:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.FontRole and candidate.id in self.recommended:
@@ -185,6 +197,7 @@ class ResultsModel(QAbstractTableModel):
 
 
 class ResultsTable(QTableView):
+    menu_requested = Signal(int, object)  # candidate id, global position: right click
     candidate_selected = Signal(object)  # candidate id, or None
 
     def __init__(self) -> None:
@@ -208,6 +221,8 @@ class ResultsTable(QTableView):
         self.setMinimumWidth(600)
         header.setMinimumSectionSize(48)
         self.selectionModel().selectionChanged.connect(self._on_selection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._on_menu)
 
     def selected_id(self) -> int | None:
         rows = self.selectionModel().selectedRows()
@@ -230,3 +245,8 @@ class ResultsTable(QTableView):
 
     def _on_selection(self, *_args) -> None:
         self.candidate_selected.emit(self.selected_id())
+
+    def _on_menu(self, pos) -> None:
+        index = self.indexAt(pos)
+        if index.isValid():
+            self.menu_requested.emit(index.data(ID_ROLE), self.viewport().mapToGlobal(pos))
