@@ -385,32 +385,31 @@ def _layers(layers: tuple[str, ...], suffix: str = "") -> str:
 
 # For each field: how a non-default value reads in a label.  A field missing here is
 # shown as 'name value', so a new field can never make two recipes read alike.
+# A fine-tune's settings read the same in every technique.
+_FINE_TUNE_TEXT = {
+    "layers": lambda v: _layers(v),
+    "epochs": lambda v: f"{v} ep",
+    "learning_rate": lambda v: f"lr {_number(v)}",
+    "batch_size": lambda v: f"batch {v}",
+}
 _PRUNING_TEXT = {
     "target_sparsity": None,  # in the technique's name
     "structure": None,
     "schedule": lambda v: v,
     "initial_sparsity": lambda v: f"from {v:.0%}",
-    "layers": lambda v: _layers(v),
-    "epochs": lambda v: f"{v} ep",
-    "learning_rate": lambda v: f"lr {_number(v)}",
-    "batch_size": lambda v: f"batch {v}",
+    **_FINE_TUNE_TEXT,
 }
 _CLUSTER_TEXT = {
     "clusters": None,
     "init": lambda v: f"{v} init",
     "per_channel": lambda v: "per channel" if v else "per layer",
     "preserve_sparsity": lambda v: "zeros kept" if v else "zeros not kept",
-    "layers": lambda v: _layers(v),
-    "epochs": lambda v: f"{v} ep",
-    "learning_rate": lambda v: f"lr {_number(v)}",
-    "batch_size": lambda v: f"batch {v}",
+    **_FINE_TUNE_TEXT,
 }
 _QUANT_TEXT = {
     "mode": None,
     "qat": None,
-    "epochs": lambda v: f"{v} ep",
-    "learning_rate": lambda v: f"lr {_number(v)}",
-    "batch_size": lambda v: f"batch {v}",
+    **_FINE_TUNE_TEXT,
     "calibration_samples": lambda v: f"{v} calibration samples",
     "io_type": lambda v: f"{v} I/O",
     "float_layers": lambda v: _layers(v, "in float"),
