@@ -256,7 +256,8 @@ def test_the_jobs_list_shows_session_tasks_and_counts_a_batch(qtbot, window):
 
 
 def test_a_row_tells_time_spent_and_left():
-    from studio.ui.views.job_list import JobRow, clock
+    from studio.ui.views.job_list import JobRow
+    from studio.values.units import clock
 
     assert clock(7) == "0:07" and clock(750) == "12:30" and clock(3723) == "1:02:03"
     row = JobRow("c001")

@@ -245,7 +245,7 @@ class Session:
         candidate = self.candidates[candidate_id]
         if candidate.status in UNFINISHED:
             raise SessionError(f"{candidate.name} is {candidate.status}: cancel it first")
-        folder = self.folder / candidate.name
+        folder = self.candidate_dir(candidate_id)
         del self.candidates[candidate_id]
         self.save()
         shutil.rmtree(folder, ignore_errors=True)

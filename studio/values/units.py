@@ -33,6 +33,13 @@ def size(n_bytes: float, *, sign: bool = False) -> str:
     return f"{n_bytes / factor:{'+' if sign else ''}.1f} {unit}"
 
 
+def clock(seconds: float) -> str:
+    """Time spent or left, as a clock reads: '0:07', '12:30', '1:02:03'."""
+    s = int(seconds)
+    h, m = divmod(s // 60, 60)
+    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
+
+
 def time_unit(ms: float) -> tuple[str, float]:
     """The unit durations around `ms` milliseconds are written in, and its milliseconds:
     µs below 1 ms, ms below 1 s, else s."""

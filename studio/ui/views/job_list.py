@@ -24,15 +24,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.style import set_role
+from studio.values import units
 
 WAITING = "waiting for a worker"
-
-
-def clock(seconds: float) -> str:
-    """'0:07', '12:30', '1:02:03'."""
-    s = int(seconds)
-    h, m = divmod(s // 60, 60)
-    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m}:{s % 60:02d}"
 
 
 class JobRow(QWidget):
@@ -87,9 +81,9 @@ class JobRow(QWidget):
             self.time.setText("")
             return
         spent = time.monotonic() - self.started_at
-        text = clock(spent)
+        text = units.clock(spent)
         if 0.05 <= self.fraction < 1:
-            text += f" · about {clock(spent * (1 - self.fraction) / self.fraction)} left"
+            text += f" · about {units.clock(spent * (1 - self.fraction) / self.fraction)} left"
         self.time.setText(text)
 
 
