@@ -267,6 +267,20 @@ def test_a_row_tells_time_spent_and_left():
     assert row.time.text() == "0:30 · about 0:30 left"
 
 
+def test_an_ended_job_leaves_the_list_at_once(qtbot):
+    """Seen in a screenshot: the finished baseline's row beside "Nothing running" (its
+    deferred delete waits for the event loop)."""
+    from studio.ui.views.job_list import JobList
+
+    jobs = JobList()
+    qtbot.addWidget(jobs)
+    jobs.show()
+    jobs.set_tasks({7: "Float baseline"})
+    row = jobs.tasks[7]
+    jobs.set_tasks({})
+    assert row.isHidden() and not jobs.empty.isHidden()
+
+
 def test_candidates_can_be_hidden_deleted_and_compared(qtbot, window):
     """Issue 18: hide or delete candidates; compare two side by side."""
     a = window.workbench.run(Recipe(quantization=Quantization(mode="int8")))

@@ -29,6 +29,13 @@ from studio.values import units
 WAITING = "waiting for a worker"
 
 
+def _drop(row: QWidget) -> None:
+    """Hidden at once (a deferred delete waits for the event loop, and the list must not
+    show a finished job beside "Nothing running"), deleted later."""
+    row.hide()
+    row.deleteLater()
+
+
 class JobRow(QWidget):
     def __init__(self, title: str, *, cancellable: bool = True) -> None:
         super().__init__()
@@ -130,14 +137,14 @@ class JobList(QScrollArea):
     def remove(self, candidate_id: int) -> None:
         row = self.rows.pop(candidate_id, None)
         if row is not None:
-            row.deleteLater()
+            _drop(row)
             self.batch_done += 1
         self._sync()
 
     def set_tasks(self, tasks: dict[int, str]) -> None:
         """The session's running tasks (job id -> title): rows come and go to match."""
         for job_id in set(self.tasks) - set(tasks):
-            self.tasks.pop(job_id).deleteLater()
+            _drop(self.tasks.pop(job_id))
         for job_id, title in tasks.items():
             if job_id not in self.tasks:
                 row = JobRow(f"<b>{title}</b>", cancellable=False)
