@@ -219,3 +219,54 @@ def test_labels_for_only_some_outputs_are_refused(tmp_path):
     np.savez(tmp_path / "d.npz", x=np.zeros((10, 4)), level=np.zeros(10, int))
     with pytest.raises(DataError, match=r"no array named score or y1 for the labels"):
         load_data(tmp_path / "d.npz", inputs=(ANSWERS,), outputs=(LEVEL, SCORE))
+
+
+def test_the_data_summary_counts_splits_and_classes_and_warns_when_figures_mislead(tmp_path):
+    from studio.engine.data import describe
+    from studio.values.data_summary import DataSummary
+
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 400 + [1] * 40 + [2] * 20)  # class 0: 87 % of the samples
+    path = tmp_path / "skewed.npz"
+    np.savez(path, x=rng.random((460, 4), dtype=np.float32), y=y)
+    spec_in, spec_out = InputSpec("x", (4,), "float32"), InputSpec("y", (3,), "float32")
+    data = fit_to_model(load_data(path), [spec_in], [spec_out])
+    s = describe(data, [spec_out])
+    assert (s.train, s.eval, s.presplit) == (368, 92, False)
+    assert [c.total for c in s.classes] == [400, 40, 20]
+    assert sum(c.eval for c in s.classes) == 92
+    assert "460 samples: 368 to fine-tune and calibrate, 92 to measure (20 % held out" in (
+        s.split_text()
+    )
+    assert s.imbalanced() and "3 classes, imbalanced" in s.labels_text()
+    warnings = " ".join(s.warnings())
+    assert "class 0 has 87 %" in warnings and "only 92 samples to measure on" in warnings
+    assert DataSummary.from_dict(s.to_dict()) == s
+
+    # A file's own test split is said to be one; a class absent from it is named.
+    presplit = tmp_path / "presplit.npz"
+    np.savez(
+        presplit,
+        x_train=rng.random((300, 4), dtype=np.float32),
+        y_train=np.arange(300) % 3,
+        x_test=rng.random((150, 4), dtype=np.float32),
+        y_test=np.arange(150) % 2,  # never class 2
+    )
+    s = describe(fit_to_model(load_data(presplit), [spec_in], [spec_out]), [spec_out])
+    assert s.presplit and "the file's own test split" in s.split_text()
+    assert s.missing() == ["2"] and not s.imbalanced()
+    assert "balanced" in s.labels_text() and "no samples to measure on (2)" in s.warnings()[0]
+
+
+def test_a_score_is_summarized_by_its_range_and_unlabeled_data_says_so(tmp_path):
+    from studio.engine.data import describe
+
+    path = tmp_path / "scores.npz"
+    np.savez(path, x=np.zeros((200, 2), np.float32), y=np.linspace(1, 5, 200, dtype=np.float32))
+    spec_in, spec_out = InputSpec("x", (2,), "float32"), InputSpec("score", (1,), "float32")
+    s = describe(fit_to_model(load_data(path), [spec_in], [spec_out]), [spec_out])
+    assert s.target == pytest.approx((1.0, 3.0, 5.0)) and "from 1 to 5, mean 3" in s.labels_text()
+    unlabeled = tmp_path / "x.npz"
+    np.savez(unlabeled, x=np.zeros((200, 2), np.float32))
+    s = describe(fit_to_model(load_data(unlabeled), [spec_in], [spec_out]), [spec_out])
+    assert not s.labeled and "no labels" in s.labels_text() and s.warnings() == []

@@ -60,7 +60,32 @@ def test_summary_lists_layers_and_what_applies(demo):
         and by_name["conv1"].clusterable
     )
     assert not by_name["pool1"].prunable and by_name["pool1"].params == 0
+    assert by_name["conv1"].shape_text() == "8×8×32" and by_name["flatten"].shape_text() == "256"
     assert sum(la.params for la in s.layers) == s.params
+    assert s.data is not None and (s.data.train, s.data.eval) == (1438, 359)
+    assert len(s.data.classes) == 10 and not s.data.imbalanced()
+
+
+def test_layers_whose_weights_a_technique_leaves_alone_are_not_offered_for_it():
+    """tfmot's registries "support" BatchNormalization (and, for clustering,
+    DepthwiseConv2D) with no weight to change: the studio must not list them."""
+    from studio.engine.models import summarize
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.DepthwiseConv2D(3, name="dw")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    outputs = keras.layers.Dense(2, name="head")(x)
+    by_name = {la.name: la for la in summarize(keras.Model(inputs, outputs)).layers}
+    assert by_name["conv"].prunable and by_name["conv"].clusterable
+    assert by_name["head"].prunable and by_name["head"].clusterable
+    assert not by_name["bn"].prunable and not by_name["bn"].clusterable
+    assert "BatchNormalization" in by_name["bn"].why_not["pruning"]
+    assert (
+        not by_name["dw"].clusterable and "DepthwiseConv2D" in by_name["dw"].why_not["clustering"]
+    )
+    assert by_name["dw"].shape_text() == "4×4×4"
 
 
 def test_lambda_layer_is_refused_unless_trusted(tmp_path):

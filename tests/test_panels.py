@@ -146,3 +146,50 @@ def test_sensitivity_leaves_fragile_layers_out_of_a_default_choice_and_says_why(
     editor.set_recipe(Recipe(pruning=Pruning()))
     editor.show_sensitivity([r("conv", "prune", 0.1), r("dense", "prune", 0.1)])
     assert editor.recipe().pruning.layers is None
+
+
+def test_the_model_view_shows_output_shapes_finds_layers_and_describes_the_data(qtbot):
+    from fakes import figures
+    from studio.ui.views.model_panel import ModelPanel
+    from studio.values.data_summary import ClassCount, DataSummary
+
+    layers = (
+        LayerInfo("conv1", "Conv2D", 320, True, True, True, output_shapes=((8, 8, 32),)),
+        LayerInfo("bn", "BatchNormalization", 128, False, False, False, {"pruning": "no"}),
+        LayerInfo("pool", "MaxPooling2D", 0, False, False, True, output_shapes=((4, 4, 32),)),
+        LayerInfo("head", "Dense", 650, True, True, True, output_shapes=((10,),)),
+    )
+    data = DataSummary(
+        "x.npz", 80, 20, False, True, classes=(ClassCount("cat", 72, 18), ClassCount("dog", 8, 2))
+    )
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    panel.show_summary(
+        dataclasses.replace(SUMMARY, layers=layers, data=data),
+        figures(),
+    )
+    headers = [
+        panel.layers.horizontalHeaderItem(c).text() for c in range(panel.layers.columnCount())
+    ]
+    assert headers[:4] == ["Layer", "Kind", "Output shape", "Params"]
+    assert panel.layers.item(0, 2).text() == "8×8×32"
+
+    def shown():
+        rows = range(panel.layers.rowCount())
+        return [panel.layers.item(r, 0).text() for r in rows if not panel.layers.isRowHidden(r)]
+
+    panel.search.setText("conv")
+    assert shown() == ["conv1"] and panel.found.text() == "1 of 4 layers"
+    panel.search.setText("prune")
+    assert shown() == ["conv1", "head"]
+    panel.search.setText("no prune")
+    assert shown() == ["bn", "pool"]
+    panel.search.setText("no prune pooling")
+    assert shown() == ["pool"]
+    panel.search.clear()
+    assert len(shown()) == 4 and panel.found.text() == "4 layers"
+
+    facts = panel.data_facts.text()
+    assert "100 samples: 80 to fine-tune and calibrate, 20 to measure" in facts
+    assert "2 classes, imbalanced" in facts and "⚠ only 20 samples to measure on" in facts
+    assert "cat: 72 fine-tune, 18 measure (90.0 %)" in panel.data_facts.toolTip()

@@ -42,7 +42,17 @@ def _distinct(layer: keras.layers.Layer, recipe: Clustering) -> int:
 
 
 def clusterable(layer: keras.layers.Layer) -> bool:
-    return bool(clustering_registry.ClusteringRegistry.supports(layer))
+    """Whether clustering would share any of the layer's weights.
+
+    tfmot's registry "supports" every layer without trainable weights and lists
+    DepthwiseConv2D, BatchNormalization and LayerNormalization with no weight to
+    cluster; none of them changes, so none is offered as clusterable."""
+    registry = clustering_registry.ClusteringRegistry
+    if isinstance(layer, clustering.ClusterableLayer):
+        return bool(layer.get_clusterable_weights())
+    if not layer.trainable_weights or not registry.supports(layer):
+        return False
+    return bool(registry._LAYERS_WEIGHTS_MAP.get(layer.__class__, True))
 
 
 def cluster(

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from studio.engine.arrays import Arrays, count, pack, parts, take
+from studio.values.data_summary import ClassCount, DataSummary
 from studio.values.errors import DataError
 from studio.values.metrics import InputSpec
 from studio.values.resources import DEMO, DEMO_DATA
@@ -43,6 +44,7 @@ class Dataset:
     class_names: tuple[str, ...] | None = None
     inputs: tuple[str, ...] = ()  # the model's input and output names, once fitted to it
     outputs: tuple[str, ...] = ()
+    presplit: bool = False  # the file gave its own test split
 
     @property
     def labeled(self) -> bool:
@@ -132,6 +134,7 @@ def _load_npz(path: Path, seed: int, label: str, names: Names) -> Dataset:
             None if y_train is None else take(y_train, order),
             x_eval,
             y_eval,
+            presplit=True,
         )
     train_only = not any(k in arrays for k in first) and any(f"{k}_train" in arrays for k in first)
     suffix = "_train" if train_only else ""
@@ -335,7 +338,42 @@ def fit_to_model(
         data.class_names,
         inputs=tuple(s.name for s in inputs),
         outputs=tuple(s.name for s in outputs),
+        presplit=data.presplit,
     )
+
+
+def describe(data: Dataset, outputs: Sequence[InputSpec]) -> DataSummary:
+    """Counts per split, and per class of the first output (or its target's range)."""
+    summary = DataSummary(
+        source=data.source,
+        train=count(data.x_train),
+        eval=count(data.x_eval),
+        presplit=data.presplit,
+        labeled=data.labeled,
+        output=outputs[0].name if len(outputs) > 1 else "",
+    )
+    if not data.labeled or not outputs:
+        return summary
+    train = parts(data.y_train)[0] if data.y_train is not None else None
+    test = parts(data.y_eval)[0]
+    units = int(outputs[0].shape[-1] or 1) if outputs[0].shape else 1
+    if units == 1:
+        values = np.concatenate([a.ravel() for a in (train, test) if a is not None])
+        target = (float(values.min()), float(values.mean()), float(values.max()))
+        return replace(summary, target=target)
+
+    def per_class(y: np.ndarray | None) -> np.ndarray:
+        if y is None:
+            return np.zeros(units, dtype=int)
+        labels = y.argmax(axis=-1) if y.ndim > 1 and y.shape[-1] == units else y
+        return np.bincount(labels.astype(int).ravel(), minlength=units)[:units]
+
+    names = data.class_names if data.class_names and len(data.class_names) == units else None
+    counts = zip(per_class(train), per_class(test), strict=True)
+    classes = tuple(
+        ClassCount(names[i] if names else str(i), int(t), int(e)) for i, (t, e) in enumerate(counts)
+    )
+    return replace(summary, classes=classes)
 
 
 def _fit_input(

@@ -386,18 +386,12 @@ def _spec(tensor: Any, name: str) -> InputSpec:
 
 def summarize(model: Any, *, origin: str = "", limitation: str = "") -> ModelSummary:
     """The model as plain data; with a `limitation`, no technique but PTQ applies."""
-    from tensorflow_model_optimization.python.core.clustering.keras import clustering_registry
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry,
-    )
-    from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry
+    # Here, not at the top: these modules import this one (as_functional, flattened).
+    from studio.engine.clustering import clusterable
+    from studio.engine.pruning import prunable
+    from studio.engine.qat import quantizable
 
-    quant_registry = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
-    supports = {
-        "pruning": prune_registry.PruneRegistry.supports,
-        "clustering": clustering_registry.ClusteringRegistry.supports,
-        "qat": quant_registry.supports,
-    }
+    supports = {"pruning": prunable, "clustering": clusterable, "qat": quantizable}
     layers = []
     for layer in leaf_layers(model):
         why_not = {
@@ -414,6 +408,7 @@ def summarize(model: Any, *, origin: str = "", limitation: str = "") -> ModelSum
                 clusterable="clustering" not in why_not,
                 quantizable="qat" not in why_not,
                 why_not=why_not,
+                output_shapes=_output_shapes(layer),
             )
         )
     input_names = getattr(model, "input_names", None) or [t.name for t in model.inputs]
@@ -430,6 +425,15 @@ def summarize(model: Any, *, origin: str = "", limitation: str = "") -> ModelSum
     )
 
 
+def _output_shapes(layer: Any) -> tuple[tuple[int | None, ...], ...]:
+    """The layer's output shapes without the batch axis; () if it was never called."""
+    try:
+        outputs = tf.nest.flatten(layer.output)
+    except (AttributeError, ValueError):  # a layer used in several places, or unbuilt
+        return ()
+    return tuple(tuple(None if d is None else int(d) for d in t.shape[1:]) for t in outputs)
+
+
 def _why_not(layer: Any, technique: str, supports: Any, limitation: str) -> str:
     """Why `technique` does not apply to `layer` ("" when it does)."""
     if limitation:
@@ -439,8 +443,11 @@ def _why_not(layer: Any, technique: str, supports: Any, limitation: str) -> str:
     if technique != "qat" and not layer.trainable_weights:
         return "it is frozen (trainable=False), so a fine-tune cannot change it"
     if not supports(layer):
-        verb = {"pruning": "prune", "clustering": "cluster", "qat": "quantize-annotate"}
-        return f"tfmot cannot {verb[technique]} a {type(layer).__name__} layer; it stays as it is"
+        kind = type(layer).__name__
+        if technique == "qat":
+            return f"tfmot cannot quantize-annotate a {kind} layer; it stays as it is"
+        verb = {"pruning": "prune", "clustering": "cluster"}[technique]
+        return f"tfmot does not {verb} the weights of a {kind} layer; it stays as it is"
     return ""
 
 

@@ -19,7 +19,7 @@ import tf_keras as keras
 
 from studio.engine.clustering import cluster
 from studio.engine.convert import convert
-from studio.engine.data import Dataset, fit_to_model, load_data
+from studio.engine.data import Dataset, describe, fit_to_model, load_data
 from studio.engine.measure import measure, predict
 from studio.engine.models import (
     as_functional,
@@ -70,6 +70,7 @@ def prepare(
     summary = summarize(model, origin=loaded.origin, limitation=loaded.limitation)
     data = load_data(data_source, seed=seed, inputs=summary.inputs, outputs=summary.outputs)
     data = fit_to_model(data, summary.inputs, summary.outputs)
+    summary = dataclasses.replace(summary, data=describe(data, summary.outputs))
     return Prepared(model, summary, data, outputs_are_probabilities(model, data.x_eval))
 
 

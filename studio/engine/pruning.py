@@ -46,7 +46,17 @@ def schedule_for(recipe: Pruning, total_steps: int) -> sparsity.PruningSchedule:
 
 
 def prunable(layer: keras.layers.Layer) -> bool:
-    return bool(prune_registry.PruneRegistry.supports(layer))
+    """Whether pruning would zero any of the layer's weights.
+
+    tfmot's registry "supports" BatchNormalization and LayerNormalization with no weight
+    to prune (so wrapping them is harmless); listing them as prunable misled users, and
+    the per-layer checks would then expect zeros that never come."""
+    registry = prune_registry.PruneRegistry
+    if isinstance(layer, sparsity.PrunableLayer):
+        return bool(layer.get_prunable_weights())
+    if not registry.supports(layer):
+        return False
+    return bool(registry._LAYERS_WEIGHTS_MAP.get(layer.__class__, True))
 
 
 def m_by_n_prunable(layer: keras.layers.Layer) -> bool:

@@ -16,7 +16,7 @@ def apply(app: QApplication) -> None:
 
 
 def set_role(widget: QWidget, role: str) -> None:
-    """Give `widget` the look of `role` in studio.qss ("error", "hint", "quiet", "status")."""
+    """Give `widget` the look of `role` in studio.qss ("error", "warning", "hint", "quiet", "status")."""
     widget.setProperty("role", role)
     widget.style().unpolish(widget)  # Qt re-reads property selectors only on a re-polish
     widget.style().polish(widget)

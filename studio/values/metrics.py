@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from studio.values.data_summary import DataSummary
 from studio.values.errors import StudioError
 
 TOP1 = "top1"
@@ -335,11 +336,21 @@ class LayerInfo:
     clusterable: bool
     quantizable: bool
     why_not: Mapping[str, str] = field(default_factory=dict)
+    # Per output of the layer, its shape without the batch axis (None: any size).
+    output_shapes: tuple[tuple[int | None, ...], ...] = ()
+
+    def shape_text(self) -> str:
+        """`12×12×32`, several outputs joined by commas; `?` for a free dimension."""
+        return ", ".join(
+            "×".join("?" if d is None else str(d) for d in shape) or "scalar"
+            for shape in self.output_shapes
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "class_name": self.class_name,
+            "output_shapes": [list(shape) for shape in self.output_shapes],
             "params": self.params,
             "prunable": self.prunable,
             "clusterable": self.clusterable,
@@ -357,6 +368,10 @@ class LayerInfo:
             clusterable=bool(data.get("clusterable", False)),
             quantizable=bool(data.get("quantizable", False)),
             why_not={str(k): str(v) for k, v in dict(data.get("why_not", {})).items()},
+            output_shapes=tuple(
+                tuple(None if d is None else int(d) for d in shape)
+                for shape in data.get("output_shapes", ())
+            ),
         )
 
 
@@ -372,6 +387,7 @@ class ModelSummary:
     sequential: bool
     origin: str = ""  # e.g. "Keras 3.15.1 file, rebuilt in tf_keras (outputs match …)"
     limitation: str = ""  # why only post-training quantization applies, if so
+    data: DataSummary | None = None  # the data it was loaded with
 
     @property
     def input(self) -> InputSpec:
@@ -400,6 +416,7 @@ class ModelSummary:
             "sequential": self.sequential,
             "origin": self.origin,
             "limitation": self.limitation,
+            "data": None if self.data is None else self.data.to_dict(),
         }
 
     @classmethod
@@ -414,6 +431,7 @@ class ModelSummary:
                 sequential=bool(data.get("sequential", False)),
                 origin=str(data.get("origin", "")),
                 limitation=str(data.get("limitation", "")),
+                data=DataSummary.from_dict(data["data"]) if data.get("data") else None,
             )
         except (TypeError, ValueError, KeyError, AttributeError) as err:
             raise MetricsError(f"the model summary is damaged ({err})") from err

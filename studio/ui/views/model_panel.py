@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -30,7 +31,8 @@ from studio.values.metrics import Metrics, ModelSummary
 from studio.values.resources import DEMO, is_demo_model
 
 YES, NO = "✓", "–"
-TECHNIQUE_COLUMNS = {3: "pruning", 4: "clustering", 5: "qat"}
+COLUMNS = ["Layer", "Kind", "Output shape", "Params", "Prune", "Cluster", "QAT"]
+TECHNIQUE_COLUMNS = {4: "pruning", 5: "clustering", 6: "qat"}
 TECHNIQUE_TITLES = {"pruning": "Pruning", "clustering": "Clustering", "qat": "QAT"}
 
 
@@ -79,9 +81,25 @@ class ModelPanel(QWidget):
         self.demo_data_warning.setWordWrap(True)
         set_role(self.demo_data_warning, "error")
         self.demo_data_warning.hide()
-        self.layers = QTableWidget(0, 6)
-        self.layers.setHorizontalHeaderLabels(
-            ["Layer", "Kind", "Params", "Prune", "Cluster", "QAT"]
+        self.data_facts = QLabel()
+        self.data_facts.setWordWrap(True)
+        self.data_facts.setToolTip("Samples per class appear here once the data is loaded")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(
+            "Find layers: name, kind or technique (e.g. conv, Dense, no prune)"
+        )
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip(
+            "Shows only the layers whose name or kind contains every word typed; "
+            "'prune', 'cluster', 'qat' (or 'no prune' …) filter by what applies"
+        )
+        self.search.textChanged.connect(self._filter)
+        self.found = QLabel()
+        set_role(self.found, "status")
+        self.layers = QTableWidget(0, len(COLUMNS))
+        self.layers.setHorizontalHeaderLabels(COLUMNS)
+        self.layers.horizontalHeaderItem(2).setToolTip(
+            "What the layer gives the next one, without the batch axis (? = any size)"
         )
         for column, technique in TECHNIQUE_COLUMNS.items():
             self.layers.horizontalHeaderItem(column).setToolTip(
@@ -103,6 +121,7 @@ class ModelPanel(QWidget):
         form.addRow("Model", row)
         form.addRow("Data", self.data_kind)
         form.addRow("", self.data_label)
+        form.addRow("", self.data_facts)
         form.addRow(self.output_label, self.output_choice)
         self.output_label.hide()
         self.output_choice.hide()
@@ -110,6 +129,10 @@ class ModelPanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.demo_data_warning)
         layout.addWidget(self.status)
+        find = QHBoxLayout()
+        find.addWidget(self.search, 1)
+        find.addWidget(self.found)
+        layout.addLayout(find)
         layout.addWidget(self.layers, 1)
 
     def start_dir(self) -> str:
@@ -125,6 +148,8 @@ class ModelPanel(QWidget):
         self.data_label.setToolTip(data)
         self.demo_data_warning.setVisible(not is_demo_model(model) and data == DEMO)
         self.layers.setRowCount(0)
+        self.data_facts.clear()
+        self.found.clear()
         self.show_status("Loading the model and measuring the float baseline…")
 
     def show_status(self, text: str, error: bool = False) -> None:
@@ -163,6 +188,7 @@ class ModelPanel(QWidget):
             cells = [
                 layer.name,
                 layer.class_name,
+                layer.shape_text(),
                 f"{layer.params:,}",
                 YES if layer.prunable else NO,
                 YES if layer.clusterable else NO,
@@ -176,6 +202,46 @@ class ModelPanel(QWidget):
                 self.layers.setItem(r, c, item)
         self.layers.resizeColumnsToContents()
         self.layers.setUpdatesEnabled(True)
+        self._filter(self.search.text())
+        self._show_data(summary)
+
+    def _show_data(self, summary: ModelSummary) -> None:
+        """Counts per split and class: what a top-1 figure is measured on."""
+        data = summary.data
+        if data is None:
+            self.data_facts.clear()
+            return
+        warnings = data.warnings()
+        self.data_facts.setText(
+            f"{data.split_text()}.\n{data.labels_text()}." + "".join(f"\n⚠ {w}." for w in warnings)
+        )
+        self.data_facts.setToolTip(data.per_class_text() or data.split_text())
+        set_role(self.data_facts, "warning" if warnings else "status")
+
+    def _filter(self, text: str) -> None:
+        """Hide the layers that do not match every word of `text` (see the tooltip)."""
+        words = text.lower().split()
+        shown = 0
+        for r in range(self.layers.rowCount()):
+            cells = [self.layers.item(r, c).text().lower() for c in (0, 1, 2)]
+            applies = {
+                key: self.layers.item(r, c).text() == YES
+                for c, key in zip(TECHNIQUE_COLUMNS, ("prune", "cluster", "qat"), strict=True)
+            }
+            match, negate = True, False
+            for word in words:
+                if word == "no":
+                    negate = True
+                    continue
+                if word in applies:
+                    hit = applies[word] != negate
+                else:
+                    hit = any(word in cell for cell in cells) != negate
+                match, negate = match and hit, False
+            self.layers.setRowHidden(r, not match)
+            shown += match
+        total = self.layers.rowCount()
+        self.found.setText(f"{shown} of {total} layers" if words else f"{total} layers")
 
     def _show_outputs(self, baseline: Metrics) -> None:
         """The output choice, shown only for a model with several outputs."""
