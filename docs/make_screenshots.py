@@ -1,110 +1,134 @@
-"""Screenshots of the studio window for the README (run under Xvfb or a real display).
+"""Screenshots of the studio window in its main states, at the sizes users have.
 
-    xvfb-run -s "-screen 0 1600x1000x24" python docs/make_screenshots.py
+    python docs/make_screenshots.py                    # 1366x768 and 1920x1080
+    python docs/make_screenshots.py --sizes 1366x768   # one size
 
-Opens the demo in a fresh session, runs five candidates through the same path as the Run
-button, waits for them, selects the smallest, and saves `docs/window.png`.  A second shot
-(`docs/window-running.png`) is taken while a pruning fine-tune runs.  Then the demo sweep
-grid and an int8 diagnosis run in a new session: `docs/sweep.png`.
+Each size runs under its own Xvfb screen of exactly that size (xvfb-run; install
+`xvfb`), in a fresh session, through the same calls as the window's buttons:
+
+1. `opened`   the demo just opened: its float baseline and the Model & data tab;
+2. `running`  the demo sweep grid running, with the Jobs tab;
+3. `sweep`    the sweep done, the recommendation selected, the int8 error per layer;
+4. `compare`  two candidates side by side (the comparison dialog over the window);
+5. `second`   a second model (the zoo's small CNN, trained here) with its own data.
+
+Files go to `docs/screens/<state>-<width>x<height>.png`; the README shows them.  The
+whole screen is grabbed, so dialogs appear as a user sees them.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
-
-from studio.ui.app import build
-from studio.values.grid import Grid
-from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
-from studio.values.resources import DEMO, json_file
-
 DOCS = Path(__file__).resolve().parent
-RECIPES = [
-    Recipe(quantization=Quantization(mode="dynamic")),
-    Recipe(quantization=Quantization(mode="float16")),
-    Recipe(quantization=Quantization(mode="int8")),
-    Recipe(pruning=Pruning(target_sparsity=0.8, epochs=3), quantization=Quantization(mode="int8")),
-    Recipe(
-        pruning=Pruning(target_sparsity=0.8, epochs=3),
-        clustering=Clustering(clusters=16),
-        quantization=Quantization(mode="int8"),
-    ),
-]
+SCREENS = DOCS / "screens"
+SIZES = ("1366x768", "1920x1080")
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(SIZES))
+    parser.add_argument("--inside", help=argparse.SUPPRESS)  # one size, under Xvfb
+    args = parser.parse_args()
+    if args.inside:
+        return shoot(*map(int, args.inside.split("x")))
+    SCREENS.mkdir(exist_ok=True)
+    for size in args.sizes.split(","):
+        command = [sys.executable, __file__, "--inside", size]
+        env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+        screen = f"-screen 0 {size}x24"
+        subprocess.run(["xvfb-run", "-a", "-s", screen, *command], check=True, env=env)
+    return 0
+
+
+def shoot(width: int, height: int) -> int:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.app import build
+    from studio.values.grid import Grid
+    from studio.values.resources import json_file
+
     app = QApplication(sys.argv[:1])
     scratch = Path(tempfile.mkdtemp(prefix="studio-shots-"))
     settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
     window = build(settings, workers=2, sessions_root=scratch / "sessions")
     window.ask_about_running = lambda: "cancel"  # no modal question while scripted
-    window.resize(1500, 940)
+    window.move(0, 0)
+    window.resize(width, height)
     window.show()
     window.start()
-    for recipe in RECIPES:
-        window.editor.set_recipe(recipe)
-        window.editor.request_run()
-    started = time.monotonic()
-    shot_running = {"done": False}
 
-    def poll() -> None:
-        session = window.workbench.session
-        states = [c.status for c in session.candidates.values()]
-        curves = window.workbench.activity.curves.get(len(RECIPES), [])
-        if not shot_running["done"] and curves and states.count("running"):
-            window.bottom.side_tabs.setCurrentWidget(window.jobs)
-            window.grab().save(str(DOCS / "window-running.png"))
-            shot_running["done"] = True
-        finished = all(s not in ("queued", "running") for s in states)
-        if (finished and session.baseline) or time.monotonic() - started > 900:
-            done = session.finished()
-            smallest = min(done, key=lambda c: c.metrics["gzip_bytes"])
-            window.select(smallest.id)
-            window.bottom.side_tabs.setCurrentWidget(window.bottom.curves)
-            QTimer.singleShot(500, finish)
-            timer.stop()
+    def wait(done: Callable[[], bool], what: str, limit: float = 900) -> None:
+        started = time.monotonic()
+        while not done():
+            if time.monotonic() - started > limit:
+                raise SystemExit(f"gave up waiting for {what} after {limit:.0f} s")
+            app.processEvents()
+            time.sleep(0.05)
 
-    def finish() -> None:
-        window.grab().save(str(DOCS / "window.png"))
-        print(f"wrote {DOCS / 'window.png'}")
-        window.open_model(DEMO)
-        sweep_timer.start(500)
+    def save(state: str) -> None:
+        settle = time.monotonic()
+        while time.monotonic() - settle < 0.8:  # let tabs, plots and layouts repaint
+            app.processEvents()
+            time.sleep(0.05)
+        path = SCREENS / f"{state}-{width}x{height}.png"
+        app.primaryScreen().grabWindow(0).save(str(path))
+        print(f"wrote {path}")
 
-    def poll_sweep() -> None:
-        session = window.workbench.session
-        if session.baseline and not session.candidates:
-            window.run_sweep(Grid.load(json_file("demo_sweep_grid")))
-            window.diagnose()
-            return
-        states = [c.status for c in session.candidates.values()]
-        if (
-            states
-            and all(s not in ("queued", "running") for s in states)
-            and (window.diagnosis.layers.count())
-        ):
-            sweep_timer.stop()
-            window.select(window.recommended["smallest"])
-            window.center.layer_bars.setCurrentWidget(window.diagnosis)
-            QTimer.singleShot(800, finish_sweep)
+    def session():
+        return window.workbench.session
 
-    def finish_sweep() -> None:
-        window.grab().save(str(DOCS / "sweep.png"))
-        print(f"wrote {DOCS / 'sweep.png'}")
-        window.close()
-        app.quit()
+    def pending() -> list[str]:
+        return [
+            c.status for c in session().candidates.values() if c.status in ("queued", "running")
+        ]
 
-    sweep_timer = QTimer()
-    sweep_timer.timeout.connect(poll_sweep)
+    wait(lambda: session() is not None and session().baseline is not None, "the demo baseline")
+    window.setup_tabs.setCurrentIndex(0)  # Model & data
+    save("opened")
 
-    timer = QTimer()
-    timer.timeout.connect(poll)
-    timer.start(500)
-    return app.exec()
+    ids = window.run_sweep(Grid.load(json_file("demo_sweep_grid")))
+    window.bottom.side_tabs.setCurrentWidget(window.jobs)
+    wait(lambda: "running" in pending() and window.workbench.activity.curves, "a running job")
+    wait(lambda: len(session().finished()) >= 2, "two finished candidates")
+    save("running")
+
+    wait(lambda: not pending(), "the sweep")
+    window.diagnose()
+    wait(lambda: window.diagnosis.layers.count() > 0, "the int8 diagnosis")
+    window.select(window.recommended.get("smallest") or ids[-1])
+    window.bottom.side_tabs.setCurrentWidget(window.bottom.curves)
+    save("sweep")
+
+    done = sorted(session().finished(), key=lambda c: c.metrics.gzip_bytes)
+    dialog = window.compare(done[0].id, done[len(done) // 2].id)
+    dialog.move(width // 8, height // 10)
+    wait(lambda: dialog.isVisible(), "the comparison")
+    save("compare")
+    dialog.close()
+
+    sys.path.insert(0, str(DOCS.parent / "tests"))
+    import zoo  # the test zoo's models: architectures nobody on the team wrote
+
+    model, data = zoo.saved("small_cnn", "tf_keras", scratch / "zoo")
+    window.open_model(str(model), str(data))
+    wait(
+        lambda: session().model == str(model) and session().baseline is not None,
+        "the second model's baseline",
+    )
+    window.setup_tabs.setCurrentIndex(0)  # Model & data
+    save("second")
+    window.workbench.shutdown()
+    window.close()
+    return 0
 
 
 if __name__ == "__main__":

@@ -189,7 +189,7 @@ def test_the_model_view_shows_output_shapes_finds_layers_and_describes_the_data(
     panel.search.clear()
     assert len(shown()) == 4 and panel.found.text() == "4 layers"
 
-    facts = panel.data_facts.text()
+    facts = panel.data_label.text()
     assert "100 samples: 80 to fine-tune and calibrate, 20 to measure" in facts
     assert "2 classes, imbalanced" in facts and "⚠ only 20 samples to measure on" in facts
-    assert "cat: 72 fine-tune, 18 measure (90.0 %)" in panel.data_facts.toolTip()
+    assert "cat: 72 fine-tune, 18 measure (90.0 %)" in panel.data_label.toolTip()

@@ -32,7 +32,7 @@ class CandidatesArea(QSplitter):
         self.side_tabs.addTab(self.log_view, "Log")
         self.addWidget(self.table)
         self.addWidget(self.side_tabs)
-        self.setSizes([1020, 380])
+        self.setSizes([1060, 320])  # the recipe column needs the width more than the jobs
 
         workbench.session_changed.connect(self._on_session)
         workbench.baseline_changed.connect(self._reload)

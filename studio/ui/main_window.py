@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         bottom.setWidget(self.bottom)
         bottom.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, bottom)
-        self.resizeDocks([bottom], [300], Qt.Orientation.Vertical)
+        self.candidates_dock = bottom
 
         self.budget.setRange(0.0, 50.0)
         self.budget.setSingleStep(0.5)
@@ -159,6 +159,13 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if dock_state is not None:
             self.restoreState(dock_state)
+        else:
+            # First launch: the candidates get a share of the screen the window opens
+            # on, so a 768-pixel-high laptop still has room for two rows of plots.
+            screen = self.screen().availableGeometry().height() if self.screen() else 900
+            self.resizeDocks(
+                [self.candidates_dock], [max(190, int(screen * 0.28))], Qt.Orientation.Vertical
+            )
         if self.settings.recipe_text:
             with contextlib.suppress(StudioError):
                 self.editor.set_recipe(Recipe.from_json(self.settings.recipe_text))

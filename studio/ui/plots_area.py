@@ -14,14 +14,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
 from superqt.utils import qthrottled
 
 from studio.ui.settings import Settings
 from studio.ui.state import ViewState
 from studio.ui.views.diagnosis_view import DiagnosisView
 from studio.ui.views.layer_bars import LayerBars
-from studio.ui.views.trade_off_plot import LATENCY, LEGEND, SIZE, TradeOffPlot, accuracy_axis
+from studio.ui.views.trade_off_plot import (
+    LATENCY,
+    LEGEND,
+    LEGEND_TIP,
+    SIZE,
+    TradeOffPlot,
+    accuracy_axis,
+)
 from studio.ui.views.welcome import WelcomePanel
 from studio.ui.workbench import Workbench
 from studio.values.resources import DEMO
@@ -52,6 +59,7 @@ class PlotsArea(QWidget):
         )
         legend = QLabel(LEGEND)
         legend.setWordWrap(True)
+        legend.setToolTip(LEGEND_TIP)
         grid = QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.addWidget(self.welcome, 0, 0, 1, 2)
@@ -64,8 +72,13 @@ class PlotsArea(QWidget):
             grid.setRowStretch(row_or_column, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
+        # Both rows share the height equally: the tabs' own size hint made the second
+        # row twice the first at 1920x1080, squeezing the top plots.
+        self.layer_bars.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.layer_bars.setMinimumHeight(160)
         for plot in self.plots:
-            plot.setMinimumHeight(200)
+            plot.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+            plot.setMinimumHeight(160)
             plot.candidate_clicked.connect(state.select)
 
         self._pending: list[TradeOffPlot] = []

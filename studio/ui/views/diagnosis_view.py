@@ -36,8 +36,8 @@ class DiagnosisView(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.plot = pg.PlotWidget(background="w")
-        self.plot.setTitle("Int8 error added per layer", color="#222", size="10pt")
-        self.plot.setLabel("left", "added output error (share of spread)")
+        self.plot.setTitle("Int8 error per layer", color="#222", size="9pt")
+        self.plot.setLabel("left", "added error")
         # Plain numbers: pyqtgraph's SI scaling wrote "×0.001" beside the axis title.
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("left").setToolTip(
@@ -65,14 +65,18 @@ class DiagnosisView(QWidget):
         self.run_button.setEnabled(False)
         self.run_button.clicked.connect(lambda: self.run_requested.emit(self.ticked()))
         side = QVBoxLayout()
-        side.addWidget(self.status)
         side.addWidget(self.layers, 1)
         side.addWidget(self.diagnose_button)
         side.addWidget(self.run_button)
-        layout = QHBoxLayout(self)
+        # The status spans the width above plot and list: beside them, in a 400-pixel
+        # column at 1366x768, its lines ran over the list.
+        row = QHBoxLayout()
+        row.addWidget(self.plot, 3)
+        row.addLayout(side, 2)
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot, 3)
-        layout.addLayout(side, 2)
+        layout.addWidget(self.status)
+        layout.addLayout(row, 1)
         self.plot.setMinimumSize(160, 120)
 
     def reset(self) -> None:
@@ -115,8 +119,8 @@ class DiagnosisView(QWidget):
                 labelOpts={"position": 0.8, "color": "#555", "anchors": [(0, 1), (0, 1)]},
             )
         )
-        shown = f"the worst {len(worst)} of {len(errors)}" if len(errors) > len(worst) else "all"
-        self.plot.setTitle(f"Int8 error added per layer ({shown})", color="#222", size="10pt")
+        shown = f" (worst {len(worst)} of {len(errors)})" if len(errors) > len(worst) else ""
+        self.plot.setTitle(f"Int8 error per layer{shown}", color="#222", size="9pt")
         for i, e in enumerate(errors):
             rmse = e.rmse_over_scale
             item = QListWidgetItem(f"{e.layer}  +{e.added_error:.3f}")

@@ -42,6 +42,7 @@ class JobRow(QWidget):
         self.title = QLabel(title)
         self.title.setWordWrap(True)
         self.stage = QLabel(WAITING)
+        self.stage.setWordWrap(True)  # the Jobs tab is ~320 pixels wide at 1366x768
         set_role(self.stage, "hint")
         self.time = QLabel("")
         set_role(self.time, "hint")
@@ -101,12 +102,14 @@ class JobList(QScrollArea):
     def __init__(self) -> None:
         super().__init__()
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # rows wrap instead
         inner = QWidget()
         self._layout = QVBoxLayout(inner)
         self._layout.setAlignment(Qt.AlignmentFlag.AlignTop)
         self.header = QLabel("")
         self._layout.addWidget(self.header)
         self.empty = QLabel("Nothing running. Set the panels and press Run (Ctrl+R).")
+        self.empty.setWordWrap(True)
         set_role(self.empty, "quiet")
         self._layout.addWidget(self.empty)
         self.setWidget(inner)

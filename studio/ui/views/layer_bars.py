@@ -14,6 +14,12 @@ from studio.values.metrics import LayerFigures
 
 
 class LayerBars(QTabWidget):
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt's name)
+        """No: the diagnosis tab's wrapping status label made the whole tab report a
+        height for its width, which the plots' grid then gave it in full (the row
+        beside it took 527 of 690 pixels at 1920x1080, the top plots 160)."""
+        return False
+
     def __init__(self) -> None:
         super().__init__()
         self.sparsity = self._plot("Zero weights per layer (%)", "sparsity (%)")

@@ -61,8 +61,11 @@ class ModelPanel(QWidget):
             "(or x_train/y_train/x_test/y_test); an image folder has one sub-folder per class."
         )
         self.data_kind.activated.connect(self._choose_data)
+        # The data's name, then (once loaded) its counts: one label, since two wrapping
+        # labels in a form row left a blank line between them.
         self.data_label = QLabel()
         self.data_label.setWordWrap(True)
+        self.data_source = ""
         self.output_choice = QComboBox()
         self.output_choice.setToolTip(
             "The model has several outputs; every one is measured. The plots, the accuracy "
@@ -81,9 +84,6 @@ class ModelPanel(QWidget):
         self.demo_data_warning.setWordWrap(True)
         set_role(self.demo_data_warning, "error")
         self.demo_data_warning.hide()
-        self.data_facts = QLabel()
-        self.data_facts.setWordWrap(True)
-        self.data_facts.setToolTip("Samples per class appear here once the data is loaded")
         self.search = QLineEdit()
         self.search.setPlaceholderText(
             "Find layers: name, kind or technique (e.g. conv, Dense, no prune)"
@@ -120,13 +120,16 @@ class ModelPanel(QWidget):
         row.addWidget(self.open_button)
         form.addRow("Model", row)
         form.addRow("Data", self.data_kind)
-        form.addRow("", self.data_label)
-        form.addRow("", self.data_facts)
         form.addRow(self.output_label, self.output_choice)
-        self.output_label.hide()
-        self.output_choice.hide()
+        # setRowVisible, not hide(): a hidden row's spacing stays and pushed the layer
+        # table down (it showed five rows at 1366x768).
+        self.form = form
+        form.setRowVisible(self.output_choice, False)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        # Outside the form: QFormLayout sizes a wrapping label by its narrowest width's
+        # height (84 px for 42 px of text), which cost the layer table two rows.
+        layout.addWidget(self.data_label)
         layout.addWidget(self.demo_data_warning)
         layout.addWidget(self.status)
         find = QHBoxLayout()
@@ -146,9 +149,10 @@ class ModelPanel(QWidget):
         self.data_kind.setCurrentIndex(0 if data == DEMO else 2 if Path(data).is_dir() else 1)
         self.data_label.setText(shown_source(data))
         self.data_label.setToolTip(data)
+        self.data_source = data
+        set_role(self.data_label, "status")
         self.demo_data_warning.setVisible(not is_demo_model(model) and data == DEMO)
         self.layers.setRowCount(0)
-        self.data_facts.clear()
         self.found.clear()
         self.show_status("Loading the model and measuring the float baseline…")
 
@@ -207,16 +211,17 @@ class ModelPanel(QWidget):
 
     def _show_data(self, summary: ModelSummary) -> None:
         """Counts per split and class: what a top-1 figure is measured on."""
-        data = summary.data
+        data, source = summary.data, self.data_source
         if data is None:
-            self.data_facts.clear()
             return
         warnings = data.warnings()
-        self.data_facts.setText(
-            f"{data.split_text()}.\n{data.labels_text()}." + "".join(f"\n⚠ {w}." for w in warnings)
+        name = f"{shown_source(source)}: " if source else ""
+        self.data_label.setText(
+            f"{name}{data.split_text()}.\n{data.labels_text()}."
+            + "".join(f"\n⚠ {w}." for w in warnings)
         )
-        self.data_facts.setToolTip(data.per_class_text() or data.split_text())
-        set_role(self.data_facts, "warning" if warnings else "status")
+        self.data_label.setToolTip(f"{source}\n{data.per_class_text()}".strip())
+        set_role(self.data_label, "warning" if warnings else "status")
 
     def _filter(self, text: str) -> None:
         """Hide the layers that do not match every word of `text` (see the tooltip)."""
@@ -251,8 +256,7 @@ class ModelPanel(QWidget):
             if o.name == baseline.output:
                 self.output_choice.setCurrentIndex(self.output_choice.count() - 1)
         several = bool(baseline.outputs)
-        self.output_label.setVisible(several)
-        self.output_choice.setVisible(several)
+        self.form.setRowVisible(self.output_choice, several)
 
     def _choose_data(self) -> None:
         kind = self.data_kind.currentData()

@@ -25,13 +25,21 @@ FRONT = pg.mkBrush(20, 160, 90, 230)
 BUDGET = pg.mkBrush(60, 180, 90, 40)
 
 LEGEND = (
-    '<span style="color:#c82828">★</span> float baseline &nbsp; '
+    '<span style="color:#c82828">★</span> float &nbsp; '
     '<span style="color:#286ec8">●</span> candidate &nbsp; '
-    '<span style="color:#14a05a">●</span> on the Pareto front (dashed: nothing beats it on both) '
-    '&nbsp; <span style="color:#e67814">●</span> selected &nbsp; <b>◯</b> recommended '
-    "(smallest and fastest within the budget) &nbsp; "
-    '<span style="background:#d8eedd">&nbsp;&nbsp;&nbsp;</span> within the accuracy budget '
+    '<span style="color:#14a05a">●</span> Pareto front &nbsp; '
+    '<span style="color:#e67814">●</span> selected &nbsp; <b>◯</b> recommended &nbsp; '
+    '<span style="background:#d8eedd">&nbsp;&nbsp;&nbsp;</span> within the budget '
     "&nbsp; — hover a point for its figures, click to select it"
+)
+# The legend is one line (at 1366 pixels wide); what each mark means in full is here.
+LEGEND_TIP = (
+    "★ the float model as loaded: every candidate is compared with it\n"
+    "● a measured candidate; green ones are on the Pareto front (dashed line): no other "
+    "candidate is both smaller (or faster) and more accurate\n"
+    "● orange: the selected candidate (its recipe is in the panels, its layers below)\n"
+    "◯ recommended: the smallest and the fastest candidate within the accuracy budget\n"
+    "Green band: within the accuracy budget of the toolbar"
 )
 
 

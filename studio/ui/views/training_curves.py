@@ -9,14 +9,19 @@ flattened the accuracy), so each has its own plot, one above the other, on one e
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from studio.ui.style import set_role
 
 COLORS = {"loss": (200, 60, 40), "accuracy": (40, 110, 200), "mae": (40, 110, 200)}
-TITLES = {
-    "loss": "loss (lower is better)",
-    "accuracy": "accuracy (higher is better)",
-    "mae": "MAE (lower is better)",
-}
+# Short axis titles: the side panel is ~320 pixels wide at 1366x768, where "accuracy
+# (higher is better)" overran the plot.  The arrows are explained in the tooltip.
+TITLES = {"loss": "loss ↓", "accuracy": "accuracy ↑", "mae": "MAE ↓"}
+TIP = (
+    "Per fine-tune epoch of the selected candidate: the training loss (lower is better) "
+    "and the accuracy or MAE on the fine-tune data (↑ higher / ↓ lower is better). "
+    "Dotted lines mark where a stage (prune, cluster, QAT) starts."
+)
 
 
 class TrainingCurves(QWidget):
@@ -24,20 +29,25 @@ class TrainingCurves(QWidget):
         super().__init__()
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground("w")
-        self.title = self.view.addLabel("", row=0, col=0, color="#222", size="10pt")
-        self.loss = self.view.addPlot(row=1, col=0)
-        self.score = self.view.addPlot(row=2, col=0)
+        self.view.setToolTip(TIP)
+        # A wrapping label, not a pyqtgraph title: a candidate's label is long.
+        self.title = QLabel()
+        self.title.setWordWrap(True)
+        set_role(self.title, "hint")
+        self.loss = self.view.addPlot(row=0, col=0)
+        self.score = self.view.addPlot(row=1, col=0)
         self.score.setXLink(self.loss)
         self.loss.setLabel("left", TITLES["loss"])
         self.score.setLabel("left", TITLES["accuracy"])
         self.score.setLabel("bottom", "epoch")
         for plot in (self.loss, self.score):
             plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.getAxis("left").setWidth(56)
+            plot.getAxis("left").setWidth(48)
             plot.getAxis("left").enableAutoSIPrefix(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
+        layout.addWidget(self.title)
+        layout.addWidget(self.view, 1)
         self.show_curves(None, [])
 
     def show_curves(self, name: str | None, epochs: list[tuple[str, dict]]) -> None:
@@ -46,9 +56,9 @@ class TrainingCurves(QWidget):
         self.score.clear()
         if not epochs:
             what = f"{name}: no fine-tune epochs yet" if name else "select a fine-tuning candidate"
-            self.title.setText(f"Training curves — {what}")
+            self.title.setText(what[0].upper() + what[1:] + ".")
             return
-        self.title.setText(f"Training curves — {name}")
+        self.title.setText(f"Fine-tune epochs of {name}")
         score_key = "mae" if any("mae" in m for _, m in epochs) else "accuracy"
         self.score.setLabel("left", TITLES[score_key])
         for plot, key in ((self.loss, "loss"), (self.score, score_key)):
