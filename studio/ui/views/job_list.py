@@ -102,7 +102,9 @@ class JobList(QScrollArea):
     def __init__(self) -> None:
         super().__init__()
         self.setWidgetResizable(True)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # rows wrap instead
+        self.setHorizontalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        )  # rows wrap instead
         inner = QWidget()
         self._layout = QVBoxLayout(inner)
         self._layout.setAlignment(Qt.AlignmentFlag.AlignTop)
