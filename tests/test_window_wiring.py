@@ -9,7 +9,7 @@ import threading
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QTextBrowser
+from PySide6.QtWidgets import QLabel, QTextBrowser
 
 from fakes import StandIns
 from studio.values.grid import Grid
@@ -318,3 +318,21 @@ def test_candidates_can_be_hidden_deleted_and_compared(qtbot, window):
     assert window.table.model().rowCount() == 1
     c = window.workbench.run(Recipe(quantization=Quantization(mode="float16")))
     assert c > b  # a deleted number is not given out again
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1920, 1080)])
+def test_at_laptop_and_desktop_sizes_the_plots_keep_their_axis_titles(qtbot, window, size):
+    """Issue 18 (8): at 1366x768 axis titles were clipped and a diagnosis made the lower
+    plot row take most of the height. Rows share the height; every plot gets its minimum;
+    the legend is one line; the layer table shows more than four rows."""
+    window.resize(*size)
+    window.diagnose()
+    qtbot.waitUntil(lambda: window.diagnosis.layers.count() == 2, timeout=WAIT)
+    qtbot.wait(50)
+    top, right, bottom = (p.height() for p in window.plots)
+    assert min(top, bottom) >= 160 and abs(top - bottom) <= 10
+    assert abs(window.center.layer_bars.height() - bottom) <= 10
+    legend = next(w for w in window.center.findChildren(QLabel) if "hover a point" in w.text())
+    assert legend.height() < 2 * legend.fontMetrics().height()
+    table = window.model_panel.layers
+    assert table.viewport().height() >= 4 * table.verticalHeader().defaultSectionSize()
