@@ -155,3 +155,12 @@ def test_what_a_worker_prints_goes_to_the_worker_log_not_the_terminal(monkeypatc
     assert "a TensorFlow warning" in worker_log().read_text(errors="replace")
     assert str(tmp_path) in str(worker_log()) and str(worker_log()) in event.message
     assert "a TensorFlow warning" not in capfd.readouterr().err
+
+
+def test_workers_run_below_the_window_priority(pool):
+    """A sweep that keeps every core busy must leave the window a core (issue 19)."""
+    from studio.jobs.worker import NICENESS
+
+    job_id = pool.submit(Job("os:getpid"))
+    pid = wait_for(pool, job_id, (Finished, Failed))[-1].result
+    assert psutil.Process(pid).nice() >= min(19, os.nice(0) + NICENESS)

@@ -23,6 +23,16 @@ from multiprocessing.connection import Connection
 from studio.jobs.messages import Failed, Finished, Job, Progress
 
 PROGRESS_INTERVAL_S = 0.1  # fraction-only updates are rate-limited; new stages are not
+# Workers run below the window's priority (a niceness of 10 on top of the studio's), so
+# when a sweep keeps every core busy the window still gets one the moment it needs it;
+# on an idle machine niceness costs nothing.  Helper processes (the memory probe) start
+# from a worker and inherit it.
+NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice
+        os.nice(NICENESS)
 
 
 def _die_with_parent() -> None:
@@ -75,6 +85,7 @@ def run(conn: Connection, job_id: int, job: Job) -> None:
 
 def main(fd: int) -> None:
     _die_with_parent()
+    _lower_priority()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C goes to the studio, which cancels
     conn = Connection(socket.socket(fileno=fd).detach())
     # Load TensorFlow once, before the first job; if that fails, the job reports why.
