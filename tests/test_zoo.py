@@ -192,14 +192,16 @@ def test_qat_int8_is_int8_and_at_least_as_accurate_as_plain_int8(built, tmp_path
 
 
 def test_the_sensitivity_pass_finds_the_layers_that_break_a_small_cnn(built):
-    """Pruned alone to 50 % without fine-tune, the stem (3x3x1 kernels) and the depthwise
-    kernel (9 values per channel) break the model; the pointwise and the classifier do
-    not.  The window leaves the former out of its default choice."""
+    """Pruned alone to 50 % without fine-tune, the stem (3x3x1 kernels) breaks the model;
+    the pointwise and the classifier do not.  The window leaves the stem out of its
+    default choice.  The depthwise layer is not measured: tfmot 0.8 neither prunes nor
+    clusters DepthwiseConv2D kernels (its registries list no weight for it), so calling
+    it fragile for pruning, as this pass once did, blamed a layer pruning never touches."""
     from studio.engine.pipeline import sensitivity
     from studio.values.sensitivity import LayerSensitivity, fragile
 
     model_path, data_path = built("small_cnn", "tf_keras")
     results = [LayerSensitivity.from_dict(r) for r in sensitivity(model_path, data_path)]
-    assert set(fragile(results, "prune")) == {"stem", "dw"}
+    assert set(fragile(results, "prune")) == {"stem"}
     assert not fragile(results, "cluster")
-    assert {r.layer for r in results} == {"stem", "dw", "pw", "digit"}  # no BatchNorm
+    assert {r.layer for r in results} == {"stem", "pw", "digit"}  # no BatchNorm, no depthwise
