@@ -46,7 +46,8 @@ def clusterable(layer: keras.layers.Layer) -> bool:
 
     tfmot's registry "supports" every layer without trainable weights and lists
     DepthwiseConv2D, BatchNormalization and LayerNormalization with no weight to
-    cluster; none of them changes, so none is offered as clusterable."""
+    cluster; none of them changes, so none is offered as clusterable.  (No public
+    way to ask the registry for a layer's weights, hence its private map.)"""
     registry = clustering_registry.ClusteringRegistry
     if isinstance(layer, clustering.ClusterableLayer):
         return bool(layer.get_clusterable_weights())

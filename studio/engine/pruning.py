@@ -50,7 +50,8 @@ def prunable(layer: keras.layers.Layer) -> bool:
 
     tfmot's registry "supports" BatchNormalization and LayerNormalization with no weight
     to prune (so wrapping them is harmless); listing them as prunable misled users, and
-    the per-layer checks would then expect zeros that never come."""
+    the per-layer checks would then expect zeros that never come.  The registry has
+    no public way to ask for a layer's weights, hence its private map."""
     registry = prune_registry.PruneRegistry
     if isinstance(layer, sparsity.PrunableLayer):
         return bool(layer.get_prunable_weights())

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 from superqt.utils import qthrottled
 
 from studio.ui.settings import Settings
@@ -72,12 +72,10 @@ class PlotsArea(QWidget):
             grid.setRowStretch(row_or_column, 1)
         grid.setColumnStretch(0, 1)
         grid.setColumnStretch(1, 1)
-        # Both rows share the height equally: the tabs' own size hint made the second
-        # row twice the first at 1920x1080, squeezing the top plots.
-        self.layer_bars.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        # The two rows share the height by their stretch alone (see LayerBars'
+        # hasHeightForWidth); 160 px keeps axis titles readable at 1366x768.
         self.layer_bars.setMinimumHeight(160)
         for plot in self.plots:
-            plot.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
             plot.setMinimumHeight(160)
             plot.candidate_clicked.connect(state.select)
 

@@ -37,7 +37,7 @@ LEGEND_TIP = (
     "★ the float model as loaded: every candidate is compared with it\n"
     "● a measured candidate; green ones are on the Pareto front (dashed line): no other "
     "candidate is both smaller (or faster) and more accurate\n"
-    "● orange: the selected candidate (its recipe is in the panels, its layers below)\n"
+    "● orange: the selected candidate (its layers in the tabs below, its row in the table)\n"
     "◯ recommended: the smallest and the fastest candidate within the accuracy budget\n"
     "Green band: within the accuracy budget of the toolbar"
 )
