@@ -38,3 +38,24 @@ def mobilenet_v2(size: int, classes: int = 10):
 def emit(result: dict) -> None:
     """The last line of stdout is the result, for benchmarks/run.py."""
     print("RESULT " + json.dumps(result), flush=True)
+
+
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+
+
+def write_section(name: str, script: str, body: str) -> Path:
+    """Put `body` into RESULTS.md between `<!-- name: written by script -->` and
+    `<!-- /name -->`, replacing what a previous run wrote there (or appending it).
+
+    Benchmarks that take long or that are run on their own keep their figures in such a
+    section; `run.py` rewrites the table above and keeps every section as it is."""
+    from studio.values import atomic
+
+    begin, end = f"<!-- {name}: written by {script} -->", f"<!-- /{name} -->"
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    section = f"{begin}\n{body.strip()}\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + section + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    return atomic.write_text(RESULTS, text)

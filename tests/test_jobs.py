@@ -159,8 +159,34 @@ def test_what_a_worker_prints_goes_to_the_worker_log_not_the_terminal(monkeypatc
 
 def test_workers_run_below_the_window_priority(pool):
     """A sweep that keeps every core busy must leave the window a core (issue 19)."""
-    from studio.jobs.worker import NICENESS
+    from studio.values.processes import NICENESS
 
     job_id = pool.submit(Job("os:getpid"))
     pid = wait_for(pool, job_id, (Finished, Failed))[-1].result
     assert psutil.Process(pid).nice() >= min(19, os.nice(0) + NICENESS)
+
+
+def test_workers_share_the_cores_out(pool):
+    """Two busy workers on two cores each get one thread, not two each (issue 19):
+    TensorFlow's pools are sized from the environment it starts with, and LiteRT
+    evaluation asks `thread_budget`."""
+    from studio.values.processes import cores
+
+    share = max(1, cores() // 2)
+    job_id = pool.submit(Job("studio.values.processes:thread_budget"))
+    assert wait_for(pool, job_id, (Finished, Failed))[-1].result == share
+    job_id = pool.submit(Job("os:getpid"))
+    environ = psutil.Process(wait_for(pool, job_id, (Finished,))[-1].result).environ()
+    assert environ["TF_NUM_INTRAOP_THREADS"] == environ["TF_NUM_INTEROP_THREADS"] == str(share)
+
+
+def test_a_pool_without_budget_or_niceness_runs_workers_as_before():
+    """What the responsiveness benchmark compares against: `threads=0, niceness=0`."""
+    plain = ProcessPool(size=1, threads=0, niceness=0)
+    try:
+        job_id = plain.submit(Job("os:getpid"))
+        process = psutil.Process(wait_for(plain, job_id, (Finished,))[-1].result)
+        assert process.nice() == os.nice(0)
+        assert "TF_NUM_INTRAOP_THREADS" not in process.environ()
+    finally:
+        plain.shutdown()

@@ -193,3 +193,18 @@ def test_the_model_view_shows_output_shapes_finds_layers_and_describes_the_data(
     assert "100 samples: 80 to fine-tune and calibrate, 20 to measure" in facts
     assert "2 classes, imbalanced" in facts and "⚠ only 20 samples to measure on" in facts
     assert "cat: 72 fine-tune, 18 measure (90.0 %)" in panel.data_label.toolTip()
+
+
+def test_preferences_say_how_many_threads_each_worker_gets(qtbot, monkeypatch):
+    """Issue 19: the thread budget follows the worker count as the user changes it."""
+    from studio.ui.views.preferences import PreferencesDialog
+    from studio.values import processes
+
+    monkeypatch.setattr(processes, "cores", lambda: 4)
+    dialog = PreferencesDialog(workers=2, threads=1, idle_minutes=10, default_workers=2)
+    qtbot.addWidget(dialog)
+    assert dialog.worker_threads.text().startswith("2 (its share of 4 cores")
+    dialog.workers.setValue(1)
+    assert dialog.worker_threads.text().startswith("4 (its share of 4 cores")
+    dialog.workers.setValue(8)
+    assert dialog.worker_threads.text().startswith("1 (at least one of 4 cores")

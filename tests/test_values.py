@@ -98,3 +98,21 @@ def test_sizes_are_kb_of_1024_bytes_then_mb():
     assert units.size(1536, sign=True) == "+1.5 KB"
     assert units.duration(-0.25, sign=True) == "-250 µs"
     assert units.duration(0.25, sign=True) == "+250 µs"
+
+
+def test_each_worker_gets_a_share_of_the_cores(monkeypatch):
+    """Issue 19: workers x threads never exceeds the cores (but each gets at least one)."""
+    from studio.values import processes
+
+    monkeypatch.setattr(processes, "cores", lambda: 8)
+    assert [processes.threads_per_worker(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    env = processes.worker_environment(processes.threads_per_worker(2))
+    assert env["TF_NUM_INTRAOP_THREADS"] == env[processes.THREADS_ENV] == "4"
+    assert env[processes.NICENESS_ENV] == str(processes.NICENESS)
+    assert "TF_NUM_INTRAOP_THREADS" not in processes.worker_environment(None, 0)
+    monkeypatch.setenv(processes.THREADS_ENV, "3")
+    assert processes.thread_budget() == 3
+    monkeypatch.setenv(processes.THREADS_ENV, "lots")  # damaged: every core
+    assert processes.thread_budget() == 8
+    monkeypatch.delenv(processes.THREADS_ENV)
+    assert processes.thread_budget() == 8

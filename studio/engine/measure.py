@@ -1,6 +1,6 @@
 """Measuring a .tflite file with LiteRT: size, accuracy, fidelity, latency, memory.
 
-Accuracy runs batched (the input is resized to a batch of samples) on every core,
+Accuracy runs batched (the input is resized to a batch of samples) on every core it may use,
 because one `invoke()` per sample on one thread leaves both on the table; models whose
 batch axis is fixed fall back to one sample at a time.  Latency is always one sample, after warm-up,
 with the thread count recorded.  Peak memory and the first load happen in a separate
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import signal
 import subprocess
 import time
@@ -26,7 +25,7 @@ from studio.engine.data import Dataset
 from studio.engine.tflite_file import flex_ops, read_checked, weight_figures
 from studio.values.errors import MeasureError
 from studio.values.metrics import Latency, Metrics, OutputScore
-from studio.values.processes import command
+from studio.values.processes import command, thread_budget
 
 EVAL_BATCH = 64
 WARMUP_RUNS = 10
@@ -111,9 +110,10 @@ def predict(
 
     Several inputs or outputs are given and returned in the Keras model's order (named
     by `inputs`/`outputs`).  Accuracy does not depend on the thread count (latency does),
-    so by default every core is used: evaluation is compute-bound once batched.
+    so by default every thread this process may use is used (every core, or a worker's
+    share of them): evaluation is compute-bound once batched.
     """
-    threads = threads or os.cpu_count() or 1
+    threads = threads or thread_budget()
     interp = interpreter(model, threads)
     ins, outs = io_details(interp, inputs, outputs)
     resizable = all(d["shape_signature"][0] == -1 for d in ins if len(d["shape_signature"]))

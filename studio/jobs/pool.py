@@ -34,7 +34,7 @@ from typing import Protocol
 import platformdirs
 
 from studio.jobs.messages import Cancelled, Failed, Finished, Job, JobEvent, Started
-from studio.values.processes import command
+from studio.values.processes import NICENESS, command, threads_per_worker, worker_environment
 
 GIB = 2**30
 MEMORY_PER_WORKER = 3 * GIB  # TensorFlow plus a fine-tune of a small model
@@ -134,14 +134,27 @@ class JobQueue:
 
 
 class ProcessPool(JobQueue):
-    """The default backend: `size` worker processes on this machine."""
+    """The default backend: `size` worker processes on this machine.
+
+    Each worker runs at `niceness` below the studio and with a budget of `threads`
+    (default: the cores shared out among the workers; 0: no budget, every worker sizes
+    TensorFlow to every core), so a busy pool neither starves the window nor
+    oversubscribes the machine.
+    """
 
     def __init__(
-        self, size: int | None = None, idle_timeout_s: float | None = IDLE_TIMEOUT_S
+        self,
+        size: int | None = None,
+        idle_timeout_s: float | None = IDLE_TIMEOUT_S,
+        *,
+        threads: int | None = None,
+        niceness: int = NICENESS,
     ) -> None:
         super().__init__()
         self.size = size or default_size()
         self.idle_timeout_s = idle_timeout_s
+        self.threads = threads_per_worker(self.size) if threads is None else threads
+        self._environment = {**os.environ, **worker_environment(self.threads, niceness)}
         self._lock = threading.RLock()
         self._workers: list[_Worker] = []
         for _ in range(self.size):
@@ -184,6 +197,18 @@ class ProcessPool(JobQueue):
         for worker in workers:
             worker.process.wait()
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every worker has imported TensorFlow (benchmarks time work, not
+        start-up); False if that took longer than `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                workers = list(self._workers)
+            if len(workers) >= self.size and all(w.ready.is_set() for w in workers):
+                return True
+            time.sleep(0.05)
+        return False
+
     @property
     def worker_pids(self) -> list[int]:
         with self._lock:
@@ -200,6 +225,7 @@ class ProcessPool(JobQueue):
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                env=self._environment,
             )
         theirs.close()
         worker = _Worker(process, Connection(ours.detach()))

@@ -23,16 +23,18 @@ from multiprocessing.connection import Connection
 from studio.jobs.messages import Failed, Finished, Job, Progress
 
 PROGRESS_INTERVAL_S = 0.1  # fraction-only updates are rate-limited; new stages are not
-# Workers run below the window's priority (a niceness of 10 on top of the studio's), so
-# when a sweep keeps every core busy the window still gets one the moment it needs it;
-# on an idle machine niceness costs nothing.  Helper processes (the memory probe) start
-# from a worker and inherit it.
-NICENESS = 10
 
 
 def _lower_priority() -> None:
+    """Run at the niceness the pool asked for (see `studio.values.processes.NICENESS`)."""
+    from studio.values.processes import NICENESS, NICENESS_ENV
+
+    try:
+        niceness = int(os.environ.get(NICENESS_ENV, NICENESS))
+    except ValueError:
+        niceness = NICENESS
     with contextlib.suppress(OSError, AttributeError):  # AttributeError: no os.nice
-        os.nice(NICENESS)
+        os.nice(niceness)
 
 
 def _die_with_parent() -> None:

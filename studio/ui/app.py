@@ -15,7 +15,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from studio.jobs.pool import ProcessPool
+from studio.jobs.pool import Backend, ProcessPool
 from studio.ui import self_test, style
 from studio.ui.main_window import MainWindow
 from studio.ui.runner import JobRunner
@@ -50,16 +50,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def build(
-    settings: QSettings, *, workers: int | None = None, sessions_root: Path | None = None
+    settings: QSettings,
+    *,
+    workers: int | None = None,
+    sessions_root: Path | None = None,
+    backend: Backend | None = None,
 ) -> MainWindow:
-    """The window with its workbench and worker pool (also what tests build)."""
+    """The window with its workbench and worker pool (also what tests and benchmarks
+    build; a benchmark may hand in a pool configured as it wants to compare)."""
     remembered = Settings(settings)
-    workbench = Workbench(
-        JobRunner(
-            ProcessPool(workers or remembered.workers(), idle_timeout_s=remembered.idle_timeout_s())
-        ),
-        sessions_root=sessions_root,
-    )
+    if backend is None:
+        backend = ProcessPool(
+            workers or remembered.workers(), idle_timeout_s=remembered.idle_timeout_s()
+        )
+    workbench = Workbench(JobRunner(backend), sessions_root=sessions_root)
     workbench.threads = remembered.threads()
     style.apply(QApplication.instance())
     return MainWindow(workbench, settings)

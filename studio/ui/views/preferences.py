@@ -1,5 +1,5 @@
-"""Preferences: how many worker processes (and when idle ones are released), and how
-many LiteRT threads to measure with.
+"""Preferences: how many worker processes (and when idle ones are released), how many
+threads each of them uses, and how many LiteRT threads to measure with.
 
 Workers take effect at the next start (each one holds its own TensorFlow, so resizing a
 running pool would cancel jobs); threads apply to the next candidate queued.
@@ -7,11 +7,10 @@ running pool would cancel jobs); threads apply to the next candidate queued.
 
 from __future__ import annotations
 
-import os
-
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QSpinBox, QWidget
 
 from studio.ui.style import set_role
+from studio.values import processes
 
 
 class PreferencesDialog(QDialog):
@@ -28,7 +27,7 @@ class PreferencesDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Preferences")
-        cores = os.cpu_count() or 1
+        cores = processes.cores()
         self.workers = QSpinBox()
         self.workers.setRange(1, max(1, 2 * cores))
         self.workers.setValue(workers)
@@ -37,6 +36,16 @@ class PreferencesDialog(QDialog):
             f"TensorFlow (about 1-3 GB). Default for this machine: {default_workers}. "
             f"Takes effect at the next start."
         )
+        # Shown, not chosen: more threads than cores per busy worker only slows them all.
+        self.worker_threads = QLabel()
+        self.worker_threads.setToolTip(
+            "TensorFlow (fine-tunes, conversion) and LiteRT (scoring) in each worker use "
+            "this many threads, so that every worker busy in a sweep still adds up to no "
+            "more than the machine's cores. Workers also run at a lower priority than this "
+            "window, which stays smooth while they work."
+        )
+        self.workers.valueChanged.connect(self._show_worker_threads)
+        self._show_worker_threads(workers)
         self.threads = QSpinBox()
         self.threads.setRange(1, max(1, cores))
         self.threads.setValue(threads)
@@ -63,7 +72,15 @@ class PreferencesDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
         form.addRow("Worker processes", self.workers)
+        form.addRow("Threads per worker", self.worker_threads)
         form.addRow("LiteRT threads for latency", self.threads)
         form.addRow("Release idle workers after", self.idle)
         form.addRow(note)
         form.addRow(buttons)
+
+    def _show_worker_threads(self, workers: int) -> None:
+        n, cores = processes.threads_per_worker(workers), processes.cores()
+        share = "its share of" if n * workers <= cores else "at least one of"
+        self.worker_threads.setText(
+            f"{n} ({share} {cores} core{'s' * (cores != 1)}, at a lower priority)"
+        )
