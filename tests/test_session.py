@@ -217,3 +217,28 @@ def test_hidden_candidates_stay_but_leave_the_judged_list(tmp_path):
     again = Session.open(session.folder)
     assert again.candidates[c.id].hidden and again.finished() == []
     assert from_session(again) == []
+
+
+def test_background_saves_reach_disk_and_a_failure_is_raised_later(tmp_path, monkeypatch):
+    """The window saves through `atomic.Saver` (issue 19: an fsync on the window's thread
+    is a stall): the newest state is on disk after `flush`, and a failed write is not
+    swallowed but raised, naming the file, by the next save."""
+    session = Session.create("demo", "demo", root=tmp_path)
+    session.saver = atomic.Saver()
+    for n in range(20):
+        session.add(Recipe(quantization=Quantization(mode="int8", calibration_samples=n + 1)))
+    session.saver.flush()
+    assert len(Session.open(session.folder).candidates) == 20
+    assert json.loads((session.folder / "session.bak.json").read_text())["last_id"] == 20
+
+    def full(path, data):
+        raise StudioError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(atomic, "write_bytes", full)
+    session.add(Recipe())
+    with pytest.raises(StudioError, match="session.json: No space left"):
+        session.saver.flush()
+    monkeypatch.undo()
+    session.add(Recipe())  # the disk has room again: saving goes on
+    session.saver.flush()
+    assert len(Session.open(session.folder).candidates) == 22

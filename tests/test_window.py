@@ -407,6 +407,7 @@ def test_opening_another_model_while_jobs_run_asks_first(qtbot, open_window):
     window.open_model("demo")  # "Let them finish": a new session, the job goes on
     assert window.workbench.session is not first
     qtbot.waitUntil(lambda: first.candidates[1].status == "done", timeout=WAIT)
+    window.workbench.saver.flush()
     reopened = json.loads((first.folder / "session.json").read_text())
     assert reopened["candidates"][0]["status"] == "done"  # saved in its own session
 

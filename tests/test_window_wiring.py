@@ -128,6 +128,7 @@ def test_a_two_output_model_is_judged_by_the_output_the_user_picks(qtbot, window
     assert window.recommended["smallest"] is None
     window.budget.setValue(0.25)
     assert window.recommended["smallest"] == cid
+    wb.saver.flush()
     again = Session.open(wb.session.folder)
     assert again.output == "score" and again.candidates[cid].metrics.metric == "mae"
 

@@ -49,6 +49,7 @@ def _statuses(workbench, ids):
 
 
 def _on_disk(workbench) -> dict:
+    workbench.saver.flush()  # saves happen on a background thread
     raw = json.loads((workbench.session.folder / "session.json").read_text())
     return {c["id"]: c["status"] for c in raw["candidates"]}
 
@@ -107,6 +108,7 @@ def test_jobs_left_running_finish_into_their_own_session(qtbot, bench):
     assert bench.session is not first
     bench.stand_ins.gate.release(10)
     qtbot.waitUntil(lambda: all(first.candidates[i].status == "done" for i in ids), timeout=WAIT)
+    bench.saver.flush()
     saved = json.loads((first.folder / "session.json").read_text())
     assert [c["status"] for c in saved["candidates"]] == ["done"] * 4
     assert not bench.session.candidates  # nothing leaked into the new session

@@ -19,7 +19,7 @@ from studio.jobs.messages import Progress
 from studio.jobs.sweeps import SweepRun
 from studio.ui.activity import Activity
 from studio.ui.runner import JobRunner
-from studio.values import selective
+from studio.values import atomic, selective
 from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.recipe import Recipe
@@ -82,6 +82,8 @@ class Workbench(QObject):
         self._tracks: dict[int, _Track] = {}
         self.activity = Activity()  # progress of the current session's candidates
         self.baseline_running = False
+        # Session saves wait for the disk; on this thread they were the window's stalls.
+        self.saver = atomic.Saver()
         runner.started.connect(self._on_started)
         runner.progress.connect(self._on_progress)
         runner.finished.connect(self._on_finished)
@@ -115,6 +117,7 @@ class Workbench(QObject):
     def open_session(self, folder: str | os.PathLike, *, keep_running: bool = False) -> None:
         """Reopen a saved session (raises SessionError for a folder that is not one);
         its `notes` say what was repaired or recovered on the way."""
+        self.saver.flush()  # it may be a session this window is still writing
         session = Session.open(folder)
         for note in session.notes:
             self.log.emit(note)
@@ -307,6 +310,7 @@ class Workbench(QObject):
 
     def shutdown(self) -> None:
         self.runner.shutdown()
+        self.saver.flush()
 
     # -- internals -------------------------------------------------------------------
 
@@ -318,6 +322,7 @@ class Workbench(QObject):
     def _start(self, session: Session, *, measure: bool = True, keep_running: bool = False) -> None:
         if not keep_running:
             self.cancel_all()
+        session.saver = self.saver
         self.session = session
         self.activity.clear()
         self.session_changed.emit()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,59 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+class Saver:
+    """Writes files atomically on one background thread; for each path the newest bytes win.
+
+    The window saves its session after every change, and an atomic write waits for the
+    disk (fsync): tens of milliseconds on a busy laptop, each one a stall of the window
+    if it happened on its thread.  Here the caller hands over the bytes and goes on.  A
+    write that fails (disk full, folder gone) is raised, as the StudioError naming the
+    file it always was, by the next `write` or `flush` call; `flush` also waits until
+    everything handed over is on disk (the window calls it before it closes).
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[Path, bytes] = {}
+        self._writing = False
+        self._error: StudioError | None = None
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def write(self, files: dict[Path, bytes]) -> None:
+        """Queue `files` (written in this order); raises an earlier write's failure."""
+        with self._changed:
+            self._raise_error()
+            self._pending.update(files)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True, name="saver")
+                self._thread.start()
+            self._changed.notify_all()
+
+    def flush(self, timeout: float | None = 30.0) -> None:
+        """Wait until every file handed over is written; raises a write's failure."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._pending and not self._writing, timeout)
+            self._raise_error()
+
+    def _raise_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: bool(self._pending))
+                files, self._pending, self._writing = self._pending, {}, True
+            try:
+                for path, data in files.items():
+                    write_bytes(path, data)
+            except StudioError as err:
+                with self._changed:
+                    self._error = err
+            finally:
+                with self._changed:
+                    self._writing = False
+                    self._changed.notify_all()
