@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 from common import emit, write_section
 
+from studio.values.processes import NICENESS
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 HEARTBEAT_MS = 10
@@ -43,7 +45,7 @@ TARGET_QUIET_MS, TARGET_LOADED_MS = 30, 50
 TARGET_WALL_RATIO = 1.10  # the sweep may not get more than 10 % slower
 COMPETITOR_LIMIT_S = 900  # a competitor left behind by a crash stops by itself
 CONFIGS = {
-    "studio": {},  # ProcessPool's defaults: niceness +10, threads = cores / workers
+    "studio": {},  # ProcessPool's defaults: niceness +NICENESS, threads = cores / workers
     "before": {"threads": 0, "niceness": 0},  # same priority, TensorFlow's own pools
 }
 BUSY = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass\n"
@@ -291,7 +293,7 @@ def report(r: dict) -> str:
         "",
         f"Written by `python benchmarks/ui_responsiveness.py` on {time.strftime('%Y-%m-%d %H:%M')}: "
         f"the main window (offscreen, {WORKERS} workers) with a {HEARTBEAT_MS} ms heartbeat; "
-        "a stall is how late a tick came. *studio*: workers at niceness +10 with the cores "
+        f"a stall is how late a tick came. *studio*: workers at niceness +{NICENESS} with the cores "
         "shared out as thread budgets; *before*: the pool as it was (same priority as the "
         "window, TensorFlow's pools sized to every core); *plain thread*: the conversion in "
         "a thread of the GUI process.",

@@ -73,7 +73,7 @@ class JobRow(QWidget):
             self.started_at = time.monotonic()
         self.fraction = fraction
         self.bar.setValue(round(1000 * fraction))
-        self.stage.setText(stage)
+        _set_text(self.stage, stage)
         self.tick()
 
     def busy(self) -> None:
@@ -86,13 +86,20 @@ class JobRow(QWidget):
     def tick(self) -> None:
         """Time spent, and left once enough is done to estimate it from the fraction."""
         if self.started_at is None:
-            self.time.setText("")
+            _set_text(self.time, "")
             return
         spent = time.monotonic() - self.started_at
         text = units.clock(spent)
         if 0.05 <= self.fraction < 1:
             text += f" · about {units.clock(spent * (1 - self.fraction) / self.fraction)} left"
-        self.time.setText(text)
+        _set_text(self.time, text)
+
+
+def _set_text(label: QLabel, text: str) -> None:
+    """Every row is refreshed on every progress event: a label whose text did not change
+    is left alone, because a new text lays out the whole (word-wrapping) list again."""
+    if label.text() != text:
+        label.setText(text)
 
 
 class JobList(QScrollArea):
@@ -120,7 +127,17 @@ class JobList(QScrollArea):
         self.timer = QTimer(self)
         self.timer.setInterval(1000)
         self.timer.timeout.connect(self._tick)
+        self._newest: JobRow | None = None
+        self._reveal = QTimer(self)
+        self._reveal.setSingleShot(True)
+        self._reveal.setInterval(0)
+        self._reveal.timeout.connect(self._show_newest)
         self._sync()
+
+    def _show_newest(self) -> None:
+        row, self._newest = self._newest, None
+        if row is not None and row.parent():
+            self.ensureWidgetVisible(row)
 
     def add(self, candidate_id: int, title: str) -> None:
         row = JobRow(f"<b>c{candidate_id:03d}</b> {title}")
@@ -130,8 +147,10 @@ class JobList(QScrollArea):
         self._layout.addWidget(row)
         self.batch_total += 1
         self._sync()
-        # A new row is often below the fold (a sweep adds twelve): show it.
-        QTimer.singleShot(0, lambda: self.ensureWidgetVisible(row) if row.parent() else None)
+        # A new row is often below the fold: show it, once per event-loop turn (a sweep
+        # adds twelve at once, and scrolling to each in turn was a visible stall).
+        self._newest = row
+        self._reveal.start()
 
     def update_row(self, candidate_id: int, fraction: float, stage: str) -> None:
         if candidate_id in self.rows:
