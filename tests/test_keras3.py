@@ -93,7 +93,24 @@ def nested():
     return keras.Model(inp, L.Dense(3)(x), name="k3_nested")
 
 
-KINDS = [small_cnn, mobilenet_style, text_attention, sequential, nested]
+def keras3_activations():
+    """Activations Keras 3 names that tf_keras lacks (`hard_silu`, `relu6`, …) or
+    defines differently (`hard_sigmoid`), as MobileNetV3 uses them."""
+    keras, L = _layers()
+    inp = keras.Input((8, 8, 1), name="pixels")
+    x = L.Conv2D(8, 3, padding="same", name="conv1")(inp)
+    x = L.Activation("hard_silu", name="hswish")(x)
+    gate = L.Activation("hard_sigmoid", name="hsigmoid")(L.Conv2D(8, 1, name="gate")(x))
+    x = L.Multiply(name="excite")([x, gate])
+    x = L.Flatten(name="flat")(x)
+    x = L.Dense(16, activation="relu6", name="dense1")(x)
+    x = L.Dense(16, activation="leaky_relu", name="dense2")(x)
+    x = L.Dense(16, activation="silu", name="dense3")(x)
+    out = L.Dense(10, activation="softmax", name="digit")(x)
+    return keras.Model(inp, out)
+
+
+KINDS = [small_cnn, mobilenet_style, text_attention, sequential, nested, keras3_activations]
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
@@ -203,3 +220,26 @@ def test_prune_cluster_and_qat_on_a_keras3_model(tmp_path):
     assert figures["digit"]["dtype"] == "int8"  # and it is an int8 model
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["qat_scheme"] == "PCQAT"
+
+
+def test_keras3_only_activations_keep_their_meaning_through_qat(tmp_path):
+    """MobileNetV3 from Keras 3 failed every technique ('hard_silu' is unknown to
+    tf_keras): the rebuilt twin computes the same function and QAT runs on it."""
+    from studio.engine.data import load_data
+    from studio.engine.pipeline import optimize
+
+    data = load_data("demo")
+    original = keras3_activations()
+    original.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    original.fit(data.x_train, data.y_train, epochs=8, batch_size=32, verbose=0)
+    path = tmp_path / "k3_act.keras"
+    original.save(path)
+    recipe = Recipe(
+        pruning=Pruning(target_sparsity=0.5),  # auto epochs: enough steps to get there
+        quantization=Quantization(mode="int8", qat=True, epochs=1),
+    )
+    result = optimize(path, "demo", recipe, tmp_path / "out")
+    assert result.qat_scheme == "PQAT" and result.baseline.accuracy > 0.6
+    assert result.metrics.accuracy > result.baseline.accuracy - 0.1
+    figures = layer_figures((tmp_path / "out" / "model.tflite").read_bytes())
+    assert figures["dense1"]["sparsity"] >= 0.45 and figures["digit"]["dtype"] == "int8"

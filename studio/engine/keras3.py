@@ -317,8 +317,61 @@ _REQUIRED_EXTRA = {
 }
 
 
+# Keras 3 activation names that tf_keras lacks, or defines differently: Keras 3's
+# `hard_sigmoid` is relu6(x + 3) / 6, tf_keras's a 0.2 slope clipped at ±2.5 (same
+# name, other function: MobileNetV3 uses it).  Each becomes a function of its own,
+# registered with tf_keras under a name no tf_keras model uses, so the twin keeps the
+# Keras 3 meaning and survives tfmot's clone (serialize, then deserialize by name).
+def _hard_sigmoid(x: Any) -> Any:
+    return tf.nn.relu6(x + 3.0) / 6.0
+
+
+def _hard_silu(x: Any) -> Any:
+    return x * tf.nn.relu6(x + 3.0) / 6.0
+
+
+def _leaky_relu(x: Any) -> Any:
+    return tf.nn.leaky_relu(x, alpha=0.2)  # Keras 3's default negative slope
+
+
+def _log_softmax(x: Any) -> Any:
+    return tf.nn.log_softmax(x, axis=-1)
+
+
+_KERAS3_ACTIVATIONS = {
+    "hard_sigmoid": _hard_sigmoid,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "relu6": tf.nn.relu6,
+    "leaky_relu": _leaky_relu,
+    "log_softmax": _log_softmax,
+}
+_ALIASES = {"silu": "swish"}  # the same function under tf_keras's name
+
+
+@functools.cache
+def _activation(name: str) -> str:
+    """The tf_keras activation name that computes what Keras 3's `name` computes."""
+    if name in _ALIASES:
+        return _ALIASES[name]
+    function = _KERAS3_ACTIVATIONS.get(name)
+    if function is None:
+        return name
+    registered = f"keras3_{name}"
+
+    def activation(x: Any) -> Any:
+        return function(x)
+
+    activation.__name__ = registered
+    tf_keras.utils.get_custom_objects()[registered] = activation
+    return registered
+
+
 def _layer_config(config: dict, twin_class: type) -> dict:
     plain = {key: _plain(value) for key, value in config.items()}
+    for key in ("activation", "recurrent_activation"):
+        if isinstance(plain.get(key), str):
+            plain[key] = _activation(plain[key])
     accepted = (_accepted(twin_class) or set(plain)) | _BASE_LAYER_KEYS
     kept = {key: value for key, value in plain.items() if key in accepted}
     return {**_REQUIRED_EXTRA.get(twin_class.__name__, {}), **kept}

@@ -15,6 +15,9 @@ import tf_keras as keras
 from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
     default_8bit_quantize_registry,
 )
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_aware_activation import (  # noqa: E501
+    QuantizeAwareActivation,
+)
 
 from studio.engine.arrays import Arrays, count, for_keras, take
 from studio.engine.data import Dataset
@@ -27,26 +30,51 @@ from studio.values.recipe import Quantization
 quantization = tfmot.quantization.keras
 combine = tfmot.experimental.combine
 _REGISTRY = default_8bit_quantize_registry.Default8BitQuantizeRegistry()
+# Activation functions tfmot can quantize inside a Dense or Conv (QuantizeAwareActivation
+# refuses any other, Keras 3's relu6 or leaky_relu among them, and fails the whole run).
+_FUSED_ACTIVATIONS = (
+    QuantizeAwareActivation._PRE_QUANT_ACTIVATIONS  # noqa: SLF001 (tfmot keeps no public list)
+    | QuantizeAwareActivation._POST_QUANT_ACTIVATIONS  # noqa: SLF001
+    | QuantizeAwareActivation._NO_QUANTIZE_ACTIVATIONS  # noqa: SLF001
+)
+
+
+def _supported_as_in_plain_qat(registry):
+    """`registry` that calls a layer supported only if the default 8-bit registry knows
+    it too.  tfmot's preserving schemes call every layer without trainable weights
+    "supported", then ask the default registry for its config, which refuses layers it
+    does not know: a Rescaling before the first convolution failed CQAT, a squeeze-excite
+    Multiply (MobileNetV3, EfficientNet) failed PQAT, with "get_quantize_config() called
+    on an unsupported layer".  An Activation whose function the registry does not know
+    (Keras 3's `hard_silu`) is refused the same way, even by plain QAT, when it feeds a
+    quantized layer.  Such layers stay in float."""
+    supports = registry.supports
+    registry.supports = lambda layer: supports(layer) and quantizable(layer)
+    return registry
 
 
 class _ClusterPreserveScheme(combine.Default8BitClusterPreserveQuantizeScheme):
-    """tfmot's cluster-preserving scheme, minus a crash.
-
-    Its registry calls every layer without trainable weights "supported", then asks the
-    default 8-bit registry for that layer's config, which refuses layers it does not
-    know: a Rescaling in front of the first convolution made CQAT fail with
-    "get_quantize_config() called on an unsupported layer".  Here such layers are simply
-    not supported, as in plain QAT, so they stay in float.
-    """
+    """tfmot's cluster-preserving scheme, minus a crash (`_supported_as_in_plain_qat`)."""
 
     def get_quantize_registry(self):
-        registry = super().get_quantize_registry()
-        supports = registry.supports
-        registry.supports = lambda layer: supports(layer) and _REGISTRY.supports(layer)
-        return registry
+        return _supported_as_in_plain_qat(super().get_quantize_registry())
 
 
-def scheme_for(pruned: bool, clustered: bool) -> tuple[str, object | None]:
+class _PlainScheme(quantization.default_8bit.Default8BitQuantizeScheme):
+    """tfmot's own QAT scheme, with the same guard."""
+
+    def get_quantize_registry(self):
+        return _supported_as_in_plain_qat(super().get_quantize_registry())
+
+
+class _PrunePreserveScheme(combine.Default8BitPrunePreserveQuantizeScheme):
+    """tfmot's prune-preserving scheme, minus the same crash."""
+
+    def get_quantize_registry(self):
+        return _supported_as_in_plain_qat(super().get_quantize_registry())
+
+
+def scheme_for(pruned: bool, clustered: bool) -> tuple[str, object]:
     """The QAT scheme that keeps earlier steps' effect, and its short name."""
     if clustered:
         return (
@@ -54,12 +82,26 @@ def scheme_for(pruned: bool, clustered: bool) -> tuple[str, object | None]:
             _ClusterPreserveScheme(preserve_sparsity=pruned),
         )
     if pruned:
-        return "PQAT", combine.Default8BitPrunePreserveQuantizeScheme()
-    return "QAT", None
+        return "PQAT", _PrunePreserveScheme()
+    return "QAT", _PlainScheme()
 
 
 def quantizable(layer: keras.layers.Layer) -> bool:
-    return bool(_REGISTRY.supports(layer))
+    """Whether the 8-bit registry can quantize `layer`: it knows the class, and (for an
+    Activation) the function, which it checks only inside `quantize_apply` (a Keras 3
+    `hard_silu` failed the whole QAT run there)."""
+    if not _REGISTRY.supports(layer):
+        return False
+    activation = getattr(layer, "activation", None)  # Dense, Conv: fused in the wrapper
+    name = getattr(activation, "__name__", type(activation).__name__)
+    fused = not isinstance(layer, keras.layers.Activation) and callable(activation)
+    if fused and name not in _FUSED_ACTIVATIONS:
+        return False
+    try:
+        _REGISTRY.get_quantize_config(layer).get_output_quantizers(layer)
+    except ValueError:
+        return False
+    return True
 
 
 def quantize_aware_train(
@@ -82,11 +124,7 @@ def quantize_aware_train(
     annotated = wrap(model, names, quantization.quantize_annotate_layer)
     label, scheme = scheme_for(pruned, clustered)
     with quantization.quantize_scope():
-        qat_model = (
-            quantization.quantize_apply(annotated, scheme)
-            if scheme
-            else quantization.quantize_apply(annotated)
-        )
+        qat_model = quantization.quantize_apply(annotated, scheme)
     start_ranges(qat_model, model, data.calibration(recipe.calibration_samples))
     loss = fine_tune(
         qat_model,
