@@ -332,7 +332,25 @@ def report(r: dict) -> str:
         f"{before['quiet']['convert_s']:.1f} s | "
         f"{studio['quiet']['convert_s'] / before['quiet']['convert_s']:.2f}x |"
     )
+    lines += ["", WHERE_STALLS_COME_FROM]
     return "\n".join(lines)
+
+
+# Found by timing every event the window handles (a QApplication.notify override) and the
+# GUI thread's own CPU time across each late tick, 2026-11-26; kept here so that the
+# section says what limits the figures above until the work below is done.
+WHERE_STALLS_COME_FROM = (
+    "What the remaining stalls are (per-event timing of the window, GUI-thread CPU time "
+    "per late tick): the window's own work, not the workers: once the workers run below "
+    "its priority, a late tick's length is within a few ms of the CPU the GUI thread "
+    "spent in it. Quiet: opening the model (the session reset of every view, about 40 ms) "
+    "and the baseline's arrival (the model panel's 155-layer table, about 50 ms). Busy: "
+    "the sweep's start (twelve job rows and table rows at once) and each result (session, "
+    "table, job list, then a plot repaint of 10-25 ms). Competing: the same work, sharing "
+    "its core with a busy program of equal priority. Job events now reach the window one "
+    "per event-loop turn and sessions are saved on a background thread; what is left is "
+    "painting and relayout, to be split across turns."
+)
 
 
 def main() -> int:
