@@ -190,15 +190,9 @@ def test_lambda_in_a_keras3_file_is_refused_unless_trusted(tmp_path):
 @pytest.mark.slow
 def test_prune_cluster_and_qat_on_a_keras3_model(tmp_path):
     """The Keras 3 CNN, trained on the demo digits, through the whole pipeline."""
-    from studio.engine.data import load_data
     from studio.engine.pipeline import optimize
 
-    data = load_data("demo")
-    original = small_cnn()
-    original.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    original.fit(data.x_train, data.y_train, epochs=4, batch_size=32, verbose=0)
-    path = tmp_path / "k3_cnn.keras"
-    original.save(path)
+    path = _trained_on_digits(small_cnn, tmp_path / "k3_cnn.keras", epochs=4)
 
     recipe = Recipe(
         pruning=Pruning(target_sparsity=0.6, epochs=2),
@@ -222,18 +216,13 @@ def test_prune_cluster_and_qat_on_a_keras3_model(tmp_path):
     assert metrics["qat_scheme"] == "PCQAT"
 
 
+@pytest.mark.slow
 def test_keras3_only_activations_keep_their_meaning_through_qat(tmp_path):
     """MobileNetV3 from Keras 3 failed every technique ('hard_silu' is unknown to
     tf_keras): the rebuilt twin computes the same function and QAT runs on it."""
-    from studio.engine.data import load_data
     from studio.engine.pipeline import optimize
 
-    data = load_data("demo")
-    original = keras3_activations()
-    original.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-    original.fit(data.x_train, data.y_train, epochs=8, batch_size=32, verbose=0)
-    path = tmp_path / "k3_act.keras"
-    original.save(path)
+    path = _trained_on_digits(keras3_activations, tmp_path / "k3_act.keras", epochs=8)
     recipe = Recipe(
         pruning=Pruning(target_sparsity=0.5),  # auto epochs: enough steps to get there
         quantization=Quantization(mode="int8", qat=True, epochs=1),
@@ -243,3 +232,15 @@ def test_keras3_only_activations_keep_their_meaning_through_qat(tmp_path):
     assert result.metrics.accuracy > result.baseline.accuracy - 0.1
     figures = layer_figures((tmp_path / "out" / "model.tflite").read_bytes())
     assert figures["dense1"]["sparsity"] >= 0.45 and figures["digit"]["dtype"] == "int8"
+
+
+def _trained_on_digits(make, path, *, epochs: int):
+    """A Keras 3 model from `make`, trained on the demo digits and saved at `path`."""
+    from studio.engine.data import load_data
+
+    data = load_data("demo")
+    model = make()
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(data.x_train, data.y_train, epochs=epochs, batch_size=32, verbose=0)
+    model.save(path)
+    return path
