@@ -208,3 +208,18 @@ def test_preferences_say_how_many_threads_each_worker_gets(qtbot, monkeypatch):
     assert dialog.worker_threads.text().startswith("4 (its share of 4 cores")
     dialog.workers.setValue(8)
     assert dialog.worker_threads.text().startswith("1 (at least one of 4 cores")
+
+
+def test_a_job_row_removed_before_it_is_revealed_is_not_touched(qtbot):
+    """The newest row is scrolled into view on the next event-loop turn; if its job ended
+    first, its widget may be deleted by then (caught by the full suite)."""
+    from studio.ui.views.job_list import JobList
+
+    jobs = JobList()
+    qtbot.addWidget(jobs)
+    jobs.add(1, "int8")
+    jobs.remove(1)
+    qtbot.wait(50)  # the deferred delete and the reveal both run: no error
+    jobs.add(2, "dynamic")
+    qtbot.wait(50)
+    assert list(jobs.rows) == [2]

@@ -136,7 +136,8 @@ class JobList(QScrollArea):
 
     def _show_newest(self) -> None:
         row, self._newest = self._newest, None
-        if row is not None and row.parent():
+        # A row removed meanwhile (its job ended) may already be deleted: only live ones.
+        if row is not None and any(row is live for live in self.rows.values()):
             self.ensureWidgetVisible(row)
 
     def add(self, candidate_id: int, title: str) -> None:
