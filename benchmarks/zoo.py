@@ -20,11 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, emit
+from common import RESULTS, ROOT, emit, write_section
 
 sys.path.insert(0, str(ROOT / "tests"))
 
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 # Every measured row, so a run of a few models (or one flavour) adds to the others and
 # the targets are checked over all of them.
 ROWS = ROOT / "benchmarks" / "zoo_rows.json"
@@ -255,7 +254,7 @@ def write(rows: list[dict]) -> None:
         dict.fromkeys([r["model"] for r in every] + [ln.split("|")[1].strip() for ln in kept])
     )
     section = (
-        f"{BEGIN}\n## Model zoo\n\nWritten by `python benchmarks/zoo.py` (last run "
+        f"## Model zoo\n\nWritten by `python benchmarks/zoo.py` (last run "
         f"{time.strftime('%Y-%m-%d %H:%M')}, for "
         f"{', '.join(sorted(f'{m} ({f})' for m, f in ran))}): models from "
         f"`tests/zoo.py`, trained a few epochs on the project's own data, each recipe run "
@@ -263,13 +262,9 @@ def write(rows: list[dict]) -> None:
         f"the regressor; a model with two outputs is scored on its first). Models: "
         f"{', '.join(models)}. Rows of earlier runs are kept until their model is run "
         f"again (`{ROWS.name}` holds the figures).\n\n{table(every, kept)}\n\n"
-        f"### Issue 17's targets\n\n{targets(every)}\n{END}"
+        f"### Issue 17's targets\n\n{targets(every)}"
     )
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    atomic.write_text(RESULTS, text)
+    write_section("zoo", "benchmarks/zoo.py", section)
 
 
 def main() -> None:

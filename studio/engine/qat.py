@@ -93,9 +93,8 @@ def quantizable(layer: keras.layers.Layer) -> bool:
     if not _REGISTRY.supports(layer):
         return False
     activation = getattr(layer, "activation", None)  # Dense, Conv: fused in the wrapper
-    name = getattr(activation, "__name__", type(activation).__name__)
-    fused = not isinstance(layer, keras.layers.Activation) and callable(activation)
-    if fused and name not in _FUSED_ACTIVATIONS:
+    fused = callable(activation) and not isinstance(layer, keras.layers.Activation)
+    if fused and getattr(activation, "__name__", "") not in _FUSED_ACTIVATIONS:
         return False
     try:
         _REGISTRY.get_quantize_config(layer).get_output_quantizers(layer)

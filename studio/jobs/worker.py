@@ -21,14 +21,13 @@ import traceback
 from multiprocessing.connection import Connection
 
 from studio.jobs.messages import Failed, Finished, Job, Progress
+from studio.values.processes import NICENESS, NICENESS_ENV
 
 PROGRESS_INTERVAL_S = 0.1  # fraction-only updates are rate-limited; new stages are not
 
 
 def _lower_priority() -> None:
     """Run at the niceness the pool asked for (see `studio.values.processes.NICENESS`)."""
-    from studio.values.processes import NICENESS, NICENESS_ENV
-
     try:
         niceness = int(os.environ.get(NICENESS_ENV, NICENESS))
     except ValueError:

@@ -19,8 +19,9 @@ RUN_MODULE = "--run-module"
 # when a sweep keeps every core busy the window still gets one the moment it needs it;
 # on an idle machine niceness costs nothing.  Not 10: measured (benchmarks/
 # ui_responsiveness.py), at +10 a sweep beside one busy program per core took 6.9x as
-# long as at +0, while the window's stalls were its own work either way.  Helper processes (the memory probe) start
-# from a worker and inherit both this and the thread budget below.
+# long as at +0, while the window's stalls were its own work either way.  Helper
+# processes (the memory probe) start from a worker and inherit both this and the thread
+# budget below.
 NICENESS = 5
 NICENESS_ENV = "STUDIO_WORKER_NICENESS"
 # Threads a worker's TensorFlow and LiteRT evaluation may use.  Without a budget each
