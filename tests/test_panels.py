@@ -223,3 +223,71 @@ def test_a_job_row_removed_before_it_is_revealed_is_not_touched(qtbot):
     jobs.add(2, "dynamic")
     qtbot.wait(50)
     assert list(jobs.rows) == [2]
+
+
+def test_results_table_columns_fit_their_widest_figures_without_remeasuring(qtbot):
+    """Widths come from each column's widest text once; an arriving result neither
+    re-measures every cell (it did, ~1,000 `data` calls a result) nor clips a figure."""
+    from fakes import figures
+    from studio.ui.views.results_table import COLUMNS, ResultsTable
+    from studio.values.session import Candidate
+
+    table = ResultsTable()
+    qtbot.addWidget(table)
+    table.resize(1200, 300)
+    table.show()
+    widths = [table.columnWidth(c) for c in range(len(COLUMNS))]
+    big = figures(int(999.4 * 1024), 1.0, 999.0, size=int(999.9 * 1024))
+    rows = [Candidate(i, Recipe(), "done", big) for i in range(1, 13)]
+    table.results.set_data(rows[:1], figures(accuracy=0.0))
+    calls = []
+    real = table.results.data
+    table.results.data = lambda *a: calls.append(a) or real(*a)
+    table.hide()  # no paints: what is asked now is measuring
+    for row in rows:
+        table.results.upsert(row)
+        qtbot.wait(1)  # each result arrives in its own event-loop turn
+    table.results.data = real
+    table.show()
+    assert [table.columnWidth(c) for c in range(len(COLUMNS)) if c != 1] == [
+        w for c, w in enumerate(widths) if c != 1
+    ]
+    metrics = table.fontMetrics()
+    model = table.results
+    for column in range(len(COLUMNS)):
+        if column == 1:  # the recipe column stretches; long labels elide
+            continue
+        text = model.data(model.index(0, column))
+        assert metrics.horizontalAdvance(text) < table.columnWidth(column), (column, text)
+    shown = [index for index, role in calls if role == Qt.ItemDataRole.DisplayRole]
+    assert not shown  # no re-measuring of every cell
+
+
+def test_a_progress_bar_value_is_painted_by_the_next_paint_pass_not_at_once(qtbot):
+    """QProgressBar repaints synchronously on a visible change; ours leaves it to the
+    window's paint pass, which then does show the new value."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from studio.ui.views.progress_bar import ProgressBar
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, _obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                Paints.count += 1
+            return False
+
+    bar = ProgressBar()
+    qtbot.addWidget(bar)
+    bar.setRange(0, 1000)
+    bar.show()
+    qtbot.waitExposed(bar)
+    qtbot.wait(20)
+    paints = Paints()
+    bar.installEventFilter(paints)
+    before = Paints.count
+    bar.setValue(500)
+    assert Paints.count == before and bar.value() == 500
+    qtbot.waitUntil(lambda: Paints.count > before, timeout=1000)
+    bar.setValue(500)  # unchanged: nothing to paint

@@ -26,3 +26,12 @@ def test_roles_switch_the_look_at_run_time(qtbot):
     assert _red_pixels(label) > 20
     style.set_role(label, "status")  # the model panel goes back from an error
     assert _red_pixels(label) == 0
+
+
+def test_a_role_set_before_a_widget_is_shown_colours_it_when_shown(qtbot):
+    style.apply(QApplication.instance())
+    label = QLabel("██████ problem ██████")
+    qtbot.addWidget(label)
+    style.set_role(label, "error")  # not polished yet: it is when shown
+    label.show()
+    assert _red_pixels(label) > 20

@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QProgressBar,
     QScrollArea,
     QTabWidget,
 )
@@ -37,6 +36,7 @@ from studio.ui.views.code_dialog import CodeDialog
 from studio.ui.views.compare_dialog import CompareDialog
 from studio.ui.views.model_panel import ModelPanel, shown_source
 from studio.ui.views.panels import RecipeEditor
+from studio.ui.views.progress_bar import ProgressBar
 from studio.ui.wheel import guard_wheel
 from studio.ui.workbench import Workbench
 from studio.values import atomic, selective
@@ -66,7 +66,7 @@ class MainWindow(QMainWindow):
         self.center = PlotsArea(workbench, self.state, self.settings)
         self.bottom = CandidatesArea(workbench, self.state)
         self.budget = QDoubleSpinBox()
-        self.overall = QProgressBar()
+        self.overall = ProgressBar()
         self.recommend_label = QLabel()
         self.status_text = QLabel()
         self._build_layout()

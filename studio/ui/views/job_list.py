@@ -16,7 +16,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
-    QProgressBar,
     QScrollArea,
     QToolButton,
     QVBoxLayout,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.style import set_role
+from studio.ui.views.progress_bar import ProgressBar
 from studio.values import units
 
 WAITING = "waiting for a worker"
@@ -46,7 +46,7 @@ class JobRow(QWidget):
         set_role(self.stage, "hint")
         self.time = QLabel("")
         set_role(self.time, "hint")
-        self.bar = QProgressBar()
+        self.bar = ProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(True)
         self.bar.setFormat("%p%")

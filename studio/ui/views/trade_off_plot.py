@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
+from studio.ui.style import light_grid
 from studio.values import units
 from studio.values.metrics import MAE, Metrics
 from studio.values.pareto import front
@@ -93,7 +94,7 @@ class TradeOffPlot(pg.PlotWidget):
         self.setTitle(title, color="#222", size="10pt")
         self.setLabel("bottom", x.label(None))
         self.setLabel("left", y.label(None))
-        self.showGrid(x=True, y=True, alpha=0.2)
+        light_grid(self)
         # Fixed axis sizes: new data then never changes the layout of the whole window.
         self.getAxis("left").setWidth(64)
         self.getAxis("bottom").setHeight(40)

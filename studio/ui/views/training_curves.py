@@ -11,7 +11,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from studio.ui.style import set_role
+from studio.ui.style import light_grid, set_role
 
 COLORS = {"loss": (200, 60, 40), "accuracy": (40, 110, 200), "mae": (40, 110, 200)}
 # Short axis titles: the side panel is ~320 pixels wide at 1366x768, where "accuracy
@@ -41,7 +41,7 @@ class TrainingCurves(QWidget):
         self.score.setLabel("left", TITLES["accuracy"])
         self.score.setLabel("bottom", "epoch")
         for plot in (self.loss, self.score):
-            plot.showGrid(x=True, y=True, alpha=0.2)
+            light_grid(plot)
             plot.getAxis("left").setWidth(48)
             plot.getAxis("left").enableAutoSIPrefix(False)
         layout = QVBoxLayout(self)
