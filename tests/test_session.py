@@ -242,3 +242,23 @@ def test_background_saves_reach_disk_and_a_failure_is_raised_later(tmp_path, mon
     session.add(Recipe())  # the disk has room again: saving goes on
     session.saver.flush()
     assert len(Session.open(session.folder).candidates) == 22
+
+
+def test_every_change_after_a_batch_add_is_in_the_saved_file(tmp_path):
+    """Saves reuse the dicts of unchanged candidates: a changed one must still be re-made."""
+    session = Session.create("demo", "demo", root=tmp_path)
+    recipes = [Recipe(quantization=Quantization(mode=m)) for m in ("int8", "dynamic", "float16")]
+    first, second, third = session.add_all(recipes)
+    assert [c.id for c in (first, second, third)] == [1, 2, 3]
+    session.update(second.id, status="done", metrics=figures(50, 0.8))
+    session.set_hidden(third.id, True)
+    session.update(first.id, status="cancelled")
+    session.delete(first.id)
+    saved = json.loads((session.folder / "session.json").read_text())["candidates"]
+    assert saved == [c.to_dict() for c in session.candidates.values()]
+    assert [(c["id"], c["status"], c["hidden"]) for c in saved] == [
+        (2, "done", False),
+        (3, "queued", True),
+    ]
+    reopened = Session.open(session.folder).candidates
+    assert {cid: c.recipe for cid, c in reopened.items()} == {2: recipes[1], 3: recipes[2]}

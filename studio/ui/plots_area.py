@@ -83,7 +83,9 @@ class PlotsArea(QWidget):
         self._stagger = QTimer(self)
         self._stagger.setInterval(PLOT_STAGGER_MS)
         self._stagger.timeout.connect(self._draw_next)
-        self.refresh = qthrottled(self._start_drawing, timeout=REFRESH_MS)
+        # Trailing only: the change that asks for a redraw (a result: its table row, its
+        # job row) is painted first, the plots on later turns, never all in one pass.
+        self.refresh = qthrottled(self._start_drawing, timeout=REFRESH_MS, leading=False)
 
         workbench.session_changed.connect(self._on_session)
         workbench.baseline_changed.connect(self._on_baseline)

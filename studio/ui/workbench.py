@@ -171,7 +171,7 @@ class Workbench(QObject):
         session = self._require_session()
         groups = []  # each candidate named as the session names it (c001, ...)
         for group in plan(grid):
-            candidates = [session.add(recipe) for _, recipe in group.entries]
+            candidates = session.add_all([recipe for _, recipe in group.entries])
             groups.append(Group(tuple((c.name, c.recipe) for c in candidates)))
         sweep = SweepRun(
             groups,
