@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.jobs import kinds
 from studio.jobs.messages import Progress
@@ -84,6 +84,10 @@ class Workbench(QObject):
         self.baseline_running = False
         # Session saves wait for the disk; on this thread they were the window's stalls.
         self.saver = atomic.Saver()
+        self._layers_check = QTimer(self)
+        self._layers_check.setSingleShot(True)
+        self._layers_check.setInterval(0)
+        self._layers_check.timeout.connect(lambda: self._check_layers(self.session))
         runner.started.connect(self._on_started)
         runner.progress.connect(self._on_progress)
         runner.finished.connect(self._on_finished)
@@ -213,8 +217,10 @@ class Workbench(QObject):
     def _check_layers(self, session: Session) -> None:
         """The sensitivity pass, once per measured baseline, when there are layers to
         prune or cluster and labels to measure them with."""
-        summary = session.summary
-        if summary is None or summary.limitation or session.baseline.accuracy is None:
+        summary = session.summary if session is not None else None
+        if summary is None or summary.limitation or session.baseline is None:
+            return
+        if session.baseline.accuracy is None:  # no labels to measure with
             return
         if summary.names("prunable") or summary.names("clusterable"):
             self.sensitivity()
@@ -309,6 +315,7 @@ class Workbench(QObject):
         return self._require_session().candidates[candidate_id]
 
     def shutdown(self) -> None:
+        self._layers_check.stop()
         self.runner.shutdown()
         self.saver.flush()
 
@@ -322,6 +329,7 @@ class Workbench(QObject):
     def _start(self, session: Session, *, measure: bool = True, keep_running: bool = False) -> None:
         if not keep_running:
             self.cancel_all()
+        self._layers_check.stop()  # the previous session's
         session.saver = self.saver
         self.session = session
         self.activity.clear()
@@ -407,7 +415,8 @@ class Workbench(QObject):
             if current:
                 self.log.emit("float baseline measured")
                 self.baseline_changed.emit()
-                self._check_layers(track.session)
+                # Next turn: the views take the baseline (a 150-layer table) in this one.
+                self._layers_check.start()
         elif track.kind == "diagnose":
             if current:
                 self.log.emit("diagnosis ready")

@@ -112,6 +112,7 @@ class ModelPanel(QWidget):
         # every cell on each change, a 100 ms freeze for a 150-layer MobileNet.
         header = self.layers.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setResizeContentsPrecision(64)  # fitted to 64 rows + the visible ones
         header.setStretchLastSection(True)
 
         form = QFormLayout()
