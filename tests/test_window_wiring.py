@@ -248,9 +248,7 @@ def test_the_jobs_list_shows_session_tasks_and_counts_a_batch(qtbot, window):
     # must not build all its rows in the click's turn).
     assert len(window.jobs.rows) == 1 and window.table.model().rowCount() == 1
     qtbot.waitUntil(lambda: window.table.model().rowCount() == 3, timeout=WAIT)
-    assert [window.table.model().index(r, 0).data() for r in range(3)] == [
-        f"c{i:03d}" for i in ids
-    ]
+    assert [window.table.model().index(r, 0).data() for r in range(3)] == [f"c{i:03d}" for i in ids]
     qtbot.waitUntil(lambda: "1 of 3 done" in window.jobs.header.text(), timeout=WAIT)
     window.stand_ins.gate.release(1)
     qtbot.waitUntil(lambda: window.jobs.header.text() == "1 running · 2 of 3 done", timeout=WAIT)
