@@ -268,7 +268,7 @@ def test_a_progress_bar_value_is_painted_by_the_next_paint_pass_not_at_once(qtbo
     window's paint pass, which then does show the new value."""
     from PySide6.QtCore import QEvent, QObject
 
-    from studio.ui.views.progress_bar import ProgressBar
+    from studio.ui.progress_bar import ProgressBar
 
     class Paints(QObject):
         count = 0

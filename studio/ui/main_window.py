@@ -30,13 +30,13 @@ from studio.ui import dialogs
 from studio.ui.actions import Actions
 from studio.ui.candidates_area import CandidatesArea
 from studio.ui.plots_area import PlotsArea
+from studio.ui.progress_bar import ProgressBar
 from studio.ui.settings import Settings
 from studio.ui.state import ViewState
 from studio.ui.views.code_dialog import CodeDialog
 from studio.ui.views.compare_dialog import CompareDialog
 from studio.ui.views.model_panel import ModelPanel, shown_source
 from studio.ui.views.panels import RecipeEditor
-from studio.ui.views.progress_bar import ProgressBar
 from studio.ui.wheel import guard_wheel
 from studio.ui.workbench import Workbench
 from studio.values import atomic, selective

@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.progress_bar import ProgressBar
 from studio.ui.style import set_role
-from studio.ui.views.progress_bar import ProgressBar
 from studio.values import units
 
 WAITING = "waiting for a worker"
