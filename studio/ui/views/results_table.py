@@ -122,7 +122,7 @@ COLUMNS: list[Column] = [
 # jumped as results arrived.  The recipe column takes the rest of the width.
 WIDEST = {
     "#": "c000",
-    "Status": "interrupted (hidden)",
+    "Status": "interrupted",  # " (hidden)" may elide: a hidden row is greyed out anyway
     "gzip size": "999.9 KB",
     "× smaller": "99.9x",
     "File size": "999.9 KB",
@@ -132,7 +132,7 @@ WIDEST = {
     "Latency": "999 ms",
     "Memory": "999.9 MB",
 }
-CELL_PADDING = 16  # the style's margins around a cell's text, both sides together
+CELL_PADDING = 12  # the style's margins around a cell's text, both sides together
 
 ROLES = {
     int(role)
