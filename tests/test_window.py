@@ -334,7 +334,9 @@ def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
     _wait_baseline(qtbot, window)
 
     ids = window.run_sweep(Grid.load(RECIPES / "demo_sweep_grid.json"))
-    assert len(ids) == 12 and len(window.jobs.rows) == 12
+    assert len(ids) == 12 and len(window.jobs.rows) == 1  # the rest a few per turn
+    qtbot.waitUntil(lambda: window.table.model().rowCount() == 12, timeout=WAIT)
+    assert len(window.jobs.rows) + window.jobs.batch_done == 12
     window.diagnose()
     qtbot.waitUntil(lambda: all(_status(window, i) == "done" for i in ids), timeout=WAIT)
     qtbot.waitUntil(lambda: window.diagnosis.layers.count() >= 5, timeout=WAIT)
