@@ -179,6 +179,7 @@ def sweep(app, window, grid, competing: bool) -> dict:
     window.open_model(DEMO)
     session = window.workbench.session
     wait_until_settled(app, session, time.perf_counter())  # the baseline: not timed
+    pump(app, 0.5)  # ...nor the views taking it (its plots redraw ~100 ms later)
     with competitors(competing):
         beat = Heartbeat()
         beat.start()
