@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
+from superqt.utils import qdebounced
 
 from studio.jobs import kinds
 from studio.jobs.messages import Progress
@@ -84,10 +85,7 @@ class Workbench(QObject):
         self.baseline_running = False
         # Session saves wait for the disk; on this thread they were the window's stalls.
         self.saver = atomic.Saver()
-        self._layers_check = QTimer(self)
-        self._layers_check.setSingleShot(True)
-        self._layers_check.setInterval(0)
-        self._layers_check.timeout.connect(lambda: self._check_layers(self.session))
+        self._layers_check = qdebounced(self._check_layers, timeout=0, parent=self)
         runner.started.connect(self._on_started)
         runner.progress.connect(self._on_progress)
         runner.finished.connect(self._on_finished)
@@ -214,9 +212,10 @@ class Workbench(QObject):
         self.log.emit("measuring each layer's sensitivity to pruning and clustering")
         self.activity_changed.emit()
 
-    def _check_layers(self, session: Session) -> None:
+    def _check_layers(self) -> None:
         """The sensitivity pass, once per measured baseline, when there are layers to
         prune or cluster and labels to measure them with."""
+        session = self.session
         summary = session.summary if session is not None else None
         if summary is None or summary.limitation or session.baseline is None:
             return
@@ -315,7 +314,7 @@ class Workbench(QObject):
         return self._require_session().candidates[candidate_id]
 
     def shutdown(self) -> None:
-        self._layers_check.stop()
+        self._layers_check.cancel()
         self.runner.shutdown()
         self.saver.flush()
 
@@ -329,7 +328,7 @@ class Workbench(QObject):
     def _start(self, session: Session, *, measure: bool = True, keep_running: bool = False) -> None:
         if not keep_running:
             self.cancel_all()
-        self._layers_check.stop()  # the previous session's
+        self._layers_check.cancel()  # the previous session's
         session.saver = self.saver
         self.session = session
         self.activity.clear()
@@ -337,7 +336,7 @@ class Workbench(QObject):
         self.baseline_changed.emit()
         self.log.emit(f"session {session.folder}: model {session.model}, data {session.data}")
         if not measure and session.baseline is not None:
-            self._check_layers(session)  # not kept on disk: measured again, seconds
+            self._check_layers()  # not kept on disk: measured again, seconds
         if measure:
             job_id = self.runner.submit(
                 kinds.baseline(
@@ -416,7 +415,7 @@ class Workbench(QObject):
                 self.log.emit("float baseline measured")
                 self.baseline_changed.emit()
                 # Next turn: the views take the baseline (a 150-layer table) in this one.
-                self._layers_check.start()
+                self._layers_check()
         elif track.kind == "diagnose":
             if current:
                 self.log.emit("diagnosis ready")

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qdebounced
 
 from studio.ui.progress_bar import ProgressBar
 from studio.ui.style import set_role
@@ -128,10 +129,7 @@ class JobList(QScrollArea):
         self.timer.setInterval(1000)
         self.timer.timeout.connect(self._tick)
         self._newest: JobRow | None = None
-        self._reveal = QTimer(self)
-        self._reveal.setSingleShot(True)
-        self._reveal.setInterval(0)
-        self._reveal.timeout.connect(self._show_newest)
+        self._reveal = qdebounced(self._show_newest, timeout=0, parent=self)
         self._sync()
 
     def _show_newest(self) -> None:
@@ -151,7 +149,7 @@ class JobList(QScrollArea):
         # A new row is often below the fold: show it, once per event-loop turn (a sweep
         # adds twelve at once, and scrolling to each in turn was a visible stall).
         self._newest = row
-        self._reveal.start()
+        self._reveal()
 
     def update_row(self, candidate_id: int, fraction: float, stage: str) -> None:
         if candidate_id in self.rows:
