@@ -120,36 +120,67 @@ def _print_event(event) -> None:
     print(f"[{event.stage}{fraction}] {event.message}", file=sys.stderr, flush=True)
 
 
+def _orchestrator(workers: int, threads: int):
+    """The same orchestrator as the window's, on a pool of `workers` processes."""
+    from studio.orchestrator.backends import make_backend
+    from studio.orchestrator.orchestrator import Orchestrator
+
+    orchestrator = Orchestrator(make_backend(workers, idle_timeout_s=None))
+    orchestrator.threads = threads
+    return orchestrator
+
+
 def _optimize(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    from studio.values import atomic
     from studio.values.recipe import Recipe
+    from studio.values.session import RESULT_FILES, Session
 
-    recipe = Recipe.load(json_file(args.recipe))  # validated before TensorFlow is even imported
-    from studio.engine.pipeline import optimize
-    from studio.values.progress import ignore
-
-    result = optimize(
-        args.model,
-        args.data,
-        recipe,
-        args.out,
-        threads=args.threads,
-        trust=args.trust,
-        report=ignore if args.quiet else _print_event,
-    )
-    m, b = result.metrics, result.baseline
+    recipe = Recipe.load(json_file(args.recipe))  # validated before any worker starts
+    out = Path(args.out)
+    # The run is staged beside --out and only its whole result is written there.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    orchestrator = _orchestrator(1, args.threads)
+    if not args.quiet:
+        orchestrator.job_progress.connect(lambda _label, event: _print_event(event))
+    try:
+        session = Session.create(args.model, args.data, folder=staging, trust=args.trust)
+        baseline = orchestrator.start(session)
+        run = orchestrator.run(recipe)
+        orchestrator.wait(baseline, run)
+        baseline.result()  # raises what stopped the float baseline
+        candidate = session.candidates[run.candidate_ids[0]]
+        if candidate.status != "done":
+            raise StudioError(candidate.message or f"the candidate {candidate.status}")
+        folder, base = session.candidate_dir(candidate.id), session.baseline_dir
+        files = {out / name: (folder / name).read_bytes() for name in RESULT_FILES}
+        files |= {out / name: (base / name).read_bytes() for name in BASELINE_FILES}
+        atomic.write_all(files)
+    finally:
+        orchestrator.shutdown()
+        shutil.rmtree(staging, ignore_errors=True)
+    m, b = candidate.metrics, session.baseline
     acc = "n/a" if m.accuracy is None else f"{m.accuracy:.4f}"
     base_acc = "n/a" if b.accuracy is None else f"{b.accuracy:.4f}"
     print(
         f"{recipe.describe()}: {m.size_bytes} bytes ({m.gzip_bytes} gzipped, "
         f"{b.gzip_bytes / m.gzip_bytes:.1f}x smaller than float), {m.metric} {acc} "
         f"(float {base_acc}), latency {m.latency_ms.median:.3f} ms on {m.latency_ms.threads} "
-        f"thread(s) -> {result.out_dir}"
+        f"thread(s) -> {out}"
     )
     return 0
 
 
+BASELINE_FILES = ("baseline.tflite", "baseline.json")
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from studio.values.grid import Grid
+    from studio.values.results import from_session
+    from studio.values.session import Session
     from studio.values.sweep import plan, sharing, write_results
 
     if args.jobs < 1:
@@ -164,44 +195,35 @@ def _sweep(args: argparse.Namespace) -> int:
         f"{grid.size} candidates in {len(groups)} group(s): {shared['run']} fine-tune(s) "
         f"instead of {shared['one_by_one']}, 1 baseline instead of {grid.size}"
     )
-    from studio.jobs import kinds
-    from studio.jobs.messages import Cancelled, Failed, Finished, Progress
-    from studio.jobs.pool import ProcessPool
-    from studio.jobs.sweeps import SweepRun
-
     out = Path(args.out)
-    common = {"threads": args.threads, "trust": args.trust}
-    sweep = SweepRun(groups, model=args.model, data=args.data, out_dir=out, **common)
     started = time.perf_counter()
-    pool = ProcessPool(min(args.jobs, len(groups)))
+    orchestrator = _orchestrator(min(args.jobs, len(groups)), args.threads)
+    orchestrator.job_progress.connect(
+        lambda label, event: event.message and say(f"[{label}] {event.message}")
+    )
+
+    def ended(cid: int) -> None:
+        c = session.candidates[cid]
+        if c.status not in ("queued", "running"):
+            say(f"{c.name}: {'failed: ' + c.message if c.status != 'done' else 'done'}")
+
+    orchestrator.candidate_changed.connect(ended)
     try:
-        baseline_job = pool.submit(kinds.baseline(args.model, args.data, out, **common))
-        baseline = None
-        while baseline is None or sweep.running:
-            event = pool.next_event(timeout=1.0)
-            if isinstance(event, Progress) and event.message:
-                label = "baseline" if event.job_id == baseline_job else sweep.label(event.job_id)
-                say(f"[{label}] {event.message}")
-            elif isinstance(event, Finished) and event.job_id == baseline_job:
-                baseline = kinds.decode(kinds.BASELINE, event.result).metrics
-                say("baseline measured; running the groups")
-                sweep.start(pool.submit)
-            elif isinstance(event, Failed | Cancelled) and event.job_id == baseline_job:
-                raise StudioError(getattr(event, "message", "cancelled"))
-            elif isinstance(event, Finished):
-                for r in sweep.finished(
-                    event.job_id, kinds.decode(kinds.SWEEP_GROUP, event.result)
-                ):
-                    say(f"{r.name}: {'failed: ' + r.error if r.error else 'done'}")
-            elif isinstance(event, Failed | Cancelled):
-                for r in sweep.ended(event.job_id, getattr(event, "message", "cancelled")):
-                    say(f"{r.name}: failed: {r.error}")
+        # The sweep's folder is a session too: the window can open it.
+        session = Session.create(
+            args.model, args.data, folder=out, trust=args.trust, baseline_folder=""
+        )
+        session.set_budget(args.budget)
+        baseline = orchestrator.start(session)
+        run = orchestrator.run_sweep(grid, grid_names=True)
+        orchestrator.wait(baseline, run)
+        baseline.result()  # raises what stopped the float baseline
     finally:
-        pool.shutdown()
+        orchestrator.shutdown()
     summary = write_results(
         out,
-        sweep.results,
-        baseline,
+        from_session(session),
+        session.baseline,
         budget=args.budget,
         groups=groups,
         seconds=time.perf_counter() - started,

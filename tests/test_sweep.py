@@ -164,9 +164,10 @@ def test_the_sweep_driver_accounts_for_every_candidate_however_its_group_ends(tm
         {"pruning.target_sparsity": [0.5, 0.8], "quantization.mode": ["int8", "float16"]}
     )
     groups = plan(grid)
-    run = SweepRun(groups, model="m", data="d", out_dir=tmp_path, threads=1, trust=False)
+    base = tmp_path / "baseline.tflite"
+    run = SweepRun(groups, model="m", data="d", baseline_tflite=base, threads=1, trust=False)
     submitted = []
-    ids = run.start(lambda job: submitted.append(job) or len(submitted))
+    ids = run.start(lambda job: submitted.append(job) or len(submitted), baseline=None)
     assert [job.target for job in submitted] == [kinds.SWEEP_GROUP] * 2 and run.running
     (first, first_recipe), (second, _) = run.group(ids[0]).entries
     # the first group returns only one of its two candidates: the other is not dropped

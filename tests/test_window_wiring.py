@@ -22,12 +22,11 @@ WAIT = 10_000
 def window(qtbot, tmp_path):
     from studio.jobs.inprocess import InProcessBackend
     from studio.ui.main_window import MainWindow
-    from studio.ui.runner import JobRunner
     from studio.ui.workbench import Workbench
 
     stand_ins = StandIns()
     workbench = Workbench(
-        JobRunner(InProcessBackend(stand_ins.handlers())), sessions_root=tmp_path / "sessions"
+        InProcessBackend(stand_ins.handlers()), sessions_root=tmp_path / "sessions"
     )
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(workbench, settings)

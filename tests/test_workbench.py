@@ -26,12 +26,11 @@ WAIT = 10_000
 
 @pytest.fixture
 def bench(qtbot, tmp_path):
-    from studio.ui.runner import JobRunner
     from studio.ui.workbench import Workbench
 
     stand_ins = StandIns()
     backend = InProcessBackend(stand_ins.handlers())
-    workbench = Workbench(JobRunner(backend), sessions_root=tmp_path / "sessions")
+    workbench = Workbench(backend, sessions_root=tmp_path / "sessions")
     workbench.stand_ins = stand_ins
     workbench.backend = backend
     workbench.open_model("demo", "demo")
@@ -122,7 +121,7 @@ def test_a_single_candidate_runs_and_a_failure_names_the_reason(qtbot, bench):
     def refuse(**_):
         raise ConversionError("the TFLite converter failed for mode 'int8'")
 
-    bench.backend.handlers[kinds.OPTIMIZE] = refuse
+    bench.backend.handlers[kinds.SWEEP_GROUP] = refuse
     cid = bench.run(Recipe(quantization=Quantization(mode="int8")))
     qtbot.waitUntil(lambda: not bench.busy(), timeout=WAIT)
     assert bench.session.candidates[cid].status == "failed"

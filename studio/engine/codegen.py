@@ -30,8 +30,12 @@ def script_for(
     recipe: Recipe,
     *,
     trust: bool = False,
+    shown_as: tuple[str, str] | None = None,
 ) -> str:
-    """The script's text for this model, data and recipe."""
+    """The script's text for this model, data and recipe.
+
+    `shown_as`: the model's and data's paths as the script should name them, when the
+    files read here are a worker's private copies of the user's files."""
     from studio.engine.clustering import clusterable
     from studio.engine.models import as_functional, load, outputs_are_probabilities
     from studio.engine.pipeline import prepare
@@ -40,6 +44,10 @@ def script_for(
     from studio.engine.selection import choose
 
     model_path, data_path = _model_path(model_source), _data_path(data_source)
+    if shown_as is not None:
+        model_path, data_path = (_model_path(shown_as[0]), str(Path(shown_as[1]).resolve()))
+        if DEMO in shown_as[1:]:
+            data_path = str(DEMO_DATA)
     loaded = load(model_source, trust=trust)
     if loaded.origin.startswith("Keras 3"):
         raise ModelError(

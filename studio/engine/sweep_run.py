@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +27,18 @@ def run_group(
     threads: int = 1,
     trust: bool = False,
     baseline_tflite: str | os.PathLike | None = None,
+    baseline: dict | None = None,
     report: Report = ignore,
+    on_result: Callable[[str, bool], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run one group's candidates (names and recipe dicts) after the baseline exists
-    (`out_dir/baseline.tflite` unless given).  Each candidate's files go to
-    `out_dir/<name>/`; one that fails is recorded with its error, the others go on.
-    Returns `studio.values.results.Result.to_dict()` of each.
+    (`out_dir/baseline.tflite` unless given; its figures `baseline`, else the
+    `baseline.json` beside it).  Each candidate's files go to `out_dir/<name>/`; one
+    that fails is recorded with its error, the others go on; `on_result(name, ok)` is
+    called as each ends.  Returns `studio.values.results.Result.to_dict()` of each.
+
+    The float model is not converted again: its `.tflite` gives the reference outputs
+    every candidate's agreement is measured against.
     """
 
     out = Path(out_dir)
@@ -44,13 +51,16 @@ def run_group(
     reference = predict(
         baseline_path.read_bytes(), data.x_eval, inputs=data.inputs, outputs=data.outputs
     )
-    baseline = _figures(baseline_path.with_suffix(".json"))
+    figures = _metrics(baseline) if baseline else _figures(baseline_path.with_suffix(".json"))
     load_seconds = time.perf_counter() - t
     results = []
     try:
         check_fits(prep, recipes[0][1])
         prefix = fine_tune_prefix(prep, recipes[0][1], report)
     except StudioError as err:
+        for name, _ in recipes:
+            if on_result:
+                on_result(name, False)
         return [_failed(name, recipe, err) for name, recipe in recipes]
     for name, recipe in recipes:
         try:
@@ -61,16 +71,27 @@ def run_group(
                 recipe,
                 out / name,
                 reference=reference,
-                baseline=baseline,
+                baseline=figures,
                 seconds={"load": load_seconds},
                 threads=threads,
                 report=report,
             )
         except StudioError as err:
             results.append(_failed(name, recipe, err))
+            if on_result:
+                on_result(name, False)
             continue
         results.append(Result(name, recipe, metrics).to_dict())
+        if on_result:
+            on_result(name, True)
     return results
+
+
+def _metrics(raw: dict) -> Metrics | None:
+    try:
+        return Metrics.from_dict(raw)
+    except StudioError:
+        return None
 
 
 def _figures(path: Path) -> Metrics | None:

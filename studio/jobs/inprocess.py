@@ -12,18 +12,15 @@ killed at once; a stand-in has no converter call to interrupt).
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress, Started
+from studio.jobs.execute import Crash, execute
+from studio.jobs.messages import Cancelled, Job, Started
 from studio.jobs.pool import JobQueue
 
-
-class Crash(Exception):
-    """Raised by a stand-in to play a worker process that died (abort, OOM kill)."""
+__all__ = ["Crash", "InProcessBackend"]
 
 
 class _Stop(BaseException):
@@ -31,8 +28,16 @@ class _Stop(BaseException):
 
 
 class InProcessBackend(JobQueue):
-    def __init__(self, handlers: Mapping[str, Callable[..., Any]] | None = None) -> None:
-        super().__init__()
+    """`ship_inputs`: the jobs' files travel by value into each job's private folder, as
+    for workers on another machine (the tests' "no shared disk" backend)."""
+
+    def __init__(
+        self,
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+        *,
+        ship_inputs: bool = False,
+    ) -> None:
+        super().__init__(ship_inputs=ship_inputs)
         self.handlers = dict(handlers or {})
         self.submitted: list[tuple[int, Job]] = []  # every job, for tests to inspect
         self._running: int | None = None
@@ -48,6 +53,7 @@ class InProcessBackend(JobQueue):
             if self._closed:
                 raise RuntimeError("the job backend is shut down")
             job_id = next(self._ids)
+            job = self._outgoing(job)
             self._pending.append((job_id, job))
             self.submitted.append((job_id, job))
         self._wake.set()
@@ -86,45 +92,22 @@ class InProcessBackend(JobQueue):
                 self._running = None
 
     def _run(self, job_id: int, job: Job) -> None:
-        from studio.values.errors import StudioError
-
-        def report(event) -> None:
+        def stop_if_cancelled() -> None:
             if job_id in self._cancelled:
                 raise _Stop
-            self._events.put(
-                Progress(job_id, event.stage, event.message, event.fraction, dict(event.metrics))
-            )
 
         self._events.put(Started(job_id, 0))
-        function = self.handlers.get(job.target) or _resolve(job.target)
-        kwargs = dict(job.kwargs)
         try:
-            if "report" in inspect.signature(function).parameters:
-                kwargs["report"] = report
-        except (TypeError, ValueError):
-            pass
-        try:
-            result = function(*job.args, **kwargs)
+            final = execute(
+                job_id,
+                job,
+                self._events.put,
+                on_report=stop_if_cancelled,
+                function=self.handlers.get(job.target),
+            )
         except _Stop:
-            self._cancelled.discard(job_id)
-            self._events.put(Cancelled(job_id))
-            return
-        except Crash as err:
-            self._events.put(Failed(job_id, f"the worker process {err}", crashed=True))
-            return
-        except StudioError as err:
-            self._events.put(Failed(job_id, str(err), kind=type(err).__name__))
-            return
-        except Exception as err:  # a bug in the job, as the worker reports it
-            self._events.put(Failed(job_id, f"internal error: {type(err).__name__}: {err}"))
-            return
+            final = Cancelled(job_id)
         if job_id in self._cancelled:
             self._cancelled.discard(job_id)
-            self._events.put(Cancelled(job_id))
-        else:
-            self._events.put(Finished(job_id, result))
-
-
-def _resolve(target: str) -> Callable[..., Any]:
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
+            final = Cancelled(job_id)
+        self._events.put(final)

@@ -9,20 +9,21 @@ arrives, so nothing above this layer reads a result as a dictionary.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.jobs.messages import Job
+from studio.jobs.messages import FileInput, Job
 from studio.values.metrics import LayerError, Metrics, ModelSummary
 from studio.values.recipe import Recipe
+from studio.values.resources import DEMO
 from studio.values.results import Result
 from studio.values.sensitivity import LayerSensitivity
 
 TASKS = "studio.jobs.tasks"
 BASELINE = f"{TASKS}:baseline"
-OPTIMIZE = f"{TASKS}:optimize"
 SWEEP_GROUP = f"{TASKS}:sweep_group"
 DIAGNOSE = f"{TASKS}:diagnose"
 SCRIPT = f"{TASKS}:script"
@@ -42,7 +43,6 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     BASELINE: lambda r: Baseline(
         ModelSummary.from_dict(r["summary"]), Metrics.from_dict(r["metrics"])
     ),
-    OPTIMIZE: lambda r: Metrics.from_dict(r["metrics"]),
     SWEEP_GROUP: lambda r: [Result.from_dict(x) for x in r],
     SUMMARIZE: ModelSummary.from_dict,
     DIAGNOSE: lambda r: [LayerError.from_dict(x) for x in r],
@@ -58,81 +58,61 @@ def decode(target: str, result: Any) -> Any:
     return read(result) if read else result
 
 
+def source(path: str | os.PathLike) -> str | FileInput:
+    """A model or data argument: the bundled demo by its name, anything else a file the
+    backend passes or ships."""
+    return DEMO if str(path) == DEMO else FileInput(str(path))
+
+
 def summarize(model: str, *, trust: bool) -> Job:
     """Load a model and describe it (no conversion)."""
-    return Job(SUMMARIZE, {"model": model, "trust": trust}, label="summary")
+    return Job(SUMMARIZE, {"model": source(model), "trust": trust}, label="summary")
 
 
-def baseline(model: str, data: str, out_dir: Path, *, threads: int, trust: bool) -> Job:
-    """Convert and measure the float model (the star on the plots)."""
-    kwargs = {
-        "model": model,
-        "data": data,
-        "out_dir": str(out_dir),
-        "threads": threads,
-        "trust": trust,
-    }
+def baseline(model: str, data: str, *, threads: int, trust: bool) -> Job:
+    """Convert and measure the float model (the star on the plots); its artifacts are
+    `baseline.tflite` and `baseline.json`."""
+    kwargs = {"model": source(model), "data": source(data), "threads": threads, "trust": trust}
     return Job(BASELINE, kwargs, label="baseline")
-
-
-def optimize(
-    model: str,
-    data: str,
-    recipe: Recipe,
-    out_dir: Path,
-    *,
-    threads: int,
-    trust: bool,
-    label: str = "",
-) -> Job:
-    """One candidate: fine-tunes, conversion and measurement, files in `out_dir`."""
-    kwargs = {
-        "model": model,
-        "data": data,
-        "recipe": recipe.to_dict(),
-        "out_dir": str(out_dir),
-        "threads": threads,
-        "trust": trust,
-    }
-    return Job(OPTIMIZE, kwargs, label=label)
 
 
 def sweep_group(
     model: str,
     data: str,
-    out_dir: Path,
     entries: list[tuple[str, Recipe]],
     *,
+    baseline_tflite: Path,
+    baseline: Metrics | None,
     threads: int,
     trust: bool,
-    baseline_tflite: Path | None = None,
     label: str = "",
 ) -> Job:
-    """Candidates sharing their fine-tunes, each written to `out_dir/<name>/`."""
+    """Candidates sharing their fine-tunes (one candidate is a group of one), measured
+    against the float baseline already converted; artifacts `<name>/model.tflite`,
+    `<name>/recipe.json`, `<name>/metrics.json` for each."""
     kwargs = {
-        "model": model,
-        "data": data,
-        "out_dir": str(out_dir),
+        "model": source(model),
+        "data": source(data),
         "entries": [(name, recipe.to_dict()) for name, recipe in entries],
+        "baseline_tflite": FileInput(str(baseline_tflite)),
+        "baseline": None if baseline is None else baseline.to_dict(),
         "threads": threads,
         "trust": trust,
     }
-    if baseline_tflite is not None:
-        kwargs["baseline_tflite"] = str(baseline_tflite)
     return Job(SWEEP_GROUP, kwargs, label=label or f"sweep group of {len(entries)}")
 
 
 def diagnose(model: str, data: str, *, samples: int, trust: bool) -> Job:
     """The int8 error each layer adds."""
-    kwargs = {"model": model, "data": data, "samples": samples, "trust": trust}
+    kwargs = {"model": source(model), "data": source(data), "samples": samples, "trust": trust}
     return Job(DIAGNOSE, kwargs, label="diagnosis")
 
 
 def sensitivity(model: str, data: str, *, sparsity: float, clusters: int, trust: bool) -> Job:
     """Each layer pruned (and clustered) alone: what breaks the model."""
     kwargs = {
-        "model": model,
-        "data": data,
+        "model": source(model),
+        "data": source(data),
         "sparsity": sparsity,
         "clusters": clusters,
         "trust": trust,
@@ -141,6 +121,13 @@ def sensitivity(model: str, data: str, *, sparsity: float, clusters: int, trust:
 
 
 def script(model: str, data: str, recipe: Recipe, *, trust: bool) -> Job:
-    """The standalone script that reproduces a candidate."""
-    kwargs = {"model": model, "data": data, "recipe": recipe.to_dict(), "trust": trust}
+    """The standalone script that reproduces a candidate (naming the user's files, not
+    the worker's copies)."""
+    kwargs = {
+        "model": source(model),
+        "data": source(data),
+        "recipe": recipe.to_dict(),
+        "trust": trust,
+        "shown_as": (str(model), str(data)),
+    }
     return Job(SCRIPT, kwargs, label="script")

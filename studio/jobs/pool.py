@@ -33,6 +33,7 @@ from typing import Protocol
 
 import platformdirs
 
+from studio.jobs.execute import ship
 from studio.jobs.messages import Cancelled, Failed, Finished, Job, JobEvent, Started
 from studio.values.processes import NICENESS, command, threads_per_worker, worker_environment
 
@@ -42,6 +43,11 @@ IDLE_TIMEOUT_S = 600.0  # release a worker idle this long (None: never)
 
 
 class Backend(Protocol):
+    """Where jobs run.  `size`: how many run at once.  Events of every job come out of
+    `next_event` in order (see `studio.jobs.messages`)."""
+
+    size: int
+
     def submit(self, job: Job) -> int: ...
     def next_event(self, timeout: float | None = None) -> JobEvent | None: ...
     def cancel(self, job_id: int) -> None: ...
@@ -104,7 +110,10 @@ class JobQueue:
     """What every backend keeps: the events for the caller, and the jobs waiting to run
     (cancelling one of those drops it).  Subclasses hold `_lock` around both."""
 
-    def __init__(self) -> None:
+    size = 1  # jobs run at once
+
+    def __init__(self, *, ship_inputs: bool = False) -> None:
+        self.ship_inputs = ship_inputs
         self._events: queue.Queue[JobEvent] = queue.Queue()
         self._pending: deque[tuple[int, Job]] = deque()
         self._cancelled: set[int] = set()  # running jobs asked to stop
@@ -116,6 +125,11 @@ class JobQueue:
             return self._events.get(timeout=timeout)
         except queue.Empty:
             return None
+
+    def _outgoing(self, job: Job) -> Job:
+        """The job as its worker receives it: file inputs by path, or by value when the
+        workers are not to see this disk (see `studio.jobs.execute.ship`)."""
+        return ship(job) if self.ship_inputs else job
 
     def _drop_pending(self, job_id: int) -> bool:
         """Cancel a job that has not started; False if it is not waiting."""
@@ -136,6 +150,8 @@ class JobQueue:
 class ProcessPool(JobQueue):
     """The default backend: `size` worker processes on this machine.
 
+    Its workers see this disk, so file inputs go as paths unless `ship_inputs`.
+
     Each worker runs at `niceness` below the studio and with a budget of `threads`
     (default: the cores shared out among the workers; 0: no budget, every worker sizes
     TensorFlow to every core), so a busy pool neither starves the window nor
@@ -149,8 +165,9 @@ class ProcessPool(JobQueue):
         *,
         threads: int | None = None,
         niceness: int = NICENESS,
+        ship_inputs: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(ship_inputs=ship_inputs)
         self.size = size or default_size()
         self.idle_timeout_s = idle_timeout_s
         self.threads = threads_per_worker(self.size) if threads is None else threads
@@ -169,7 +186,7 @@ class ProcessPool(JobQueue):
             if self._closed:
                 raise RuntimeError("the job pool is shut down")
             job_id = next(self._ids)
-            self._pending.append((job_id, job))
+            self._pending.append((job_id, self._outgoing(job)))
             while sum(not w.retired for w in self._workers) < self.size:  # released idle ones
                 self._start_worker()
             self._dispatch()

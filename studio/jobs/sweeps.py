@@ -1,8 +1,8 @@
 """Driving a sweep: one job per group, and every candidate's outcome however a job ends.
 
-`studio sweep` (the CLI, on a `ProcessPool`) and the window (`Workbench.run_sweep`, on
-the Qt job runner) both drive sweeps with `SweepRun`, so a group that returns short,
-fails, crashes or is cancelled is recorded the same way in both: each of its candidates
+The orchestrator (`studio.orchestrator`, for the CLI and the window alike) drives
+sweeps and single candidates with `SweepRun`, so a group that returns short, fails,
+crashes or is cancelled is recorded the same way everywhere: each of its candidates
 gets a `Result`, none is dropped.  Planning (which candidates share a group) is
 `studio.values.sweep.plan`; running a group in a worker is `studio.engine.sweep_run`.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from studio.jobs import kinds
 from studio.jobs.messages import Job
+from studio.values.metrics import Metrics
 from studio.values.results import Result
 from studio.values.sweep import Group
 
@@ -27,37 +28,37 @@ class SweepRun:
         *,
         model: str,
         data: str,
-        out_dir: Path,
+        baseline_tflite: Path,
         threads: int,
         trust: bool,
-        baseline_tflite: Path | None = None,
     ) -> None:
         self.groups = list(groups)
         self._job = {
             "model": model,
             "data": data,
-            "out_dir": Path(out_dir),
             "threads": threads,
             "trust": trust,
-            "baseline_tflite": baseline_tflite,
+            "baseline_tflite": Path(baseline_tflite),
         }
         self._running: dict[int, Group] = {}
         self._labels: dict[int, str] = {}
         self.results: list[Result] = []
 
-    def start(self, submit: Callable[[Job], int]) -> list[int]:
+    def start(self, submit: Callable[[Job], int], baseline: Metrics | None) -> list[int]:
         """Submit every group (call once the float baseline exists); returns the job ids."""
-        ids = []
-        for group in self.groups:
-            names = [name for name, _ in group.entries]
-            label = names[0] + (f" (+{len(names) - 1} sharing its fine-tunes)" if names[1:] else "")
-            job_id = submit(
-                kinds.sweep_group(entries=list(group.entries), label=label, **self._job)
-            )
-            self._running[job_id] = group
-            self._labels[job_id] = label
-            ids.append(job_id)
-        return ids
+        return [self.submit(group, submit, baseline) for group in self.groups]
+
+    def submit(self, group: Group, submit: Callable[[Job], int], baseline: Metrics | None) -> int:
+        """Submit one group, measured against the float model's figures `baseline`."""
+        names = [name for name, _ in group.entries]
+        label = names[0] + (f" (+{len(names) - 1} sharing its fine-tunes)" if names[1:] else "")
+        job = kinds.sweep_group(
+            entries=list(group.entries), label=label, baseline=baseline, **self._job
+        )
+        job_id = submit(job)
+        self._running[job_id] = group
+        self._labels[job_id] = label
+        return job_id
 
     def label(self, job_id: int) -> str:
         """Which candidates a job runs, for progress lines ("c001 (+3 sharing …)")."""

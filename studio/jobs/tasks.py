@@ -3,10 +3,15 @@
 Jobs are built by `studio.jobs.kinds` (one builder per function here), which also
 rebuilds the typed values from what these return (`to_dict()` of `studio.values`
 dataclasses); only worker processes import this module (and with it TensorFlow).
+Files are written only to the `out_dir` the worker gives (see `studio.jobs.execute`):
+they travel back to the caller as artifacts.
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from studio.engine import pipeline, sweep_run
@@ -21,26 +26,6 @@ def summarize(model: str, trust: bool = False) -> dict[str, Any]:
     return summarize_model(
         loaded.model, origin=loaded.origin, limitation=loaded.limitation
     ).to_dict()
-
-
-def optimize(
-    model: str,
-    data: str,
-    recipe: dict,
-    out_dir: str,
-    threads: int = 1,
-    trust: bool = False,
-    report: Report = ignore,
-) -> dict[str, Any]:
-    result = pipeline.optimize(
-        model, data, Recipe.from_dict(recipe), out_dir, threads=threads, trust=trust, report=report
-    )
-    return {
-        "out_dir": str(result.out_dir),
-        "metrics": result.metrics.to_dict(),
-        "baseline": result.baseline.to_dict(),
-        "qat_scheme": result.qat_scheme,
-    }
 
 
 def baseline(
@@ -68,13 +53,24 @@ def evaluate(
 def sweep_group(
     model: str,
     data: str,
-    out_dir: str,
     entries: list,
+    baseline_tflite: str,
+    baseline: dict | None = None,
     threads: int = 1,
     trust: bool = False,
-    baseline_tflite: str | None = None,
+    out_dir: str = ".",
     report: Report = ignore,
+    deliver: Callable[[str], None] = lambda _: None,
 ) -> list[dict[str, Any]]:
+    """Candidates sharing their fine-tunes; each measured one's files are delivered
+    at once (`<name>/model.tflite`, ...), a failed one's partial files are dropped."""
+
+    def ended(name: str, ok: bool) -> None:
+        if ok:
+            deliver(name)
+        else:
+            shutil.rmtree(Path(out_dir) / name, ignore_errors=True)
+
     return sweep_run.run_group(
         model,
         data,
@@ -83,7 +79,9 @@ def sweep_group(
         threads=threads,
         trust=trust,
         baseline_tflite=baseline_tflite,
+        baseline=baseline,
         report=report,
+        on_result=ended,
     )
 
 
@@ -106,7 +104,10 @@ def sensitivity(
     )
 
 
-def script(model: str, data: str, recipe: dict, trust: bool = False) -> str:
+def script(
+    model: str, data: str, recipe: dict, trust: bool = False, shown_as: tuple | None = None
+) -> str:
     from studio.engine.codegen import script_for
 
-    return script_for(model, data, Recipe.from_dict(recipe), trust=trust)
+    shown = tuple(shown_as) if shown_as else None
+    return script_for(model, data, Recipe.from_dict(recipe), trust=trust, shown_as=shown)

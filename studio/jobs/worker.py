@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib
-import inspect
 import os
 import signal
 import socket
 import sys
-import time
-import traceback
 from multiprocessing.connection import Connection
 
-from studio.jobs.messages import Failed, Finished, Job, Progress
+from studio.jobs.execute import execute
+from studio.jobs.messages import Job
 from studio.values.processes import NICENESS, NICENESS_ENV
-
-PROGRESS_INTERVAL_S = 0.1  # fraction-only updates are rate-limited; new stages are not
 
 
 def _lower_priority() -> None:
@@ -44,44 +39,8 @@ def _die_with_parent() -> None:
         pass  # not Linux: the worker still exits when its connection closes
 
 
-def _resolve(target: str):
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def run(conn: Connection, job_id: int, job: Job) -> None:
-    from studio.values.errors import StudioError
-
-    last = {"stage": None, "time": 0.0}
-
-    def report(event) -> None:
-        now = time.monotonic()
-        new_stage = event.stage != last["stage"] or event.metrics
-        if not new_stage and now - last["time"] < PROGRESS_INTERVAL_S:
-            return
-        last.update(stage=event.stage, time=now)
-        conn.send(Progress(job_id, event.stage, event.message, event.fraction, dict(event.metrics)))
-
-    try:
-        function = _resolve(job.target)
-        kwargs = dict(job.kwargs)
-        try:
-            if "report" in inspect.signature(function).parameters:
-                kwargs["report"] = report
-        except (TypeError, ValueError):
-            pass  # builtins without a signature take no reporter
-        conn.send(Finished(job_id, function(*job.args, **kwargs)))
-    except StudioError as err:
-        conn.send(Failed(job_id, str(err), kind=type(err).__name__))
-    except Exception as err:  # a bug, not the user's fault: keep the traceback for the log
-        detail = traceback.format_exc(limit=8)
-        conn.send(
-            Failed(
-                job_id,
-                f"internal error in {job.label or job.target}: "
-                f"{type(err).__name__}: {err}\n{detail}",
-            )
-        )
+    conn.send(execute(job_id, job, conn.send))
 
 
 def main(fd: int) -> None:

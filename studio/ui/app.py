@@ -15,10 +15,10 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
-from studio.jobs.pool import Backend, ProcessPool
+from studio.jobs.pool import Backend
+from studio.orchestrator.backends import make_backend
 from studio.ui import self_test, style
 from studio.ui.main_window import MainWindow
-from studio.ui.runner import JobRunner
 from studio.ui.settings import Settings
 from studio.ui.workbench import Workbench
 from studio.values.resources import ICON
@@ -60,10 +60,10 @@ def build(
     build; a benchmark may hand in a pool configured as it wants to compare)."""
     remembered = Settings(settings)
     if backend is None:
-        backend = ProcessPool(
+        backend = make_backend(
             workers or remembered.workers(), idle_timeout_s=remembered.idle_timeout_s()
         )
-    workbench = Workbench(JobRunner(backend), sessions_root=sessions_root)
+    workbench = Workbench(backend, sessions_root=sessions_root)
     workbench.threads = remembered.threads()
     style.apply(QApplication.instance())
     return MainWindow(workbench, settings)

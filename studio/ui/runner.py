@@ -1,26 +1,22 @@
-"""The Qt side of the job layer: pool events delivered as signals on the GUI thread.
+"""The Qt side of the job layer: backend events handed to the GUI thread.
 
 A QThread waits on the backend's event queue and hands events to the GUI thread, which
 takes them one per event-loop turn: a sweep's workers often finish together, and
 handling every waiting event in one turn (each updates the session, the table, the
 plots) stalled the window for as long as all of them took.  Progress that only moves a
-bar is merged with newer progress of the same stage that is already waiting.  Signal
-names follow superqt's worker
-(started, yielded-like `progress`, returned-like `finished`, errored-like `failed`,
-aborted-like `cancelled`).  The window never blocks on a job.
+bar is merged with newer progress of the same stage that is already waiting.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from studio.jobs import kinds
-from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress, Started
-from studio.jobs.pool import Backend, ProcessPool
-from studio.values.errors import StudioError
+from studio.jobs.messages import Progress
+from studio.jobs.pool import Backend
 
 
 class _Pump(QThread):
@@ -66,36 +62,27 @@ def _same_stage(a: object, b: object) -> bool:
     return a.job_id == b.job_id and a.stage == b.stage  # type: ignore[attr-defined]
 
 
-class JobRunner(QObject):
-    """Submit jobs and receive their events as Qt signals (all carry the job id)."""
+class JobPump(QObject):
+    """Hands the backend's events to `deliver` (the orchestrator's `handle`) on the GUI
+    thread, one per event-loop turn.  The window never blocks on a job."""
 
-    started = Signal(int)
-    progress = Signal(int, object)  # job id, Progress
-    finished = Signal(int, object)  # job id, result as typed values (`kinds.decode`)
-    failed = Signal(int, str, str)  # job id, message for the user, error kind
-    cancelled = Signal(int)
-
-    def __init__(self, backend: Backend | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        deliver: Callable[[object], None],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.backend = backend or ProcessPool()
-        self._targets: dict[int, str] = {}  # job id -> task, to decode its result
+        self._deliver = deliver
         self._closed = False
-        self._pump = _Pump(self.backend)
+        self._pump = _Pump(backend)
         self._pump.arrived.connect(self._next)
         self._pump.start()
 
-    def submit(self, job: Job) -> int:
-        job_id = self.backend.submit(job)
-        self._targets[job_id] = job.target
-        return job_id
-
-    def cancel(self, job_id: int) -> None:
-        self.backend.cancel(job_id)
-
-    def shutdown(self) -> None:
-        """Stop the workers (cancelling what runs) and the pump; call when the window closes."""
-        self._closed = True  # events still waiting are for a window that is closing
-        self.backend.shutdown()
+    def stop(self) -> None:
+        """Stop reading events (call after the backend is shut down, as the window
+        closes: events still waiting are for a window that is closing)."""
+        self._closed = True
         self._pump.requestInterruption()
         self._pump.wait()
 
@@ -107,24 +94,4 @@ class JobRunner(QObject):
         if more:
             QTimer.singleShot(0, self._next)
         if event is not None:
-            self._route(event)
-
-    def _route(self, event: object) -> None:
-        if isinstance(event, Started):
-            self.started.emit(event.job_id)
-        elif isinstance(event, Progress):
-            self.progress.emit(event.job_id, event)
-        elif isinstance(event, Finished):
-            target = self._targets.pop(event.job_id, "")
-            try:
-                result = kinds.decode(target, event.result)
-            except StudioError as err:  # a worker wrote figures this studio cannot read
-                self.failed.emit(event.job_id, str(err), type(err).__name__)
-                return
-            self.finished.emit(event.job_id, result)
-        elif isinstance(event, Failed):
-            self._targets.pop(event.job_id, None)
-            self.failed.emit(event.job_id, event.message, event.kind)
-        elif isinstance(event, Cancelled):
-            self._targets.pop(event.job_id, None)
-            self.cancelled.emit(event.job_id)
+            self._deliver(event)

@@ -65,10 +65,11 @@ class Candidate:
     message: str = ""
     # Hidden by the user: kept (table, files) but off the plots and the recommendation.
     hidden: bool = False
+    given_name: str = ""  # a sweep's own name for it (CLI: "01-prune-50-int8"), its folder
 
     @property
     def name(self) -> str:
-        return f"c{self.id:03d}"
+        return self.given_name or f"c{self.id:03d}"
 
     @property
     def label(self) -> str:
@@ -82,6 +83,7 @@ class Candidate:
             "metrics": self.metrics.to_dict() if self.metrics is not None else None,
             "message": self.message,
             "hidden": self.hidden,
+            **({"name": self.given_name} if self.given_name else {}),
         }
 
     @classmethod
@@ -97,6 +99,7 @@ class Candidate:
             metrics=None if data.get("metrics") is None else Metrics.from_dict(data["metrics"]),
             message=message,
             hidden=bool(data.get("hidden", False)),
+            given_name=_subfolder(data.get("name", "")),
         )
 
 
@@ -134,6 +137,7 @@ class Session:
         self.baseline: Metrics | None = None
         self.candidates: dict[int, Candidate] = {}
         self.last_id = 0  # numbers are never reused: a deleted c005 stays gone
+        self.baseline_folder = "baseline"  # where baseline.tflite/.json are ("": here)
         self.notes: tuple[str, ...] = ()  # what opening it repaired (see `open`)
         # Set by the window: saves then happen on a background thread (`atomic.Saver`);
         # without one (the CLI, tests) each change is on disk when `save` returns.
@@ -144,9 +148,25 @@ class Session:
 
     @classmethod
     def create(
-        cls, model: str, data: str, *, root: Path | None = None, trust: bool = False
+        cls,
+        model: str,
+        data: str,
+        *,
+        root: Path | None = None,
+        trust: bool = False,
+        folder: Path | None = None,
+        baseline_folder: str = "baseline",
     ) -> Session:
-        session = cls(new_folder(root), model, data, trust=trust)
+        """A new session in a fresh folder under `root`, or in `folder` (the CLI's
+        `--out`), with the float baseline's files in `baseline_folder` ("" for the
+        session's own folder, as a sweep's output has them)."""
+        if folder is not None:
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise SessionError(f"cannot create {folder}: {err.strerror or err}") from err
+        session = cls(Path(folder) if folder else new_folder(root), model, data, trust=trust)
+        session.baseline_folder = baseline_folder
         session.save()
         return session
 
@@ -192,6 +212,7 @@ class Session:
             session.budget = float(raw.get("budget", 1.0))
             session.output = str(raw.get("output", ""))
             session.last_id = int(raw.get("last_id", 0))
+            session.baseline_folder = _subfolder(raw.get("baseline_folder", "baseline"))
             if raw.get("summary") is not None:
                 session.summary = ModelSummary.from_dict(raw["summary"])
             if raw.get("baseline") is not None:
@@ -214,6 +235,7 @@ class Session:
             "budget": self.budget,
             "output": self.output,
             "last_id": self.last_id,
+            "baseline_folder": self.baseline_folder,
             "summary": None if self.summary is None else self.summary.to_dict(),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "candidates": self._candidate_dicts(),
@@ -244,7 +266,7 @@ class Session:
 
     @property
     def baseline_dir(self) -> Path:
-        return self.folder / "baseline"
+        return self.folder / self.baseline_folder if self.baseline_folder else self.folder
 
     def candidate_dir(self, candidate_id: int) -> Path:
         return self.folder / self.candidates[candidate_id].name
@@ -255,12 +277,13 @@ class Session:
     def add(self, recipe: Recipe) -> Candidate:
         return self.add_all([recipe])[0]
 
-    def add_all(self, recipes: list[Recipe]) -> list[Candidate]:
-        """New candidates, numbered in order, saved once (a sweep queues dozens)."""
+    def add_all(self, recipes: list[Recipe], names: list[str] | None = None) -> list[Candidate]:
+        """New candidates, numbered in order, saved once (a sweep queues dozens);
+        `names`: their folders' names, when not c001, c002, ..."""
         added = []
-        for recipe in recipes:
+        for i, recipe in enumerate(recipes):
             self.last_id = max(self.last_id, *self.candidates, 0) + 1
-            candidate = Candidate(self.last_id, recipe)
+            candidate = Candidate(self.last_id, recipe, given_name=names[i] if names else "")
             self.candidates[candidate.id] = candidate
             added.append(candidate)
         self.save()
@@ -425,6 +448,14 @@ def list_sessions(root: Path | None = None, limit: int = 20) -> list[SessionInfo
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
     return sorted(found, key=lambda s: s.modified, reverse=True)[:limit]
+
+
+def _subfolder(name: object) -> str:
+    """A folder name inside the session (never a path out of it)."""
+    name = str(name)
+    if name and (Path(name).name != name or name in (".", "..")):
+        raise ValueError(f"baseline_folder {name!r} is not a folder name")
+    return name
 
 
 def _outcome(metrics: Metrics) -> dict[str, str]:

@@ -1,0 +1,531 @@
+"""The studio's application model: the current session, and the jobs that fill it.
+
+The window (through `studio.ui.workbench`, a thin Qt adapter) and the CLI both call
+`open_model`, `run`, `run_sweep`, `cancel` here.  Every job's result and artifacts are
+written into the session (and so saved) before any listener hears of it, so nothing a
+user computed is lost if the window goes away.  Results of a session that is no longer
+current are still saved into that session, but not shown.
+
+Events reach `handle` one at a time on the caller's thread: the window's job pump hands
+them over one per event-loop turn, the CLI's `wait` reads them from the backend itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from studio.jobs import kinds
+from studio.jobs.messages import (
+    Artifacts,
+    Cancelled,
+    Failed,
+    Finished,
+    Job,
+    JobEvent,
+    Progress,
+    Started,
+)
+from studio.jobs.pool import Backend
+from studio.jobs.sweeps import SweepRun
+from studio.orchestrator.activity import Activity
+from studio.orchestrator.handles import Handle
+from studio.orchestrator.hooks import Hook
+from studio.orchestrator.tracks import (
+    BaselineTrack,
+    DiagnosisTrack,
+    GroupTrack,
+    ScriptTrack,
+    SensitivityTrack,
+    Track,
+)
+from studio.values import atomic, selective
+from studio.values.errors import StudioError
+from studio.values.grid import Grid
+from studio.values.recipe import Recipe
+from studio.values.results import Recommendation, from_session, recommend
+from studio.values.session import Candidate, Session
+from studio.values.sweep import Group, plan
+
+# What the orchestrator tells its listeners (the window turns each into a Qt signal of
+# the same name): hook name -> what it carries.
+HOOKS = {
+    "session_changed": "a new model or data: views start over",
+    "baseline_changed": "summary and baseline figures arrived (or were cleared)",
+    "budget_changed": "the accepted accuracy loss changed",
+    "setup_failed": "error kind ('ModelError', 'DataError', ...), message",
+    "candidate_added": "candidate id",
+    "candidate_changed": "candidate id",
+    "candidate_removed": "candidate id (deleted by the user)",
+    "candidate_progress": "candidate id, jobs.messages.Progress",
+    "diagnosis_ready": "list of per-layer LayerError, worst first",
+    "diagnosis_failed": "message",
+    "sensitivity_ready": "list of LayerSensitivity",
+    "sensitivity_failed": "message",
+    "script_ready": "candidate id, the script's text",
+    "script_failed": "candidate id, message",
+    "activity_changed": "running/queued jobs or their progress changed",
+    "layers_wanted": "a baseline was measured: time for the layer sensitivity check",
+    "job_progress": "the job's label, jobs.messages.Progress (every job, for the CLI)",
+    "log": "a line for the log",
+}
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        backend: Backend,
+        sessions_root: Path | None = None,
+        *,
+        saver: atomic.Saver | None = None,
+    ) -> None:
+        self.backend = backend
+        self.sessions_root = sessions_root
+        self.saver = saver  # sessions save on its thread (the window); None: at once
+        self.session: Session | None = None
+        self.threads = 1
+        self.activity = Activity()  # progress of the current session's candidates
+        self.baseline_running = False
+        self._tracks: dict[int, Track] = {}
+        self._labels: dict[int, str] = {}
+        self._next_waiting = -1  # placeholder ids of jobs waiting for a baseline
+        for name in HOOKS:
+            setattr(self, name, Hook(name))
+
+    # -- sessions -------------------------------------------------------------------
+
+    def open_model(
+        self,
+        model: str | os.PathLike,
+        data: str | None = None,
+        trust: bool = False,
+        *,
+        keep_running: bool = False,
+    ) -> Handle:
+        """Start a session on `model` (keeping the current data unless given); returns
+        the float baseline's handle.
+
+        Running jobs are cancelled, unless `keep_running`: then they finish and their
+        results are saved in the session they belong to (reopen it to see them)."""
+        data = data or (self.session.data if self.session else "demo")
+        session = Session.create(str(model), str(data), root=self.sessions_root, trust=trust)
+        return self.start(session, keep_running=keep_running)
+
+    def set_data(self, data: str | os.PathLike, *, keep_running: bool = False) -> Handle:
+        model = self.session.model if self.session else "demo"
+        trust = self.session.trust if self.session else False
+        session = Session.create(model, str(data), root=self.sessions_root, trust=trust)
+        return self.start(session, keep_running=keep_running)
+
+    def open_session(self, folder: str | os.PathLike, *, keep_running: bool = False) -> Handle:
+        """Reopen a saved session (raises SessionError for a folder that is not one);
+        its `notes` say what was repaired or recovered on the way."""
+        if self.saver is not None:
+            self.saver.flush()  # it may be a session this window is still writing
+        session = Session.open(folder)
+        for note in session.notes:
+            self.log.emit(note)
+        return self.start(session, measure=session.baseline is None, keep_running=keep_running)
+
+    def start(
+        self, session: Session, *, measure: bool = True, keep_running: bool = False
+    ) -> Handle:
+        """Make `session` the current one; measure its float baseline unless told not
+        to (a reopened session that has one).  Returns the baseline's handle."""
+        if not keep_running:
+            self.cancel_all()
+        session.saver = self.saver
+        self.session = session
+        self.activity.clear()
+        self.session_changed.emit()
+        self.baseline_changed.emit()
+        self.log.emit(f"session {session.folder}: model {session.model}, data {session.data}")
+        handle = Handle("the float baseline", cancel=self._cancel_handle)
+        if measure:
+            job = kinds.baseline(
+                session.model, session.data, threads=self.threads, trust=session.trust
+            )
+            self._submit(job, BaselineTrack(session, handle, kinds.BASELINE, session.baseline_dir))
+            self.baseline_running = True
+        else:
+            handle.settle(kinds.Baseline(session.summary, session.baseline))
+            if session.baseline is not None:
+                self.layers_wanted.emit()  # not kept on disk: measured again, seconds
+        self.activity_changed.emit()
+        return handle
+
+    # -- candidates -----------------------------------------------------------------
+
+    def run(self, recipe: Recipe) -> Handle:
+        """Queue one candidate (a group of one); the handle's `candidate_ids` has its id."""
+        session = self._require_session()
+        candidate = session.add(recipe)
+        handle = self._run_groups(session, [Group(((candidate.name, candidate.recipe),))])
+        self.log.emit(f"{candidate.name} queued: {candidate.label}")
+        return handle
+
+    def run_sweep(self, grid: Grid, *, grid_names: bool = False) -> Handle:
+        """Queue a grid's candidates, one job per group sharing its fine-tunes; each
+        named as the session names it (c001, ...), or as the grid does (`grid_names`:
+        "01-prune-50-int8", the CLI's sweep folders)."""
+        session = self._require_session()
+        groups = []
+        for group in plan(grid):
+            names = [name for name, _ in group.entries] if grid_names else None
+            candidates = session.add_all([recipe for _, recipe in group.entries], names)
+            groups.append(Group(tuple((c.name, c.recipe) for c in candidates)))
+        handle = self._run_groups(session, groups)
+        self.log.emit(f"sweep queued: {len(handle.candidate_ids)} candidates")
+        return handle
+
+    def _run_groups(self, session: Session, groups: list[Group]) -> Handle:
+        """Each group's job, now if the float baseline is measured, else once it is."""
+        sweep = SweepRun(
+            groups,
+            model=session.model,
+            data=session.data,
+            baseline_tflite=session.baseline_dir / "baseline.tflite",
+            threads=self.threads,
+            trust=session.trust,
+        )
+        by_name = {c.name: c.id for c in session.candidates.values()}
+        ids = tuple(by_name[name] for group in groups for name, _ in group.entries)
+        handle = Handle("candidates", ids, cancel=self._cancel_handle)
+        waiting = session.baseline is None
+        for group in groups:
+            cids = tuple(by_name[name] for name, _ in group.entries)
+            track = GroupTrack(
+                session,
+                handle,
+                dest=session.folder,
+                candidate_ids=cids,
+                sweep=sweep,
+                group=group,
+                waiting=waiting,
+            )
+            if waiting:
+                job_id = self._next_waiting
+                self._next_waiting -= 1
+                self._labels[job_id] = ", ".join(name for name, _ in group.entries)
+            else:
+                job_id = sweep.submit(group, self.backend.submit, session.baseline)
+                self._labels[job_id] = sweep.label(job_id)
+            self._register(job_id, track)
+        self.activity_changed.emit()
+        return handle
+
+    def release_waiting(
+        self, session: Session, *, failure: str | None = None, status: str = "failed"
+    ) -> None:
+        """The session's baseline ended: submit the groups that waited for it, or (it
+        failed or was cancelled) record their candidates so."""
+        for key, track in list(self._tracks.items()):
+            if not (isinstance(track, GroupTrack) and track.waiting and track.session is session):
+                continue
+            current = session is self.session
+            if failure is not None:
+                del self._tracks[key]
+                self._labels.pop(key, None)
+                if current:
+                    for cid in track.candidate_ids:
+                        self.activity.ended(cid)
+                for cid in track.unfinished():
+                    self.record(track, cid, current, status=status, message=failure)
+                track.handle.ended(key)
+                continue
+            job_id = track.sweep.submit(track.group, self.backend.submit, session.baseline)
+            track.waiting = False
+            self._tracks[job_id] = self._tracks.pop(key)
+            self._labels[job_id] = track.sweep.label(job_id)
+            track.handle.replaced(key, job_id)
+            if current:
+                for cid in track.candidate_ids:
+                    self.activity.queued(cid, job_id)
+        self.activity_changed.emit()
+
+    # -- the session's own jobs -----------------------------------------------------
+
+    def diagnose(self, samples: int = 100) -> Handle:
+        """Measure the int8 error each layer adds (see studio.engine.diagnosis)."""
+        session = self._require_session()
+        job = kinds.diagnose(session.model, session.data, samples=samples, trust=session.trust)
+        handle = Handle("the int8 diagnosis", cancel=self._cancel_handle)
+        self._submit(job, DiagnosisTrack(session, handle, kinds.DIAGNOSE))
+        self.log.emit("diagnosing int8 error per layer")
+        self.activity_changed.emit()
+        return handle
+
+    def sensitivity(self, sparsity: float = 0.5, clusters: int = 16) -> Handle:
+        """Prune / cluster each layer alone (see studio.engine.sensitivity)."""
+        session = self._require_session()
+        job = kinds.sensitivity(
+            session.model, session.data, sparsity=sparsity, clusters=clusters, trust=session.trust
+        )
+        handle = Handle("the layer sensitivity pass", cancel=self._cancel_handle)
+        self._submit(job, SensitivityTrack(session, handle, kinds.SENSITIVITY))
+        self.log.emit("measuring each layer's sensitivity to pruning and clustering")
+        self.activity_changed.emit()
+        return handle
+
+    def check_layers(self) -> None:
+        """The sensitivity pass, once per measured baseline, when there are layers to
+        prune or cluster and labels to measure them with."""
+        session = self.session
+        summary = session.summary if session is not None else None
+        if summary is None or summary.limitation or session.baseline is None:
+            return
+        if session.baseline.accuracy is None:  # no labels to measure with
+            return
+        if summary.names("prunable") or summary.names("clusterable"):
+            self.sensitivity()
+
+    def script(self, candidate_id: int) -> Handle:
+        """Generate the standalone script that reproduces a candidate (in a worker)."""
+        session = self._require_session()
+        recipe = session.candidates[candidate_id].recipe
+        job = kinds.script(session.model, session.data, recipe, trust=session.trust)
+        handle = Handle("the reproduction script", cancel=self._cancel_handle)
+        self._submit(job, ScriptTrack(session, handle, kinds.SCRIPT, subject=candidate_id))
+        self.activity_changed.emit()
+        return handle
+
+    # -- what the views ask ---------------------------------------------------------
+
+    @property
+    def workers(self) -> int:
+        """How many jobs run at once."""
+        return self.backend.size
+
+    def busy(self) -> int:
+        """How many jobs of the current session are queued or running."""
+        return sum(1 for t in self._tracks.values() if t.session is self.session)
+
+    def running_tasks(self) -> dict[int, str]:
+        """The current session's jobs that are not candidates: job id -> title."""
+        return {
+            job_id: t.title
+            for job_id, t in self._tracks.items()
+            if t.session is self.session and t.title
+        }
+
+    def check_files(self) -> list[str]:
+        """Notice finished candidates whose files were deleted or changed (marked
+        "missing", never recommended or exported); one line per change."""
+        if self.session is None:
+            return []
+        changed = self.session.check_files(recover=False)
+        if changed:
+            self.session.save()
+        for cid, note in changed.items():
+            self.log.emit(note)
+            self.candidate_changed.emit(cid)
+        return list(changed.values())
+
+    def hide(self, candidate_id: int, hidden: bool = True) -> None:
+        """Off the plots and the recommendation (or back on them); kept in the table."""
+        candidate = self._require_session().set_hidden(candidate_id, hidden)
+        self.log.emit(f"{candidate.name} {'hidden' if hidden else 'shown again'}")
+        self.candidate_changed.emit(candidate_id)
+
+    def delete(self, candidate_id: int) -> None:
+        """Forget a finished candidate and delete its files (raises SessionError if it is
+        still queued or running)."""
+        session = self._require_session()
+        name = session.candidates[candidate_id].name
+        session.delete(candidate_id)
+        self.log.emit(f"{name} deleted with its files")
+        self.candidate_removed.emit(candidate_id)
+
+    def cancel(self, candidate_id: int) -> None:
+        job_id = self.activity.job_of.get(candidate_id)
+        if job_id is not None:
+            self._cancel_job(job_id)
+
+    def cancel_all(self) -> None:
+        """Every job of the current session: candidates, the baseline, a diagnosis."""
+        for job_id, track in list(self._tracks.items()):
+            if track.session is self.session:
+                self._cancel_job(job_id)
+
+    def set_budget(self, budget: float) -> None:
+        if self.session is not None and budget != self.session.budget:
+            self.session.set_budget(budget)
+            self.budget_changed.emit()
+
+    def set_output(self, name: str) -> None:
+        """Judge candidates by another output of a multi-output model (see Session)."""
+        if self.session is not None and name and name != self.session.output:
+            self.session.set_output(name)
+            self.baseline_changed.emit()  # every view reloads the figures
+
+    def recommendation(self) -> Recommendation:
+        """The smallest and the fastest candidate within the budget, by candidate name;
+        candidates whose files went away are marked missing first, never recommended."""
+        session = self.session
+        if session is None or session.baseline is None:
+            return Recommendation()
+        self.check_files()
+        return recommend(from_session(session), session.baseline, session.budget)
+
+    def export(self, candidate_id: int, target: Path) -> Path:
+        """`Session.export`, noticing a candidate whose file went away."""
+        try:
+            target = self._require_session().export(candidate_id, target)
+        except StudioError:
+            self.check_files()
+            raise
+        self.log.emit(f"exported c{candidate_id:03d} to {target}")
+        return target
+
+    def selective_note(self, candidate_id: int) -> str:
+        """What keeping layers in float bought this candidate ('' if it keeps none)."""
+        session = self._require_session()
+        candidate = session.candidates[candidate_id]
+        if not candidate.recipe.quantization.float_layers:
+            return ""
+        return selective.comparison(candidate, session.finished())
+
+    def candidate(self, candidate_id: int) -> Candidate:
+        return self._require_session().candidates[candidate_id]
+
+    def shutdown(self) -> None:
+        self.backend.shutdown()
+        if self.saver is not None:
+            self.saver.flush()
+
+    # -- driving it without an event loop of one's own (the CLI) --------------------
+
+    def wait(self, *handles: Handle, poll_s: float = 0.5) -> None:
+        """Handle the backend's events until every handle is done."""
+        while not all(h.done() for h in handles):
+            event = self.backend.next_event(timeout=poll_s)
+            if event is not None:
+                self.handle(event)
+
+    # -- events ---------------------------------------------------------------------
+
+    def handle(self, event: JobEvent) -> None:
+        """One event from the backend, on the caller's thread."""
+        track = self._tracks.get(event.job_id)
+        if track is None:
+            return
+        current = track.session is self.session
+        if isinstance(event, Started):
+            track.started(self, current)
+        elif isinstance(event, Progress):
+            if current:
+                track.progress(self, event)
+            self.job_progress.emit(self._labels.get(event.job_id, track.title), event)
+        elif isinstance(event, Artifacts):
+            if self._store(track, event.files):
+                track.stored(self, current)
+        elif isinstance(event, Finished):
+            self._end(event.job_id)
+            try:
+                result = kinds.decode(track.target, event.result)
+            except StudioError as err:  # a worker wrote figures this studio cannot read
+                track.failed(self, event.job_id, str(err), type(err).__name__, current)
+                return
+            if self._store(track, event.artifacts):
+                track.stored(self, current)
+            track.finished(self, event.job_id, result, current)
+        elif isinstance(event, Failed):
+            self._end(event.job_id)
+            track.failed(self, event.job_id, event.message, event.kind, current)
+        elif isinstance(event, Cancelled):
+            self._end(event.job_id)
+            track.cancelled(self, event.job_id, current)
+
+    def show_progress(self, cid: int, event: Progress) -> None:
+        recipe = self.session.candidates[cid].recipe
+        self.activity.progressed(
+            cid, recipe, event.stage, event.fraction, event.message, event.metrics
+        )
+        if event.metrics:
+            self.log.emit(f"c{cid:03d} {event.stage}: {event.message}")
+        self.candidate_progress.emit(cid, event)
+        self.activity_changed.emit()
+
+    def record(self, track: Track, cid: int, current: bool, **changes: Any) -> None:
+        """Write a candidate's outcome into its session (current or not), then tell views."""
+        candidate = track.session.update(cid, **changes)
+        if not current:
+            return
+        detail = f": {candidate.message}" if candidate.message else f": {candidate.label}"
+        self.log.emit(f"{candidate.name} {candidate.status}{detail}")
+        self.candidate_changed.emit(candidate.id)
+        self.activity_changed.emit()
+
+    # -- internals ------------------------------------------------------------------
+
+    def _require_session(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("no session is open")
+        return self.session
+
+    def _submit(self, job: Job, track: Track) -> int:
+        job_id = self.backend.submit(job)
+        self._labels[job_id] = job.label
+        self._register(job_id, track)
+        return job_id
+
+    def _register(self, job_id: int, track: Track) -> None:
+        self._tracks[job_id] = track
+        track.handle.opened(job_id)
+        if track.session is not self.session:
+            return
+        for cid in track.candidate_ids:
+            self.activity.queued(cid, job_id)
+            self.candidate_added.emit(cid)
+
+    def _store(self, track: Track, files: dict[str, bytes]) -> bool:
+        """A job's artifacts written under its track's folder, all or none; False (and
+        a line in the log) if they cannot be."""
+        if not files:
+            return False
+        if track.dest is None:
+            self.log.emit(f"{track.handle.title} sent files nobody asked for; ignored")
+            return False
+        dest = track.dest.resolve()
+        writes = {}
+        for rel, data in files.items():
+            path = PurePosixPath(rel)
+            if path.is_absolute() or ".." in path.parts or not path.parts:
+                self.log.emit(f"a job sent a file outside its folder ({rel!r}); ignored")
+                return False
+            writes[dest.joinpath(*path.parts)] = data
+        try:
+            atomic.write_all(writes)
+        except OSError as err:
+            self.log.emit(f"cannot save a job's files in {dest}: {err.strerror or err}")
+            return False
+        return True
+
+    def _end(self, job_id: int) -> None:
+        track = self._tracks.pop(job_id, None)
+        self._labels.pop(job_id, None)
+        if track is None or track.session is not self.session:
+            return
+        if isinstance(track, BaselineTrack):
+            self.baseline_running = False
+        if track.title:
+            self.activity_changed.emit()
+        else:
+            for cid in track.candidate_ids:
+                self.activity.ended(cid)
+
+    def _cancel_job(self, job_id: int) -> None:
+        if job_id >= 0:
+            self.backend.cancel(job_id)
+            return
+        track = self._tracks.get(job_id)  # waiting for its baseline: never submitted
+        if track is None:
+            return
+        self._end(job_id)
+        track.cancelled(self, job_id, track.session is self.session)
+
+    def _cancel_handle(self, handle: Handle) -> None:
+        for job_id in handle.jobs:
+            self._cancel_job(job_id)
+
