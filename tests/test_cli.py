@@ -43,9 +43,10 @@ def test_optimize_demo_prune_cluster_int8_meets_the_targets(tmp_path):
     assert baseline["accuracy"] - metrics["accuracy"] <= 0.015
     assert metrics["latency_ms"]["threads"] == 1 and metrics["latency_ms"]["median"] > 0
     assert metrics["peak_memory_bytes"] > 0 and metrics["agreement"] > 0.95
-    assert {"load", "baseline", "prune", "cluster", "convert", "evaluate"} <= set(
-        metrics["seconds"]
-    )
+    # the candidate's own stages: the float baseline is measured once, by its own job
+    assert {"load", "prune", "cluster", "convert", "evaluate"} <= set(metrics["seconds"])
+    assert "baseline" not in metrics["seconds"]
+    assert (out / "baseline.tflite").is_file() and not list(tmp_path.glob(".run.*"))
     for layer in metrics["layers"]:
         assert layer["sparsity"] >= 0.79, layer
         assert layer["unique_values"] <= 17, layer  # 16 clusters (+ the preserved zero)

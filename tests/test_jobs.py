@@ -9,8 +9,9 @@ import psutil
 import pytest
 
 from studio.jobs import kinds as job_kinds
-from studio.jobs.messages import Cancelled, Failed, Finished, Job, Progress, Started
+from studio.jobs.messages import Artifacts, Cancelled, Failed, Finished, Job, Progress, Started
 from studio.jobs.pool import ProcessPool
+from studio.values.metrics import Metrics
 from studio.values.recipe import Recipe
 from studio.values.resources import RECIPES
 
@@ -36,24 +37,52 @@ def wait_for(pool, job_id, kinds, timeout=300.0):
     raise AssertionError(f"job {job_id} did not end; saw {seen}")
 
 
-def test_result_and_events_in_order(pool, tmp_path):
+@pytest.fixture(scope="module")
+def float_baseline(pool, tmp_path_factory):
+    """The demo's float baseline, as a baseline job returns it: files come back as
+    artifacts, the worker writes nothing outside its private folder."""
+    job_id = pool.submit(job_kinds.baseline("demo", "demo", threads=1, trust=False))
+    done = wait_for(pool, job_id, (Finished, Failed))[-1]
+    assert isinstance(done, Finished), done
+    assert set(done.artifacts) == {"baseline.tflite", "baseline.json"}
+    folder = tmp_path_factory.mktemp("baseline")
+    for name, data in done.artifacts.items():
+        (folder / name).write_bytes(data)
+    return folder / "baseline.tflite", Metrics.from_dict(done.result["metrics"])
+
+
+def _one(recipe: Recipe, float_baseline, name: str = "c1"):
+    tflite, metrics = float_baseline
+    return job_kinds.sweep_group(
+        "demo",
+        "demo",
+        [(name, recipe)],
+        baseline_tflite=tflite,
+        baseline=metrics,
+        threads=1,
+        trust=False,
+    )
+
+
+def test_result_and_events_in_order(pool, float_baseline, tmp_path):
     recipe = json.loads((RECIPES / "demo_prune_cluster_int8.json").read_text())
     recipe["pruning"]["epochs"] = 2
-    job = job_kinds.optimize(
-        "demo", "demo", Recipe.from_dict(recipe), tmp_path / "c1", threads=1, trust=False
-    )
-    job_id = pool.submit(job)
+    job_id = pool.submit(_one(Recipe.from_dict(recipe), float_baseline))
     events = wait_for(pool, job_id, (Finished, Failed))
     assert isinstance(events[0], Started) and isinstance(events[-1], Finished), events[-1]
     stages = [e.stage for e in events if isinstance(e, Progress)]
-    order = ["load", "baseline", "prune", "cluster", "convert", "evaluate", "done"]
+    order = ["load", "prune", "cluster", "convert", "evaluate", "done"]  # no second baseline
     assert [s for s in dict.fromkeys(stages)] == order
     epochs = [e for e in events if isinstance(e, Progress) and e.metrics]
     assert [e.stage for e in epochs] == ["prune", "prune", "cluster", "cluster"]
     assert "accuracy" in epochs[0].metrics and "loss" in epochs[0].metrics
-    result = events[-1].result
-    assert result["metrics"]["gzip_bytes"] < result["baseline"]["gzip_bytes"]
-    assert (tmp_path / "c1" / "model.tflite").exists()
+    [result] = events[-1].result
+    assert result["metrics"]["gzip_bytes"] < float_baseline[1].gzip_bytes
+    # The candidate's files came back early, as artifacts, before the job finished.
+    [early] = [e for e in events if isinstance(e, Artifacts)]
+    assert set(early.files) == {"c1/model.tflite", "c1/recipe.json", "c1/metrics.json"}
+    assert len(early.files["c1/model.tflite"]) == result["metrics"]["size_bytes"]
+    assert events.index(early) < len(events) - 1 and not events[-1].artifacts
 
 
 def test_job_error_is_a_failed_event_with_the_message(pool):
@@ -63,13 +92,9 @@ def test_job_error_is_a_failed_event_with_the_message(pool):
     assert "/no/such.keras does not exist" in event.message
 
 
-def test_cancel_a_running_fine_tune_within_2_seconds(pool, tmp_path):
+def test_cancel_a_running_fine_tune_within_2_seconds(pool, float_baseline):
     recipe = {"pruning": {"target_sparsity": 0.5, "epochs": 500}}
-    job_id = pool.submit(
-        job_kinds.optimize(
-            "demo", "demo", Recipe.from_dict(recipe), tmp_path / "long", threads=1, trust=False
-        )
-    )
+    job_id = pool.submit(_one(Recipe.from_dict(recipe), float_baseline, "long"))
     for event in iter(lambda: pool.next_event(timeout=60), None):
         if isinstance(event, Progress) and event.job_id == job_id and event.stage == "prune":
             break
@@ -78,7 +103,7 @@ def test_cancel_a_running_fine_tune_within_2_seconds(pool, tmp_path):
     events = wait_for(pool, job_id, (Cancelled, Finished, Failed), timeout=10)
     assert isinstance(events[-1], Cancelled)
     assert time.monotonic() - started < 2.0
-    assert not (tmp_path / "long" / "model.tflite").exists()
+    assert not any(isinstance(e, Artifacts) for e in events)
 
 
 def test_cancel_a_queued_job(pool):

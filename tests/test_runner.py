@@ -1,56 +1,66 @@
-"""The Qt runner: job events arrive as signals on the GUI thread, and the GUI process
+"""The Qt pump: job events reach the orchestrator on the GUI thread, and the GUI process
 never imports TensorFlow to run jobs."""
 
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
 from studio.jobs import kinds
-from studio.jobs.messages import Job
+from studio.jobs.messages import Cancelled, Failed, Finished, Job, Started
 
 pytestmark = pytest.mark.slow  # real worker processes, each importing TensorFlow
 
 
-def test_signals_arrive_for_a_job(qtbot):
-    from studio.ui.runner import JobRunner
+def test_events_arrive_on_the_gui_thread_in_order(qtbot):
+    from studio.jobs.pool import ProcessPool
+    from studio.ui.runner import JobPump
 
-    runner = JobRunner()
+    pool = ProcessPool(size=1)
+    got, threads = [], set()
+
+    def deliver(event):
+        got.append(event)
+        threads.add(threading.get_ident())
+
+    pump = JobPump(pool, deliver)
     try:
-        with qtbot.waitSignal(runner.finished, timeout=120_000) as done:
-            job_id = runner.submit(Job("math:hypot", args=(3.0, 4.0)))
-        assert done.args == [job_id, 5.0]
-        with qtbot.waitSignal(runner.failed, timeout=120_000) as failed:
-            runner.submit(kinds.summarize("/nope.h5", trust=False))
-        assert "/nope.h5 does not exist" in failed.args[1]
-        with qtbot.waitSignal(runner.cancelled, timeout=10_000):
-            long = runner.submit(Job("time:sleep", args=(60,)))
-            qtbot.waitUntil(lambda: long in _running(runner), timeout=60_000)
-            runner.cancel(long)
+        job_id = pool.submit(Job("math:hypot", args=(3.0, 4.0)))
+        qtbot.waitUntil(lambda: Finished(job_id, 5.0) in got, timeout=120_000)
+        failing = pool.submit(kinds.summarize("/nope.h5", trust=False))
+        qtbot.waitUntil(lambda: any(isinstance(e, Failed) for e in got), timeout=120_000)
+        failed = next(e for e in got if isinstance(e, Failed))
+        assert failed.job_id == failing and "/nope.h5 does not exist" in failed.message
+        long = pool.submit(Job("time:sleep", args=(60,)))
+        qtbot.waitUntil(lambda: Started(long, pool.worker_pids[0]) in got, timeout=60_000)
+        pool.cancel(long)
+        qtbot.waitUntil(lambda: Cancelled(long) in got, timeout=10_000)
     finally:
-        runner.shutdown()
+        pool.shutdown()
+        pump.stop()
+    assert threads == {threading.get_ident()}  # all on this (the GUI) thread
 
 
-def _running(runner):
-    return {w.job_id for w in runner.backend._workers}
-
-
-def test_gui_process_does_not_import_tensorflow_to_run_jobs():
-    script = textwrap.dedent("""
+def test_gui_process_does_not_import_tensorflow_to_run_jobs(tmp_path):
+    script = textwrap.dedent(f"""
         import sys
         from PySide6.QtCore import QCoreApplication, QTimer
-        from studio.jobs import kinds
-        from studio.ui.runner import JobRunner
+        from studio.orchestrator.backends import make_backend
+        from studio.ui.workbench import Workbench
         app = QCoreApplication([])
-        runner = JobRunner()
-        got = []
-        runner.finished.connect(lambda i, r: (got.append(r), app.quit()))
-        runner.submit(kinds.summarize("demo", trust=False))
+        workbench = Workbench(make_backend(1), sessions_root={str(tmp_path)!r})
+        workbench.baseline_changed.connect(
+            lambda: workbench.session.baseline is not None and app.quit()
+        )
+        workbench.open_model("demo", "demo")
         QTimer.singleShot(120_000, app.quit)
         app.exec()
-        runner.shutdown()
-        assert got and got[0].layers[0].name == "conv1", got  # typed on arrival
+        workbench.shutdown()
+        session = workbench.session
+        assert session.summary.layers[0].name == "conv1", session.summary  # typed on arrival
+        assert (session.baseline_dir / "baseline.tflite").is_file()
         assert "tensorflow" not in sys.modules and "tf_keras" not in sys.modules
         print("ok")
     """)

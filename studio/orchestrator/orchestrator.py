@@ -76,12 +76,12 @@ class Orchestrator:
     def __init__(
         self,
         backend: Backend,
-        sessions_root: Path | None = None,
+        sessions_root: str | os.PathLike | None = None,
         *,
         saver: atomic.Saver | None = None,
     ) -> None:
         self.backend = backend
-        self.sessions_root = sessions_root
+        self.sessions_root = Path(sessions_root) if sessions_root else None
         self.saver = saver  # sessions save on its thread (the window); None: at once
         self.session: Session | None = None
         self.threads = 1
@@ -528,4 +528,3 @@ class Orchestrator:
     def _cancel_handle(self, handle: Handle) -> None:
         for job_id in handle.jobs:
             self._cancel_job(job_id)
-

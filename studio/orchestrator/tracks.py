@@ -54,7 +54,9 @@ class Track:
         self.handle.ended(job_id, error=JobFailed(message, kind))
 
     def cancelled(self, orch: Orchestrator, job_id: int, current: bool) -> None:
-        self.handle.ended(job_id, error=JobFailed(f"{self.handle.title} was cancelled", "Cancelled"))
+        self.handle.ended(
+            job_id, error=JobFailed(f"{self.handle.title} was cancelled", "Cancelled")
+        )
 
 
 @dataclass
@@ -182,7 +184,9 @@ class GroupTrack(Track):
         outcomes = dict(zip(self.candidate_ids, self.sweep.finished(job_id, result), strict=True))
         for cid in self.unfinished():
             r = outcomes[cid]
-            orch.record(self, cid, current, status=r.status, metrics=r.metrics, message=r.error or "")
+            orch.record(
+                self, cid, current, status=r.status, metrics=r.metrics, message=r.error or ""
+            )
         self.handle.ended(job_id)
 
     def failed(self, orch, job_id, message, kind, current):
