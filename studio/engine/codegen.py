@@ -19,6 +19,7 @@ from pathlib import Path
 from studio.engine import arrays
 from studio.engine.data import EVAL_FRACTION, array_keys
 from studio.engine.pruning import MASK_UPDATES, RECOVERY
+from studio.values import modes
 from studio.values.errors import DataError, ModelError
 from studio.values.recipe import AUTO_MAX_EPOCHS, AUTO_STEPS, Recipe
 from studio.values.resources import DEMO, DEMO_DATA, DEMO_MODEL
@@ -542,7 +543,7 @@ def _convert(recipe: Recipe, several: bool) -> str:
             *calibrate,
             "converter.representative_dataset = representative",
         ]
-    elif q.mode in ("int8", "int16x8"):
+    elif modes.calibrated(q.mode):
         lines += [
             f"# Calibration: {q.calibration_samples} samples show the converter each "
             f"activation's range.",
@@ -563,7 +564,7 @@ def _convert(recipe: Recipe, several: bool) -> str:
             lines.append(
                 "converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]"
             )
-    if q.mode in ("int8", "int16x8") and q.io_type != "float32":
+    if modes.calibrated(q.mode) and q.io_type != "float32":
         lines += [
             f"# The app passes {q.io_type} in and gets {q.io_type} out.",
             f"converter.inference_input_type = tf.{q.io_type}",

@@ -22,6 +22,7 @@ from studio.engine.arrays import Arrays, count, parts, take
 from studio.engine.layer_tree import all_layers
 from studio.engine.recurrent import for_conversion
 from studio.engine.tflite_file import tensor_names
+from studio.values import modes
 from studio.values.errors import ConversionError, RecipeError
 from studio.values.recipe import Quantization
 
@@ -108,7 +109,7 @@ def _configure(
         # ranges; no int8-only restriction (layers kept in float need float kernels).
         if calibration is not None and count(calibration):
             converter.representative_dataset = representative(model, calibration, recipe)
-    elif mode in ("int8", "int16x8"):
+    elif modes.calibrated(mode):
         if calibration is None or not count(calibration):
             raise ConversionError(f"mode {mode!r} needs calibration samples; none were given")
         converter.representative_dataset = representative(model, calibration, recipe)
@@ -124,7 +125,7 @@ def _configure(
             ]
         else:
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    if mode in ("int8", "int16x8") and recipe.io_type != "float32":
+    if modes.calibrated(mode) and recipe.io_type != "float32":
         converter.inference_input_type = IO_DTYPES[recipe.io_type]
         converter.inference_output_type = IO_DTYPES[recipe.io_type]
 

@@ -23,9 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from studio.engine.layer_tree import all_layers
+from studio.values import modes
 from studio.values.errors import ConversionError
-
-FULL_INTEGER = ("int8", "int16x8")
 
 
 def _keras_of(model: Any) -> Any:
@@ -79,7 +78,7 @@ def unrolls(model: Any, mode: str) -> bool:
     """Whether `for_conversion` unrolls the model's recurrent layers for this mode."""
     if not recurrent_layers(model):
         return False
-    if mode in FULL_INTEGER:
+    if modes.full_integer(mode):
         return True
     keras = _keras_of(model)
     unfused = [la for la in all_layers(model) if isinstance(la, keras.layers.GRU)]

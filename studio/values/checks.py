@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from studio.values import modes
 from studio.values.metrics import TOP1, Flag, LayerFigures, Metrics, within_budget
 from studio.values.recipe import Recipe
 
@@ -27,7 +28,6 @@ DYNAMIC_MIN = 1024  # dynamic range leaves tensors with fewer values in float, b
 AGREEMENT = 0.9  # a classifier agreeing less often with its float model is flagged
 CHANCE = 1.5  # top-1 at or below CHANCE / classes is "at chance"
 LOSS_ROSE = 1.05  # last epoch's loss above first epoch's by this factor
-WEIGHT_TYPES = {"int8": "int8", "int16x8": "int8", "dynamic": "int8", "float16": "float16"}
 
 
 def _names(figures: Sequence[LayerFigures], most: int = 4) -> str:
@@ -47,8 +47,8 @@ def effect_flags(
     the technique was applied to (tensors are matched to layers by name)."""
     flags = []
     q = recipe.quantization
-    want = WEIGHT_TYPES.get(q.mode)
-    if want:
+    want = modes.mode(q.mode).weights
+    if want != "float32":
         kept = set(q.float_layers)
         tensors = [
             f

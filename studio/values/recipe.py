@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from studio.values import modes
 from studio.values.errors import RecipeError
 
-QUANT_MODES = ("none", "dynamic", "float16", "int8", "int16x8")
-IO_TYPES = ("float32", "int8", "uint8", "int16")
+QUANT_MODES = modes.NAMES
+IO_TYPES = modes.IO_TYPES
 SCHEDULES = ("constant", "polynomial")
 STRUCTURES = (None, "2:4")
 CENTROID_INITS = ("kmeans++", "linear", "density", "random")
@@ -188,9 +189,8 @@ class Quantization:
             "quantization.calibration_samples", self.calibration_samples, 1, 100000, integer=True
         )
         _check_choice("quantization.io_type", self.io_type, IO_TYPES)
-        allowed_io = {"int8": ("float32", "int8", "uint8"), "int16x8": ("float32", "int16")}
-        if self.io_type not in allowed_io.get(self.mode, ("float32",)):
-            needed = "int16x8" if self.io_type == "int16" else "int8"
+        if self.io_type not in modes.mode(self.mode).io_types:
+            needed = next(m.name for m in modes.MODES.values() if self.io_type in m.io_types)
             _fail(
                 "quantization.io_type",
                 f"{self.io_type!r} inputs and outputs need mode "
@@ -350,7 +350,7 @@ class Recipe:
                 learning_rate=default.learning_rate,
                 batch_size=default.batch_size,
             )
-        if q.mode not in ("int8", "int16x8"):
+        if not modes.calibrated(q.mode):
             q = dataclasses.replace(q, calibration_samples=default.calibration_samples)
         q = dataclasses.replace(q, float_layers=tuple(sorted(q.float_layers)))
         pruning, clustering = self.pruning, self.clustering

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.values import modes
 from studio.values.errors import StudioError
 from studio.values.metrics import Metrics, within_budget
 from studio.values.pareto import front
@@ -96,7 +97,6 @@ class Recommendation:
         return tuple(what for what, chosen in self.to_dict().items() if chosen == name)
 
 
-FULL_INTEGER = ("int8", "int16x8")  # what a phone's NPU/DSP and XNNPACK int8 paths run
 
 
 def measured(results: Iterable[Result]) -> list[Result]:
@@ -120,7 +120,7 @@ def _phone_order(r: Result) -> tuple:
     accuracy = m.accuracy if m.accuracy is not None else 0.0
     return (
         m.gzip_bytes,
-        r.recipe.quantization.mode not in FULL_INTEGER,
+        not modes.full_integer(r.recipe.quantization.mode),
         -accuracy if m.higher_better else accuracy,
     )
 

@@ -21,17 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.values import modes
 from studio.values.grid import Grid, GridError
 from studio.values.recipe import Recipe
 from studio.values.session import Candidate
 from studio.values.sweep import plan, sharing
 
-MODES = [
-    ("dynamic", "dynamic range"),
-    ("int8", "full int8"),
-    ("float16", "float16"),
-    ("int16x8", "16x8"),
-]
 # Rough seconds when the session has nothing measured yet (the demo on 2 cores).
 # Before anything was measured.  "auto_prune": a pruning fine-tune with "auto" epochs
 # (about 300 steps).
@@ -119,11 +114,12 @@ class SweepDialog(QDialog):
         self.clusters.setToolTip("Numbers of clusters, separated by commas; 'off' for none.")
         self.modes = {}
         mode_row = QHBoxLayout()
-        for value, text in MODES:
-            box = QCheckBox(text)
-            box.setChecked(value in ("dynamic", "int8", "float16"))
+        for mode in modes.offered():
+            box = QCheckBox(mode.short)
+            box.setToolTip(mode.tooltip)
+            box.setChecked(mode.swept)
             box.toggled.connect(self._update)
-            self.modes[value] = box
+            self.modes[mode.name] = box
             mode_row.addWidget(box)
         self.preview = QLabel()
         self.preview.setWordWrap(True)

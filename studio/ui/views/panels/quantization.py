@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
 )
 
 from studio.ui.views.panels.widgets import (
-    QUANT_MODES,
     LayerPicker,
     TechniquePanel,
     combo,
@@ -17,6 +16,7 @@ from studio.ui.views.panels.widgets import (
     select_value,
     spin,
 )
+from studio.values import modes
 from studio.values.recipe import Quantization
 
 
@@ -30,11 +30,8 @@ class QuantizationPanel(TechniquePanel):
         self.mode = self.add_row(
             "Mode",
             combo(
-                QUANT_MODES,
-                "Dynamic range: int8 weights, float maths (no data needed).\n"
-                "Float16: half-size weights, best accuracy.\n"
-                "Full integer int8: everything in int8, fastest on phone CPUs and NPUs.\n"
-                "16x8: int16 activations with int8 weights, for accuracy-sensitive models.",
+                [(m.name, m.label) for m in modes.offered()],
+                "\n".join(m.tooltip for m in modes.offered()),
             ),
         )
         select_value(self.mode, "int8")
@@ -100,7 +97,7 @@ class QuantizationPanel(TechniquePanel):
         self._sync_enabled()
 
     def _sync_enabled(self) -> None:
-        integer = self.mode.currentData() in ("int8", "int16x8")
+        integer = modes.calibrated(self.mode.currentData())
         self.calibration.setEnabled(integer)
         self.epochs.setEnabled(self.qat.isChecked())
         self.learning_rate.setEnabled(self.qat.isChecked())

@@ -21,12 +21,6 @@ from studio.values.sensitivity import LayerSensitivity
 
 NAME = Qt.ItemDataRole.UserRole  # the layer's name; the text may carry its sensitivity
 
-QUANT_MODES = [
-    ("dynamic", "Dynamic range (int8 weights)"),
-    ("float16", "Float16 weights"),
-    ("int8", "Full integer int8"),
-    ("int16x8", "16x8 (int16 activations)"),
-]
 INITS = [
     ("kmeans++", "k-means++"),
     ("linear", "Linear"),
