@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from studio.values import units
+from studio.values import figures, units
 from studio.values.metrics import Metrics
 from studio.values.session import Candidate
 
@@ -61,17 +61,7 @@ def _recipe_rows(a: Candidate, b: Candidate) -> list[Row]:
 def _figures(m: Metrics | None, baseline: Metrics | None) -> dict[str, str]:
     if m is None:
         return {}
-    ratio = units.times_smaller(baseline, m)
-    return {
-        "gzip size": units.size(m.gzip_bytes),
-        "times smaller (gzip)": f"{ratio:.1f}x" if ratio else "",
-        "file size": units.size(m.size_bytes),
-        "accuracy": units.score(m),
-        "change vs float": units.change_text(m, baseline),
-        "agrees with float": units.percent(m.agreement),
-        "latency": units.latency(m),
-        "peak memory": units.size(m.peak_memory_bytes),
-    }
+    return {f.title: f.words(m, baseline) for f in figures.shown_in(figures.COMPARE)}
 
 
 def _layers(m: Metrics | None) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from studio.values import atomic, units
+from studio.values import atomic, figures, units
 from studio.values.recipe import Recipe
 from studio.values.results import Outcomes, Result, measured, read
 
@@ -29,18 +29,7 @@ CSV_FIELDS = [
     "name",
     "recipe",
     "status",
-    "size_bytes",
-    "gzip_bytes",
-    "times_smaller_gzip",
-    "metric",
-    "accuracy",
-    "change_vs_float",
-    "agreement",
-    "output_rmse",
-    "latency_median_ms",
-    "latency_p90_ms",
-    "threads",
-    "peak_memory_bytes",
+    *(f.key for f in figures.shown_in(figures.CSV)),
     "pareto",
     "pareto_latency",
     "recommended",
@@ -53,31 +42,16 @@ def csv_rows(data: Outcomes) -> list[dict[str, Any]]:
     float_row = Result("float baseline", Recipe(), base, None, "done")
     out = []
     for r in (float_row, *data.rows):
-        m = r.metrics
-        delta = units.change(m, base) if m else None
-        out.append(
-            {
-                "name": r.name,
-                "recipe": "float" if r is float_row else r.label,
-                "status": r.status,
-                "size_bytes": m.size_bytes if m else "",
-                "gzip_bytes": m.gzip_bytes if m else "",
-                "times_smaller_gzip": round(units.times_smaller(base, m), 2) if m else "",
-                "metric": m.metric if m else "",
-                "accuracy": "" if m is None or m.accuracy is None else m.accuracy,
-                "change_vs_float": "" if delta is None else round(delta, 6),
-                "agreement": "" if m is None or m.agreement is None else m.agreement,
-                "output_rmse": "" if m is None or m.output_rmse is None else m.output_rmse,
-                "latency_median_ms": m.latency_ms.median if m else "",
-                "latency_p90_ms": m.latency_ms.p90 if m else "",
-                "threads": m.latency_ms.threads if m else "",
-                "peak_memory_bytes": m.peak_memory_bytes if m else "",
-                "pareto": "" if r is float_row else r.pareto,
-                "pareto_latency": "" if r is float_row else r.pareto_latency,
-                "recommended": " ".join(r.recommended),
-                "error": r.error or "",
-            }
-        )
+        row = {"name": r.name, "recipe": "float" if r is float_row else r.label}
+        row["status"] = r.status
+        row |= {f.key: f.csv(r.metrics, base) for f in figures.shown_in(figures.CSV)}
+        row |= {
+            "pareto": "" if r is float_row else r.pareto,
+            "pareto_latency": "" if r is float_row else r.pareto_latency,
+            "recommended": " ".join(r.recommended),
+            "error": r.error or "",
+        }
+        out.append(row)
     return out
 
 
@@ -205,13 +179,7 @@ def write_html(path: str | Path, data: Outcomes) -> Path:
         "name",
         "recipe",
         "status",
-        "gzip_bytes",
-        "times_smaller_gzip",
-        "accuracy",
-        "change_vs_float",
-        "agreement",
-        "latency_median_ms",
-        "peak_memory_bytes",
+        *(f.key for f in figures.shown_in(figures.HTML)),
         "pareto",
         "recommended",
     ]

@@ -21,7 +21,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-from studio.values import units
+from studio.values import figures
 from studio.values.metrics import Metrics
 from studio.values.session import Candidate
 
@@ -66,54 +66,8 @@ COLUMNS: list[Column] = [
         ),
         str,
     ),
-    (
-        "gzip size",
-        "Size after gzip: what an app download really costs (KB = 1024 bytes)",
-        _fig(lambda m, b: m.gzip_bytes),
-        units.size,
-    ),
-    (
-        "× smaller",
-        "gzip size of the float baseline divided by this candidate's",
-        _fig(lambda m, b: units.times_smaller(b, m)),
-        lambda v: f"{v:.1f}x",
-    ),
-    (
-        "File size",
-        "The .tflite file's size on disk (KB = 1024 bytes)",
-        _fig(lambda m, b: m.size_bytes),
-        units.size,
-    ),
-    (
-        "Accuracy",
-        "top-1 (%) on the evaluation split, or MAE",
-        _fig(lambda m, b: m.score),
-        lambda v: f"{v:.2f}",
-    ),
-    (
-        "Δ vs float",
-        "Accuracy change against the float baseline, in points",
-        _fig(units.change),
-        lambda v: f"{v:+.2f}",
-    ),
-    (
-        "Agree %",
-        "How often the candidate's top class equals the float model's",
-        _fig(lambda m, b: None if m.agreement is None else 100 * m.agreement),
-        lambda v: f"{v:.1f}",
-    ),
-    (
-        "Latency",
-        "Median single-sample latency after warm-up (threads: Preferences)",
-        _fig(lambda m, b: m.latency_ms.median),
-        units.duration,
-    ),
-    (
-        "Memory",
-        "Peak memory of loading and running the model, measured in a separate process",
-        _fig(lambda m, b: m.peak_memory_bytes),
-        units.size,
-    ),
+    # Then every figure the table shows (studio/values/figures.py).
+    *((f.title, f.tooltip, _fig(f.read), f.text) for f in figures.shown_in(figures.TABLE)),
 ]
 
 # The widest text each column shows (units' formats are bounded), so widths are set once
@@ -123,14 +77,7 @@ COLUMNS: list[Column] = [
 WIDEST = {
     "#": "c000",
     "Status": "interrupted",  # " (hidden)" may elide: a hidden row is greyed out anyway
-    "gzip size": "999.9 KB",
-    "× smaller": "99.9x",
-    "File size": "999.9 KB",
-    "Accuracy": "100.00",
-    "Δ vs float": "-100.00",
-    "Agree %": "100.0",
-    "Latency": "999 ms",
-    "Memory": "999.9 MB",
+    **{f.title: f.widest for f in figures.shown_in(figures.TABLE) if f.widest},
 }
 CELL_PADDING = 12  # the style's margins around a cell's text, both sides together
 

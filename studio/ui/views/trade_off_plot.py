@@ -15,7 +15,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 
 from studio.ui.style import light_grid
-from studio.values import units
+from studio.values import figures, units
+from studio.values.figures import Figure
 from studio.values.metrics import MAE, Metrics
 from studio.values.pareto import front
 from studio.values.session import Candidate
@@ -70,10 +71,19 @@ def accuracy_axis(metric: str) -> Axis:
     return Axis(metric, units.score_title(metric), lambda m: m.score, cost=metric == MAE)
 
 
-SIZE = Axis("gzip", "gzip size", lambda m: m.gzip_bytes, cost=True, unit=units.size_unit)
-LATENCY = Axis(
-    "latency", "median latency", lambda m: m.latency_ms.median, cost=True, unit=units.time_unit
-)
+def figure_axis(figure: Figure, title: str = "") -> Axis:
+    """An axis for a figure of the table (studio/values/figures.py)."""
+    return Axis(
+        figure.key,
+        title or figure.title,
+        lambda m: figure.read(m, None),
+        cost=bool(figure.lower_is_better),
+        unit=figure.unit,
+    )
+
+
+SIZE = figure_axis(figures.BY_KEY["gzip_bytes"])
+LATENCY = figure_axis(figures.BY_KEY["latency_median_ms"], "median latency")
 
 
 def describe(candidate: Candidate, baseline: Metrics | None) -> str:
