@@ -76,13 +76,18 @@ def test_float_layers_stay_float(demo):
 
 
 def test_calibration_sample_count_is_used(demo):
-    """int8 ranges come from the calibration samples: one blank sample gives another model."""
-    blank = np.zeros((1, 8, 8, 1), np.float32)
-    a = convert(demo.model, Quantization(mode="int8", calibration_samples=1), blank)
-    b = convert(
-        demo.model, Quantization(mode="int8", calibration_samples=100), demo.data.calibration(100)
-    )
-    assert a != b
+    """The same 200 samples on offer: the recipe's count decides how many calibrate.
+    One sample gives other int8 ranges than 200 (fails if the count were ignored), and
+    a count of 5 gives exactly the file that those first 5 samples alone give."""
+    offered = demo.data.calibration(200)
+    assert len(offered) == 200
+
+    def int8(samples: int, data) -> bytes:
+        return convert(demo.model, Quantization(mode="int8", calibration_samples=samples), data)
+
+    assert int8(1, offered) != int8(200, offered)
+    assert int8(5, offered) == int8(5, offered[:5])
+    assert int8(5, offered) != int8(200, offered)
 
 
 def test_tensorflow_ops_are_an_explained_opt_in(tmp_path):
