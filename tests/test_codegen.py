@@ -18,6 +18,15 @@ RECIPES = {
     "cluster_qat": Recipe(
         clustering=Clustering(clusters=16), quantization=Quantization(mode="int8", qat=True)
     ),
+    # Every other recipe shape the engine handles (issue 31: script and engine must not
+    # drift): the other modes, integer I/O, layers kept in float, 2:4 structure.
+    "dynamic": Recipe(quantization=Quantization(mode="dynamic")),
+    "float16": Recipe(quantization=Quantization(mode="float16")),
+    "int16x8_io": Recipe(quantization=Quantization(mode="int16x8", io_type="int16")),
+    "structured_selective": Recipe(
+        pruning=Pruning(target_sparsity=0.5, structure="2:4", schedule="constant", epochs=1),
+        quantization=Quantization(mode="int8", io_type="int8", float_layers=("dense1",)),
+    ),
 }
 
 

@@ -164,3 +164,16 @@ def test_real_workers_without_the_callers_disk_fill_the_session(tmp_path):
         assert "baseline" not in candidate.metrics.seconds  # not converted again
     int8 = session.candidates[run.candidate_ids[0]].metrics
     assert int8.gzip_bytes < session.baseline.gzip_bytes / 3 and int8.agreement > 0.95
+
+
+def test_the_float_baseline_is_measured_again_only_for_another_thread_count(isolated, tmp_path):
+    baseline = _open(isolated, tmp_path)
+    isolated.wait(baseline, poll_s=0.05)
+    isolated.wait(isolated.run(INT8), isolated.run(INT8), poll_s=0.05)
+    targets = [job.target for _, job in isolated.backend.submitted]
+    assert targets.count(kinds.BASELINE) == 1  # reused by both candidates
+
+    isolated.threads = 2  # Preferences: candidates are now timed on 2 threads
+    isolated.wait(isolated.run(INT8), poll_s=0.05)
+    jobs = [job for _, job in isolated.backend.submitted if job.target == kinds.BASELINE]
+    assert [job.kwargs["threads"] for job in jobs] == [1, 2]

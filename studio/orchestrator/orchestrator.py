@@ -141,18 +141,22 @@ class Orchestrator:
         self.session_changed.emit()
         self.baseline_changed.emit()
         self.log.emit(f"session {session.folder}: model {session.model}, data {session.data}")
-        handle = Handle("the float baseline", cancel=self._cancel_handle)
         if measure:
-            job = kinds.baseline(
-                session.model, session.data, threads=self.threads, trust=session.trust
-            )
-            self._submit(job, BaselineTrack(session, handle, kinds.BASELINE, session.baseline_dir))
-            self.baseline_running = True
+            handle = self._measure_baseline(session)
         else:
+            handle = Handle("the float baseline")
             handle.settle(kinds.Baseline(session.summary, session.baseline))
             if session.baseline is not None:
                 self.layers_wanted.emit()  # not kept on disk: measured again, seconds
         self.activity_changed.emit()
+        return handle
+
+    def _measure_baseline(self, session: Session, *, again: bool = False) -> Handle:
+        handle = Handle("the float baseline", cancel=self._cancel_handle)
+        job = kinds.baseline(session.model, session.data, threads=self.threads, trust=session.trust)
+        track = BaselineTrack(session, handle, kinds.BASELINE, session.baseline_dir, again=again)
+        self._submit(job, track)
+        self.baseline_running = True
         return handle
 
     # -- candidates -----------------------------------------------------------------
@@ -180,7 +184,15 @@ class Orchestrator:
         return handle
 
     def _run_groups(self, session: Session, groups: list[Group]) -> Handle:
-        """Each group's job, now if the float baseline is measured, else once it is."""
+        """Each group's job, now if the float baseline is measured, else once it is.
+
+        The float model is converted and measured once per session (its model and data)
+        and thread count: candidates measured at other threads than its latency get it
+        measured again at theirs, so latencies compare like with like."""
+        baseline = session.baseline
+        if baseline is not None and baseline.latency_ms.threads != self.threads:
+            if not self.baseline_running:
+                self._measure_baseline(session, again=True)
         sweep = SweepRun(
             groups,
             model=session.model,

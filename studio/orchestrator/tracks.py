@@ -64,13 +64,16 @@ class BaselineTrack(Track):
     """The float model converted and measured: the reference of every candidate."""
 
     title: str = "Float baseline: loading the model, converting and measuring it"
+    again: bool = False  # measured again at another thread count (no new layer check)
 
     def finished(self, orch, job_id, result, current):
         self.session.set_baseline(result.summary, result.metrics)
         if current:
-            orch.log.emit("float baseline measured")
+            threads = result.metrics.latency_ms.threads
+            orch.log.emit(f"float baseline measured on {threads} thread(s)")
             orch.baseline_changed.emit()
-            orch.layers_wanted.emit()  # the window runs the sensitivity pass a turn later
+            if not self.again:
+                orch.layers_wanted.emit()  # the window runs the sensitivity pass a turn later
         super().finished(orch, job_id, result, current)
         orch.release_waiting(self.session)
 
