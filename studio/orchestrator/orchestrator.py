@@ -190,9 +190,9 @@ class Orchestrator:
         and thread count: candidates measured at other threads than its latency get it
         measured again at theirs, so latencies compare like with like."""
         baseline = session.baseline
-        if baseline is not None and baseline.latency_ms.threads != self.threads:
-            if not self.baseline_running:
-                self._measure_baseline(session, again=True)
+        other_threads = baseline is not None and baseline.latency_ms.threads != self.threads
+        if other_threads and not self.baseline_running:
+            self._measure_baseline(session, again=True)
         sweep = SweepRun(
             groups,
             model=session.model,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from studio.jobs import kinds
 from studio.jobs.messages import Progress
@@ -93,53 +93,60 @@ class BaselineTrack(Track):
 
 
 @dataclass
-class DiagnosisTrack(Track):
+class ViewTrack(Track):
+    """A job whose value one view shows: `ready` and `failure` name the hooks that
+    carry its value and its failure's message (see `orchestrator.HOOKS`)."""
+
+    ready: ClassVar[str] = ""
+    failure: ClassVar[str] = ""
+    what: ClassVar[str] = ""  # "diagnosis failed: ..." in the log
+    done_line: ClassVar[str] = ""  # in the log when it is ready ("" for none)
+
+    def shown(self, value: Any) -> tuple:
+        """What the hooks carry."""
+        return (value,)
+
+    def finished(self, orch, job_id, result, current):
+        if current:
+            if self.done_line:
+                orch.log.emit(self.done_line)
+            getattr(orch, self.ready).emit(*self.shown(result))
+        super().finished(orch, job_id, result, current)
+
+    def failed(self, orch, job_id, message, kind, current):
+        if current:
+            orch.log.emit(f"{self.what} failed: {message}")
+            getattr(orch, self.failure).emit(*self.shown(message))
+        super().failed(orch, job_id, message, kind, current)
+
+
+@dataclass
+class DiagnosisTrack(ViewTrack):
     title: str = "Int8 diagnosis: the error each layer adds"
-
-    def finished(self, orch, job_id, result, current):
-        if current:
-            orch.log.emit("diagnosis ready")
-            orch.diagnosis_ready.emit(result)
-        super().finished(orch, job_id, result, current)
-
-    def failed(self, orch, job_id, message, kind, current):
-        if current:
-            orch.log.emit(f"diagnosis failed: {message}")
-            orch.diagnosis_failed.emit(message)
-        super().failed(orch, job_id, message, kind, current)
+    ready: ClassVar[str] = "diagnosis_ready"
+    failure: ClassVar[str] = "diagnosis_failed"
+    what: ClassVar[str] = "diagnosis"
+    done_line: ClassVar[str] = "diagnosis ready"
 
 
 @dataclass
-class SensitivityTrack(Track):
+class SensitivityTrack(ViewTrack):
     title: str = "Layer sensitivity: each layer pruned or clustered alone"
-
-    def finished(self, orch, job_id, result, current):
-        if current:
-            orch.sensitivity_ready.emit(result)
-        super().finished(orch, job_id, result, current)
-
-    def failed(self, orch, job_id, message, kind, current):
-        if current:
-            orch.log.emit(f"layer sensitivity failed: {message}")
-            orch.sensitivity_failed.emit(message)
-        super().failed(orch, job_id, message, kind, current)
+    ready: ClassVar[str] = "sensitivity_ready"
+    failure: ClassVar[str] = "sensitivity_failed"
+    what: ClassVar[str] = "layer sensitivity"
 
 
 @dataclass
-class ScriptTrack(Track):
+class ScriptTrack(ViewTrack):
     title: str = "Writing a reproduction script"
     subject: int = 0  # the candidate the script is for
+    ready: ClassVar[str] = "script_ready"
+    failure: ClassVar[str] = "script_failed"
+    what: ClassVar[str] = "script"
 
-    def finished(self, orch, job_id, result, current):
-        if current:
-            orch.script_ready.emit(self.subject, result)
-        super().finished(orch, job_id, result, current)
-
-    def failed(self, orch, job_id, message, kind, current):
-        if current:
-            orch.log.emit(f"script failed: {message}")
-            orch.script_failed.emit(self.subject, message)
-        super().failed(orch, job_id, message, kind, current)
+    def shown(self, value: Any) -> tuple:
+        return (self.subject, value)
 
 
 @dataclass
