@@ -38,6 +38,7 @@ def measure(quick: bool) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
         window = build(settings, workers=2, sessions_root=Path(tmp) / "sessions")
+        window.ask_quit = lambda: True  # scripted: no question at the end
         window.show()
         window.start()
         grid = Grid.load(RECIPES / "demo_sweep_grid.json")

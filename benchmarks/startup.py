@@ -29,6 +29,7 @@ app = QApplication(sys.argv[:1])
 scratch = Path(tempfile.mkdtemp())
 window = build(QSettings(str(scratch / "s.ini"), QSettings.Format.IniFormat),
                workers=1, sessions_root=scratch)
+window.ask_quit = lambda: True
 window.show()
 window.start()
 def shown():

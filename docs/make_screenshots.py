@@ -61,6 +61,7 @@ def shoot(width: int, height: int) -> int:
     settings = QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat)
     window = build(settings, workers=2, sessions_root=scratch / "sessions")
     window.ask_about_running = lambda: "cancel"  # no modal question while scripted
+    window.ask_quit = lambda: True
     window.move(0, 0)
     window.resize(width, height)
     window.show()

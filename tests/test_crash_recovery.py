@@ -34,6 +34,7 @@ WINDOW = textwrap.dedent(
     app = QApplication([])
     settings = QSettings(settings_file, QSettings.Format.IniFormat)
     window = build(settings, workers=1, sessions_root=root)
+    window.ask_quit = lambda: True
     window.show()
     window.start()  # nothing given: the last session, else the demo
     session = window.workbench.session

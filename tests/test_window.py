@@ -32,6 +32,7 @@ def open_window(qtbot, tmp_path, settings):
     def make(workers: int = 1):
         window = build(settings, workers=workers, sessions_root=tmp_path / "sessions")
         window.ask_about_running = lambda: "cancel"  # the modal question, answered as before
+        window.ask_quit = lambda: True  # a close while jobs run: quit, as the tests did
         window.ask_for_data = lambda model: "demo"  # "use the demo digits anyway"
         qtbot.addWidget(window)
         window.show()

@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QLabel, QTextBrowser
 
 from fakes import StandIns
+from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.recipe import Quantization, Recipe
 
@@ -31,6 +32,7 @@ def window(qtbot, tmp_path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(workbench, settings)
     w.ask_about_running = lambda: "cancel"
+    w.ask_quit = lambda: True
     w.stand_ins = stand_ins
     qtbot.addWidget(w)
     w.show()
@@ -339,3 +341,39 @@ def test_at_laptop_and_desktop_sizes_the_plots_keep_their_axis_titles(qtbot, win
     assert legend.height() < 2 * legend.fontMetrics().height()
     table = window.model_panel.layers
     assert table.viewport().height() >= 4 * table.verticalHeader().defaultSectionSize()
+
+
+def test_quitting_while_a_job_runs_asks_first(qtbot, window):
+    """Ctrl+Q during a fine-tune closed at once (issue 32): now it asks, naming what runs
+    by candidates, and "keep working" keeps the window and the job."""
+    window.stand_ins.gate = threading.Semaphore(0)  # the group holds after each candidate
+    window.run_sweep(Grid.from_dict({"quantization.mode": ["dynamic", "int8", "float16"]}))
+    asked = []
+    window.ask_quit = lambda: asked.append(window.workbench.pending()) or False
+    window.close()
+    assert asked and asked[0].startswith("3 candidate(s)") and window.isVisible()
+    assert window.workbench.busy()
+    window.stand_ins.gate.release(100)
+    qtbot.waitUntil(lambda: not window.workbench.busy(), timeout=WAIT)
+    asked.clear()
+    window.ask_quit = lambda: asked.append(1) or True
+    window.close()
+    assert not asked  # nothing runs: no question
+
+
+def test_a_failed_candidate_runs_again_in_its_row(qtbot, window):
+    window.stand_ins.fail_names = {"c001"}
+    window.editor.set_recipe(Recipe(quantization=Quantization(mode="int8")))
+    window.editor.request_run()
+    qtbot.waitUntil(lambda: window.workbench.candidate(1).status == "failed", timeout=WAIT)
+    menu = window._candidate_menu(1, window.table.mapToGlobal(window.table.rect().center()))
+    again = next(a for a in menu.actions() if a.text() == "Run again")
+    assert again.isEnabled()
+    menu.close()
+    window.stand_ins.fail_names = set()
+    again.trigger()
+    qtbot.waitUntil(lambda: window.workbench.candidate(1).status == "done", timeout=WAIT)
+    assert list(window.workbench.session.candidates) == [1]  # the same row, not a new one
+    assert window.workbench.session.measured(1) is not None
+    with pytest.raises(StudioError, match="nothing to run again"):
+        window.workbench.rerun(1)

@@ -48,6 +48,8 @@ from studio.values.results import Recommendation, from_session, recommend
 from studio.values.session import Candidate, Session
 from studio.values.sweep import Group, plan
 
+RERUNNABLE = ("failed", "cancelled", "interrupted", "broken", "missing")
+
 # What the orchestrator tells its listeners (the window turns each into a Qt signal of
 # the same name): hook name -> what it carries.
 HOOKS = {
@@ -167,6 +169,20 @@ class Orchestrator:
         candidate = session.add(recipe)
         handle = self._run_groups(session, [Group(((candidate.name, candidate.recipe),))])
         self.log.emit(f"{candidate.name} queued: {candidate.label}")
+        return handle
+
+    def rerun(self, candidate_id: int) -> Handle:
+        """Run a failed, cancelled, interrupted, broken or missing candidate again, in
+        its own row and folder (raises StudioError for one that is queued, running or
+        done)."""
+        session = self._require_session()
+        candidate = session.candidates[candidate_id]
+        if candidate.status not in RERUNNABLE:
+            raise StudioError(f"{candidate.name} is {candidate.status}: nothing to run again")
+        session.update(candidate_id, status="queued", metrics=None, message="")
+        handle = self._run_groups(session, [Group(((candidate.name, candidate.recipe),))])
+        self.candidate_changed.emit(candidate_id)
+        self.log.emit(f"{candidate.name} queued again: {candidate.label}")
         return handle
 
     def run_sweep(self, grid: Grid, *, grid_names: bool = False) -> Handle:
@@ -312,6 +328,19 @@ class Orchestrator:
     def busy(self) -> int:
         """How many jobs of the current session are queued or running."""
         return sum(1 for t in self._tracks.values() if t.session is self.session)
+
+    def pending(self) -> str:
+        """What of the current session is queued or running, in a user's words:
+        candidates counted one by one (a sweep group is several), then other jobs."""
+        mine = [t for t in self._tracks.values() if t.session is self.session]
+        candidates = sum(len(t.candidate_ids) for t in mine)
+        tasks = sum(1 for t in mine if t.title)
+        parts = [f"{candidates} candidate(s)"] if candidates else []
+        if tasks:
+            parts.append(
+                f"{tasks} other job(s) ({', '.join(t.title.split(':')[0] for t in mine if t.title)})"
+            )
+        return " and ".join(parts) or "nothing"
 
     def running_tasks(self) -> dict[int, str]:
         """The current session's jobs that are not candidates: job id -> title."""

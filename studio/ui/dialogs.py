@@ -68,13 +68,13 @@ def ask_trust(parent: QWidget, message: str, on_trust: Callable[[], None]) -> QM
     return box
 
 
-def ask_about_running(parent: QWidget, count: int) -> str | None:
+def ask_about_running(parent: QWidget, pending: str) -> str | None:
     """Jobs run and the user opens something else: "keep" (they finish in their own
-    session), "cancel", or None (don't open)."""
+    session), "cancel", or None (don't open).  `pending`: what runs, in words."""
     box = QMessageBox(
         QMessageBox.Icon.Question,
         "Jobs are still running",
-        f"{count} job(s) of this session are still running or queued.",
+        f"{pending[:1].upper()}{pending[1:]} of this session are still running or queued.",
         parent=parent,
     )
     box.setInformativeText(
@@ -87,6 +87,25 @@ def ask_about_running(parent: QWidget, count: int) -> str | None:
     box.setDefaultButton(keep)
     box.exec()
     return {keep: "keep", cancel: "cancel"}.get(box.clickedButton())
+
+
+def confirm_quit(parent: QWidget, pending: str) -> bool:
+    """Quit while jobs run?  Default: keep working."""
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Quit while jobs run?",
+        f"{pending[:1].upper()}{pending[1:]} of this session are still running or queued.",
+        parent=parent,
+    )
+    box.setInformativeText(
+        "Quitting stops them: each is marked interrupted, and its row offers Run again "
+        "when you reopen the session. What is finished is saved either way."
+    )
+    quit_ = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton("Keep working", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.exec()
+    return box.clickedButton() is quit_
 
 
 def confirm(parent: QWidget, title: str, text: str) -> bool:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QPoint, QRect, QSettings, QSize, Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
+from studio.orchestrator.orchestrator import RERUNNABLE
 from studio.ui import dialogs
 from studio.ui.actions import Actions
 from studio.ui.candidates_area import CandidatesArea
@@ -48,6 +49,31 @@ from studio.values.resources import DEMO, is_demo_model
 from studio.values.session import FILE as SESSION_FILE
 from studio.values.session import default_root
 
+PREFERRED = QSize(1440, 900)  # the size the layout was designed at
+FRAME = QSize(16, 48)  # room left for a window manager's borders and title bar
+
+
+def first_geometry(available: QRect) -> QRect:
+    """The first window: the preferred size where the screen has room, else the
+    screen's room less a frame; centred.  (A fixed 1440x900 cut off the status bar and
+    the Jobs panel on a 1366x768 laptop.)"""
+    size = PREFERRED.boundedTo(available.size() - FRAME)
+    rect = QRect(QPoint(0, 0), size)
+    rect.moveCenter(available.center())
+    return rect
+
+
+def clamped(geometry: QRect, available: QRect) -> QRect:
+    """A remembered geometry that fits the screen it opens on now (saved on a larger
+    screen, or a screen that is gone)."""
+    size = geometry.size().boundedTo(available.size() - FRAME)
+    rect = QRect(geometry.topLeft(), size)
+    room = available.adjusted(0, 0, -FRAME.width(), -FRAME.height())
+    x = min(max(rect.left(), room.left()), room.right() - size.width() + 1)
+    y = min(max(rect.top(), room.top()), room.bottom() - size.height() + 1)
+    rect.moveTopLeft(QPoint(max(x, available.left()), max(y, available.top())))
+    return rect
+
 
 class MainWindow(QMainWindow):
     def __init__(self, workbench: Workbench, settings: QSettings) -> None:
@@ -59,7 +85,6 @@ class MainWindow(QMainWindow):
         self.code_dialogs: dict[int, CodeDialog] = {}
         self.setWindowTitle("TFLite Optimization Studio")
         self.setAcceptDrops(True)
-        self.resize(1440, 900)
 
         self.editor = RecipeEditor()
         self.model_panel = ModelPanel()
@@ -155,8 +180,10 @@ class MainWindow(QMainWindow):
 
     def _restore_settings(self) -> None:
         geometry, dock_state = self.settings.window()
-        if geometry is not None:
-            self.restoreGeometry(geometry)
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.setGeometry(first_geometry(self._available()))
+        else:
+            self.setGeometry(clamped(self.geometry(), self._available()))
         if dock_state is not None:
             self.restoreState(dock_state)
         else:
@@ -169,6 +196,11 @@ class MainWindow(QMainWindow):
         if self.settings.recipe_text:
             with contextlib.suppress(StudioError):
                 self.editor.set_recipe(Recipe.from_json(self.settings.recipe_text))
+
+    def _available(self) -> QRect:
+        """The screen's room for windows (panels and docks of the desktop excluded)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen else QRect(0, 0, 1440, 900)
 
     # -- what the user does --------------------------------------------------------
 
@@ -314,7 +346,11 @@ class MainWindow(QMainWindow):
 
     def ask_about_running(self) -> str | None:
         """ "keep", "cancel" or None (don't open).  Tests replace this."""
-        return dialogs.ask_about_running(self, self.workbench.busy())
+        return dialogs.ask_about_running(self, self.workbench.pending())
+
+    def ask_quit(self) -> bool:
+        """Quit although jobs run?  Tests replace this, like `ask_about_running`."""
+        return dialogs.confirm_quit(self, self.workbench.pending())
 
     def _switch_ok(self) -> tuple[bool, bool]:
         """Whether to go on opening something else, and whether running jobs go on."""
@@ -404,6 +440,10 @@ class MainWindow(QMainWindow):
             "Hidden candidates stay in the table but leave the plots and the recommendation"
         )
         hide.triggered.connect(lambda: self.workbench.hide(candidate_id, not candidate.hidden))
+        again = menu.addAction("Run again")
+        again.setToolTip("Run this recipe again in this row (it failed or was stopped)")
+        again.setEnabled(candidate.status in RERUNNABLE)
+        again.triggered.connect(lambda: self.rerun(candidate_id))
         delete = menu.addAction("Delete…")
         delete.setEnabled(candidate.status not in ("queued", "running"))
         delete.triggered.connect(lambda: self.delete_candidate(candidate_id))
@@ -419,6 +459,13 @@ class MainWindow(QMainWindow):
         self.state.select(candidate_id)
         menu.popup(position)
         return menu
+
+    def rerun(self, candidate_id: int) -> bool:
+        """A failed, cancelled or interrupted candidate, run again in its row."""
+        if not self._try("Cannot run again", self.workbench.rerun, candidate_id):
+            return False
+        self.state.follow = candidate_id
+        return True
 
     def ask_delete(self, name: str) -> bool:
         """Tests replace this question, like `ask_about_running`."""
@@ -500,6 +547,9 @@ class MainWindow(QMainWindow):
             getattr(self.code_dialogs[candidate_id], method)(text)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self.workbench.busy() and not self.ask_quit():
+            event.ignore()
+            return
         recipe = None
         with contextlib.suppress(StudioError):
             recipe = self.editor.recipe().to_json()

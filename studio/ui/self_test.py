@@ -34,6 +34,7 @@ def run(app: QApplication, build: Callable[..., QMainWindow]) -> int:
     with tempfile.TemporaryDirectory(prefix="tflite-studio-self-test-") as tmp:
         settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
         window = build(settings, workers=1, sessions_root=Path(tmp) / "sessions")
+        window.ask_quit = lambda: True  # scripted: no question at the end
         window.show()
         outcome: dict[str, str | int] = {}
         queued: list[bool] = []  # Run is pressed once, on the first baseline
