@@ -188,11 +188,92 @@ def test_a_model_opened_without_its_data_asks_for_it(qtbot, window, tmp_path):
 
     window.open_model("demo")
     assert window.workbench.session.data == "demo"  # the demo comes with its digits
-    window.ask_for_data = lambda m: "demo"  # "Use the demo digits anyway"
     window.open_model(str(model))
+    assert window.workbench.session.data == str(data)  # its own data, not the demo's
+
+    other = tmp_path / "speller.keras"
+    other.write_bytes(b"stand-in")
+    window.ask_for_data = lambda m: "demo"  # "Use the demo digits anyway"
+    window.open_model(str(other))
     assert window.workbench.session.data == "demo"
     assert not window.model_panel.demo_data_warning.isHidden()
     assert "mean nothing" in window.model_panel.demo_data_warning.text()
+
+
+def test_a_model_is_never_paired_with_another_models_data(qtbot, window, tmp_path):
+    """Issue 32: after the text model and text.npz, the keyword model got text.npz
+    without a question, and Open recent gave the text model the keyword data."""
+    text, kws = tmp_path / "text.keras", tmp_path / "kws.keras"
+    text_data, kws_data = tmp_path / "text.npz", tmp_path / "kws.npz"
+    for path in (text, kws, text_data, kws_data):
+        path.write_bytes(b"stand-in")
+    asked = []
+    window.ask_for_data = lambda m: asked.append(m) or str(text_data)
+    window.open_model(str(text))
+    window.ask_for_data = lambda m: asked.append(m) or str(kws_data)
+    window.open_model(str(kws))
+    assert asked == [str(text), str(kws)]  # each model asked for its own data
+    assert window.workbench.session.data == str(kws_data)
+    window.open_model(str(text))  # as Open recent does: its own data, no question
+    assert window.workbench.session.data == str(text_data) and len(asked) == 2
+
+
+def test_reopening_a_model_offers_its_sessions(qtbot, window, tmp_path):
+    """Issue 32: opening the text model again started a new, empty session instead of
+    the one with its candidates; Recent sessions listed empty ones, without the data."""
+    from studio.values.session import list_sessions
+
+    model, data = tmp_path / "text.keras", tmp_path / "text.npz"
+    model.write_bytes(b"stand-in")
+    data.write_bytes(b"stand-in")
+    window.ask_for_data = lambda m: str(data)
+    window.open_model(str(model))
+    qtbot.waitUntil(lambda: window.workbench.session.baseline is not None, timeout=WAIT)
+    cid = window.workbench.run(Recipe(quantization=Quantization(mode="int8")))
+    qtbot.waitUntil(lambda: window.workbench.candidate(cid).status == "done", timeout=WAIT)
+    worked = window.workbench.session.folder
+    window.open_model("demo")
+
+    offered = []
+
+    def choose(m, sessions, last):
+        offered.append((m, [s.folder for s in sessions], last))
+        return "session", str(sessions[0].folder)
+
+    window.ask_session_or_data = choose
+    window.open_model(str(model))
+    assert offered == [(str(model), [worked], str(data))]
+    assert window.workbench.session.folder == worked
+    assert [c.status for c in window.workbench.session.candidates.values()] == ["done"]
+
+    window.workbench.saver.flush()
+    listed = list_sessions(window.sessions_root)
+    assert [info.folder for info in listed] == [worked]  # the empty demo sessions are not
+    assert "text.keras on text.npz" in listed[0].title()
+    window.commands.fill_recent_sessions()
+    titles = [a.text() for a in window.commands.recent_sessions_menu.actions()]
+    assert len(titles) == 1 and "text.keras on text.npz" in titles[0]
+
+
+def test_panel_settings_belong_to_their_session(qtbot, window, tmp_path):
+    """Issue 32: after the demo, another model opened with pruning 80 % and 16 clusters
+    already ticked; Ctrl+R would have started a fine-tune the user did not choose."""
+    from studio.values.recipe import Clustering, Pruning
+
+    tuned = Recipe(
+        pruning=Pruning(target_sparsity=0.8),
+        clustering=Clustering(clusters=16),
+        quantization=Quantization(mode="int8"),
+    )
+    window.editor.set_recipe(tuned)
+    demo_session = window.workbench.session.folder
+    model = tmp_path / "text.keras"
+    model.write_bytes(b"stand-in")
+    window.open_model(str(model), "demo")
+    assert window.editor.recipe() == window.default_recipe  # the defaults, not the demo's
+    assert window.editor.recipe().pruning is None
+    window.open_session(str(demo_session))
+    assert window.editor.recipe() == tuned  # back where the demo's session was left
 
 
 def test_file_dialogs_start_beside_the_model_then_the_last_export(qtbot, window, tmp_path):
@@ -377,3 +458,15 @@ def test_a_failed_candidate_runs_again_in_its_row(qtbot, window):
     assert window.workbench.session.measured(1) is not None
     with pytest.raises(StudioError, match="nothing to run again"):
         window.workbench.rerun(1)
+
+
+def test_the_sweep_dialog_remembers_its_quantization_ticks(qtbot, window):
+    from studio.ui.views.sweep_dialog import SweepDialog
+
+    first = SweepDialog(Recipe(), [], 2, window, window.settings.sweep_modes())
+    assert first.ticked() == ["dynamic", "float16", "int8"]  # the table's defaults
+    first.modes["float16"].setChecked(False)
+    first.modes["int16x8"].setChecked(True)
+    window.settings.remember_sweep_modes(first.ticked())
+    again = SweepDialog(Recipe(), [], 2, window, window.settings.sweep_modes())
+    assert again.ticked() == ["dynamic", "int8", "int16x8"]

@@ -5,7 +5,6 @@ dialog, the sweep or preferences dialog).  Nothing here decides anything.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -206,8 +205,9 @@ class Actions:
             base = Recipe()
         session = w.workbench.session
         history = session.finished() if session else []
-        dialog = SweepDialog(base, history, w.workbench.workers, w)
+        dialog = SweepDialog(base, history, w.workbench.workers, w, w.settings.sweep_modes())
         if dialog.exec() and dialog.grid is not None:
+            w.settings.remember_sweep_modes(dialog.ticked())
             w.run_sweep(dialog.grid)
 
     def ask_preferences(self) -> None:
@@ -259,12 +259,11 @@ class Actions:
         current = w.workbench.session.folder if w.workbench.session else None
         sessions = list_sessions(w.sessions_root)
         for info in sessions:
-            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info.modified))
             mark = "  (open)" if info.folder == current else ""
-            action = menu.addAction(
-                f"{shown_source(info.model)} — {when} — {info.candidates} candidate(s){mark}"
+            action = menu.addAction(info.title() + mark)
+            action.setToolTip(
+                f"{info.folder}\nmodel: {info.model}\ndata: {shown_source(info.data)}"
             )
-            action.setToolTip(f"{info.folder}\ndata: {shown_source(info.data)}")
             action.triggered.connect(lambda _=False, f=str(info.folder): w.open_session(f))
         if not sessions:
             menu.addAction("(none yet)").setEnabled(False)

@@ -16,7 +16,10 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QLabel,
+    QListWidget,
     QMessageBox,
+    QPushButton,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -149,6 +152,52 @@ def ask_for_data(parent: QWidget, model: str, start: str) -> str | None:
     if clicked is folder:
         return open_folder(parent, "Choose an image folder", start) or None
     return "demo" if clicked is demo else None
+
+
+def choose_start(
+    parent: QWidget,
+    model: str,
+    sessions: list,
+    last_data: str | None,
+    ask_data: Callable[[], str | None],
+) -> tuple[str, str] | None:
+    """A model with earlier work: reopen one of its sessions (newest first, each with
+    its data, date and candidate count), or start a new one with the data it was last
+    used with, or with other data.  Returns ("session", folder), ("data", path) or None."""
+    dialog = QDialog(parent)
+    dialog.setWindowTitle(f"Open {Path(model).name}")
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(QLabel(f"{Path(model).name} has earlier sessions. Go back to one:"))
+    listing = QListWidget()
+    for info in sessions:
+        listing.addItem(info.title())
+        listing.item(listing.count() - 1).setToolTip(f"{info.folder}\ndata: {info.data}")
+    listing.setCurrentRow(0)
+    layout.addWidget(listing)
+    buttons = QDialogButtonBox()
+    reopen = buttons.addButton("Reopen session", QDialogButtonBox.ButtonRole.AcceptRole)
+    reopen.setDefault(True)
+    fresh = None
+    if last_data:
+        fresh = buttons.addButton(
+            f"New session on {Path(last_data).name}", QDialogButtonBox.ButtonRole.ActionRole
+        )
+    other = buttons.addButton("New session, other data…", QDialogButtonBox.ButtonRole.ActionRole)
+    buttons.addButton("Don't open", QDialogButtonBox.ButtonRole.RejectRole)
+    layout.addWidget(buttons)
+    chosen: list[QPushButton] = []
+    buttons.clicked.connect(lambda button: (chosen.append(button), dialog.done(0)))
+    listing.itemDoubleClicked.connect(lambda _item: (chosen.append(reopen), dialog.done(0)))
+    dialog.exec()
+    button = chosen[0] if chosen else None
+    if button is reopen and listing.currentRow() >= 0:
+        return "session", str(sessions[listing.currentRow()].folder)
+    if button is not None and button is fresh:
+        return "data", str(last_data)
+    if button is other:
+        data = ask_data()
+        return None if data is None else ("data", data)
+    return None
 
 
 def about_text() -> str:

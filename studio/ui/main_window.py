@@ -47,7 +47,7 @@ from studio.values.recipe import Recipe
 from studio.values.report import write as write_report
 from studio.values.resources import DEMO, is_demo_model
 from studio.values.session import FILE as SESSION_FILE
-from studio.values.session import default_root
+from studio.values.session import default_root, list_sessions
 
 PREFERRED = QSize(1440, 900)  # the size the layout was designed at
 FRAME = QSize(16, 48)  # room left for a window manager's borders and title bar
@@ -87,6 +87,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
 
         self.editor = RecipeEditor()
+        self.default_recipe = self.editor.recipe()  # where a new session's panels start
+        self._loading_session = False  # the panels are being set from a session
         self.model_panel = ModelPanel()
         self.center = PlotsArea(workbench, self.state, self.settings)
         self.bottom = CandidatesArea(workbench, self.state)
@@ -170,6 +172,7 @@ class MainWindow(QMainWindow):
         self.center.diagnosis.diagnose_requested.connect(self.diagnose)
         self.center.diagnosis.run_requested.connect(self.run_selective)
         self.editor.run_requested.connect(self._run)
+        self.editor.changed.connect(self._keep_draft)
         self.model_panel.open_model_requested.connect(self.commands.ask_model)
         self.model_panel.data_chosen.connect(self.set_data)
         self.model_panel.output_chosen.connect(wb.set_output)
@@ -193,9 +196,6 @@ class MainWindow(QMainWindow):
             self.resizeDocks(
                 [self.candidates_dock], [max(190, int(screen * 0.28))], Qt.Orientation.Vertical
             )
-        if self.settings.recipe_text:
-            with contextlib.suppress(StudioError):
-                self.editor.set_recipe(Recipe.from_json(self.settings.recipe_text))
 
     def _available(self) -> QRect:
         """The screen's room for windows (panels and docks of the desktop excluded)."""
@@ -215,20 +215,25 @@ class MainWindow(QMainWindow):
         self.open_model(DEMO, data or DEMO)
 
     def open_model(self, model: str, data: str | None = None) -> None:
+        """Open `model` with `data`; without data: the demo's own digits for the demo,
+        else what the model was used with before (its sessions, its last data), else
+        ask.  Never the data of another model (that gave a shape error, or figures that
+        meant nothing)."""
         model = str(model)
         if model != DEMO and not Path(model).exists():
             self.show_error("Cannot open model", f"{model} does not exist.")
             return
-        session = self.workbench.session
-        fresh = session is None or session.data == DEMO
         if is_demo_model(model) and data is None:
             data = DEMO  # the demo model with its own digits, not the user's data
-        elif data is None and fresh:
-            # Measuring a user's model on the demo digits would give figures that mean
-            # nothing (or a shape error): ask which data, unless it was already chosen.
-            data = self.ask_for_data(model)
-            if data is None:
+        elif data is None:
+            start = self.ask_model_start(model)
+            if start is None:
                 return
+            kind, value = start
+            if kind == "session":
+                self.open_session(value)
+                return
+            data = value
         go_on, keep = self._switch_ok()
         opened = go_on and self._try(
             "Cannot open model", self.workbench.open_model, model, data, keep_running=keep
@@ -340,6 +345,24 @@ class MainWindow(QMainWindow):
             return False
         return True
 
+    def ask_model_start(self, model: str) -> tuple[str, str] | None:
+        """How to open a model given without data: ("session", folder) to go back to
+        its work, ("data", path) for a new session, or None (don't open)."""
+        sessions = list_sessions(self.sessions_root, model=model)
+        last = self.settings.data_for(model)
+        if sessions:
+            return self.ask_session_or_data(model, sessions, last)
+        if last:
+            return "data", last
+        data = self.ask_for_data(model)
+        return None if data is None else ("data", data)
+
+    def ask_session_or_data(
+        self, model: str, sessions: list, last: str | None
+    ) -> tuple[str, str] | None:
+        """The model's sessions (newest first) or a new one.  Tests replace this."""
+        return dialogs.choose_start(self, model, sessions, last, lambda: self.ask_for_data(model))
+
     def ask_for_data(self, model: str) -> str | None:
         """A path, "demo", or None (don't open).  Tests replace it, like the one below."""
         return dialogs.ask_for_data(self, model, str(Path(model).parent))
@@ -392,13 +415,30 @@ class MainWindow(QMainWindow):
         session = self.workbench.session
         self.setWindowTitle(f"{shown_source(session.model)} — TFLite Optimization Studio")
         self.settings.last_session = str(session.folder)  # at once, not at a clean close
-        self.editor.set_blocked("")
+        self.settings.remember_data(session.model, session.data)
+        # The panels are the session's: a new session starts from the defaults, a
+        # reopened one from where it was left (another model's ticks are not carried).
+        self._loading_session = True
+        try:
+            self.editor.set_blocked("")
+            self.editor.set_recipe(session.draft or self.default_recipe)
+        finally:
+            self._loading_session = False
+        self._keep_draft()
         self.model_panel.show_setup(session.model, session.data)
         self.budget.blockSignals(True)
         self.budget.setValue(session.budget)
         self.budget.blockSignals(False)
         self.editor.set_layers(session.summary)
         self.recommend_label.clear()
+
+    def _keep_draft(self) -> None:
+        """The panels' settings, kept with the session they were made in."""
+        session = self.workbench.session
+        if session is None or self._loading_session:
+            return
+        with contextlib.suppress(StudioError):
+            session.set_draft(self.editor.recipe())
 
     def _on_baseline(self) -> None:
         session = self.workbench.session
@@ -550,10 +590,8 @@ class MainWindow(QMainWindow):
         if self.workbench.busy() and not self.ask_quit():
             event.ignore()
             return
-        recipe = None
-        with contextlib.suppress(StudioError):
-            recipe = self.editor.recipe().to_json()
-        self.settings.save_window(self.saveGeometry(), self.saveState(), recipe)
+        self._keep_draft()
+        self.settings.save_window(self.saveGeometry(), self.saveState())
         if self.workbench.session is not None:
             self.settings.last_session = str(self.workbench.session.folder)
         self.workbench.shutdown()

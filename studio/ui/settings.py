@@ -21,7 +21,8 @@ THREADS = "measure/threads"
 RECENT_MODELS = "recent/models"
 LAST_SESSION = "session/last"
 EXPORT_DIR = "recent/export_dir"
-RECIPE = "panels/recipe"
+MODEL_DATA = "recent/model_data"  # the data each model was last used with
+SWEEP_MODES = "sweep/modes"  # the quantization modes last ticked in the sweep dialog
 WELCOME_DISMISSED = "welcome/dismissed"
 GEOMETRY = "window/geometry"
 STATE = "window/state"
@@ -91,6 +92,34 @@ class Settings:
     def remember_export(self, path: str) -> None:
         self.store.setValue(EXPORT_DIR, str(Path(path).parent))
 
+    def data_for(self, model: str) -> str | None:
+        """The data `model` was last opened with (never another model's)."""
+        pairs = self.store.value(MODEL_DATA, {})
+        value = pairs.get(model) if isinstance(pairs, dict) else None
+        return value if isinstance(value, str) else None
+
+    def remember_data(self, model: str, data: str) -> None:
+        if model == DEMO:
+            return
+        pairs = self.store.value(MODEL_DATA, {})
+        pairs = dict(pairs) if isinstance(pairs, dict) else {}
+        pairs.pop(model, None)
+        pairs[model] = data
+        kept = list(pairs.items())[-4 * MAX_RECENT :]  # the newest pairs
+        self.store.setValue(MODEL_DATA, dict(kept))
+
+    def sweep_modes(self) -> list[str] | None:
+        """The modes ticked in the sweep dialog last time (None: never used)."""
+        value = self.store.value(SWEEP_MODES)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [value] if value else []
+        return [str(v) for v in value]
+
+    def remember_sweep_modes(self, modes: list[str]) -> None:
+        self.store.setValue(SWEEP_MODES, list(modes))
+
     @property
     def last_session(self) -> str | None:
         value = self.store.value(LAST_SESSION)
@@ -102,11 +131,6 @@ class Settings:
         self.store.sync()  # at once: after a crash the studio reopens it
 
     # -- the window --------------------------------------------------------------------
-
-    @property
-    def recipe_text(self) -> str | None:
-        value = self.store.value(RECIPE)
-        return value if isinstance(value, str) else None
 
     @property
     def welcome_dismissed(self) -> bool:
@@ -123,9 +147,7 @@ class Settings:
             state if isinstance(state, QByteArray) else None,
         )
 
-    def save_window(self, geometry: QByteArray, state: QByteArray, recipe: str | None) -> None:
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
         self.store.setValue(GEOMETRY, geometry)
         self.store.setValue(STATE, state)
-        if recipe is not None:
-            self.store.setValue(RECIPE, recipe)
         self.store.sync()

@@ -138,6 +138,9 @@ class Session:
         self.candidates: dict[int, Candidate] = {}
         self.last_id = 0  # numbers are never reused: a deleted c005 stays gone
         self.baseline_folder = "baseline"  # where baseline.tflite/.json are ("": here)
+        # The panels' settings in this session (the window's, kept with the session so
+        # another model does not inherit them); None: the panels' defaults.
+        self.draft: Recipe | None = None
         self.notes: tuple[str, ...] = ()  # what opening it repaired (see `open`)
         # Set by the window: saves then happen on a background thread (`atomic.Saver`);
         # without one (the CLI, tests) each change is on disk when `save` returns.
@@ -213,6 +216,8 @@ class Session:
             session.output = str(raw.get("output", ""))
             session.last_id = int(raw.get("last_id", 0))
             session.baseline_folder = _subfolder(raw.get("baseline_folder", "baseline"))
+            if raw.get("draft") is not None:
+                session.draft = Recipe.from_dict(raw["draft"])
             if raw.get("summary") is not None:
                 session.summary = ModelSummary.from_dict(raw["summary"])
             if raw.get("baseline") is not None:
@@ -236,6 +241,7 @@ class Session:
             "output": self.output,
             "last_id": self.last_id,
             "baseline_folder": self.baseline_folder,
+            "draft": None if self.draft is None else self.draft.to_dict(),
             "summary": None if self.summary is None else self.summary.to_dict(),
             "baseline": None if self.baseline is None else self.baseline.to_dict(),
             "candidates": self._candidate_dicts(),
@@ -334,6 +340,12 @@ class Session:
     def _judged(self, metrics: Metrics) -> Metrics:
         return metrics.for_output(self.output) if self.output else metrics
 
+    def set_draft(self, recipe: Recipe) -> None:
+        """The panels' settings, remembered with this session (saved if they changed)."""
+        if recipe != self.draft:
+            self.draft = recipe
+            self.save()
+
     def set_budget(self, budget: float) -> None:
         self.budget = budget
         self.save()
@@ -420,7 +432,7 @@ class Session:
 
 @dataclass(frozen=True)
 class SessionInfo:
-    """One line of File → Recent sessions."""
+    """One line of File → Recent sessions, and of the sessions a model offers."""
 
     folder: Path
     model: str
@@ -428,26 +440,57 @@ class SessionInfo:
     modified: float  # seconds since the epoch
     candidates: int
 
+    def title(self) -> str:
+        """'reader.keras on text.npz — 2026-12-03 14:05 — 2 candidate(s)': model and
+        data tell sessions of several models apart, the time those of one."""
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.modified))
+        return (
+            f"{_shown(self.model)} on {_shown(self.data)} — {when} — "
+            f"{self.candidates} candidate(s)"
+        )
 
-def list_sessions(root: Path | None = None, limit: int = 20) -> list[SessionInfo]:
-    """Sessions under `root`, newest first (damaged ones are left out)."""
+
+def _shown(source: str) -> str:
+    return "the demo" if source == "demo" else Path(source).name
+
+
+def list_sessions(
+    root: Path | None = None,
+    limit: int = 20,
+    *,
+    model: str | None = None,
+    empty: bool = False,
+) -> list[SessionInfo]:
+    """Sessions under `root`, newest first (damaged ones are left out); only those of
+    `model` if given; sessions with no candidate only if `empty` (a model opened and
+    left holds nothing to go back to)."""
     root = root or default_root()
     found = []
     for path in root.glob(f"*/{FILE}"):
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            found.append(
-                SessionInfo(
-                    path.parent,
-                    str(raw["model"]),
-                    str(raw["data"]),
-                    path.stat().st_mtime,
-                    len(raw.get("candidates", [])),
-                )
+            info = SessionInfo(
+                path.parent,
+                str(raw["model"]),
+                str(raw["data"]),
+                path.stat().st_mtime,
+                len(raw.get("candidates", [])),
             )
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
+        if (info.candidates or empty) and (model is None or _same(info.model, model)):
+            found.append(info)
     return sorted(found, key=lambda s: s.modified, reverse=True)[:limit]
+
+
+def _same(a: str, b: str) -> bool:
+    """The same model file, however its path was written."""
+    if a == b:
+        return True
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
 
 
 def _subfolder(name: object) -> str:

@@ -101,7 +101,10 @@ class SweepDialog(QDialog):
         history: Sequence[Candidate],
         workers: int,
         parent: QWidget | None = None,
+        ticked: Sequence[str] | None = None,
     ) -> None:
+        """`ticked`: the quantization modes to tick (the ones last used), else each
+        mode's default."""
         super().__init__(parent)
         self.setWindowTitle("Sweep: try a grid of recipes")
         self.base, self.history, self.workers = base, list(history), workers
@@ -117,7 +120,7 @@ class SweepDialog(QDialog):
         for mode in modes.offered():
             box = QCheckBox(mode.short)
             box.setToolTip(mode.tooltip)
-            box.setChecked(mode.swept)
+            box.setChecked(mode.name in ticked if ticked is not None else mode.swept)
             box.toggled.connect(self._update)
             self.modes[mode.name] = box
             mode_row.addWidget(box)
@@ -147,6 +150,10 @@ class SweepDialog(QDialog):
         self.clusters.textChanged.connect(self._update)
         self._update()
 
+    def ticked(self) -> list[str]:
+        """The quantization modes ticked."""
+        return [m for m, box in self.modes.items() if box.isChecked()]
+
     def grid_data(self) -> dict:
         base = self.base.to_dict()
         base["quantization"] = {
@@ -155,7 +162,7 @@ class SweepDialog(QDialog):
             "float_layers": [],
             "io_type": "float32",
         }
-        modes = [m for m, box in self.modes.items() if box.isChecked()]
+        modes = self.ticked()
         if not modes:
             raise GridError("Quantization: tick at least one mode")
         return {

@@ -27,6 +27,7 @@ class RecipeEditor(QWidget):
     """The three panels, the problem (if any) with their combination, and Run."""
 
     run_requested = Signal(object)  # Recipe
+    changed = Signal()  # a setting of a panel changed
 
     def __init__(self) -> None:
         super().__init__()
@@ -45,6 +46,7 @@ class RecipeEditor(QWidget):
         for panel in (self.pruning, self.clustering, self.quantization):
             layout.addWidget(panel)
             panel.changed.connect(self.validate)
+            panel.changed.connect(self.changed)
         layout.addWidget(self.problem)
         layout.addWidget(self.run_button)
         layout.addStretch(1)
