@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QLabel, QTextBrowser
 
 from fakes import StandIns
+from studio.jobs import kinds
 from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.recipe import Quantization, Recipe
@@ -34,6 +35,7 @@ def window(qtbot, tmp_path):
     w.ask_about_running = lambda: "cancel"
     w.ask_quit = lambda: True
     w.stand_ins = stand_ins
+    w.backend_handlers = w.workbench.backend.handlers
     qtbot.addWidget(w)
     w.show()
     w.start()
@@ -162,6 +164,40 @@ def test_opening_another_model_leaves_nothing_of_the_previous_one(qtbot, window,
     assert window.diagnosis.layers.count() == 0 and not window.diagnosis.run_button.isEnabled()
     assert window.recommend_label.text() == ""
     assert window.selected is None
+
+
+def test_no_figure_of_the_previous_model_stays_on_the_plots(qtbot, window, tmp_path):
+    """Issue 32: the keyword model's per-layer chart kept the text model's layer names,
+    empty plots kept its axis ranges, and a refused file was still "open" in the welcome."""
+    from studio.values.errors import UntrustedModelError
+    from studio.values.metrics import LayerFigures
+
+    bars = window.center.layer_bars
+    layer = LayerFigures("embedding", "embedding/w", "GATHER", "int8", 100, 0.5, 16)
+    bars.show_layers("c001", [layer])
+    assert bars.sparsity.getAxis("bottom")._tickLevels  # the text model's layer names
+    window.run_sweep(Grid.from_dict({"quantization.mode": ["dynamic", "int8"]}))
+    qtbot.waitUntil(lambda: len(_points(window.plots[0])) == 2, timeout=WAIT)
+    assert window.plots[0].viewRange() != [[0.0, 1.0], [0.0, 1.0]]  # fitted to the demo
+
+    window.stand_ins.baseline_gate.clear()  # the next model's baseline is not in yet
+    other = tmp_path / "kws.keras"
+    other.write_bytes(b"stand-in")
+    window.open_model(str(other), "demo")
+    assert not bars.sparsity.getAxis("bottom")._tickLevels
+    assert not bars.unique.getAxis("bottom")._tickLevels
+    qtbot.waitUntil(lambda: not _points(window.plots[0]), timeout=WAIT)
+    for plot in window.plots:
+        assert plot.viewRange() == [[0.0, 1.0], [0.0, 1.0]], plot.viewRange()
+    window.stand_ins.baseline_gate.set()
+
+    def refuse(**_):
+        raise UntrustedModelError("k2_lambda.h5 has a Lambda layer, which runs code")
+
+    window.backend_handlers[kinds.BASELINE] = refuse
+    window.open_model(str(tmp_path / "kws.keras"), "demo")
+    qtbot.waitUntil(lambda: "was not opened" in window.welcome.text.text(), timeout=WAIT)
+    assert "kws.keras" in window.welcome.text.text() and "is open" not in window.welcome.text.text()
 
 
 def test_a_model_opened_without_its_data_asks_for_it(qtbot, window, tmp_path):

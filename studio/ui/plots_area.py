@@ -88,6 +88,7 @@ class PlotsArea(QWidget):
         self.refresh = qthrottled(self._start_drawing, timeout=REFRESH_MS, leading=False)
 
         workbench.session_changed.connect(self._on_session)
+        workbench.setup_failed.connect(self._on_setup_failed)
         workbench.baseline_changed.connect(self._on_baseline)
         workbench.budget_changed.connect(self.refresh)
         workbench.diagnosis_ready.connect(self.diagnosis.show_errors)
@@ -103,6 +104,12 @@ class PlotsArea(QWidget):
         self.welcome.set_model(None if model == DEMO else Path(model).name)
         self.diagnosis.reset()
         self.layer_bars.show_layers(None, [])
+        self.refresh()  # empty plots, with empty ranges
+
+    def _on_setup_failed(self, kind: str, _message: str) -> None:
+        model = self.workbench.session.model
+        if kind not in ("DataError", "Cancelled"):
+            self.welcome.set_refused("the demo" if model == DEMO else Path(model).name)
 
     def _on_baseline(self) -> None:
         session = self.workbench.session

@@ -48,6 +48,7 @@ class LayerBars(QTabWidget):
         self.unique.setTitle(f"Distinct weight values{suffix}", color="#222", size="10pt")
         for plot in (self.sparsity, self.unique):
             plot.clear()
+            plot.getAxis("bottom").setTicks(None)  # no layer names of another model
         if not layers:
             return
         xs = list(range(len(layers)))

@@ -198,8 +198,12 @@ class TradeOffPlot(pg.PlotWidget):
 
     def _fit_ranges(self, xs: list[float], ys: list[float]) -> None:
         """Costs (size, latency) start at zero, so distances read as ratios; a lone point
-        (the baseline before any candidate) gets a sensible window, not a zoom on noise."""
+        (the baseline before any candidate) gets a sensible window, not a zoom on noise;
+        nothing to show (a model just opened) gets the empty default window, not the
+        previous model's."""
         if not xs:
+            self.setXRange(0, 1, padding=0)
+            self.setYRange(0, 1, padding=0)
             return
         self.setXRange(0, max(xs) * 1.08 or 1.0, padding=0)
         if self.y_axis.cost:

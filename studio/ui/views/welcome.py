@@ -20,6 +20,11 @@ TEXT = (
 )
 
 
+REFUSED_TEXT = (
+    "<b>{name}</b> was not opened (Model &amp; data says why). Open another model with "
+    "Ctrl+O, or the bundled demo with File → Open the demo."
+)
+
 MODEL_TEXT = (
     "<b>Welcome!</b> <b>{name}</b> is open. Once its float baseline is measured (Model "
     "&amp; data), try first: <b>Quantization</b> on (full integer int8) and <b>Run</b> "
@@ -47,6 +52,11 @@ class WelcomePanel(QFrame):
     def set_model(self, name: str | None) -> None:
         """What the welcome talks about: the bundled demo (None) or the user's model."""
         self.text.setText(TEXT if name is None else MODEL_TEXT.format(name=escape(name)))
+
+    def set_refused(self, name: str) -> None:
+        """The model was not opened (refused, or it failed to load): say so, not that
+        it is open."""
+        self.text.setText(REFUSED_TEXT.format(name=escape(name)))
 
     def _dismiss(self) -> None:
         self.hide()
