@@ -202,9 +202,12 @@ def _sweep(args: argparse.Namespace) -> int:
         lambda label, event: event.message and say(f"[{label}] {event.message}")
     )
 
+    told: set[int] = set()
+
     def ended(cid: int) -> None:
         c = session.candidates[cid]
-        if c.status not in ("queued", "running"):
+        if c.status not in ("queued", "running") and cid not in told:
+            told.add(cid)
             say(f"{c.name}: {'failed: ' + c.message if c.status != 'done' else 'done'}")
 
     orchestrator.candidate_changed.connect(ended)

@@ -95,7 +95,16 @@ class StandIns:
             kinds.DIAGNOSE: self.diagnose,
             kinds.SCRIPT: self.script,
             kinds.SENSITIVITY: self.sensitivity,
+            kinds.TIME_TOGETHER: self.time_together,
         }
+
+    def time_together(self, model, data, tflites, threads=1, trust=False, report=None):
+        """Each file 1 ms slower than the one before, with tight spreads: rankable."""
+        self.paths += [model, data, *tflites]
+        return [
+            Latency(1.0 + i, 1.1 + i, threads, 0.95 + i, 1.05 + i, 5, True).to_dict()
+            for i, _ in enumerate(tflites)
+        ]
 
     def sensitivity(self, model, data, sparsity=0.5, clusters=16, trust=False, report=None):
         """ "dense" breaks the model when pruned alone; clustering harms nothing."""

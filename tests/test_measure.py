@@ -1,5 +1,6 @@
 """Measurement through LiteRT: batched = one by one, crash-safe loading, figures that add up."""
 
+import dataclasses
 import gzip
 import os
 
@@ -7,9 +8,10 @@ import numpy as np
 import pytest
 
 from studio.engine.convert import convert
-from studio.engine.measure import latency, measure, predict, probe, score
+from studio.engine.measure import latency, latency_together, measure, predict, probe, score
 from studio.values import atomic
 from studio.values.errors import MeasureError, StudioError
+from studio.values.metrics import Latency
 from studio.values.recipe import Quantization
 
 
@@ -64,9 +66,29 @@ def test_malformed_tflite_is_an_error_not_a_crash(tmp_path, float_file):
         measure(text, None)
 
 
-def test_latency_counts_threads(float_file, demo):
-    lat = latency(float_file.read_bytes(), demo.data.x_eval[:1], threads=1, runs=20)
-    assert lat.threads == 1 and lat.median > 0
+def test_latency_counts_threads_and_rounds(float_file, demo):
+    lat = latency(float_file.read_bytes(), demo.data.x_eval[:1], threads=1, round_s=0.01)
+    assert lat.threads == 1 and lat.median > 0 and lat.rounds == 5
+    assert 0 < lat.low <= lat.high and not lat.together
+    assert Latency.from_dict(lat.to_dict()) == Latency(
+        *(round(v, 6) if isinstance(v, float) else v for v in dataclasses.astuple(lat))
+    )
+
+
+def test_latency_together_times_every_file_in_every_round(float_file, demo, monkeypatch):
+    from studio.engine import measure as measure_module
+
+    seen = []
+    real = measure_module._round
+    monkeypatch.setattr(
+        measure_module, "_round", lambda interp, s, n: seen.append(id(interp)) or real(interp, s, n)
+    )
+    blob = float_file.read_bytes()
+    a, b = latency_together([blob, blob], demo.data.x_eval[:1], round_s=0.005)
+    assert a.together and b.together and a.rounds == b.rounds == 5
+    first, second = seen[0], seen[1]
+    assert first != second and seen.count(first) == seen.count(second) == 5
+    assert seen[:2] != seen[2:4]  # the order changes between rounds
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):

@@ -177,3 +177,21 @@ def test_the_float_baseline_is_measured_again_only_for_another_thread_count(isol
     isolated.wait(isolated.run(INT8), poll_s=0.05)
     jobs = [job for _, job in isolated.backend.submitted if job.target == kinds.BASELINE]
     assert [job.kwargs["threads"] for job in jobs] == [1, 2]
+
+
+def test_a_sweep_ends_with_its_candidates_timed_together(isolated, tmp_path):
+    """Issue 32: latencies measured apart rank the machine's noise; the end of a sweep
+    times the float model and the candidates interleaved, and those figures are kept."""
+    baseline = _open(isolated, tmp_path)
+    sweep = isolated.run_sweep(GRID)
+    isolated.wait(baseline, sweep, poll_s=0.05)  # done only once they are timed together
+    session = isolated.session
+    timing = [job for _, job in isolated.backend.submitted if job.target == kinds.TIME_TOGETHER]
+    assert len(timing) == 1 and len(timing[0].kwargs["tflites"]) == 4  # baseline + 3
+    lat = [session.candidates[c].metrics.latency_ms for c in sweep.candidate_ids]
+    assert all(x.together for x in lat) and session.baseline.latency_ms.together
+    assert [x.median for x in lat] == [2.0, 3.0, 4.0]  # in the job's order, after the float
+    assert session.measured(sweep.candidate_ids[0]).latency_ms.together  # on disk too
+    isolated.set_budget(10.0)  # all within it: the spreads part, so one is fastest
+    chosen = isolated.recommendation()
+    assert chosen.fastest == session.candidates[sweep.candidate_ids[0]].name and not chosen.tied

@@ -13,7 +13,7 @@ from fakes import figures
 from studio.jobs import kinds
 from studio.jobs.sweeps import SweepRun
 from studio.values.grid import Grid, GridError
-from studio.values.metrics import Flag
+from studio.values.metrics import Flag, Latency
 from studio.values.recipe import Recipe
 from studio.values.resources import RECIPES
 from studio.values.results import Recommendation, Result, judge, recommend
@@ -48,6 +48,40 @@ def test_latencies_within_noise_are_ties_broken_by_size_then_full_integer():
     # Beyond the noise the measurement decides.
     results[0] = Result("dyn", dynamic, _metrics(400, 0.90, 0.5))
     assert recommend(results, baseline, budget=1.0).fastest == "dyn"
+
+
+def _timed(median_us, low_us, high_us, gzip=400):
+    lat = Latency(median_us / 1000, high_us / 1000, 1, low_us / 1000, high_us / 1000, 5)
+    return dataclasses.replace(_metrics(gzip, 0.90, 1.0), latency_ms=lat)
+
+
+def test_two_runs_of_one_recipe_are_never_faster_than_each_other():
+    """Issue 32: c002 and c006, the same recipe, read 11 µs and 8.3 µs, and the status
+    bar named c006 "fastest".  Their round medians overlap: a tie, said as one."""
+    baseline = _metrics(1000, 0.90, 0.1)
+    recipe = Recipe.from_dict(
+        {"pruning": {"target_sparsity": 0.8}, "quantization": {"mode": "int8"}}
+    )
+    c002 = Result("c002", recipe, _timed(11.0, 8.0, 12.5))
+    c006 = Result("c006", recipe, _timed(8.3, 7.9, 11.2))
+    chosen = recommend([c002, c006], baseline, budget=1.0)
+    assert chosen.tied and {chosen.fastest, *chosen.tied} == {"c002", "c006"}
+    # Timed together (one process, interleaved), their spreads part: now one is faster.
+    slow, fast = (
+        Result("c002", recipe, _timed(11.0, 10.8, 11.3)),
+        Result("c006", recipe, _timed(8.3, 8.1, 8.6)),
+    )
+    assert recommend([slow, fast], baseline, budget=1.0) == Recommendation("c002", "c006")
+
+
+def test_latencies_below_the_timers_resolution_are_not_ranked():
+    """Issue 32: a text model's int8 0.9 µs against prune 50 % + int8 1.5 µs."""
+    baseline = _metrics(1000, 0.90, 0.0017)
+    int8 = Result("c001", Recipe(), _timed(0.9, 0.85, 0.95, gzip=300))
+    pruned = Result("c002", Recipe(), _timed(1.5, 1.4, 1.6))
+    chosen = recommend([int8, pruned], baseline, budget=1.0)
+    assert chosen.fastest is None and "resolution" in chosen.unranked
+    assert chosen.smallest == "c001"
 
 
 def test_broken_and_collapsed_candidates_are_never_results():

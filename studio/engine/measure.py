@@ -29,7 +29,9 @@ from studio.values.processes import command, thread_budget
 
 EVAL_BATCH = 64
 WARMUP_RUNS = 10
-LATENCY_RUNS = 100
+ROUNDS = 5  # latency is timed in rounds; the spread of their medians is its noise
+ROUND_S = 0.04  # a round repeats the model for at least this long (fast models: thousands)
+MIN_RUNS = 20  # and at least this many times (slow models)
 PROBE_TIMEOUT_S = 300
 
 
@@ -142,17 +144,8 @@ def predict(
     return pack([np.concatenate([r[j] for r in results]) for j in range(len(outs))])
 
 
-def latency(
-    model: bytes,
-    sample: Arrays,
-    *,
-    threads: int = 1,
-    warmup: int = WARMUP_RUNS,
-    runs: int = LATENCY_RUNS,
-    inputs: Sequence[str] = (),
-) -> Latency:
-    """Median and p90 of single-sample invoke() time, in milliseconds.  `sample` is one
-    sample with its batch axis (`arrays.sample`)."""
+def _ready(model: bytes, sample: Arrays, threads: int, inputs: Sequence[str]):
+    """An interpreter with `sample` set as its input, warmed up."""
     interp = interpreter(model, threads)
     ins, _ = io_details(interp, inputs)
     for d, s in zip(ins, parts(sample), strict=True):
@@ -160,14 +153,71 @@ def latency(
     interp.allocate_tensors()
     for d, s in zip(ins, parts(sample), strict=True):
         interp.set_tensor(d["index"], to_input(s, d))
-    for _ in range(warmup):
+    for _ in range(WARMUP_RUNS):
         interp.invoke()
+    return interp
+
+
+def _round(interp, seconds: float, min_runs: int) -> list[float]:
+    """Single-invoke times (ms) for at least `seconds` and `min_runs` invokes."""
     times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
+    clock = time.perf_counter
+    end = clock() + seconds
+    while len(times) < min_runs or clock() < end:
+        t0 = clock()
         interp.invoke()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return Latency(float(np.median(times)), float(np.percentile(times, 90)), threads)
+        times.append((clock() - t0) * 1000.0)
+    return times
+
+
+def _figures(rounds: list[list[float]], threads: int, together: bool = False) -> Latency:
+    every = np.concatenate([np.asarray(r) for r in rounds])
+    medians = [float(np.median(r)) for r in rounds]
+    return Latency(
+        float(np.median(every)),
+        float(np.percentile(every, 90)),
+        threads,
+        min(medians),
+        max(medians),
+        len(rounds),
+        together,
+    )
+
+
+def latency(
+    model: bytes,
+    sample: Arrays,
+    *,
+    threads: int = 1,
+    inputs: Sequence[str] = (),
+    rounds: int = ROUNDS,
+    round_s: float = ROUND_S,
+) -> Latency:
+    """Median, p90 and spread of single-sample invoke() time, in milliseconds.  `sample`
+    is one sample with its batch axis (`arrays.sample`)."""
+    interp = _ready(model, sample, threads, inputs)
+    return _figures([_round(interp, round_s, MIN_RUNS) for _ in range(rounds)], threads)
+
+
+def latency_together(
+    models: Sequence[bytes],
+    sample: Arrays,
+    *,
+    threads: int = 1,
+    inputs: Sequence[str] = (),
+    rounds: int = ROUNDS,
+    round_s: float = ROUND_S,
+) -> list[Latency]:
+    """Several models timed interleaved, round by round (each round in another order),
+    in one process at the same threads: they share the machine's noise, so what is
+    left between them is the models' own difference."""
+    interps = [_ready(m, sample, threads, inputs) for m in models]
+    times: list[list[list[float]]] = [[] for _ in models]
+    for r in range(rounds):
+        shift = r % len(models)  # each file takes each place in the order in turn
+        for i in [*range(shift, len(models)), *range(shift)]:
+            times[i].append(_round(interps[i], round_s, MIN_RUNS))
+    return [_figures(t, threads, together=True) for t in times]
 
 
 def score(outputs: np.ndarray, y: np.ndarray | None) -> tuple[float | None, str]:

@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
+from studio.engine.arrays import sample
 from studio.engine.clustering import cluster
 from studio.engine.convert import convert
 from studio.engine.data import Dataset, describe, fit_to_model, load_data
-from studio.engine.measure import measure, predict
+from studio.engine.measure import latency_together, measure, predict
 from studio.engine.models import (
     as_functional,
     flattened,
@@ -35,7 +36,7 @@ from studio.engine.tflite_file import io_specs, read_checked
 from studio.values import atomic
 from studio.values.checks import effect_flags, sanity_flags
 from studio.values.errors import DataError, MeasureError, ModelError
-from studio.values.metrics import InputSpec, Metrics, ModelSummary
+from studio.values.metrics import InputSpec, Latency, Metrics, ModelSummary
 from studio.values.progress import Event, Report, ignore
 from studio.values.recipe import Quantization, Recipe
 
@@ -321,6 +322,25 @@ def sensitivity(
         report=report,
     )
     return [r.to_dict() for r in results]
+
+
+def time_together(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    tflites: list[str | os.PathLike],
+    *,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> list[Latency]:
+    """The files' latencies timed interleaved in this one process (see
+    `measure.latency_together`), on the model's first evaluation sample."""
+    report(Event("load", "loading the data", 0.0))
+    prep = prepare(model_source, data_source, trust=trust)
+    blobs = [read_checked(Path(t)) for t in tflites]
+    one = sample(prep.data.x_eval, 0)
+    report(Event("evaluate", f"timing {len(blobs)} files together, round by round", 0.0))
+    return latency_together(blobs, one, threads=threads, inputs=prep.data.inputs)
 
 
 def evaluate(

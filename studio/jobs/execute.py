@@ -54,6 +54,8 @@ def ship(job: Job) -> Job:
 
 
 def _content(value: Any) -> Any:
+    if isinstance(value, list):  # several files (a list of FileInput)
+        return [_content(v) for v in value]
     if not isinstance(value, FileInput):
         return value
     path = Path(value.path)
@@ -69,9 +71,11 @@ def _content(value: Any) -> Any:
     return value
 
 
-def _local(value: Any, folder: Path, index: int) -> Any:
+def _local(value: Any, folder: Path, index: int | str) -> Any:
     """A job argument as the function takes it: a `FileInput` becomes its path, a
     `FileContent` a path to a private copy (its own name kept: loaders read suffixes)."""
+    if isinstance(value, list):
+        return [_local(v, folder, f"{index}-{j}") for j, v in enumerate(value)]
     if isinstance(value, FileInput):
         return value.path
     if not isinstance(value, FileContent):

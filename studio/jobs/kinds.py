@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.jobs.messages import FileInput, Job
-from studio.values.metrics import LayerError, Metrics, ModelSummary
+from studio.values.metrics import Latency, LayerError, Metrics, ModelSummary
 from studio.values.recipe import Recipe
 from studio.values.resources import DEMO
 from studio.values.results import Result
@@ -29,6 +29,7 @@ DIAGNOSE = f"{TASKS}:diagnose"
 SCRIPT = f"{TASKS}:script"
 SENSITIVITY = f"{TASKS}:sensitivity"
 SUMMARIZE = f"{TASKS}:summarize"
+TIME_TOGETHER = f"{TASKS}:time_together"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     SUMMARIZE: ModelSummary.from_dict,
     DIAGNOSE: lambda r: [LayerError.from_dict(x) for x in r],
     SENSITIVITY: lambda r: [LayerSensitivity.from_dict(x) for x in r],
+    TIME_TOGETHER: lambda r: [Latency.from_dict(x) for x in r],
 }
 
 
@@ -118,6 +120,20 @@ def sensitivity(model: str, data: str, *, sparsity: float, clusters: int, trust:
         "trust": trust,
     }
     return Job(SENSITIVITY, kwargs, label="layer sensitivity")
+
+
+def time_together(
+    model: str, data: str, tflites: list[Path], *, threads: int, trust: bool
+) -> Job:
+    """The files' latencies timed interleaved in one process, sharing its noise."""
+    kwargs = {
+        "model": source(model),
+        "data": source(data),
+        "tflites": [FileInput(str(path)) for path in tflites],
+        "threads": threads,
+        "trust": trust,
+    }
+    return Job(TIME_TOGETHER, kwargs, label=f"latency of {len(tflites)} files, together")
 
 
 def script(model: str, data: str, recipe: Recipe, *, trust: bool) -> Job:

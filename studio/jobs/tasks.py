@@ -104,6 +104,20 @@ def sensitivity(
     )
 
 
+def time_together(
+    model: str,
+    data: str,
+    tflites: list,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> list[dict[str, Any]]:
+    latencies = pipeline.time_together(
+        model, data, list(tflites), threads=threads, trust=trust, report=report
+    )
+    return [lat.to_dict() for lat in latencies]
+
+
 def script(
     model: str, data: str, recipe: dict, trust: bool = False, shown_as: tuple | None = None
 ) -> str:

@@ -39,6 +39,9 @@ class Handle:
         self._error: JobFailed | None = None
         self._done = False
         self._callbacks: list[Callable[[Handle], None]] = []
+        # Called once when its last job ends, before it settles: it may open more jobs
+        # (a sweep's candidates timed together at its end).
+        self.before_settling: Callable[[Handle], None] | None = None
 
     # -- what callers use ---------------------------------------------------------
 
@@ -84,6 +87,9 @@ class Handle:
             self._error = error
         if value is not None:
             self._value = value
+        if not self._open and self.before_settling is not None:
+            last, self.before_settling = self.before_settling, None
+            last(self)
         if not self._open:
             self.settle(self._value, self._error)
 

@@ -12,6 +12,8 @@ them over one per event-loop turn, the CLI's `wait` reads them from the backend 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -38,11 +40,13 @@ from studio.orchestrator.tracks import (
     GroupTrack,
     ScriptTrack,
     SensitivityTrack,
+    TimingTrack,
     Track,
 )
 from studio.values import atomic, selective
 from studio.values.errors import StudioError
 from studio.values.grid import Grid
+from studio.values.metrics import Latency
 from studio.values.recipe import Recipe
 from studio.values.results import Recommendation, from_session, recommend
 from studio.values.session import Candidate, Session
@@ -196,8 +200,63 @@ class Orchestrator:
             candidates = session.add_all([recipe for _, recipe in group.entries], names)
             groups.append(Group(tuple((c.name, c.recipe) for c in candidates)))
         handle = self._run_groups(session, groups)
+        handle.before_settling = self._time_sweep
         self.log.emit(f"sweep queued: {len(handle.candidate_ids)} candidates")
         return handle
+
+    def _time_sweep(self, handle: Handle) -> None:
+        """The end of a sweep: its measured candidates timed together (a cancelled
+        sweep is left as it is)."""
+        session = self.session
+        if session is None or not all(c in session.candidates for c in handle.candidate_ids):
+            return
+        statuses = [session.candidates[c].status for c in handle.candidate_ids]
+        done = [c for c, s in zip(handle.candidate_ids, statuses, strict=True) if s == "done"]
+        if "cancelled" not in statuses and len(done) >= 2:
+            self.time_together(done, handle)
+
+    def time_together(
+        self, candidate_ids: list[int] | None = None, handle: Handle | None = None
+    ) -> Handle:
+        """Time the float baseline and these finished candidates (default: every one not
+        hidden) interleaved in one process, at the current threads, and keep those
+        latencies: two runs of one recipe measured apart differ by the machine's noise."""
+        session = self._require_session()
+        ids = candidate_ids or [c.id for c in session.finished()]
+        ids = [c for c in ids if session.candidates[c].status == "done"]
+        files = [session.tflite(c) for c in ids]
+        timed = tuple(ids)
+        if session.baseline is not None and (session.baseline_dir / "baseline.tflite").is_file():
+            files.insert(0, session.baseline_dir / "baseline.tflite")
+            timed = (0, *timed)
+        handle = handle or Handle("timing together", cancel=self._cancel_handle)
+        job = kinds.time_together(
+            session.model, session.data, files, threads=self.threads, trust=session.trust
+        )
+        self._submit(job, TimingTrack(session, handle, timed=timed))
+        self.log.emit(f"timing {len(files)} files together")
+        self.activity_changed.emit()
+        return handle
+
+    def retime(self, session: Session, cid: int, latency: Latency, current: bool) -> None:
+        """A latency timed together replaces the one measured alone (0: the baseline),
+        in the session and in the candidate's metrics.json."""
+        if cid == 0:
+            base = dataclasses.replace(session.baseline, latency_ms=latency)
+            session.set_baseline(session.summary, base)
+            if current:
+                self.baseline_changed.emit()
+            return
+        candidate = session.candidates.get(cid)
+        if candidate is None or candidate.metrics is None:
+            return
+        metrics = dataclasses.replace(candidate.metrics, latency_ms=latency)
+        figures = session.candidate_dir(cid) / "metrics.json"
+        with contextlib.suppress(OSError):
+            atomic.write_json(figures, {**metrics.to_dict(), "label": candidate.label})
+        session.update(cid, metrics=metrics)
+        if current:
+            self.candidate_changed.emit(cid)
 
     def _run_groups(self, session: Session, groups: list[Group]) -> Handle:
         """Each group's job, now if the float baseline is measured, else once it is.

@@ -150,6 +150,28 @@ class ScriptTrack(ViewTrack):
 
 
 @dataclass
+class TimingTrack(Track):
+    """Finished candidates (and the float baseline) timed together in one process: their
+    latencies replace the ones each got alone, so they can be ranked."""
+
+    title: str = "Latency: timing the candidates together, round by round"
+    target: str = kinds.TIME_TOGETHER
+    timed: tuple[int, ...] = ()  # the candidates, in the job's order; 0: the baseline
+
+    def finished(self, orch, job_id, result, current):
+        for cid, latency in zip(self.timed, result, strict=True):
+            orch.retime(self.session, cid, latency, current)
+        if current:
+            orch.log.emit(f"latency of {len(self.timed)} files timed together")
+        super().finished(orch, job_id, None, current)
+
+    def failed(self, orch, job_id, message, kind, current):
+        if current:
+            orch.log.emit(f"timing together failed: {message}")
+        super().failed(orch, job_id, message, kind, current)
+
+
+@dataclass
 class GroupTrack(Track):
     """Candidates sharing their fine-tunes, run in order in one job (a single candidate
     is a group of one).  Each is saved the moment its files arrive."""

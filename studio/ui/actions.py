@@ -85,6 +85,13 @@ class Actions:
             "Ctrl+D",
             "Find the layers that lose the most accuracy in full int8",
         )
+        self.time_together = self._make(
+            "Re-measure &latency together",
+            w.time_together,
+            "Ctrl+L",
+            "Time the float model and every finished candidate interleaved in one process, "
+            "so they share the machine's noise and their latencies can be ranked",
+        )
         self.cancel_all = self._make(
             "&Cancel all",
             w.workbench.cancel_all,
@@ -133,7 +140,7 @@ class Actions:
         menu.addAction(self.preferences)
         menu.addAction(self.quit)
         run = w.menuBar().addMenu("&Run")
-        for action in (self.run, self.sweep, self.diagnose):
+        for action in (self.run, self.sweep, self.diagnose, self.time_together):
             run.addAction(action)
         run.addSeparator()
         run.addAction(self.cancel_all)

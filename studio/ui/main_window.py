@@ -315,6 +315,16 @@ class MainWindow(QMainWindow):
         self.state.follow = ids[0] if ids else None
         return ids
 
+    def time_together(self) -> bool:
+        """Re-measure the finished candidates' latencies side by side."""
+        session = self.workbench.session
+        if session is None or len(session.finished()) < 2:
+            self.show_error(
+                "Nothing to compare yet", "Timing together needs two finished candidates."
+            )
+            return False
+        return self._try("Cannot time the candidates", self.workbench.time_together)
+
     def diagnose(self) -> None:
         self.center.show_diagnosis()
         self.workbench.diagnose()
@@ -559,17 +569,28 @@ class MainWindow(QMainWindow):
             return
         chosen = self.state.recommendation
         tie = f" (a tie with {len(chosen.tied)} more)" if chosen.tied else ""
+        fastest = f"not ranked, {chosen.unranked}" if chosen.unranked else chosen.fastest
         self.recommend_label.setText(
             f"Within {session.budget:g} pt of float: smallest {chosen.smallest or 'none'}, "
-            f"fastest {chosen.fastest or 'none'}{tie}"
+            f"fastest {fastest or 'none'}{tie}"
         )
-        self.recommend_label.setToolTip(
-            f"{', '.join(chosen.tied)} ran within measurement noise (the p90 spread) of "
-            f"{chosen.fastest}: of those, the smallest, then full-integer one is named."
-            if chosen.tied
-            else "Collapsed candidates (accuracy at chance) and files that contradict their "
-            "recipe are never recommended."
-        )
+        if chosen.unranked:
+            tip = (
+                "Every candidate runs in a few microseconds: that is mostly the call into "
+                "LiteRT, not the model, so no candidate is called fastest."
+            )
+        elif chosen.tied:
+            tip = (
+                f"{', '.join(chosen.tied)} ran within the latency spread of {chosen.fastest} "
+                f"(their round medians overlap): of those, the smallest, then full-integer "
+                f"one is named. Run → Re-measure latency together times them side by side."
+            )
+        else:
+            tip = (
+                "Collapsed candidates (accuracy at chance) and files that contradict their "
+                "recipe are never recommended."
+            )
+        self.recommend_label.setToolTip(tip)
 
     def _on_activity(self) -> None:
         count, fraction = self.workbench.activity.overall()

@@ -154,6 +154,17 @@ FIGURES: tuple[Figure, ...] = (
         views=frozenset({TABLE, CSV, HTML, COMPARE, AXIS}),
     ),
     Figure(
+        "latency_spread_ms",
+        "±",
+        "Half the spread of the latency's round medians: latencies closer than their "
+        "spreads are not told apart (Run → Re-measure latency together)",
+        lambda m, b: units.spread(m),
+        lambda v: f"±{units.duration(v)}",
+        widest="±99.9 ms",
+        raw=lambda m, b: round(units.spread(m), 6),
+        views=frozenset({TABLE, CSV}),
+    ),
+    Figure(
         "latency_p90_ms",
         "latency p90",
         "90th percentile of the single-sample latency",

@@ -34,23 +34,68 @@ def _need(data: Mapping[str, Any], key: str, what: str) -> Any:
         raise MetricsError(f"{what} without '{key}'") from None
 
 
+# Below this, one invoke is mostly the Python call into LiteRT (about 1 µs here), not the
+# model: such latencies are reported, never ranked.
+RESOLUTION_MS = 0.005
+
+
 @dataclass(frozen=True)
 class Latency:
-    """Milliseconds per single-sample `invoke()`, after warm-up, on `threads` threads."""
+    """Milliseconds per single-sample `invoke()`, after warm-up, on `threads` threads.
+
+    Timed in `rounds` rounds (each long enough to repeat a fast model thousands of
+    times); `low` and `high` are the lowest and highest round medians: the spread two
+    latencies must clear to be told apart.  Files measured before rounds existed have
+    none (`spread` then falls back to median..p90)."""
 
     median: float
     p90: float
     threads: int
+    low: float | None = None
+    high: float | None = None
+    rounds: int = 1
+    together: bool = False  # re-measured interleaved with the candidates it is compared to
+
+    @property
+    def spread(self) -> tuple[float, float]:
+        if self.low is not None and self.high is not None:
+            return self.low, self.high
+        return self.median, self.p90
+
+    def overlaps(self, other: Latency) -> bool:
+        """Within each other's spread: neither is measurably faster."""
+        (a_lo, a_hi), (b_lo, b_hi) = self.spread, other.spread
+        return a_lo <= b_hi and b_lo <= a_hi
+
+    @property
+    def below_resolution(self) -> bool:
+        return self.median < RESOLUTION_MS
 
     def to_dict(self) -> dict[str, Any]:
-        return {"median": round(self.median, 4), "p90": round(self.p90, 4), "threads": self.threads}
+        # 6 decimals of a millisecond: a nanosecond (4 read 0.001 ms for every tiny model).
+        out: dict[str, Any] = {
+            "median": round(self.median, 6),
+            "p90": round(self.p90, 6),
+            "threads": self.threads,
+        }
+        if self.low is not None and self.high is not None:
+            out |= {"low": round(self.low, 6), "high": round(self.high, 6)}
+        out["rounds"] = self.rounds
+        if self.together:
+            out["together"] = True
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Latency:
+        low, high = data.get("low"), data.get("high")
         return cls(
             float(_need(data, "median", "latency")),
             float(data.get("p90", data["median"])),
             int(data.get("threads", 1)),
+            None if low is None else float(low),
+            None if high is None else float(high),
+            int(data.get("rounds", 1)),
+            bool(data.get("together", False)),
         )
 
 

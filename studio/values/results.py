@@ -18,7 +18,7 @@ from typing import Any
 
 from studio.values import modes
 from studio.values.errors import StudioError
-from studio.values.metrics import Metrics, within_budget
+from studio.values.metrics import RESOLUTION_MS, Metrics, within_budget
 from studio.values.pareto import front
 from studio.values.recipe import Recipe
 from studio.values.session import Session
@@ -81,14 +81,16 @@ class Result:
 class Recommendation:
     """Within the accuracy budget: the smallest (gzip) and the fastest (median latency).
 
-    `tied` names the candidates whose latency was within measurement noise of the
-    fastest's (the fastest is the smallest of them), so the window can say that "fastest"
-    is a tie, not a measured win.
+    `tied` names the candidates whose latency spread overlaps the fastest's (the fastest
+    is the smallest of them), so the window can say that "fastest" is a tie, not a
+    measured win.  `unranked` says why no candidate is called fastest although some are
+    within the budget (their latencies are below what the timer can tell apart).
     """
 
     smallest: str | None = None
     fastest: str | None = None
     tied: tuple[str, ...] = ()
+    unranked: str = ""
 
     def to_dict(self) -> dict[str, str | None]:
         return {"smallest": self.smallest, "fastest": self.fastest}
@@ -105,12 +107,6 @@ def measured(results: Iterable[Result]) -> list[Result]:
     return [
         r for r in results if r.metrics is not None and r.status == "done" and not r.metrics.broken
     ]
-
-
-def noise(m: Metrics) -> float:
-    """How far apart two latency medians must be to differ (ms): the p90's spread above
-    the median, the run-to-run scatter of one candidate's timings."""
-    return max(0.0, m.latency_ms.p90 - m.latency_ms.median)
 
 
 def _phone_order(r: Result) -> tuple:
@@ -139,12 +135,12 @@ def recommend(results: Iterable[Result], baseline: Metrics, budget: float) -> Re
         return Recommendation()
     smallest = min(ok, key=_phone_order)
     best = min(ok, key=lambda r: r.metrics.latency_ms.median)
-    ties = [
-        r
-        for r in ok
-        if r.metrics.latency_ms.median - best.metrics.latency_ms.median
-        <= max(noise(best.metrics), noise(r.metrics))
-    ]
+    if best.metrics.latency_ms.below_resolution:
+        under = f"{RESOLUTION_MS * 1000:g} µs"
+        return Recommendation(smallest.name, None, (), f"below the timer's resolution ({under})")
+    # Ties: every candidate whose spread overlaps the fastest's (two runs of one recipe
+    # must never be called faster than each other).
+    ties = [r for r in ok if r.metrics.latency_ms.overlaps(best.metrics.latency_ms)]
     fastest = min(ties, key=_phone_order)
     tied = tuple(r.name for r in ties if r is not fastest)
     return Recommendation(smallest.name, fastest.name, tied)

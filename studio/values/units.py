@@ -97,8 +97,22 @@ def percent(fraction: float | None, digits: int = 1) -> str:
 
 
 def latency(m: Metrics) -> str:
-    """'123 µs median on 1 thread(s)': the thread count is always said."""
-    return f"{duration(m.latency_ms.median)} median on {m.latency_ms.threads} thread(s)"
+    """'123 µs median (118–131 µs over 5 rounds) on 1 thread(s)': the spread and the
+    thread count are always said."""
+    lat = m.latency_ms
+    low, high = lat.spread
+    spread = (
+        f" ({duration(low)}–{duration(high)} over {lat.rounds} rounds)" if lat.rounds > 1 else ""
+    )
+    together = ", timed together with the others" if lat.together else ""
+    below = ", below the timer's resolution" if lat.below_resolution else ""
+    return f"{duration(lat.median)} median{spread} on {lat.threads} thread(s){together}{below}"
+
+
+def spread(m: Metrics) -> float:
+    """Half the latency spread (ms): '±' in the table."""
+    low, high = m.latency_ms.spread
+    return (high - low) / 2
 
 
 def figures(m: Metrics, baseline: Metrics | None = None) -> list[str]:
