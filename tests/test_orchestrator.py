@@ -195,3 +195,15 @@ def test_a_sweep_ends_with_its_candidates_timed_together(isolated, tmp_path):
     isolated.set_budget(10.0)  # all within it: the spreads part, so one is fastest
     chosen = isolated.recommendation()
     assert chosen.fastest == session.candidates[sweep.candidate_ids[0]].name and not chosen.tied
+
+
+def test_a_sweep_reuses_recipes_the_session_has_measured(isolated, tmp_path):
+    """Issue 32: a sweep re-ran recipes that already existed (demo c006 = c002)."""
+    baseline = _open(isolated, tmp_path)
+    first = isolated.run(INT8)
+    isolated.wait(baseline, first, poll_s=0.05)
+    sweep = isolated.run_sweep(GRID)  # dynamic, float16 and int8 again
+    isolated.wait(sweep, poll_s=0.05)
+    recipes = [isolated.candidate(c).recipe.quantization.mode for c in sweep.candidate_ids]
+    assert sorted(recipes) == ["dynamic", "float16"]
+    assert len(isolated.session.candidates) == 3

@@ -300,3 +300,28 @@ def test_estimate_for_auto_pruning_epochs_uses_a_past_auto_run():
     )
     past = Candidate(1, Recipe(pruning=Pruning()), "done", figures(seconds={"prune": 100.0}))
     assert estimate_seconds(grid, [past], workers=1) == pytest.approx(before + 80.0)
+
+
+def test_estimates_come_from_this_machines_stage_times_and_skip_what_exists():
+    """Issue 32: "roughly 0.4 min" for 18 candidates took about 80 s; a recipe the session
+    had measured already was run again, and "6 fine-tune(s) instead of 6" read as a
+    saving."""
+    from studio.ui.views.sweep_dialog import estimate_seconds
+
+    grid = Grid.from_dict({"quantization.mode": ["dynamic", "int8", "float16"]})
+    rough = estimate_seconds(grid, [], workers=1)
+    slow_model = figures(seconds={"load": 10.0, "convert": 4.0, "evaluate": 6.0})
+    measured = estimate_seconds(grid, [], workers=1, baseline=slow_model)
+    assert measured == pytest.approx(10.0 + 3 * (2 * 4.0 + 2 * 6.0))  # candidates: 2x float
+    assert measured > rough
+    int8 = Recipe.from_dict({"quantization": {"mode": "int8"}})
+    skipped = estimate_seconds(grid, [], workers=1, baseline=slow_model, skip=[int8])
+    assert skipped == pytest.approx(measured - 2 * 4.0 - 2 * 6.0)
+    # Two workers: the groups run side by side, but never faster than the longest one.
+    two_groups = Grid.from_dict(
+        {"pruning.target_sparsity": [0.5, 0.8], "base": {"pruning": {"epochs": 1}}}
+    )
+    one = estimate_seconds(two_groups, [], workers=1, baseline=slow_model)
+    assert estimate_seconds(two_groups, [], workers=2, baseline=slow_model) == pytest.approx(
+        one / 2
+    )

@@ -316,8 +316,8 @@ def test_sweep_dialog_previews_the_grid_and_explains_bad_values(qtbot):
 
     dialog = SweepDialog(Recipe(), [], workers=2)
     qtbot.addWidget(dialog)
-    assert "12 candidates" in dialog.preview.text()
-    assert "6 fine-tune(s) instead of 18" in dialog.preview.text()
+    assert "12 new candidate(s)" in dialog.preview.text()
+    assert "6 fine-tune(s) instead of 18 one by one" in dialog.preview.text()
     assert dialog.grid.size == 12
     dialog.sparsity.setText("50, lots")
     assert "'lots' is not a float" in dialog.preview.text()

@@ -248,10 +248,16 @@ def optimize(
 
 def _baseline(prep: Prepared, out: Path, threads: int) -> tuple[Metrics, np.ndarray]:
     """Convert the untouched float model, measure it, write baseline.tflite/.json."""
+    t = time.perf_counter()
     atomic.write_bytes(out / "baseline.tflite", convert(prep.model, Quantization()))
+    seconds = {"convert": time.perf_counter() - t}
+    t = time.perf_counter()
     metrics, reference = measure(out / "baseline.tflite", prep.data, threads=threads)
+    seconds["evaluate"] = time.perf_counter() - t
     metrics = dataclasses.replace(
-        metrics, flags=sanity_flags(metrics, None, classes=classes(prep.summary), float_model=True)
+        metrics,
+        flags=sanity_flags(metrics, None, classes=classes(prep.summary), float_model=True),
+        seconds={**metrics.seconds, **seconds},
     )
     atomic.write_json(out / "baseline.json", metrics.to_dict())
     return metrics, reference
@@ -268,10 +274,13 @@ def baseline(
 ) -> tuple[ModelSummary, Metrics]:
     """The float model's figures (the reference point of every plot), and its summary."""
     report(Event("load", "loading the model and data", 0.0))
+    t = time.perf_counter()
     prep = prepare(model_source, data_source, trust=trust)
+    load = time.perf_counter() - t
     report(Event("baseline", "converting and measuring the float baseline", 0.0))
     metrics, _ = _baseline(prep, Path(out_dir), threads)
-    return prep.summary, metrics
+    # The stage times tell the sweep dialog how long this model takes on this machine.
+    return prep.summary, dataclasses.replace(metrics, seconds={**metrics.seconds, "load": load})
 
 
 def diagnose(

@@ -192,12 +192,18 @@ class Orchestrator:
     def run_sweep(self, grid: Grid, *, grid_names: bool = False) -> Handle:
         """Queue a grid's candidates, one job per group sharing its fine-tunes; each
         named as the session names it (c001, ...), or as the grid does (`grid_names`:
-        "01-prune-50-int8", the CLI's sweep folders)."""
+        "01-prune-50-int8", the CLI's sweep folders).  Recipes the session has measured
+        already are not run again (the handle's candidates are the new ones)."""
         session = self._require_session()
+        measured = {c.recipe.effective() for c in session.finished()}
         groups = []
         for group in plan(grid):
-            names = [name for name, _ in group.entries] if grid_names else None
-            candidates = session.add_all([recipe for _, recipe in group.entries], names)
+            # A recipe measured already in this session is reused, not run again.
+            entries = [(n, r) for n, r in group.entries if r.effective() not in measured]
+            if not entries:
+                continue
+            names = [name for name, _ in entries] if grid_names else None
+            candidates = session.add_all([recipe for _, recipe in entries], names)
             groups.append(Group(tuple((c.name, c.recipe) for c in candidates)))
         handle = self._run_groups(session, groups)
         handle.before_settling = self._time_sweep

@@ -212,7 +212,14 @@ class Actions:
             base = Recipe()
         session = w.workbench.session
         history = session.finished() if session else []
-        dialog = SweepDialog(base, history, w.workbench.workers, w, w.settings.sweep_modes())
+        dialog = SweepDialog(
+            base,
+            history,
+            w.workbench.workers,
+            w,
+            w.settings.sweep_modes(),
+            session.baseline if session else None,
+        )
         if dialog.exec() and dialog.grid is not None:
             w.settings.remember_sweep_modes(dialog.ticked())
             w.run_sweep(dialog.grid)

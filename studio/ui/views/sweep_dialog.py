@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from studio.values import modes
 from studio.values.grid import Grid, GridError
+from studio.values.metrics import Metrics
 from studio.values.recipe import Recipe
 from studio.values.session import Candidate
 from studio.values.sweep import plan, sharing
@@ -58,9 +59,25 @@ def parse_values(text: str, kind: type, field: str, scale: float = 1.0) -> list:
     return values
 
 
-def estimate_seconds(grid: Grid, history: Sequence[Candidate], workers: int) -> float:
-    """Shared fine-tunes once per group, then convert + evaluate per candidate."""
+def estimate_seconds(
+    grid: Grid,
+    history: Sequence[Candidate],
+    workers: int,
+    baseline: Metrics | None = None,
+    skip: Sequence[Recipe] = (),
+) -> float:
+    """Shared fine-tunes once per group, then convert + evaluate per candidate, from this
+    machine's measured stage times: the session's candidates, else its float baseline
+    (load, convert, evaluate), else rough defaults.  Recipes in `skip` are not run.
+    Groups run side by side on the workers, so the longest group is a floor."""
     measured: dict[str, list[float]] = {}
+    if baseline is not None:
+        for key in ("load", "convert", "evaluate"):
+            if key in baseline.seconds:
+                # A candidate converts with calibration and is checked against the float
+                # model: about twice the float model's conversion and measurement.
+                factor = 1.0 if key == "load" else 2.0
+                measured.setdefault(key, []).append(factor * baseline.seconds[key])
     for c in history:
         seconds = c.metrics.seconds if c.metrics else {}
         pruning, clustering = c.recipe.pruning, c.recipe.clustering
@@ -76,22 +93,35 @@ def estimate_seconds(grid: Grid, history: Sequence[Candidate], workers: int) -> 
             if key in seconds:
                 measured.setdefault(key, []).append(seconds[key])
     per = {
-        k: (sum(v) / len(v) if (v := measured.get(k)) else d) for k, d in DEFAULT_SECONDS.items()
+        k: (sum(v[-5:]) / len(v[-5:]) if (v := measured.get(k)) else d)
+        for k, d in DEFAULT_SECONDS.items()
     }
-    total, groups = 0.0, plan(grid)
-    for group in groups:
-        recipe = group.entries[0][1]
+    skipped = {r.effective() for r in skip}
+    times = []
+    for group in plan(grid):
+        entries = [r for _, r in group.entries if r.effective() not in skipped]
+        if not entries:
+            continue
+        recipe = entries[0]
         pruning, clustering = recipe.pruning, recipe.clustering
         epochs = clustering.epochs if clustering else 0
+        seconds = 0.0
         if pruning and pruning.epochs is None:
-            total += per["auto_prune"]
+            seconds += per["auto_prune"]
         elif pruning:
             epochs += pruning.epochs
-        total += per["load"] + epochs * per["fine_tune_epoch"]
-        for _, r in group.entries:
+        seconds += per["load"] + epochs * per["fine_tune_epoch"]
+        for r in entries:
             qat = r.quantization.epochs * per["fine_tune_epoch"] if r.quantization.qat else 0
-            total += qat + per["convert"] + per["evaluate"]
-    return total / max(1, min(workers, len(groups)))
+            seconds += qat + per["convert"] + per["evaluate"]
+        times.append(seconds)
+    if not times:
+        return 0.0
+    return max(sum(times) / max(1, min(workers, len(times))), max(times))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 class SweepDialog(QDialog):
@@ -102,12 +132,16 @@ class SweepDialog(QDialog):
         workers: int,
         parent: QWidget | None = None,
         ticked: Sequence[str] | None = None,
+        baseline: Metrics | None = None,
     ) -> None:
         """`ticked`: the quantization modes to tick (the ones last used), else each
         mode's default."""
         super().__init__(parent)
         self.setWindowTitle("Sweep: try a grid of recipes")
         self.base, self.history, self.workers = base, list(history), workers
+        self.baseline = baseline
+        # Recipes measured already: the sweep reuses them rather than running them again.
+        self.existing = {c.recipe.effective(): c.name for c in self.history}
         self.grid: Grid | None = None
         self.sparsity = QLineEdit("50, 80")
         self.sparsity.setToolTip(
@@ -184,11 +218,29 @@ class SweepDialog(QDialog):
             ok.setEnabled(False)
             return
         groups = plan(self.grid)
-        tunes = sharing(groups)["fine_tunes"]
-        minutes = estimate_seconds(self.grid, self.history, self.workers) / 60
-        self.preview.setText(
-            f"<b>{self.grid.size} candidates</b> in {len(groups)} group(s): "
-            f"{tunes['run']} fine-tune(s) instead of {tunes['one_by_one']}. "
-            f"Roughly {max(minutes, 0.1):.1f} min with {self.workers} worker(s)."
+        recipes = [r for _, r in self.grid.expand()]
+        reused = sorted(
+            {self.existing[k] for r in recipes if (k := r.effective()) in self.existing}
         )
-        ok.setEnabled(True)
+        new = sum(1 for r in recipes if r.effective() not in self.existing)
+        tunes = sharing(groups)["fine_tunes"]
+        if tunes["one_by_one"] == 0:
+            shared = "no fine-tune"
+        elif tunes["run"] < tunes["one_by_one"]:
+            shared = f"{tunes['run']} fine-tune(s) instead of {tunes['one_by_one']} one by one"
+        else:
+            shared = f"{tunes['run']} fine-tune(s), none shared"
+        skip = [r for r in recipes if r.effective() in self.existing]
+        seconds = estimate_seconds(self.grid, self.history, self.workers, self.baseline, skip)
+        again = (
+            f" {len(reused)} already measured in this session ({', '.join(reused[:6])}"
+            f"{', …' if len(reused) > 6 else ''}): reused, not run again."
+            if reused
+            else ""
+        )
+        self.preview.setText(
+            f"<b>{new} new candidate(s)</b> of {self.grid.size}, in {len(groups)} group(s): "
+            f"{shared}.{again} About {_duration(seconds)} with {self.workers} worker(s), "
+            f"from {'this session' if self.history or self.baseline else 'rough'} stage times."
+        )
+        ok.setEnabled(new > 0)
