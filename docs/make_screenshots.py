@@ -12,7 +12,7 @@ Each size runs under its own Xvfb screen of exactly that size (xvfb-run; install
 4. `compare`  two candidates side by side (the comparison dialog over the window);
 5. `second`   a second model (the zoo's small CNN, trained here) with its own data.
 
-Files go to `docs/screens/<state>-<width>x<height>.png`; the README shows them.  The
+Files go to `resources/screens/<state>-<width>x<height>.png`; the README shows them.  The
 whole screen is grabbed, so dialogs appear as a user sees them.
 """
 
@@ -28,7 +28,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-SCREENS = DOCS / "screens"
+SCREENS = (
+    DOCS.parent / "resources" / "screens"
+)  # installed with the package: the walkthrough shows them
 SIZES = ("1366x768", "1920x1080")
 
 

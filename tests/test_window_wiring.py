@@ -8,7 +8,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QUrl
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QLabel, QTextBrowser
 
 from fakes import StandIns
@@ -338,13 +339,35 @@ def test_help_lists_the_shortcuts_and_opens_the_walkthrough(qtbot, window):
     shown = window.commands.help_window.findChild(QTextBrowser).toPlainText()
     for key, words in (("Ctrl+R", "Run candidate"), ("Ctrl+E", "Export candidate")):
         assert key in shown and words in shown
+    assert "&" not in shown  # "&Quit" read as such (issue 32)
     window.commands.walkthrough.trigger()
-    readme = window.commands.help_window.findChild(QTextBrowser).toPlainText()
-    assert "Five minutes on the demo" in readme
+    browser = window.commands.help_window.findChild(QTextBrowser)
+    readme = browser.toPlainText()
+    assert "Five minutes on the demo" in readme and "The window, part by part" in readme
+    for developers in ("Set-up (Linux", "## Architecture", "Packaging", "pip install -e"):
+        assert developers not in readme  # the user's part only (issue 32)
+    images = _images(browser)
+    assert len(images) >= 4
+    for name in images:  # each picture loads (one was a broken icon)
+        pixmap = browser.loadResource(QTextDocument.ResourceType.ImageResource, QUrl(name))
+        assert pixmap is not None and not pixmap.isNull(), name
     from studio.ui.dialogs import about_text
 
     assert "TFLite Optimization Studio 0.1.0" in about_text()
     assert window.setup_tabs.currentWidget() is window.model_panel  # the walkthrough's start
+
+
+def _images(browser) -> list[str]:
+    names, block = [], browser.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fmt = it.fragment().charFormat()
+            if fmt.isImageFormat():
+                names.append(fmt.toImageFormat().name())
+            it += 1
+        block = block.next()
+    return names
 
 
 def test_the_jobs_list_shows_session_tasks_and_counts_a_batch(qtbot, window):

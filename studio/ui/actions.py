@@ -102,7 +102,7 @@ class Actions:
             "&Walkthrough",
             self.show_walkthrough,
             QKeySequence.StandardKey.HelpContents,
-            "The README: five minutes on the demo, then your own model, every knob explained",
+            "Five minutes on the demo, then the window part by part, with pictures",
         )
         self.shortcuts = self._make(
             "&Keyboard shortcuts", self.show_shortcuts, "Ctrl+/", "Every command with a key"
@@ -117,8 +117,9 @@ class Actions:
         action = QAction(text, self._w)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
-        action.setToolTip(tip or text)
-        action.setStatusTip(tip or text)
+        plain = text.replace("&&", "\0").replace("&", "").replace("\0", "&")  # no mnemonic
+        action.setToolTip(tip or plain)
+        action.setStatusTip(tip or plain)
         action.triggered.connect(slot)
         return action
 
@@ -247,7 +248,9 @@ class Actions:
 
     def show_walkthrough(self) -> None:
         self.help_window = dialogs.show_text(
-            self._w, "Walkthrough", markdown=dialogs.readme_markdown()
+            self._w,
+            "Walkthrough",
+            markdown=dialogs.walkthrough_markdown(dialogs.readme_markdown()),
         )
 
     def show_shortcuts(self) -> None:

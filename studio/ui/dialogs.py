@@ -7,11 +7,12 @@ Message boxes are non-blocking (`open`, not `exec`): the window stays usable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -24,6 +25,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from studio.values.resources import RESOURCES
 
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 ABOUT_PACKAGES = [
@@ -240,10 +243,14 @@ def shortcuts_html(actions: list[QAction]) -> str:
 
 
 def readme_markdown() -> str:
-    """The README as installed with the package (its metadata carries it), so the Help
-    menu's walkthrough works offline, in a wheel and in the bundle alike."""
+    """The README: beside the resources in a checkout, else as installed with the
+    package (its metadata carries it), so the walkthrough works offline, in a wheel and
+    in the bundle alike."""
     from importlib import metadata
 
+    beside = RESOURCES.parent / "README.md"
+    if beside.is_file():
+        return beside.read_text(encoding="utf-8")
     try:
         meta = metadata.metadata("tflite-studio")
     except metadata.PackageNotFoundError:
@@ -251,14 +258,58 @@ def readme_markdown() -> str:
     return meta.get_payload() or meta.get("Description") or ""
 
 
+# The README's sections for the window's user (set-up, benchmarks, the command line,
+# packaging and architecture are for developers and scripts).
+USER_SECTIONS = ("Five minutes on the demo", "The window, part by part", "Troubleshooting")
+
+
+def walkthrough_markdown(readme: str) -> str:
+    """The README's introduction and its user sections, in order."""
+    parts = re.split(r"(?m)^(?=## )", readme)
+    kept = [parts[0]] + [
+        p for p in parts[1:] if p.splitlines()[0].removeprefix("## ").strip() in USER_SECTIONS
+    ]
+    return "".join(kept)
+
+
+IMAGE_WIDTH = 700  # pixels: the walkthrough's screenshots, scaled to its window
+
+
+def _fit_images(text: QTextBrowser) -> None:
+    """Screenshots at the walkthrough's width, not their 1366 pixels."""
+    cursor = QTextCursor(text.document())
+    block = text.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            fmt = fragment.charFormat()
+            if fmt.isImageFormat():
+                image = fmt.toImageFormat()
+                pixmap = text.loadResource(QTextDocument.ResourceType.ImageResource, image.name())
+                if pixmap is not None and hasattr(pixmap, "width") and pixmap.width():
+                    image.setWidth(IMAGE_WIDTH)
+                    image.setHeight(IMAGE_WIDTH * pixmap.height() / pixmap.width())
+                    cursor.setPosition(fragment.position())
+                    cursor.setPosition(
+                        fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor
+                    )
+                    cursor.setCharFormat(image)
+            it += 1
+        block = block.next()
+
+
 def show_text(parent: QWidget, title: str, *, html: str = "", markdown: str = "") -> QDialog:
-    """A non-modal, resizable text window (shortcuts, the walkthrough)."""
+    """A non-modal, resizable text window (shortcuts, the walkthrough).  Images named as
+    the README names them (`resources/screens/...`) are found beside the resources."""
     dialog = QDialog(parent)
     dialog.setWindowTitle(title)
     text = QTextBrowser()
     text.setOpenExternalLinks(True)
+    text.setSearchPaths([str(RESOURCES.parent)])
     if markdown:
         text.setMarkdown(markdown)
+        _fit_images(text)
     else:
         text.setHtml(html)
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
