@@ -4,7 +4,9 @@
     python docs/make_screenshots.py --sizes 1366x768   # one size
 
 Each size runs under its own Xvfb screen of exactly that size (xvfb-run; install
-`xvfb`), in a fresh session, through the same calls as the window's buttons:
+`xvfb`), from a fresh home folder, with the window at the size it picks itself (never
+resized to the screen: that hid a first window too large for a laptop), through the same
+calls as the window's buttons:
 
 1. `opened`   the demo just opened: its float baseline and the Model & data tab;
 2. `running`  the demo sweep grid running, with the Jobs tab;
@@ -44,7 +46,15 @@ def main() -> int:
     SCREENS.mkdir(exist_ok=True)
     for size in args.sizes.split(","):
         command = [sys.executable, __file__, "--inside", size]
-        env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+        home = Path(tempfile.mkdtemp(prefix="studio-home-"))  # a first launch, as a user's
+        env = {
+            **os.environ,
+            "QT_QPA_PLATFORM": "xcb",
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_DATA_HOME": str(home / ".local" / "share"),
+            "XDG_STATE_HOME": str(home / ".local" / "state"),
+        }
         screen = f"-screen 0 {size}x24"
         subprocess.run(["xvfb-run", "-a", "-s", screen, *command], check=True, env=env)
     return 0
@@ -64,9 +74,7 @@ def shoot(width: int, height: int) -> int:
     window = build(settings, workers=2, sessions_root=scratch / "sessions")
     window.ask_about_running = lambda: "cancel"  # no modal question while scripted
     window.ask_quit = lambda: True
-    window.move(0, 0)
-    window.resize(width, height)
-    window.show()
+    window.show()  # at the size it chooses for this screen: what a first launch shows
     window.start()
 
     def wait(done: Callable[[], bool], what: str, limit: float = 900) -> None:

@@ -533,3 +533,28 @@ def test_the_sweep_dialog_remembers_its_quantization_ticks(qtbot, window):
     window.settings.remember_sweep_modes(first.ticked())
     again = SweepDialog(Recipe(), [], 2, window, window.settings.sweep_modes())
     assert again.ticked() == ["dynamic", "int8", "int16x8"]
+
+
+def test_a_new_recommendation_is_scrolled_into_view(qtbot, window):
+    """Issue 32: at 1366x768 the table shows about 8 rows; the recommended candidate had
+    to be scrolled to."""
+    window.candidates_dock.setFixedHeight(200)  # a few rows in sight
+    grid = Grid.from_dict(
+        {
+            "pruning.target_sparsity": [0.3, 0.5, 0.7, 0.9],
+            "quantization.mode": ["dynamic", "int8", "float16"],
+        }
+    )
+    ids = window.run_sweep(grid)
+    qtbot.waitUntil(
+        lambda: all(window.workbench.candidate(i).status == "done" for i in ids), timeout=WAIT
+    )
+    table = window.table
+    table.scrollToBottom()  # the user looked at the newest rows
+    window.budget.setValue(20.0)  # every one within it now: an early row is named
+    chosen = window.recommended["smallest"]
+    assert table.results.row_of(chosen) < 3  # a row scrolled out of sight
+    row = table.proxy.mapFromSource(table.results.index(table.results.row_of(chosen), 0))
+    qtbot.waitUntil(
+        lambda: table.viewport().rect().intersects(table.visualRect(row)), timeout=WAIT
+    )

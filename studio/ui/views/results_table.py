@@ -239,6 +239,12 @@ class ResultsTable(QTableView):
         )
         self.scrollTo(index)
 
+    def reveal(self, candidate_id: int) -> None:
+        """Scroll a candidate's row into view, without selecting it."""
+        row = self.results.row_of(candidate_id)
+        if row is not None:
+            self.scrollTo(self.proxy.mapFromSource(self.results.index(row, 0)))
+
     def _on_selection(self, *_args) -> None:
         self.candidate_selected.emit(self.selected_id())
 
