@@ -122,11 +122,10 @@ class CandidatesArea(QSplitter):
 
     def _on_recommendation(self) -> None:
         recommended = {i for i in self.state.recommended_ids.values() if i}
-        if recommended - self.table.results.recommended:
-            # A new recommendation: its row in sight (the table shows ~8 rows at 1366x768),
-            # unless the user is looking at a selected row.
-            if self.state.selected is None:
-                self.table.reveal(self.state.recommended_ids.get("smallest") or min(recommended))
+        # A new recommendation: its row in sight (the table shows ~8 rows at 1366x768),
+        # unless the user is looking at a selected row.
+        if recommended - self.table.results.recommended and self.state.selected is None:
+            self.table.reveal(self.state.recommended_ids.get("smallest") or min(recommended))
         self.table.results.recommended = recommended
         self.table.viewport().update()
 
