@@ -138,8 +138,10 @@ def test_recent_sessions_list_model_date_and_candidates(tmp_path):
     os.utime(first.folder / "session.json", (time.time() - 60, time.time() - 60))
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "session.json").write_text("{")
-    listed = list_sessions(tmp_path)
+    listed = list_sessions(tmp_path, empty=True)
     assert [(s.model, s.candidates) for s in listed] == [("b.keras", 1), ("a.keras", 0)]
+    assert [s.model for s in list_sessions(tmp_path)] == ["b.keras"]  # nothing to go back to
+    assert [s.model for s in list_sessions(tmp_path, model="a.keras", empty=True)] == ["a.keras"]
 
 
 def test_an_export_is_all_files_or_none(tmp_path, monkeypatch):

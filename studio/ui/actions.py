@@ -275,6 +275,10 @@ class Actions:
         menu.clear()
         current = w.workbench.session.folder if w.workbench.session else None
         sessions = list_sessions(w.sessions_root)
+        if current is not None and current not in [s.folder for s in sessions]:
+            # The open session, even before its first candidate.
+            opened = [s for s in list_sessions(w.sessions_root, empty=True) if s.folder == current]
+            sessions = opened + sessions
         for info in sessions:
             mark = "  (open)" if info.folder == current else ""
             action = menu.addAction(info.title() + mark)

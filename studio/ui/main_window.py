@@ -434,7 +434,6 @@ class MainWindow(QMainWindow):
             self.editor.set_recipe(session.draft or self.default_recipe)
         finally:
             self._loading_session = False
-        self._keep_draft()
         self.model_panel.show_setup(session.model, session.data)
         self.budget.blockSignals(True)
         self.budget.setValue(session.budget)
@@ -448,7 +447,9 @@ class MainWindow(QMainWindow):
         if session is None or self._loading_session:
             return
         with contextlib.suppress(StudioError):
-            session.set_draft(self.editor.recipe())
+            recipe = self.editor.recipe()
+            if recipe != (session.draft or self.default_recipe):  # saved only when changed
+                session.set_draft(recipe)
 
     def _on_baseline(self) -> None:
         session = self.workbench.session
