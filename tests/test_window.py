@@ -345,7 +345,7 @@ def test_a_sweep_and_a_diagnosis_from_the_window(qtbot, open_window):
     from studio.ui.views.diagnosis_view import BARS_SHOWN
 
     (bars,) = [i for i in window.diagnosis.plot.plotItem.items if hasattr(i, "opts")]
-    assert len(bars.opts["height"]) == min(BARS_SHOWN, window.diagnosis.layers.count())
+    assert len(bars.opts["width"]) == min(BARS_SHOWN, window.diagnosis.layers.count())
     assert window.table.results.rowCount() == 12
     # a recommendation within the budget is named, circled and bold
     assert window.recommended["smallest"] in ids

@@ -481,10 +481,21 @@ def test_at_laptop_and_desktop_sizes_the_plots_keep_their_axis_titles(qtbot, win
     top, right, bottom = (p.height() for p in window.plots)
     assert min(top, bottom) >= 160 and abs(top - bottom) <= 10
     assert abs(window.center.layer_bars.height() - bottom) <= 10
-    legend = next(w for w in window.center.findChildren(QLabel) if "hover a point" in w.text())
+    legend = next(w for w in window.center.findChildren(QLabel) if "hover for figures" in w.text())
     assert legend.height() < 2 * legend.fontMetrics().height()
     table = window.model_panel.layers
     assert table.viewport().height() >= 4 * table.verticalHeader().defaultSectionSize()
+    # Issue 32: the panels fit their column (the sparsity slider's value was cut at the
+    # edge), and a long layer name does not push Prune / Cluster / QAT out of view.
+    scroll = window.setup_tabs.widget(1)
+    assert window.editor.minimumSizeHint().width() <= scroll.viewport().width()
+    from fakes import figures, summary
+
+    long = "block_16_expand_BN_long_layer_name_relu6_activation"
+    window.model_panel.show_summary(summary(layers=("conv1", long, "dense")), figures())
+    qtbot.wait(20)
+    assert table.columnViewportPosition(6) + 20 < table.viewport().width()
+    assert table.item(1, 0).toolTip() == long
 
 
 def test_quitting_while_a_job_runs_asks_first(qtbot, window):

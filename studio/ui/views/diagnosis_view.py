@@ -26,7 +26,13 @@ WORST_TICKED = 1  # the worst layer is ticked when results arrive (a suggestion,
 # Added error (as a share of the output's spread) above which a layer is worth keeping in
 # float: the dashed line on the plot, and the worst layer is ticked only above it.
 NOTICEABLE = 0.05
-BARS_SHOWN = 6  # more bars make their layer names overlap; the list beside shows every layer
+BARS_SHOWN = 6  # the worst layers on the plot; the list beside shows every layer
+NAME_CHARS = 14  # a layer name on the plot's axis, shortened beyond this (full in the list)
+
+
+def _short(name: str) -> str:
+    """A layer name that fits the axis: its end kept (where names differ)."""
+    return name if len(name) <= NAME_CHARS else "…" + name[-(NAME_CHARS - 1) :]
 
 
 class DiagnosisView(QWidget):
@@ -37,10 +43,13 @@ class DiagnosisView(QWidget):
         super().__init__()
         self.plot = pg.PlotWidget(background="w")
         self.plot.setTitle("Int8 error per layer", color="#222", size="9pt")
-        self.plot.setLabel("left", "added error")
+        # Horizontal bars, worst on top: the layer names read along the left axis (under
+        # vertical bars they ran together at 1366x768, "conv1digitconv3pool2conv2pc").
+        self.plot.setLabel("bottom", "added error")
         # Plain numbers: pyqtgraph's SI scaling wrote "×0.001" beside the axis title.
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.plot.getAxis("left").setToolTip(
+        self.plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.plot.getAxis("left").setWidth(8 * NAME_CHARS)
+        self.plot.getAxis("bottom").setToolTip(
             "How much further the int8 model's output moves from the float model's when "
             f"this layer is quantized, as a share of the output's spread. Above {NOTICEABLE} "
             "(the dashed line) the layer costs accuracy: keep it in float."
@@ -83,7 +92,7 @@ class DiagnosisView(QWidget):
         """Another model was opened: nothing of the previous model's diagnosis stays."""
         self.plot.clear()
         self.plot.setTitle("")
-        self.plot.getAxis("bottom").setTicks(None)
+        self.plot.getAxis("left").setTicks(None)
         self.layers.clear()
         self.run_button.setEnabled(False)
         self.diagnose_button.setEnabled(True)
@@ -105,22 +114,25 @@ class DiagnosisView(QWidget):
             self.status.setText("No quantized layers were found.")
             return
         worst = errors[:BARS_SHOWN]
-        heights = [e.added_error for e in worst]
+        rows = list(range(len(worst)))[::-1]  # the worst at the top
         self.plot.addItem(
-            pg.BarGraphItem(x=range(len(worst)), height=heights, width=0.6, brush=(200, 80, 40))
+            pg.BarGraphItem(
+                x0=0, y=rows, height=0.6, width=[e.added_error for e in worst], brush=(200, 80, 40)
+            )
         )
-        self.plot.getAxis("bottom").setTicks([[(i, e.layer) for i, e in enumerate(worst)]])
+        self.plot.getAxis("left").setTicks(
+            [[(r, _short(e.layer)) for r, e in zip(rows, worst, strict=True)]]
+        )
+        self.plot.setYRange(-0.6, len(worst) - 0.4, padding=0)
         self.plot.addItem(
             pg.InfiniteLine(
                 NOTICEABLE,
-                angle=0,
+                angle=90,
                 pen=pg.mkPen((120, 120, 120), style=Qt.PenStyle.DashLine),
-                label="costs accuracy above this",
-                labelOpts={"position": 0.8, "color": "#555", "anchors": [(0, 1), (0, 1)]},
             )
         )
-        shown = f" (worst {len(worst)} of {len(errors)})" if len(errors) > len(worst) else ""
-        self.plot.setTitle(f"Int8 error per layer{shown}", color="#222", size="9pt")
+        shown = f", worst {len(worst)} of {len(errors)}" if len(errors) > len(worst) else ""
+        self.plot.setTitle(f"Int8 error{shown}", color="#222", size="9pt")
         for i, e in enumerate(errors):
             rmse = e.rmse_over_scale
             item = QListWidgetItem(f"{e.layer}  +{e.added_error:.3f}")

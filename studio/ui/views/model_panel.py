@@ -32,12 +32,48 @@ from studio.values.resources import DEMO, is_demo_model
 
 YES, NO = "✓", "–"
 COLUMNS = ["Layer", "Kind", "Output shape", "Params", "Prune", "Cluster", "QAT"]
+GIVE_WAY = (0, 1, 2)  # columns cut short so the technique columns stay in view
+NARROWEST = 64
 TECHNIQUE_COLUMNS = {4: "pruning", 5: "clustering", 6: "qat"}
 TECHNIQUE_TITLES = {"pruning": "Pruning", "clustering": "Clustering", "qat": "QAT"}
 
 
 def shown_source(source: str) -> str:
     return "bundled demo (handwritten digits)" if source == DEMO else Path(source).name
+
+
+class LayerTable(QTableWidget):
+    """The model's layers.  Columns are fitted to their contents once per model; then the
+    name, shape and kind columns give way to the width there is (cut short, whole in
+    their tooltips), so Prune, Cluster and QAT stay in view: a long layer name pushed
+    them out at 1366x768."""
+
+    def __init__(self, rows: int, columns: int) -> None:
+        super().__init__(rows, columns)
+        self._natural: list[int] = []
+
+    def fit_columns(self) -> None:
+        self.resizeColumnsToContents()
+        self._natural = [self.columnWidth(c) for c in range(self.columnCount())]
+        self._give_way()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._give_way()
+
+    def _give_way(self) -> None:
+        if not self._natural:
+            return
+        widths = list(self._natural)
+        # The widest of the giving columns are cut first, down to one common width.
+        room = self.viewport().width() - sum(w for c, w in enumerate(widths) if c not in GIVE_WAY)
+        cap = max(widths[c] for c in GIVE_WAY)
+        while cap > NARROWEST and sum(min(widths[c], cap) for c in GIVE_WAY) > room:
+            cap -= 4
+        for column in GIVE_WAY:
+            widths[column] = min(widths[column], max(cap, NARROWEST))
+        for column, width in enumerate(widths):
+            self.setColumnWidth(column, width)
 
 
 class ModelPanel(QWidget):
@@ -96,7 +132,7 @@ class ModelPanel(QWidget):
         self.search.textChanged.connect(self._filter)
         self.found = QLabel()
         set_role(self.found, "status")
-        self.layers = QTableWidget(0, len(COLUMNS))
+        self.layers = LayerTable(0, len(COLUMNS))
         self.layers.setHorizontalHeaderLabels(COLUMNS)
         self.layers.horizontalHeaderItem(2).setToolTip(
             "What the layer gives the next one, without the batch axis (? = any size)"
@@ -204,8 +240,10 @@ class ModelPanel(QWidget):
                 why_not = layer.why_not.get(TECHNIQUE_COLUMNS.get(c, ""), "")
                 if why_not:
                     item.setToolTip(f"{TECHNIQUE_TITLES[TECHNIQUE_COLUMNS[c]]}: no, {why_not}")
+                elif c < 3:
+                    item.setToolTip(text)  # in full, when its column cuts it short
                 self.layers.setItem(r, c, item)
-        self.layers.resizeColumnsToContents()
+        self.layers.fit_columns()
         self.layers.setUpdatesEnabled(True)
         self._filter(self.search.text())
         self._show_data(summary)

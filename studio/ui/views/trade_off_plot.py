@@ -32,7 +32,7 @@ LEGEND = (
     '<span style="color:#14a05a">●</span> Pareto front &nbsp; '
     '<span style="color:#e67814">●</span> selected &nbsp; <b>◯</b> recommended &nbsp; '
     '<span style="background:#d8eedd">&nbsp;&nbsp;&nbsp;</span> within the budget '
-    "&nbsp; — hover a point for its figures, click to select it"
+    "&nbsp; — hover for figures, click to select"
 )
 # The legend is one line (at 1366 pixels wide); what each mark means in full is here.
 LEGEND_TIP = (
@@ -101,7 +101,11 @@ class TradeOffPlot(pg.PlotWidget):
         super().__init__()
         self.x_axis, self.y_axis = x, y
         self.setBackground("w")
-        self.setTitle(title, color="#222", size="10pt")
+        self.setTitle(title, color="#222", size="9pt")
+        # A 20-pixel title row, not pyqtgraph's 30: at 1366x768 the other 10 cut the
+        # bottom axis' title in half.
+        self.plotItem.titleLabel.setMaximumHeight(20)
+        self.plotItem.layout.setRowFixedHeight(0, 20)
         self.setLabel("bottom", x.label(None))
         self.setLabel("left", y.label(None))
         light_grid(self)

@@ -24,6 +24,10 @@ TIP = (
 )
 
 
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
 class TrainingCurves(QWidget):
     def __init__(self) -> None:
         super().__init__()
@@ -37,12 +41,13 @@ class TrainingCurves(QWidget):
         self.loss = self.view.addPlot(row=0, col=0)
         self.score = self.view.addPlot(row=1, col=0)
         self.score.setXLink(self.loss)
-        self.loss.setLabel("left", TITLES["loss"])
-        self.score.setLabel("left", TITLES["accuracy"])
+        # No rotated axis titles: in ~90-pixel-high plots they ran over the tick labels.
+        # The title line names the curves by colour instead.
         self.score.setLabel("bottom", "epoch")
+        self.loss.getAxis("bottom").setStyle(showValues=False)  # the epochs are below
         for plot in (self.loss, self.score):
             light_grid(plot)
-            plot.getAxis("left").setWidth(48)
+            plot.getAxis("left").setWidth(44)
             plot.getAxis("left").enableAutoSIPrefix(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -58,9 +63,16 @@ class TrainingCurves(QWidget):
             what = f"{name}: no fine-tune epochs yet" if name else "select a fine-tuning candidate"
             self.title.setText(what[0].upper() + what[1:] + ".")
             return
-        self.title.setText(f"Fine-tune epochs of {name}")
         score_key = "mae" if any("mae" in m for _, m in epochs) else "accuracy"
-        self.score.setLabel("left", TITLES[score_key])
+        self.title.setText(
+            f"Fine-tune epochs of {name}: "
+            f'<span style="color:{_hex(COLORS["loss"])}">{TITLES["loss"]}</span> above, '
+            f'<span style="color:{_hex(COLORS[score_key])}">{TITLES[score_key]}</span> below'
+        )
+        # Whole epochs only (pyqtgraph ticked 0.5, 1, 1.5, ...).
+        ticks = [[(i, str(i)) for i in range(1, len(epochs) + 1)]]
+        for plot in (self.loss, self.score):
+            plot.getAxis("bottom").setTicks(ticks)
         for plot, key in ((self.loss, "loss"), (self.score, score_key)):
             xs = [i + 1 for i, (_, m) in enumerate(epochs) if key in m]
             ys = [m[key] for _, m in epochs if key in m]
@@ -84,6 +96,6 @@ class TrainingCurves(QWidget):
                     angle=90,
                     pen=pg.mkPen((150, 150, 150), style=pg.QtCore.Qt.PenStyle.DotLine),
                     label=label,
-                    labelOpts={"position": 0.9, "color": "#555"},
+                    labelOpts={"position": 0.92, "color": "#555", "anchors": [(0, 0), (0, 0)]},
                 )
                 plot.addItem(line)

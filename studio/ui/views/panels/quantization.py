@@ -83,7 +83,7 @@ class QuantizationPanel(TechniquePanel):
         )
         self.select_tf_ops = self.add_row(
             "Allow TensorFlow ops",
-            QCheckBox("fall back to TensorFlow kernels (select TF ops)"),
+            QCheckBox("select TF ops (Flex)"),
         )
         self.select_tf_ops.setToolTip(
             "For models with operations TFLite's builtin set cannot express: the converter "
