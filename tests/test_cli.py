@@ -150,6 +150,7 @@ def test_help_lists_both_commands():
     assert done.returncode == 0 and "optimize" in done.stdout and "evaluate" in done.stdout
 
 
+@pytest.mark.slow  # the command line end to end: a worker loads TensorFlow
 def test_lambda_model_needs_trust_on_the_command_line(tmp_path, capsys):
     import tf_keras as keras
 
@@ -176,6 +177,7 @@ def test_lambda_model_needs_trust_on_the_command_line(tmp_path, capsys):
     assert Path(tmp_path / "o" / "model.tflite").exists()
 
 
+@pytest.mark.slow  # the command line end to end: a worker loads TensorFlow
 def test_unlabeled_data_is_refused_before_any_work_for_fine_tunes(tmp_path, capsys):
     np.savez(tmp_path / "u.npz", x=np.random.default_rng(0).random((30, 8, 8, 1)))
     recipe = tmp_path / "r.json"

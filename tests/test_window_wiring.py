@@ -399,9 +399,12 @@ def test_the_jobs_list_shows_session_tasks_and_counts_a_batch(qtbot, window):
     )
     assert not window.jobs.rows
     # The sweep's end: its candidates timed together, a session task of its own.
+    qtbot.waitUntil(
+        lambda: all(window.workbench.candidate(i).metrics.latency_ms.together for i in ids),
+        timeout=WAIT,
+    )
     qtbot.waitUntil(lambda: not window.jobs.tasks, timeout=WAIT)
-    assert not window.jobs.empty.isHidden()
-    assert all(window.workbench.candidate(i).metrics.latency_ms.together for i in ids)
+    qtbot.waitUntil(lambda: not window.jobs.empty.isHidden(), timeout=WAIT)
 
 
 def test_a_row_tells_time_spent_and_left():
