@@ -19,14 +19,14 @@ from common import emit, median_time, mobilenet_v2
 
 
 def naive(blob: bytes, x: np.ndarray) -> np.ndarray:
-    from studio.engine.measure import _from_output, _to_input, interpreter
+    from studio.engine.measure import _from_output, interpreter, to_input
 
     interp = interpreter(blob, 1)
     interp.allocate_tensors()
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     outputs = []
     for sample in x:
-        interp.set_tensor(inp["index"], _to_input(sample[None], inp))
+        interp.set_tensor(inp["index"], to_input(sample[None], inp))
         interp.invoke()
         outputs.append(_from_output(interp.get_tensor(out["index"]), out)[0])
     return np.asarray(outputs)
