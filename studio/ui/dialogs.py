@@ -74,18 +74,26 @@ def ask_trust(parent: QWidget, message: str, on_trust: Callable[[], None]) -> QM
     return box
 
 
-def ask_about_running(parent: QWidget, pending: str) -> str | None:
-    """Jobs run and the user opens something else: "keep" (they finish in their own
-    session), "cancel", or None (don't open).  `pending`: what runs, in words."""
+def _running_question(parent: QWidget, title: str, pending: str, what_then: str) -> QMessageBox:
     box = QMessageBox(
         QMessageBox.Icon.Question,
-        "Jobs are still running",
+        title,
         f"{pending[:1].upper()}{pending[1:]} of this session are still running or queued.",
         parent=parent,
     )
-    box.setInformativeText(
+    box.setInformativeText(what_then)
+    return box
+
+
+def ask_about_running(parent: QWidget, pending: str) -> str | None:
+    """Jobs run and the user opens something else: "keep" (they finish in their own
+    session), "cancel", or None (don't open).  `pending`: what runs, in words."""
+    box = _running_question(
+        parent,
+        "Jobs are still running",
+        pending,
         "Let them finish: their results are saved in this session (File → Recent "
-        "sessions reopens it). Cancel them: their work so far is lost."
+        "sessions reopens it). Cancel them: their work so far is lost.",
     )
     keep = box.addButton("Let them finish", QMessageBox.ButtonRole.AcceptRole)
     cancel = box.addButton("Cancel them", QMessageBox.ButtonRole.DestructiveRole)
@@ -97,15 +105,12 @@ def ask_about_running(parent: QWidget, pending: str) -> str | None:
 
 def confirm_quit(parent: QWidget, pending: str) -> bool:
     """Quit while jobs run?  Default: keep working."""
-    box = QMessageBox(
-        QMessageBox.Icon.Question,
+    box = _running_question(
+        parent,
         "Quit while jobs run?",
-        f"{pending[:1].upper()}{pending[1:]} of this session are still running or queued.",
-        parent=parent,
-    )
-    box.setInformativeText(
+        pending,
         "Quitting stops them: each is marked interrupted, and its row offers Run again "
-        "when you reopen the session. What is finished is saved either way."
+        "when you reopen the session. What is finished is saved either way.",
     )
     quit_ = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
     keep = box.addButton("Keep working", QMessageBox.ButtonRole.RejectRole)
