@@ -159,8 +159,8 @@ FIGURES: tuple[Figure, ...] = (
         "Half the spread of the latency's round medians: latencies closer than their "
         "spreads are not told apart (Run → Re-measure latency together)",
         lambda m, b: units.spread(m),
-        lambda v: f"±{units.duration(v)}",
-        widest="±99.9 ms",
+        units.plus_minus,
+        widest="±0.88 µs",
         raw=lambda m, b: round(units.spread(m), 6),
         views=frozenset({TABLE, CSV}),
     ),

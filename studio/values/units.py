@@ -115,6 +115,12 @@ def spread(m: Metrics) -> float:
     return (high - low) / 2
 
 
+def plus_minus(ms: float) -> str:
+    """'±0.08 µs', '±1.2 ms': two significant digits, in the unit of its size."""
+    unit, factor = time_unit(ms)
+    return f"±{ms / factor:.2g} {unit}"
+
+
 def figures(m: Metrics, baseline: Metrics | None = None) -> list[str]:
     """A candidate's figures as lines (hover text, status lines)."""
     ratio = times_smaller(baseline, m)
