@@ -160,7 +160,7 @@ FIGURES: tuple[Figure, ...] = (
         "spreads are not told apart (Run → Re-measure latency together)",
         lambda m, b: units.spread(m),
         units.plus_minus,
-        widest="±0.88 µs",
+        widest="±0.088 µs",
         raw=lambda m, b: round(units.spread(m), 6),
         views=frozenset({TABLE, CSV}),
     ),
