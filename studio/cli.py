@@ -130,6 +130,19 @@ def _orchestrator(workers: int, threads: int):
     return orchestrator
 
 
+def _check_sources(args: argparse.Namespace) -> None:
+    """What can be checked before any worker loads TensorFlow: the model and data exist
+    and --out is not a file (that used to be said after ~10 s of loading)."""
+    from studio.values.resources import DEMO
+
+    for what, path in (("--model", args.model), ("--data", args.data)):
+        if path != DEMO and not Path(path).exists():
+            raise StudioError(f"{what} {path} does not exist")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise StudioError(f"--out {out} is a file; give a folder (it is created if needed)")
+
+
 def _optimize(args: argparse.Namespace) -> int:
     import shutil
     import tempfile
@@ -139,6 +152,7 @@ def _optimize(args: argparse.Namespace) -> int:
     from studio.values.session import RESULT_FILES, Session
 
     recipe = Recipe.load(json_file(args.recipe))  # validated before any worker starts
+    _check_sources(args)
     out = Path(args.out)
     # The run is staged beside --out and only its whole result is written there.
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +200,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise StudioError("--jobs must be 1 or more")
     grid = Grid.load(json_file(args.grid))  # validated before any worker starts
+    _check_sources(args)
     groups = plan(grid)
     shared = sharing(groups)["fine_tunes"]
     say = (

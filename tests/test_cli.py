@@ -109,6 +109,14 @@ def test_evaluate_without_baseline_reads_the_model_input(tmp_path, demo, capsys)
             "optimize --model demo --data demo --recipe {ok} --out {out} --threads 0",
             "--threads must be 1 or more",
         ),
+        (  # issue 33: said at once, not after ~10 s of loading
+            "optimize --model demo --data demo --recipe {ok} --out {tmp}/ok.json",
+            "ok.json is a file; give a folder",
+        ),
+        (
+            "sweep --model demo --data {tmp}/none.npz --grid demo_sweep_grid --out {out}",
+            "none.npz does not exist",
+        ),
     ],
 )
 def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, args, message):
