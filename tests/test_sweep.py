@@ -325,3 +325,16 @@ def test_estimates_come_from_this_machines_stage_times_and_skip_what_exists():
     assert estimate_seconds(two_groups, [], workers=2, baseline=slow_model) == pytest.approx(
         one / 2
     )
+
+
+def test_a_huge_grid_is_counted_and_refused_before_it_is_expanded(monkeypatch):
+    """Issue 33: 1,000 × 1,000 values hung a core for minutes with nothing printed."""
+
+    def never(self):
+        raise AssertionError("expanded")
+
+    monkeypatch.setattr(Grid, "expand", never)
+    values = [round(0.05 + i * 0.0009, 6) for i in range(1000)]
+    huge = {"pruning.target_sparsity": values, "clustering.clusters": list(range(2, 1002))}
+    with pytest.raises(GridError, match=r"1000 × 1000 = 1,000,000 candidates.*at most 1,000"):
+        Grid.from_dict(huge)

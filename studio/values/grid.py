@@ -29,6 +29,9 @@ SECTIONS = {"pruning": Pruning, "clustering": Clustering, "quantization": Quanti
 OPTIONAL_SECTIONS = ("pruning", "clustering")
 
 
+MAX_CANDIDATES = 1000  # a sweep's most candidates (about a day of conversions on a laptop)
+
+
 class GridError(RecipeError):
     """A grid file or value that cannot make recipes (the message names the key)."""
 
@@ -65,6 +68,12 @@ class Grid:
         if not axes:
             raise GridError(f'{source}: no fields to vary; add e.g. "quantization.mode": [...]')
         grid = cls(base, tuple(axes))
+        if grid.size > MAX_CANDIDATES:  # counted, not expanded: 10^6 combinations hung
+            sizes = " × ".join(str(len(values)) for _, values in axes)
+            raise GridError(
+                f"{source}: {sizes} = {grid.size:,} candidates; a sweep takes at most "
+                f"{MAX_CANDIDATES:,} (each is a conversion and a measurement): use fewer values"
+            )
         grid.expand()  # every combination must be a valid recipe
         return grid
 
