@@ -572,3 +572,16 @@ def test_a_new_recommendation_is_scrolled_into_view(qtbot, window):
     qtbot.waitUntil(
         lambda: table.viewport().rect().intersects(table.visualRect(row)), timeout=WAIT
     )
+
+
+def test_a_deleted_candidate_is_never_left_recommended(qtbot, window):
+    """Issue 33: after c004's folder was removed, the status bar still recommended it."""
+    import shutil
+
+    cid = window.workbench.run(Recipe(quantization=Quantization(mode="int8")))
+    qtbot.waitUntil(lambda: "smallest c001" in window.recommend_label.text(), timeout=WAIT)
+    shutil.rmtree(window.workbench.session.candidate_dir(cid))
+    window.workbench.check_files()  # as coming back to the window does
+    assert window.workbench.candidate(cid).status == "missing"
+    assert "c001" not in window.recommend_label.text()
+    assert cid not in window.table.results.recommended

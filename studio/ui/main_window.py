@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, QRect, QSettings, QSize, Qt
+from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, Qt
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -553,10 +553,13 @@ class MainWindow(QMainWindow):
                 self.center.diagnosis.status.setText(note)
             if candidate_id == self.selected:
                 self.state.select(candidate_id)
-        elif candidate.status in ("failed", "broken"):
-            self.statusBar().showMessage(
-                f"{candidate.name} {candidate.status}: {candidate.message}", 15000
-            )
+        else:
+            if candidate.status in ("failed", "broken", "missing"):
+                self.statusBar().showMessage(
+                    f"{candidate.name} {candidate.status}: {candidate.message}", 15000
+                )
+            if candidate_id in self.state.recommended_ids.values():
+                self.state.update_recommendation()  # never a stale one (a deleted file)
 
     def _on_selection(self, _candidate_id: int | None) -> None:
         candidate = self.state.candidate()
@@ -607,6 +610,12 @@ class MainWindow(QMainWindow):
     def _code(self, candidate_id: int, method: str, text: str) -> None:
         if candidate_id in self.code_dialogs:
             getattr(self.code_dialogs[candidate_id], method)(text)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802
+        """Back to the window: files deleted or changed meanwhile are noticed at once."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.workbench.check_files()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.workbench.busy() and not self.ask_quit():
