@@ -26,6 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tflite-studio",
         description="Quantize, prune and cluster Keras models for LiteRT, and measure the result.",
+        epilog="Without a command it opens the window: tflite-studio [MODEL] [--data D] "
+        "[--session DIR] [--workers N] [--sessions-root DIR] [--self-test] "
+        "(tflite-studio MODEL --help lists them).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

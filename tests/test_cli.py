@@ -156,6 +156,24 @@ def test_malformed_tflite_does_not_crash_the_command(tmp_path, demo):
 def test_help_lists_both_commands():
     done = run_cli("--help")
     assert done.returncode == 0 and "optimize" in done.stdout and "evaluate" in done.stdout
+    assert "--session" in done.stdout and "MODEL" in done.stdout  # the window's too (issue 33)
+
+
+def test_unreadable_files_are_explained_in_words(tmp_path):
+    """Issue 33: "'utf-8' codec can't decode byte 0x99" and "JSONDecodeError" reached users."""
+    from studio.values.errors import StudioError
+    from studio.values.grid import Grid
+    from studio.values.recipe import Recipe
+
+    binary = tmp_path / "photo.json"
+    binary.write_bytes(b"\x89PNG\x99\x00 not a recipe")
+    with pytest.raises(StudioError) as caught:
+        Recipe.load(binary)
+    assert "not a text file" in str(caught.value) and "codec" not in str(caught.value)
+    cut = tmp_path / "grid.json"
+    cut.write_text('{"quantization.mode": ["int8"')
+    with pytest.raises(StudioError, match="not valid JSON at line 1"):
+        Grid.load(cut)
 
 
 @pytest.mark.slow  # the command line end to end: a worker loads TensorFlow

@@ -149,7 +149,7 @@ def test_grid_files_that_cannot_be_read_are_named(tmp_path):
         Grid.load(tmp_path / "nope.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{ not json")
-    with pytest.raises(GridError, match=r"bad.json is not valid JSON"):
+    with pytest.raises(GridError, match=r"bad.json: it is not valid JSON"):
         Grid.load(bad)
 
 

@@ -220,6 +220,7 @@ def test_a_model_opened_without_its_data_asks_for_it(qtbot, window, tmp_path):
     window.open_model(str(model))
     assert window.workbench.session.data == str(data)
     assert window.model_panel.demo_data_warning.isHidden()
+    assert window.model_panel.data_kind.currentText().startswith("reader.npz")  # not "A .npz file…"
     window.open_model(str(model))  # its data is kept: no second question
     assert window.workbench.session.data == str(data)
 

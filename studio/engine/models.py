@@ -28,7 +28,7 @@ import tf_keras as keras
 from studio.engine.arrays import Arrays, for_keras, take
 from studio.engine.layer_tree import leaf_layers
 from studio.values import trust
-from studio.values.errors import ModelError, UntrustedModelError, first_line
+from studio.values.errors import ModelError, UntrustedModelError, first_line, reading_problem
 from studio.values.metrics import InputSpec, LayerInfo, ModelSummary
 from studio.values.resources import DEMO, DEMO_MODEL
 
@@ -147,7 +147,7 @@ def _json(path: Path, raw: Any) -> Any:
         return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise ModelError(
-            f"model {path} has a damaged architecture ({first_line(err)}); save it again"
+            f"model {path} has a damaged architecture ({reading_problem(err)}); save it again"
         ) from err
 
 

@@ -20,6 +20,26 @@ def first_line(err: BaseException, limit: int = 300) -> str:
     return line[:limit].rsplit(" ", 1)[0] + " …"  # whole words: never "…allow Lambd"
 
 
+def reading_problem(err: BaseException) -> str:
+    """Why a file could not be read, in a user's words (not 'JSONDecodeError' or
+    "'utf-8' codec can't decode byte 0x99")."""
+    import json
+
+    if isinstance(err, UnicodeDecodeError):
+        return (
+            f"it is not a text file (byte {err.start} is not UTF-8 text): is it the right "
+            f"file, or was it damaged?"
+        )
+    if isinstance(err, json.JSONDecodeError):
+        return (
+            f"it is not valid JSON at line {err.lineno}, column {err.colno} (cut short, or "
+            f"edited by hand?)"
+        )
+    if isinstance(err, OSError):
+        return err.strerror or first_line(err)
+    return first_line(err)
+
+
 class ModelError(StudioError):
     """The model file is missing, damaged, unsupported or untrusted."""
 

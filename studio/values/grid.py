@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from studio.values.errors import RecipeError
+from studio.values.errors import RecipeError, reading_problem
 from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 
 SECTIONS = {"pruning": Pruning, "clustering": Clustering, "quantization": Quantization}
@@ -85,11 +85,9 @@ class Grid:
         except FileNotFoundError as err:
             raise GridError(f"grid file {path} does not exist") from err
         except json.JSONDecodeError as err:
-            raise GridError(
-                f"grid file {path} is not valid JSON: {err.msg} at line {err.lineno}"
-            ) from err
+            raise GridError(f"grid file {path}: {reading_problem(err)}") from err
         except (OSError, UnicodeDecodeError) as err:
-            raise GridError(f"cannot read grid file {path}: {err}") from err
+            raise GridError(f"cannot read grid file {path}: {reading_problem(err)}") from err
         return cls.from_dict(data, source=str(path))
 
     def expand(self) -> list[tuple[str, Recipe]]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.values import modes
-from studio.values.errors import RecipeError
+from studio.values.errors import RecipeError, reading_problem
 
 QUANT_MODES = modes.NAMES
 IO_TYPES = modes.IO_TYPES
@@ -263,9 +263,7 @@ class Recipe:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise RecipeError(
-                f"{source} is not valid JSON: {err.msg} at line {err.lineno}, column {err.colno}"
-            ) from err
+            raise RecipeError(f"{source}: {reading_problem(err)}") from err
         return cls.from_dict(data)
 
     @classmethod
@@ -276,7 +274,7 @@ class Recipe:
         except FileNotFoundError as err:
             raise RecipeError(f"recipe file {path} does not exist") from err
         except (OSError, UnicodeDecodeError) as err:
-            raise RecipeError(f"cannot read recipe file {path}: {err}") from err
+            raise RecipeError(f"cannot read recipe file {path}: {reading_problem(err)}") from err
         try:
             return cls.from_json(text, source=f"recipe file {path}")
         except RecipeError as err:

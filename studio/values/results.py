@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.values import modes
-from studio.values.errors import StudioError
+from studio.values.errors import StudioError, reading_problem
 from studio.values.metrics import RESOLUTION_MS, Metrics, within_budget
 from studio.values.pareto import front
 from studio.values.recipe import Recipe
@@ -231,4 +231,4 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ResultsError(f"cannot read {path}: {err}") from err
+        raise ResultsError(f"cannot read {path}: {reading_problem(err)}") from err

@@ -29,7 +29,7 @@ from typing import Any
 import platformdirs
 
 from studio.values import atomic
-from studio.values.errors import StudioError
+from studio.values.errors import StudioError, reading_problem
 from studio.values.metrics import Metrics, ModelSummary
 from studio.values.recipe import Recipe
 
@@ -207,7 +207,7 @@ class Session:
             raise SessionError(f"{folder} is not a studio session (no {FILE} in it)") from err
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise SessionError(
-                f"{path} is damaged and cannot be read ({type(err).__name__}); start a new "
+                f"{path} is damaged and cannot be read ({reading_problem(err)}); start a new "
                 f"session, or restore the file from a backup"
             ) from err
         try:

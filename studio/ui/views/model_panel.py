@@ -183,7 +183,14 @@ class ModelPanel(QWidget):
     def show_setup(self, model: str, data: str) -> None:
         self.model_label.setText(f"<b>{shown_source(model)}</b>")
         self.model_label.setToolTip(model)
-        self.data_kind.setCurrentIndex(0 if data == DEMO else 2 if Path(data).is_dir() else 1)
+        index = 0 if data == DEMO else 2 if Path(data).is_dir() else 1
+        # The box names the file in use (it read "A .npz file…" whatever was chosen).
+        self.data_kind.setItemText(1, "A .npz file…")
+        self.data_kind.setItemText(2, "An image folder…")
+        if index:
+            other = "another .npz file" if index == 1 else "another folder"
+            self.data_kind.setItemText(index, f"{Path(data).name}  (click for {other}…)")
+        self.data_kind.setCurrentIndex(index)
         self.data_label.setText(shown_source(data))
         self.data_label.setToolTip(data)
         self.data_source = data
