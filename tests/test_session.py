@@ -110,12 +110,35 @@ def test_a_corrupt_session_file_reopens_from_the_last_good_copy(tmp_path):
     assert any("damaged" in n and "last good copy" in n for n in again.notes)
     assert json.loads(path.read_text())["candidates"]  # and session.json is whole again
 
+
+def test_both_copies_damaged_the_session_is_rebuilt_from_whole_candidate_folders(tmp_path):
+    """Issue 33: with session.json and session.bak.json both damaged, the message did not
+    say so, and the complete candidate folders were not recovered."""
+    session = Session.create("m.keras", "d.npz", root=tmp_path)
+    whole, partial, other = (c.id for c in session.add_all([Recipe()] * 3))
+    for cid in (whole, other):
+        write_result(session, cid)
+    (session.candidate_dir(partial)).mkdir()
+    (session.candidate_dir(partial) / "model.tflite").write_bytes(b"half")
+    (session.folder / "session.json").write_text('{"model": "m.keras", "candidates": [{"id": "x')
+    (session.folder / "session.bak.json").write_bytes(b"\x99\x00")
+    again = Session.open(session.folder)
+    assert (again.model, again.data) == ("m.keras", "d.npz")
+    assert sorted(again.candidates) == [whole, other]
+    assert all(c.status == "done" and c.metrics for c in again.candidates.values())
+    note = again.notes[0]
+    assert "both damaged" in note and "c001, c003" in note and "c002" in note
+    assert "Unterminated" not in note and "codec" not in note
+    assert Session.open(session.folder).candidates.keys() == again.candidates.keys()  # saved
+
+    (session.folder / "origin.json").unlink()  # nothing left to rebuild from
+    (session.folder / "session.json").write_text("{")
     (session.folder / "session.bak.json").write_text("{")
-    path.write_text('{"model": "demo", "candidates": [{"id": "x')
     with pytest.raises(SessionError) as err:
         Session.open(session.folder)
     message = str(err.value)
-    assert "session.json is damaged" in message and "Unterminated" not in message
+    assert "both damaged" in message and "untouched" in message
+    assert "JSONDecodeError" not in message
 
 
 def test_leftover_part_files_are_cleaned_on_open(tmp_path):

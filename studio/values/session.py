@@ -35,6 +35,7 @@ from studio.values.recipe import Recipe
 
 FILE = "session.json"
 BACKUP = "session.bak.json"
+ORIGIN = "origin.json"  # model, data, trust: written once, for rebuilding a lost session
 VERSION = 1
 STATUSES = (
     "queued",
@@ -170,6 +171,8 @@ class Session:
                 raise SessionError(f"cannot create {folder}: {err.strerror or err}") from err
         session = cls(Path(folder) if folder else new_folder(root), model, data, trust=trust)
         session.baseline_folder = baseline_folder
+        origin = {"model": model, "data": data, "trust": trust, "baseline_folder": baseline_folder}
+        atomic.write_json(session.folder / ORIGIN, origin)
         session.save()
         return session
 
@@ -188,15 +191,71 @@ class Session:
             try:
                 session = cls._read(folder, folder / BACKUP)
             except SessionError:
-                raise err from None
-            notes.append(
-                f"{FILE} was damaged ({err.__cause__ or err}); reopened from the last good "
-                f"copy, {BACKUP}"
-            )
+                session = cls._rebuilt(folder, err)
+                notes.append(session.notes[0])
+            else:
+                notes.append(
+                    f"{FILE} was damaged ({err.__cause__ or err}); reopened from the last "
+                    f"good copy, {BACKUP}"
+                )
         notes += session.check_files().values()
         session.notes = tuple(notes)
         if notes:
             session.save()
+        return session
+
+    @classmethod
+    def _rebuilt(cls, folder: Path, err: SessionError) -> Session:
+        """Both `session.json` and its backup are damaged: the session rebuilt from
+        `origin.json` and the candidate folders that are whole (model, recipe, figures);
+        the float baseline is measured again.  Raises SessionError saying both were
+        damaged when there is nothing to rebuild from."""
+        both = (
+            f"{FILE} and its backup {BACKUP} are both damaged"
+            if (folder / BACKUP).exists()
+            else f"{FILE} is damaged and it has no backup ({BACKUP})"
+        )
+        try:
+            origin = json.loads((folder / ORIGIN).read_text(encoding="utf-8"))
+            session = cls(folder, str(origin["model"]), str(origin["data"]))
+            session.trust = bool(origin.get("trust", False))
+            session.baseline_folder = _subfolder(origin.get("baseline_folder", "baseline"))
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as cause:
+            raise SessionError(
+                f"{folder}: {both} ({reading_problem(err.__cause__ or err)}), and the session "
+                f"cannot be rebuilt (no readable {ORIGIN}: {reading_problem(cause)}); its "
+                f"candidate folders are untouched. Start a new session"
+            ) from err
+        recovered, partial = [], []
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            if sub == session.baseline_dir or sub.name.startswith("."):
+                continue
+            if not all((sub / name).is_file() for name in RESULT_FILES):
+                partial.append(sub.name)
+                continue
+            try:
+                recipe = Recipe.from_json((sub / "recipe.json").read_text(encoding="utf-8"))
+                raw = json.loads((sub / "metrics.json").read_text(encoding="utf-8"))
+                metrics = Metrics.from_dict(raw)
+            except (OSError, UnicodeDecodeError, ValueError, StudioError):
+                partial.append(sub.name)
+                continue
+            numbered = sub.name[1:].isdigit() and sub.name.startswith("c")
+            cid = int(sub.name[1:]) if numbered else session.last_id + 1
+            session.last_id = max(session.last_id, cid)
+            candidate = Candidate(cid, recipe, given_name="" if numbered else sub.name)
+            session.candidates[cid] = dataclasses.replace(
+                candidate, metrics=metrics, **_outcome(metrics)
+            )
+            recovered.append(sub.name)
+        session.candidates = dict(sorted(session.candidates.items()))
+        said = ", ".join(recovered) or "none"
+        left = f"; not whole, left as they are: {', '.join(partial)}" if partial else ""
+        session.notes = (
+            f"{both}: the session was rebuilt from its candidate folders. Recovered: {said}"
+            f"{left}. Its budget and hidden rows are back to their defaults, and the float "
+            f"baseline is measured again.",
+        )
         return session
 
     @classmethod
@@ -445,8 +504,7 @@ class SessionInfo:
         data tell sessions of several models apart, the time those of one."""
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(self.modified))
         return (
-            f"{_shown(self.model)} on {_shown(self.data)} — {when} — "
-            f"{self.candidates} candidate(s)"
+            f"{_shown(self.model)} on {_shown(self.data)} — {when} — {self.candidates} candidate(s)"
         )
 
 
