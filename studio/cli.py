@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         "--recipe", required=True, help="recipe JSON file, or a bundled one's name (see README)"
     )
     opt.add_argument("--out", required=True, help="output folder (created if needed)")
+    opt.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     opt.add_argument(
         "--threads", type=int, default=1, help="LiteRT threads for measuring (default 1)"
     )
@@ -71,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "--grid", required=True, help="grid JSON file, or a bundled one's name (see README)"
     )
     sw.add_argument("--out", required=True, help="output folder (created if needed)")
+    sw.add_argument("--overwrite", action="store_true", help="replace a sweep already in --out")
     sw.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     sw.add_argument(
         "--budget",
@@ -133,6 +137,24 @@ def _orchestrator(workers: int, threads: int):
     return orchestrator
 
 
+def _staging(out: Path) -> Path:
+    """A hidden folder beside `out` where a run is made before it is renamed into place:
+    a full disk or a Ctrl+C never leaves half a run in `out`, or one mixed with an
+    earlier run."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+
+
+def _into_place(staging: Path, out: Path) -> None:
+    """The whole run at `out` (an earlier one there was refused, or --overwrite given)."""
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)
+
+
+RUN_FILES = ("model.tflite", "baseline.json", "session.json", "results.json", "metrics.json")
+
+
 def _check_sources(args: argparse.Namespace) -> None:
     """What can be checked before any worker loads TensorFlow: the model and data exist
     and --out is not a file (that used to be said after ~10 s of loading)."""
@@ -144,12 +166,20 @@ def _check_sources(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise StudioError(f"--out {out} is a file; give a folder (it is created if needed)")
+    earlier = [name for name in RUN_FILES if (out / name).exists()] if out.is_dir() else []
+    if earlier and not args.overwrite:
+        raise StudioError(
+            f"--out {out} holds another run ({', '.join(earlier)}); choose another folder, "
+            f"or add --overwrite to replace it"
+        )
+    if out.is_dir() and any(out.iterdir()) and not earlier and not args.overwrite:
+        raise StudioError(
+            f"--out {out} is a folder with other files in it; choose a new or empty folder, "
+            f"or add --overwrite to replace its content"
+        )
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    import shutil
-    import tempfile
-
     from studio.values import atomic
     from studio.values.recipe import Recipe
     from studio.values.session import RESULT_FILES, Session
@@ -157,9 +187,7 @@ def _optimize(args: argparse.Namespace) -> int:
     recipe = Recipe.load(json_file(args.recipe))  # validated before any worker starts
     _check_sources(args)
     out = Path(args.out)
-    # The run is staged beside --out and only its whole result is written there.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    staging = _staging(out)  # the session; the result is assembled beside it
     orchestrator = _orchestrator(1, args.threads)
     if not args.quiet:
         orchestrator.job_progress.connect(lambda _label, event: _print_event(event))
@@ -173,9 +201,14 @@ def _optimize(args: argparse.Namespace) -> int:
         if candidate.status != "done":
             raise StudioError(candidate.message or f"the candidate {candidate.status}")
         folder, base = session.candidate_dir(candidate.id), session.baseline_dir
-        files = {out / name: (folder / name).read_bytes() for name in RESULT_FILES}
-        files |= {out / name: (base / name).read_bytes() for name in BASELINE_FILES}
-        atomic.write_all(files)
+        result = _staging(out)
+        files = {result / name: (folder / name).read_bytes() for name in RESULT_FILES}
+        files |= {result / name: (base / name).read_bytes() for name in BASELINE_FILES}
+        try:
+            atomic.write_all(files)
+            _into_place(result, out)
+        finally:
+            shutil.rmtree(result, ignore_errors=True)
     finally:
         orchestrator.shutdown()
         shutil.rmtree(staging, ignore_errors=True)
@@ -215,6 +248,7 @@ def _sweep(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     started = time.perf_counter()
+    staging = _staging(out)  # the sweep is renamed into place once it is whole
     orchestrator = _orchestrator(min(args.jobs, len(groups)), args.threads)
     orchestrator.job_progress.connect(
         lambda label, event: event.message and say(f"[{label}] {event.message}")
@@ -229,26 +263,37 @@ def _sweep(args: argparse.Namespace) -> int:
             say(f"{c.name}: {'failed: ' + c.message if c.status != 'done' else 'done'}")
 
     orchestrator.candidate_changed.connect(ended)
+    whole, session = False, None
     try:
         # The sweep's folder is a session too: the window can open it.
         session = Session.create(
-            args.model, args.data, folder=out, trust=args.trust, baseline_folder=""
+            args.model, args.data, folder=staging, trust=args.trust, baseline_folder=""
         )
         session.set_budget(args.budget)
         baseline = orchestrator.start(session)
         run = orchestrator.run_sweep(grid, grid_names=True)
         orchestrator.wait(baseline, run)
         baseline.result()  # raises what stopped the float baseline
+        summary = write_results(
+            staging,
+            from_session(session),
+            session.baseline,
+            budget=args.budget,
+            groups=groups,
+            seconds=time.perf_counter() - started,
+        )
+        _into_place(staging, out)
+        whole = True
     finally:
         orchestrator.shutdown()
-    summary = write_results(
-        out,
-        from_session(session),
-        session.baseline,
-        budget=args.budget,
-        groups=groups,
-        seconds=time.perf_counter() - started,
-    )
+        if not whole and session and any(c.metrics for c in session.candidates.values()):
+            # Measured candidates are not thrown away; nor mixed with an earlier run.
+            print(
+                f"partial sweep kept in {staging} (tflite-studio --session {staging} opens it)",
+                file=sys.stderr,
+            )
+        elif not whole:
+            shutil.rmtree(staging, ignore_errors=True)
     chosen = summary["recommended"]
     print(
         f"{grid.size} candidates ({len(summary['failed'])} failed) in "

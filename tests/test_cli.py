@@ -84,6 +84,34 @@ def test_evaluate_without_baseline_reads_the_model_input(tmp_path, demo, capsys)
     assert metrics["accuracy"] > 0.97 and metrics["agreement"] is None
 
 
+def test_an_out_folder_holding_another_run_is_refused_before_any_work(tmp_path, capsys):
+    """Issue 33: after Ctrl+C into a folder holding an earlier run, the new run's
+    baseline.json sat beside the old run's model, metrics and recipe: two runs mixed."""
+    ok = tmp_path / "ok.json"
+    ok.write_text(json.dumps({"quantization": {"mode": "dynamic"}}))
+    earlier = tmp_path / "run"
+    earlier.mkdir()
+    (earlier / "model.tflite").write_bytes(b"an earlier run")
+    args = [
+        "optimize",
+        "--model",
+        "demo",
+        "--data",
+        "demo",
+        "--recipe",
+        str(ok),
+        "--out",
+        str(earlier),
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "holds another run (model.tflite)" in err and "--overwrite" in err
+    assert (earlier / "model.tflite").read_bytes() == b"an earlier run"
+    sweep = ["sweep", "--model", "demo", "--data", "demo", "--grid", "demo_sweep_grid"]
+    assert main([*sweep, "--out", str(earlier)]) == 2
+    assert not list(tmp_path.glob(".run.*"))  # no staging folder left behind
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
