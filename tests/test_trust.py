@@ -363,3 +363,31 @@ def test_tensorflow_function_calls_on_the_allow_list_open_without_trust(tmp_path
         crafted["config"]["function"] = function
         [finding] = trust.scan(crafted, {"TFOpLambda"})
         assert finding.kind == "code" and f"tf.{function}" in finding.what
+
+
+@pytest.mark.parametrize("flavour", ["k2-keras", "k3-keras"])
+def test_a_keras_function_that_is_not_a_modelling_function_asks_for_trust(tmp_path, flavour):
+    """Issue 33: an activation `{"module": "keras.utils", "class_name": "function",
+    "config": "get_file"}` passed as Keras' own (CVE-2025-8747 had this shape); tf_keras
+    then silently dropped it. Functions are allowed by name, not by module prefix."""
+    path = tmp_path / f"{flavour}.keras"
+    if flavour == "k2-keras":
+        inp = tf_keras.Input((3,))
+        tf_keras.Model(inp, tf_keras.layers.Dense(2, activation="relu")(inp)).save(path)
+    else:
+        import keras
+
+        inp = keras.Input((3,))
+        keras.Model(inp, keras.layers.Dense(2, activation="relu")(inp)).save(path)
+    load_model(path)  # relu is one of Keras' activations: no question
+    config = read_config(path)
+    for d in list(objects(config, is_dense)):
+        d["config"]["activation"] = {
+            "module": "keras.utils",
+            "class_name": "function",
+            "config": "get_file",
+            "registered_name": "get_file",
+        }
+    write_config(path, config)
+    with pytest.raises(UntrustedModelError, match=r"keras\.utils\.get_file"):
+        load_model(path)

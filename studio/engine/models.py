@@ -178,12 +178,26 @@ def _classes_in(*modules: Any) -> set[str]:
     return {n for m in modules for n in dir(m) if isinstance(getattr(m, n), type)}
 
 
+def _functions_in(k: Any) -> set[str]:
+    """Keras' own modelling functions, as `trust.function_entry` names them: its
+    activations, initializers, losses, metrics, regularizers and constraints (never a
+    module prefix: `keras.utils.get_file` is a Keras function too, CVE-2025-8747)."""
+    modules = (k.activations, k.initializers, k.losses, k.metrics, k.regularizers, k.constraints)
+    return {
+        trust.function_entry(n)
+        for m in modules
+        for n in dir(m)
+        if not n.startswith("_") and callable(getattr(m, n)) and not isinstance(getattr(m, n), type)
+    }
+
+
 @functools.cache
 def _builtin_classes() -> frozenset[str]:
     """tf_keras' own layers, initializers, regularizers, constraints and dtype policies."""
     k = keras
     return frozenset(
         _classes_in(k.layers, k.initializers, k.regularizers, k.constraints)
+        | _functions_in(k)
         | CONTAINER_CLASSES
         | {"Policy", "DTypePolicy"}
     )
@@ -209,6 +223,7 @@ def _builtin_keras3_classes() -> frozenset[str]:
     k = keras3
     return frozenset(
         _classes_in(k.layers, k.initializers, k.regularizers, k.constraints, k.dtype_policies)
+        | _functions_in(k)
         | operations
         | CONTAINER_CLASSES
     )

@@ -7,8 +7,10 @@ value of every object and list, whatever its keys are called), and each object w
 
 - **code**: something that runs Python the file carries or names — a `Lambda` layer, a
   serialized lambda (`__lambda__`), marshalled bytecode (`function_type`), a `module`
-  outside Keras (tf_keras imports any module a config names), a function from outside
-  Keras, or a tf_keras `TFOpLambda` naming a TensorFlow function off the allow-list
+  outside Keras (tf_keras imports any module a config names), a function that is not one
+  of Keras' modelling functions (its activations, initializers, losses, metrics,
+  regularizers, constraints — by name: `keras.utils.get_file` is in a Keras module too),
+  or a tf_keras `TFOpLambda` naming a TensorFlow function off the allow-list
   below.  Loads only if the user trusts the file.
 - a `TFOpLambda` (how tf_keras saves `tf.` calls in a functional graph, e.g. the hard-swish
   of `keras.applications.MobileNetV3Small`) naming a pure tensor function — `tf.math.*`,
@@ -200,6 +202,13 @@ def _classify(
         return
     module = node.get("module")
     known = cls in allowed or cls in VALUE_MARKERS or (cls == "function" and module is not None)
+    if cls == "function" and module is not None:
+        # A function by name from Keras' modelling functions, not by module prefix:
+        # `keras.utils.get_file` is in a Keras module too (CVE-2025-8747 had this shape).
+        function = node.get("config")
+        if not isinstance(function, str) or function_entry(function) not in allowed:
+            yield Finding("code", f"function {module}.{function} (not a modelling function)", at)
+            return
     if not known:  # a custom class: refused whatever module it names
         yield Finding("unknown", cls + (f" ({name!r})" if name else ""), at)
     elif module is not None and not _keras_module(module, cls):
@@ -210,6 +219,11 @@ def _classify(
         plain = cls in VALUE_MARKERS or cls == "function"
         if not plain and registered not in (None, cls) and registered not in allowed:
             yield Finding("unknown", f"{label} registered as {registered!r}", at)
+
+
+def function_entry(name: str) -> str:
+    """How a Keras function is named in the `allowed` set (beside class names)."""
+    return f"function:{name}"
 
 
 def _keras_module(module: Any, cls: str) -> bool:
