@@ -391,3 +391,25 @@ def test_a_keras_function_that_is_not_a_modelling_function_asks_for_trust(tmp_pa
     write_config(path, config)
     with pytest.raises(UntrustedModelError, match=r"keras\.utils\.get_file"):
         load_model(path)
+
+
+def test_a_model_built_unlike_its_file_is_refused_naming_layer_field_and_values(tmp_path):
+    """Issue 33: a loader that quietly builds something else (tf_keras turned an
+    activation it did not know into none) made the studio measure another model than
+    the file's.  What was built is compared with the file, layer by layer."""
+    from studio.engine.models import check_built
+
+    path = tmp_path / "m.keras"
+    inp = tf_keras.Input((3,), name="x")
+    hidden = tf_keras.layers.Dense(4, activation="relu", name="hidden")(inp)
+    tf_keras.Model(inp, tf_keras.layers.Dense(2, name="out")(hidden)).save(path)
+    info = inspect_file(path)
+    assert check_built(info, load_model(path))  # as the file says: no complaint
+    inp = tf_keras.Input((3,), name="x")
+    quiet = tf_keras.layers.Dense(4, activation="linear", name="hidden")(inp)  # "nothing"
+    other = tf_keras.Model(inp, tf_keras.layers.Dense(2, name="out")(quiet))
+    with pytest.raises(
+        ModelError,
+        match=r"layer 'hidden': activation is 'linear' in the built model, 'relu' in the file",
+    ):
+        check_built(info, other)

@@ -16,8 +16,8 @@ import functools
 import json
 import os
 import zipfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from studio.engine.arrays import Arrays, for_keras, take
-from studio.engine.layer_tree import leaf_layers
-from studio.values import trust
+from studio.engine.layer_tree import all_layers, leaf_layers
+from studio.values import fidelity, trust
 from studio.values.errors import ModelError, UntrustedModelError, first_line, reading_problem
 from studio.values.metrics import InputSpec, LayerInfo, ModelSummary
 from studio.values.resources import DEMO, DEMO_MODEL
@@ -44,6 +44,8 @@ class ModelFile:
     keras_version: str | None
     layer_classes: tuple[str, ...]
     findings: tuple[trust.Finding, ...] = ()  # what is not plainly Keras' own
+    # Each layer as the file describes it: what the built model is checked against.
+    layers: Mapping[str, tuple[str, dict]] = field(default_factory=dict)
 
 
 def resolve(source: str | os.PathLike) -> Path:
@@ -159,7 +161,8 @@ def _model_file(
     allowed = _builtin_keras3_classes() if _keras3_version(version) else _builtin_classes()
     findings = trust.scan(tree, allowed, unknown_allowed=fmt == "savedmodel")
     findings += trust.scan(compiled, allowed, code_only=True)
-    return ModelFile(path, fmt, version, tuple(_layer_classes(tree)), tuple(findings))
+    layers = fidelity.file_layers(tree) if fmt != "savedmodel" else {}
+    return ModelFile(path, fmt, version, tuple(_layer_classes(tree)), tuple(findings), layers)
 
 
 def _layer_classes(tree: Any) -> Iterator[str]:
@@ -285,10 +288,10 @@ def load(source: str | os.PathLike, *, trust: bool = False) -> Loaded:
     info = inspect_file(source)
     check_trust(info, trust)
     if not is_keras3(info):
-        return Loaded(_load_tf_keras(info, trust))
+        return Loaded(check_built(info, _load_tf_keras(info, trust)))
     from studio.engine import keras3
 
-    original = keras3.load(info.path, trust=trust)
+    original = check_built(info, keras3.load(info.path, trust=trust))
     try:
         rebuilt = keras3.rebuild(original)
     except keras3.BridgeError as err:
@@ -302,6 +305,26 @@ def load(source: str | os.PathLike, *, trust: bool = False) -> Loaded:
         f"|difference| {rebuilt.max_abs_diff:.2g})"
     )
     return Loaded(rebuilt.model, origin=origin)
+
+
+def check_built(info: ModelFile, model: Any) -> Any:
+    """Refuse a model whose layers are not what the file says (see
+    `studio.values.fidelity`); returns the model when they are."""
+    built = []
+    for layer in all_layers(model):
+        try:
+            built.append((layer.name, type(layer).__name__, layer.get_config()))
+        except Exception:  # noqa: BLE001 - a layer without a config has nothing to compare
+            continue
+    found = fidelity.differences(dict(info.layers), built)
+    if found:
+        raise ModelError(
+            f"model {info.path} did not load as the file describes it: "
+            f"{'; '.join(found[:3])}{'; …' if len(found) > 3 else ''}. The studio would "
+            f"measure another model than the one in the file; save the model again with "
+            f"the Keras it was made with"
+        )
+    return model
 
 
 def load_model(source: str | os.PathLike, *, trust: bool = False) -> keras.Model:
