@@ -155,6 +155,15 @@ def _into_place(staging: Path, out: Path) -> None:
 RUN_FILES = ("model.tflite", "baseline.json", "session.json", "results.json", "metrics.json")
 
 
+def _warn_short(recipe, session) -> None:
+    """Said once the data is known, before the fine-tune's results (issue 33)."""
+    from studio.values.checks import short_fine_tune
+
+    data = session.summary.data if session.summary else None
+    if data is not None and (short := short_fine_tune(recipe, data.train)):
+        print(f"warning: {short}", file=sys.stderr, flush=True)
+
+
 def _check_sources(args: argparse.Namespace) -> None:
     """What can be checked before any worker loads TensorFlow: the model and data exist
     and --out is not a file (that used to be said after ~10 s of loading)."""
@@ -195,6 +204,7 @@ def _optimize(args: argparse.Namespace) -> int:
         session = Session.create(args.model, args.data, folder=staging, trust=args.trust)
         baseline = orchestrator.start(session)
         run = orchestrator.run(recipe)
+        baseline.add_done_callback(lambda _: _warn_short(recipe, session))
         orchestrator.wait(baseline, run)
         baseline.result()  # raises what stopped the float baseline
         candidate = session.candidates[run.candidate_ids[0]]

@@ -105,3 +105,21 @@ def test_the_budget_flag_follows_the_budget():
     assert budget_flag(figures(accuracy=0.94), base, 1.0) is None
     over = budget_flag(figures(accuracy=0.90), base, 1.0)
     assert over is not None and over.code == "over_budget" and "1 points" in over.message
+
+
+def test_a_fine_tune_far_shorter_than_auto_is_said_before_and_after():
+    """Issue 33: pruning 50 % + int8 with 3 epochs (~39 steps) on 400 samples lost 6-18
+    points without a word; "auto" (~300 steps) kept the models within 2."""
+    from studio.values.checks import short_fine_tune
+    from studio.values.recipe import Pruning, Quantization
+
+    int8 = Quantization(mode="int8")
+    short = Recipe(pruning=Pruning(target_sparsity=0.5, epochs=3), quantization=int8)
+    said = short_fine_tune(short, 400)
+    assert "39 steps (3 epoch(s) of 13)" in said and "~312" in said and "auto" in said
+    assert (
+        short_fine_tune(Recipe(pruning=Pruning(target_sparsity=0.5), quantization=int8), 400) == ""
+    )
+    enough = Recipe(pruning=Pruning(target_sparsity=0.5, epochs=20), quantization=int8)
+    assert short_fine_tune(enough, 400) == ""
+    assert short_fine_tune(Recipe(quantization=int8), 400) == ""  # nothing to fine-tune

@@ -79,6 +79,21 @@ def test_a_model_limited_to_ptq_explains_why_before_anything_runs(qtbot):
     assert editor.run_button.isEnabled()
 
 
+def test_a_fine_tune_far_shorter_than_auto_is_said_before_running(qtbot):
+    from studio.values.data_summary import DataSummary
+
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    data = DataSummary("d.npz", train=400, eval=100, presplit=False, labeled=True)
+    editor.set_layers(dataclasses.replace(SUMMARY, data=data))
+    short = Pruning(target_sparsity=0.5, epochs=3)
+    editor.set_recipe(Recipe(pruning=short, quantization=Quantization(mode="int8")))
+    assert editor.run_button.isEnabled()  # a warning, not a refusal
+    assert editor.problem.isVisibleTo(editor) and "39 steps" in editor.problem.text()
+    editor.set_recipe(Recipe(pruning=Pruning(target_sparsity=0.5), quantization=Quantization()))
+    assert not editor.problem.isVisibleTo(editor)  # "auto"
+
+
 def test_the_results_table_marks_warnings_and_broken_files(qtbot):
     from fakes import figures
     from studio.ui.views.results_table import ResultsTable

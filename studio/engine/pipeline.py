@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from studio.engine.arrays import sample
+from studio.engine.arrays import count, sample
 from studio.engine.clustering import cluster
 from studio.engine.convert import convert
 from studio.engine.data import Dataset, describe, fit_to_model, load_data
@@ -34,9 +34,9 @@ from studio.engine.qat import quantize_aware_train
 from studio.engine.recurrent import conversion_note
 from studio.engine.tflite_file import io_specs, read_checked
 from studio.values import atomic
-from studio.values.checks import effect_flags, sanity_flags
+from studio.values.checks import effect_flags, sanity_flags, short_fine_tune
 from studio.values.errors import DataError, MeasureError, ModelError
-from studio.values.metrics import InputSpec, Latency, Metrics, ModelSummary
+from studio.values.metrics import Flag, InputSpec, Latency, Metrics, ModelSummary
 from studio.values.progress import Event, Report, ignore
 from studio.values.recipe import Quantization, Recipe
 
@@ -202,6 +202,8 @@ def finish(
     flags = effect_flags(
         recipe, metrics, pruned=prefix.pruned, clustered=prefix.clustered
     ) + sanity_flags(metrics, baseline, classes=classes(prep.summary), losses=losses)
+    if short := short_fine_tune(recipe, count(prep.data.x_train)):
+        flags += (Flag("short", short[0].upper() + short[1:] + "."),)
     metrics = dataclasses.replace(metrics, flags=flags)
     atomic.write_text(out / "recipe.json", recipe.to_json())
     atomic.write_json(out / "metrics.json", {**metrics.to_dict(), "label": recipe.describe()})

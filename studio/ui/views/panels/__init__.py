@@ -17,6 +17,7 @@ from studio.ui.style import set_role
 from studio.ui.views.panels.clustering import ClusteringPanel
 from studio.ui.views.panels.pruning import PruningPanel
 from studio.ui.views.panels.quantization import QuantizationPanel
+from studio.values.checks import short_fine_tune
 from studio.values.errors import RecipeError
 from studio.values.metrics import ModelSummary
 from studio.values.recipe import Recipe
@@ -36,6 +37,7 @@ class RecipeEditor(QWidget):
         self.clustering = ClusteringPanel()
         self.limitation = ""  # why this model takes post-training quantization only
         self.blocked = ""  # why nothing can run now (the model did not load), or ""
+        self.train_samples = 0  # the data's fine-tune samples, once known
         self.problem = QLabel()
         self.problem.setWordWrap(True)
         set_role(self.problem, "error")
@@ -60,6 +62,7 @@ class RecipeEditor(QWidget):
 
     def set_layers(self, summary: ModelSummary | None) -> None:
         self.limitation = summary.limitation if summary else ""
+        self.train_samples = summary.data.train if summary and summary.data else 0
         self.pruning.set_layers(summary.names("prunable") if summary else [])
         self.clustering.set_layers(summary.names("clusterable") if summary else [])
         self.quantization.set_layers(summary.names("quantizable") if summary else [])
@@ -117,7 +120,10 @@ class RecipeEditor(QWidget):
             self.problem.show()
             self.run_button.setEnabled(False)
             return None
-        self.problem.hide()
+        # Runnable, but said before running: a fine-tune far shorter than "auto".
+        short = short_fine_tune(recipe, self.train_samples)
+        self.problem.setText(f"⚠ {short[0].upper()}{short[1:]}." if short else "")
+        self.problem.setVisible(bool(short))
         self.run_button.setEnabled(True)
         self.run_button.setText(f"Run: {recipe.describe()}")
         return recipe
