@@ -267,6 +267,17 @@ def two_outputs(k: Any) -> Any:
     return k.Model(inp, [level, score], name="two_out")
 
 
+def named_heads(k: Any) -> Any:
+    """The same quiz model with its heads named the Keras 3 way: outputs as a dict."""
+    L = k.layers
+    inp = k.Input((12,), name="features")
+    x = L.Dense(64, activation="relu", name="dense_a")(inp)
+    x = L.Dense(64, activation="relu", name="dense_b")(x)
+    level = L.Dense(3, activation="softmax", name="level")(x)
+    score = L.Dense(1, name="score")(x)
+    return k.Model(inp, {"level": level, "score": score}, name="named_heads")
+
+
 @dataclass(frozen=True)
 class Entry:
     build: Callable[[Any], Any]
@@ -275,6 +286,7 @@ class Entry:
     epochs: int
     inputs: tuple[str, ...] = ("x",)  # the data's arrays, in the model's order
     outputs: tuple[tuple[str, str], ...] = ()  # (array, loss) per output; () = ("y", by kind)
+    named: bool = False  # outputs are a dict by name (array names = output names)
 
 
 ZOO: dict[str, Entry] = {
@@ -301,6 +313,14 @@ ZOO: dict[str, Entry] = {
         "multi",
         20,
         outputs=(("level", "sparse_categorical_crossentropy"), ("score", "mse")),
+    ),
+    "named_heads": Entry(
+        named_heads,
+        level_and_score,
+        "multi",
+        20,
+        outputs=(("level", "sparse_categorical_crossentropy"), ("score", "mse")),
+        named=True,
     ),
 }
 FLAVOURS = ("tf_keras", "keras3")
@@ -329,12 +349,13 @@ def saved(name: str, flavour: str, folder: Path) -> tuple[Path, Path]:
     data = entry.data()
     regression = entry.kind == "regression"
     outputs = entry.outputs or (("y", "mse" if regression else "sparse_categorical_crossentropy"),)
-    model.compile(
-        optimizer=k.optimizers.Adam(1e-3 if regression else 2e-3),
-        loss=[loss for _, loss in outputs],
-    )
-    x = [data[key] for key in entry.inputs]
+    losses = [loss for _, loss in outputs]
     y = [data[key] for key, _ in outputs]
+    if entry.named:
+        losses = {key: loss for key, loss in outputs}
+        y = {key: data[key] for key, _ in outputs}
+    model.compile(optimizer=k.optimizers.Adam(1e-3 if regression else 2e-3), loss=losses)
+    x = [data[key] for key in entry.inputs]
     model.fit(x, y, epochs=entry.epochs, batch_size=32, verbose=0)
     folder.mkdir(parents=True, exist_ok=True)
     model_path, data_path = folder / f"{name}_{flavour}.keras", folder / f"{name}.npz"

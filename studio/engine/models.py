@@ -394,6 +394,25 @@ def flattened(model: keras.Model) -> keras.Model:
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs, name=model.name)
 
 
+def listed(model: keras.Model) -> keras.Model:
+    """The same layers with inputs and outputs as flat lists.  Keras 3 users name heads
+    with dicts (`Model(img, {"digit": d, "ink": i})`); tf_keras' fine-tunes then matched
+    the data's tuple against the dict and crashed every pruning and clustering run.  The
+    lists are in tf_keras' own order, the one `model.outputs` and the summary use."""
+    nested = (getattr(model, "_nested_inputs", None), getattr(model, "_nested_outputs", None))
+    if not any(isinstance(n, dict) or _deep(n) for n in nested):
+        return model
+    inputs = model.inputs[0] if len(model.inputs) == 1 else list(model.inputs)
+    return keras.Model(inputs, list(model.outputs), name=model.name)
+
+
+def _deep(structure: Any) -> bool:
+    """A list or tuple holding lists, tuples or dicts (nested outputs)."""
+    return isinstance(structure, list | tuple) and any(
+        isinstance(s, list | tuple | dict) for s in structure
+    )
+
+
 def _inline(model: keras.Model, inputs: list[Any]) -> Any:
     """Replay `model`'s graph on `inputs` (tf_keras' own order: deepest nodes first),
     calling each layer, and replaying nested models instead of calling them."""

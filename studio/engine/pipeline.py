@@ -25,6 +25,7 @@ from studio.engine.measure import latency_together, measure, predict
 from studio.engine.models import (
     as_functional,
     flattened,
+    listed,
     load,
     outputs_are_probabilities,
     summarize,
@@ -67,7 +68,9 @@ def prepare(
     seed: int = 0,
 ) -> Prepared:
     loaded = load(model_source, trust=trust)
-    model = flattened(as_functional(loaded.model)) if not loaded.limitation else loaded.model
+    model = (
+        listed(flattened(as_functional(loaded.model))) if not loaded.limitation else loaded.model
+    )
     summary = summarize(model, origin=loaded.origin, limitation=loaded.limitation)
     data = load_data(data_source, seed=seed, inputs=summary.inputs, outputs=summary.outputs)
     data = fit_to_model(data, summary.inputs, summary.outputs)
