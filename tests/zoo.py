@@ -209,6 +209,18 @@ def transformer(k: Any) -> Any:
     return k.Model(tokens, L.Dense(3, activation="softmax", name="label")(x), name="transformer")
 
 
+def unmasked_lstm(k: Any) -> Any:
+    """A reading assistant's classifier saved without `mask_zero`: the padding is read
+    like any token.  Its fused LSTM kernel in the float .tflite disagreed with Keras
+    (issue 33: 28 % against 76 %)."""
+    L = k.layers
+    tokens = k.Input((LENGTH,), dtype="int32", name="tokens")
+    x = L.Embedding(VOCAB, 24, name="emb")(tokens)
+    x = L.LSTM(32, name="lstm")(x)
+    out = L.Dense(3, activation="softmax", name="label")(x)
+    return k.Model(tokens, out, name="unmasked_lstm_clf")
+
+
 def recurrent(cell: str) -> Callable[[Any], Any]:
     def build(k: Any) -> Any:
         L = k.layers
@@ -297,6 +309,7 @@ ZOO: dict[str, Entry] = {
     "transformer": Entry(transformer, text, "text", 6),
     "lstm": Entry(recurrent("LSTM"), text, "text", 6),
     "gru": Entry(recurrent("GRU"), text, "text", 6),
+    "unmasked_lstm": Entry(unmasked_lstm, text, "text", 8),
     "keyword_spotter": Entry(keyword_spotter, speech, "speech", 6),
     "regressor": Entry(regressor, scores, "regression", 20),
     "two_inputs": Entry(

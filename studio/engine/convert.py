@@ -35,13 +35,16 @@ def convert(
     calibration: Arrays | None = None,
     *,
     qat: bool = False,
+    unroll: bool = False,
 ) -> bytes:
     """Convert with the recipe's mode.  `calibration` holds samples in the model's dtype
-    (for recurrent models they also fix the sequence length; see `recurrent.py`)."""
+    (for recurrent models they also fix the sequence length; see `recurrent.py`);
+    `unroll`: recurrent layers unrolled whatever the mode (a fused kernel can disagree
+    with Keras, see `pipeline._baseline`)."""
     shapes = None
     if calibration is not None and count(calibration):
         shapes = tuple(p.shape[1:] for p in parts(calibration))
-    model = for_conversion(model, recipe.mode, shapes)
+    model = for_conversion(model, recipe.mode, shapes, unroll=unroll)
     converter = converter_for(model, recipe, calibration, qat=qat)
     try:
         if recipe.float_layers and not qat:

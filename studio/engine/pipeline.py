@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from studio.engine.arrays import count, sample
+from studio.engine.arrays import Arrays, count, parts, sample
 from studio.engine.clustering import cluster
 from studio.engine.convert import convert
 from studio.engine.data import Dataset, describe, fit_to_model, load_data
@@ -32,11 +32,11 @@ from studio.engine.models import (
 )
 from studio.engine.pruning import prune
 from studio.engine.qat import quantize_aware_train
-from studio.engine.recurrent import conversion_note
+from studio.engine.recurrent import conversion_note, recurrent_layers
 from studio.engine.tflite_file import io_specs, read_checked
 from studio.values import atomic
 from studio.values.checks import effect_flags, sanity_flags, short_fine_tune
-from studio.values.errors import DataError, MeasureError, ModelError
+from studio.values.errors import ConversionError, DataError, MeasureError, ModelError
 from studio.values.metrics import Flag, InputSpec, Latency, Metrics, ModelSummary
 from studio.values.progress import Event, Report, ignore
 from studio.values.recipe import Quantization, Recipe
@@ -188,7 +188,10 @@ def finish(
         seconds["qat"] = time.perf_counter() - t
 
     t = _stage(report, "convert", f"converting ({q.mode})")
-    blob = convert(model, q, prep.data.calibration(q.calibration_samples), qat=q.qat)
+    # A model whose fused recurrent kernel disagreed with Keras (see `_baseline`) is
+    # converted unrolled in every mode, like its float baseline.
+    unroll = baseline is not None and any(f.code == UNROLLED for f in baseline.flags)
+    blob = convert(model, q, prep.data.calibration(q.calibration_samples), qat=q.qat, unroll=unroll)
     atomic.write_bytes(out / "model.tflite", blob)
     seconds["convert"] = time.perf_counter() - t
 
@@ -251,17 +254,77 @@ def optimize(
     return Result(out, metrics, baseline, metrics.qat_scheme)
 
 
+UNROLLED = "unrolled"  # the baseline's flag: recurrent layers converted unrolled
+AGREE = 0.95  # the float .tflite's top class equals Keras' on at least this share
+CLOSE = 0.05  # or, for scores, its RMSE is at most this share of Keras' output spread
+
+
+def keras_agreement(prep: Prepared, reference: Arrays) -> tuple[float, str]:
+    """How well the float `.tflite`'s outputs (`reference`) follow the Keras model's on
+    the evaluation data: the worst output's share (1.0: all agree), and in words."""
+    x = prep.data.x_eval
+    keras_out = prep.model.predict(list(parts(x)) if len(parts(x)) > 1 else x, verbose=0)
+    worst, said = 1.0, ""
+    for got, want in zip(parts(reference), parts(keras_out), strict=False):
+        want = np.asarray(want)
+        if want.ndim == 2 and want.shape[-1] > 1:
+            share = float(np.mean(np.argmax(got, -1) == np.argmax(want, -1)))
+            text = f"the same top class on {share:.0%} of the samples"
+        else:
+            rmse = float(np.sqrt(np.mean((np.asarray(got) - want) ** 2)))
+            spread = float(np.std(want)) or 1.0
+            share = 1.0 if rmse <= CLOSE * spread else 0.0
+            text = f"an output RMSE of {rmse:.3g} against a spread of {spread:.3g}"
+        if share < worst or not said:
+            worst, said = min(worst, share), text
+    return worst, said
+
+
 def _baseline(prep: Prepared, out: Path, threads: int) -> tuple[Metrics, np.ndarray]:
-    """Convert the untouched float model, measure it, write baseline.tflite/.json."""
+    """Convert the untouched float model, measure it, write baseline.tflite/.json.
+
+    Everything is compared with this file, so it must be the Keras model: its outputs
+    are checked against Keras' on the evaluation data.  A fused LSTM kernel at batch 1
+    gave 22 % where Keras gave 100 % (zero-padded token sequences, no mask); such a model
+    is converted again with its recurrent layers unrolled, which agrees, and its
+    candidates follow.  A file that still disagrees is refused with the figures."""
     t = time.perf_counter()
     atomic.write_bytes(out / "baseline.tflite", convert(prep.model, Quantization()))
     seconds = {"convert": time.perf_counter() - t}
     t = time.perf_counter()
     metrics, reference = measure(out / "baseline.tflite", prep.data, threads=threads)
+    extra: tuple[Flag, ...] = ()
+    if not prep.summary.limitation:
+        share, said = keras_agreement(prep, reference)
+        if share < AGREE and recurrent_layers(prep.model):
+            fused = metrics.accuracy
+            blob = convert(prep.model, Quantization(), prep.data.calibration(1), unroll=True)
+            atomic.write_bytes(out / "baseline.tflite", blob)
+            metrics, reference = measure(out / "baseline.tflite", prep.data, threads=threads)
+            share, said = keras_agreement(prep, reference)
+            before = "" if fused is None else f" (the fused kernel scored {fused:.1%})"
+            extra = (
+                Flag(
+                    UNROLLED,
+                    f"Converted with its recurrent layers unrolled: the fused kernel "
+                    f"disagreed with the Keras model{before}; every candidate is "
+                    f"converted the same way.",
+                ),
+            )
+        if share < AGREE:
+            raise ConversionError(
+                f"the float .tflite does not compute what the Keras model computes: "
+                f"{said} on the evaluation data (at least {AGREE:.0%} needed), so no "
+                f"figure built on it would mean anything. Check the model converts "
+                f"(custom or unusual layers), or send the file to the studio's developers"
+            )
     seconds["evaluate"] = time.perf_counter() - t
     metrics = dataclasses.replace(
         metrics,
-        flags=sanity_flags(metrics, None, classes=classes(prep.summary), float_model=True),
+        flags=(
+            *sanity_flags(metrics, None, classes=classes(prep.summary), float_model=True),
+            *extra,
+        ),
         seconds={**metrics.seconds, **seconds},
     )
     atomic.write_json(out / "baseline.json", metrics.to_dict())

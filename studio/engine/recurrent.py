@@ -44,7 +44,13 @@ def recurrent_layers(model: Any) -> list[str]:
     return [layer.name for layer in all_layers(model) if isinstance(layer, kinds)]
 
 
-def for_conversion(model: Any, mode: str, sample_shapes: tuple[tuple[int, ...], ...] | None) -> Any:
+def for_conversion(
+    model: Any,
+    mode: str,
+    sample_shapes: tuple[tuple[int, ...], ...] | None,
+    *,
+    unroll: bool = False,
+) -> Any:
     """The model to hand the converter: itself when it has no recurrent layer; else a
     batch-1 twin sharing its weights, with recurrent layers unrolled for int8/int16x8.
 
@@ -54,7 +60,7 @@ def for_conversion(model: Any, mode: str, sample_shapes: tuple[tuple[int, ...], 
     if not recurrent_layers(model):
         return model
     keras = _keras_of(model)
-    unroll = unrolls(model, mode)
+    unroll = unroll or unrolls(model, mode)
     if all(t.shape[0] == 1 for t in model.inputs) and not unroll:
         return model  # already a batch-1 twin (selective quantization converts it again)
     names = list(getattr(model, "input_names", None) or [None] * len(model.inputs))
