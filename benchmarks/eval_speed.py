@@ -15,7 +15,7 @@ import argparse
 
 import common  # noqa: F401  (sets up paths and environment)
 import numpy as np
-from common import emit, median_time, mobilenet_v2
+from common import SMOKE, emit, median_time, mobilenet_v2
 
 
 def naive(blob: bytes, x: np.ndarray) -> np.ndarray:
@@ -63,12 +63,13 @@ def measure(quick: bool) -> dict:
         q = Quantization(mode=mode)
         blob = convert(prep.model, q, prep.data.calibration(100))
         cases.append(case(f"demo {mode}", blob, prep.data.x_eval, prep.data.y_eval, repeats))
-    samples = 500 if quick else 2000
+    samples = 64 if SMOKE else 500 if quick else 2000
+    size = 32 if SMOKE else 96
     rng = np.random.default_rng(0)
-    x = rng.random((samples, 96, 96, 3), dtype=np.float32)
+    x = rng.random((samples, size, size, 3), dtype=np.float32)
     y = rng.integers(0, 10, samples).astype(np.int64)
-    blob = convert(mobilenet_v2(96), Quantization(mode="int8"), x[:32])
-    cases.append(case("MobileNetV2 96x96 int8", blob, x, y, 1 if quick else 3))
+    blob = convert(mobilenet_v2(size), Quantization(mode="int8"), x[:32])
+    cases.append(case(f"MobileNetV2 {size}x{size} int8", blob, x, y, 1 if quick else 3))
     return {"cases": cases, "min_speedup": min(c["speedup"] for c in cases)}
 
 

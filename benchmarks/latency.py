@@ -16,7 +16,7 @@ import time
 
 import common  # noqa: F401
 import numpy as np
-from common import emit, mobilenet_v2
+from common import SMOKE, emit, mobilenet_v2
 
 WARMUP, RUNS = 10, 100
 
@@ -47,7 +47,7 @@ def measure(quick: bool) -> dict:
     from studio.engine.measure import latency
     from studio.values.recipe import Quantization
 
-    size = 96 if quick else 224
+    size = 32 if SMOKE else 96 if quick else 224
     model = mobilenet_v2(size)
     rng = np.random.default_rng(0)
     calibration = rng.random((16, size, size, 3), dtype=np.float32)

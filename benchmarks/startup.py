@@ -79,7 +79,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="3 runs")
     args = parser.parse_args()
-    result = measure(3 if args.quick else args.runs)
+    smoke = os.environ.get("STUDIO_BENCH_SMOKE") == "1"  # see common.SMOKE
+    result = measure(1 if smoke else 3 if args.quick else args.runs)
     print(
         f"window shown: {result['window_s']:.2f} s (median of {result['runs']}); "
         f"import tensorflow: {result['import_tensorflow_s']:.2f} s; "

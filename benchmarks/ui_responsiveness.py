@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import emit, write_section
+from common import SMOKE, emit, write_section
 
 from studio.values.processes import NICENESS
 
@@ -370,7 +370,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.quick:
-        args.size = 96
+        args.size = 32 if SMOKE else 96
     result = measure(args.size, args.samples, args.quick)
     text = report(result)
     print(text)

@@ -30,7 +30,7 @@ from studio.values.processes import command, thread_budget
 EVAL_BATCH = 64
 WARMUP_RUNS = 10
 ROUNDS = 5  # latency is timed in rounds; the spread of their medians is its noise
-ROUND_S = 0.04  # a round repeats the model for at least this long (fast models: thousands)
+ROUND_S = 0.025  # a round repeats the model at least this long (fast models: thousands)
 MIN_RUNS = 20  # and at least this many times (slow models)
 PROBE_TIMEOUT_S = 300
 
