@@ -145,6 +145,7 @@ def open_window(app, scratch: Path, config: str):
     pool = ProcessPool(WORKERS, idle_timeout_s=None, **CONFIGS[config])
     window = build(settings, sessions_root=scratch / f"sessions-{config}", backend=pool)
     window.ask_quit = lambda: True  # scripted: no question at the end
+    window.ask_about_running = lambda: "cancel"  # the previous situation's left-overs
     window.show()
     if not pool.wait_ready(300):
         raise SystemExit("the workers did not start in 5 minutes")
