@@ -268,26 +268,22 @@ def two_inputs(k: Any) -> Any:
     )
 
 
-def two_outputs(k: Any) -> Any:
-    """An adaptive quiz's model: a difficulty level (classes) and a score (regression)."""
+def two_outputs(k: Any, named: bool = False) -> Any:
+    """An adaptive quiz's model: a difficulty level (classes) and a score (regression);
+    `named`: the heads named the Keras 3 way, outputs as a dict."""
     L = k.layers
     inp = k.Input((12,), name="features")
     x = L.Dense(64, activation="relu", name="dense_a")(inp)
     x = L.Dense(64, activation="relu", name="dense_b")(x)
     level = L.Dense(3, activation="softmax", name="level")(x)
     score = L.Dense(1, name="score")(x)
+    if named:
+        return k.Model(inp, {"level": level, "score": score}, name="named_heads")
     return k.Model(inp, [level, score], name="two_out")
 
 
 def named_heads(k: Any) -> Any:
-    """The same quiz model with its heads named the Keras 3 way: outputs as a dict."""
-    L = k.layers
-    inp = k.Input((12,), name="features")
-    x = L.Dense(64, activation="relu", name="dense_a")(inp)
-    x = L.Dense(64, activation="relu", name="dense_b")(x)
-    level = L.Dense(3, activation="softmax", name="level")(x)
-    score = L.Dense(1, name="score")(x)
-    return k.Model(inp, {"level": level, "score": score}, name="named_heads")
+    return two_outputs(k, named=True)
 
 
 @dataclass(frozen=True)
