@@ -264,8 +264,9 @@ def keras_agreement(prep: Prepared, reference: Arrays) -> tuple[float, str]:
     the evaluation data: the worst output's share (1.0: all agree), and in words."""
     x = prep.data.x_eval
     keras_out = prep.model.predict(list(parts(x)) if len(parts(x)) > 1 else x, verbose=0)
+    wants = list(keras_out) if isinstance(keras_out, list | tuple) else [keras_out]
     worst, said = 1.0, ""
-    for got, want in zip(parts(reference), parts(keras_out), strict=False):
+    for got, want in zip(parts(reference), wants, strict=False):
         want = np.asarray(want)
         if want.ndim == 2 and want.shape[-1] > 1:
             share = float(np.mean(np.argmax(got, -1) == np.argmax(want, -1)))

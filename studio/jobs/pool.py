@@ -258,8 +258,9 @@ class ProcessPool(JobQueue):
             if worker.job_id is None and worker.ready.is_set() and not worker.retired:
                 job_id, job = self._pending.popleft()
                 worker.job_id, worker.idle_since = job_id, None
-                worker.conn.send((job_id, job))
+                # Started first: the worker's first progress can arrive before send returns.
                 self._events.put(Started(job_id, worker.process.pid))
+                worker.conn.send((job_id, job))
 
     def _read(self, worker: _Worker) -> None:
         """One thread per worker: forward its events; on EOF, account for its death."""
