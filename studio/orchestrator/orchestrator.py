@@ -94,7 +94,6 @@ class Orchestrator:
         self.activity = Activity()  # progress of the current session's candidates
         self.baseline_running = False
         self._tracks: dict[int, Track] = {}
-        self._labels: dict[int, str] = {}
         self._next_waiting = -1  # placeholder ids of jobs waiting for a baseline
         for name in HOOKS:
             setattr(self, name, Hook(name))
@@ -300,10 +299,10 @@ class Orchestrator:
             if waiting:
                 job_id = self._next_waiting
                 self._next_waiting -= 1
-                self._labels[job_id] = ", ".join(name for name, _ in group.entries)
+                track.label = ", ".join(name for name, _ in group.entries)
             else:
                 job_id = sweep.submit(group, self.backend.submit, session.baseline)
-                self._labels[job_id] = sweep.label(job_id)
+                track.label = sweep.label(job_id)
             self._register(job_id, track)
         self.activity_changed.emit()
         return handle
@@ -319,7 +318,6 @@ class Orchestrator:
             current = session is self.session
             if failure is not None:
                 del self._tracks[key]
-                self._labels.pop(key, None)
                 if current:
                     for cid in track.candidate_ids:
                         self.activity.ended(cid)
@@ -330,7 +328,7 @@ class Orchestrator:
             job_id = track.sweep.submit(track.group, self.backend.submit, session.baseline)
             track.waiting = False
             self._tracks[job_id] = self._tracks.pop(key)
-            self._labels[job_id] = track.sweep.label(job_id)
+            track.label = track.sweep.label(job_id)
             track.handle.replaced(key, job_id)
             if current:
                 for cid in track.candidate_ids:
@@ -522,7 +520,7 @@ class Orchestrator:
         elif isinstance(event, Progress):
             if current:
                 track.progress(self, event)
-            self.job_progress.emit(self._labels.get(event.job_id, track.title), event)
+            self.job_progress.emit(track.label or track.title, event)
         elif isinstance(event, Artifacts):
             if self._store(track, event.files):
                 track.stored(self, current)
@@ -572,7 +570,7 @@ class Orchestrator:
 
     def _submit(self, job: Job, track: Track) -> int:
         job_id = self.backend.submit(job)
-        self._labels[job_id] = job.label
+        track.label = job.label
         self._register(job_id, track)
         return job_id
 
@@ -610,7 +608,6 @@ class Orchestrator:
 
     def _end(self, job_id: int) -> None:
         track = self._tracks.pop(job_id, None)
-        self._labels.pop(job_id, None)
         if track is None or track.session is not self.session:
             return
         if isinstance(track, BaselineTrack):

@@ -35,6 +35,7 @@ class Track:
     dest: Path | None = None
     title: str = ""
     candidate_ids: tuple[int, ...] = ()
+    label: str = ""  # the job's label, for progress lines ("c001 (+3 sharing …)")
 
     def started(self, orch: Orchestrator, current: bool) -> None:
         """The job left the queue."""
