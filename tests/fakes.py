@@ -3,6 +3,7 @@ in-process job backend that write what the real tasks write (no TensorFlow)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -162,3 +163,110 @@ class StandIns:
             results.append({**Result(name, Recipe()).to_dict(), "metrics": metrics})
             self.gate.acquire()
         return results
+
+
+class SearchStandIns(StandIns):
+    """A model whose figures follow from the recipe, for the automatic search.
+
+    Three layers: pruning "conv" breaks the model, "dense" costs a little, "head" is
+    free; int8 hurts "head" most (keeping it in float wins most of int8's loss back).
+    A short pruning fine-tune loses one point more than the full one.  Files are 10
+    bytes; the figures are read back from `metrics.json` by the held-out stand-in,
+    which loses `holdout_extra` points more than the search part."""
+
+    LAYERS = ("conv", "dense", "head")
+    SIZE = {"none": 1.0, "dynamic": 0.27, "float16": 0.5, "int8": 0.25, "int16x8": 0.3}
+    LOSS = {"none": 0.0, "dynamic": 0.3, "float16": 0.0, "int8": 0.6, "int16x8": 0.2}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holdout_extra = 0.0
+        self.seconds = 0.0  # each candidate takes this long
+        self.recipes: list[Recipe] = []  # every candidate run, in order
+
+    def handlers(self) -> dict:
+        return {**super().handlers(), kinds.SCORE: self.score}
+
+    def baseline(self, model, data, out_dir, threads=1, trust=False, report=None):
+        from studio.values.data_summary import DataSummary
+
+        metrics = figures(100_000, 0.9).to_dict()
+        atomic.write_bytes(Path(out_dir) / "baseline.tflite", b"float model")
+        atomic.write_json(Path(out_dir) / "baseline.json", metrics)
+        s = summary(layers=self.LAYERS)
+        s = ModelSummary(**{**s.__dict__, "data": DataSummary(str(data), 600, 200, False, True)})
+        return {"summary": s.to_dict(), "metrics": metrics}
+
+    def sensitivity(self, model, data, sparsity=0.5, clusters=16, trust=False, report=None):
+        drops = {"conv": (25.0, 0.0), "dense": (2.0, 0.5), "head": (0.0, 0.0)}
+        out = []
+        for layer, (prune, cluster) in drops.items():
+            for technique, drop in (("prune", prune), ("cluster", cluster)):
+                value = 0.9 - drop / 100
+                out.append(LayerSensitivity(layer, technique, 0.5, value, 0.9, "top1").to_dict())
+        return out
+
+    def diagnose(self, model, data, samples=100, trust=False, report=None):
+        def error(layer, added):
+            return {
+                "layer": layer,
+                "op": "FULLY_CONNECTED",
+                "added_error": added,
+                "output_error": added,
+                "rmse_over_scale": None,
+                "activation_error": None,
+            }
+
+        return [error("head", 0.5), error("dense", 0.05), error("conv", 0.01)]
+
+    def judge(self, recipe: Recipe) -> tuple[int, float]:
+        """(gzip bytes, top-1) of a recipe on this imaginary model."""
+        q = recipe.quantization
+        size, loss = self.SIZE[q.mode], self.LOSS[q.mode]
+        if q.qat:
+            loss = 0.1
+        if q.float_layers:
+            size *= 1.05
+            loss -= 0.4 if "head" in q.float_layers else 0.0
+        if p := recipe.pruning:
+            layers = p.layers or self.LAYERS
+            s = p.target_sparsity
+            size *= 1 - 0.9 * s * len(layers) / 3
+            loss += 4 * s**2 + (25 * s if "conv" in layers else 0.0)
+            loss += 1.0 if p.epochs is not None else 0.0
+        if c := recipe.clustering:
+            size *= 0.6 + c.clusters / 160
+            loss += 8 / c.clusters
+        return max(1, int(100_000 * size)), 0.9 - max(0.0, loss) / 100
+
+    def sweep_group(
+        self, model, data, entries, baseline_tflite, out_dir, report=None, deliver=None, **_
+    ):
+        import time
+
+        results = []
+        for name, raw in entries:
+            recipe = Recipe.from_dict(raw)
+            self.recipes.append(recipe)
+            time.sleep(self.seconds)
+            gzip, top1 = self.judge(recipe)
+            metrics = figures(gzip, top1, size=2 * gzip).to_dict()
+            folder = Path(out_dir) / name
+            atomic.write_bytes(folder / "model.tflite", b"0123456789")
+            atomic.write_text(folder / "recipe.json", recipe.to_json())
+            atomic.write_json(folder / "metrics.json", {**metrics, "label": "x"})
+            report(Event("done", f"wrote {name}", 1.0))
+            deliver(name)
+            results.append({**Result(name, recipe).to_dict(), "metrics": metrics})
+        return results
+
+    def score(self, model, data, baseline_tflite, tflites, threads=1, trust=False, report=None):
+        assert str(data).endswith("::holdout"), data
+        out = [figures(100_000, 0.9).to_dict()]
+        for path in tflites:
+            measured = Metrics.from_dict(
+                json.loads((Path(path).parent / "metrics.json").read_text())
+            )
+            top1 = measured.accuracy - self.holdout_extra / 100
+            out.append(figures(measured.gzip_bytes, top1).to_dict())
+        return out

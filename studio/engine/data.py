@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.engine.arrays import Arrays, count, pack, parts, take
+from studio.values import splits
 from studio.values.data_summary import ClassCount, DataSummary
 from studio.values.errors import DataError
 from studio.values.metrics import InputSpec
@@ -62,7 +63,9 @@ def load_data(
     inputs: Sequence[InputSpec] = (),
     outputs: Sequence[InputSpec] = (),
 ) -> Dataset:
-    """`demo`, a `.npz` file, or an image folder with one sub-folder per class.
+    """`demo`, a `.npz` file, or an image folder with one sub-folder per class; a
+    source ending in "::search" or "::holdout" is that half of its evaluation samples
+    (`studio.values.splits`).
 
     `inputs`/`outputs` (the model's) name the arrays a .npz holds for a model with
     several of either, and let an image folder of the wrong size be refused from the
@@ -71,6 +74,33 @@ def load_data(
         "x": tuple(s.name for s in inputs) or ("",),  # "" = one, name unknown
         "y": tuple(s.name for s in outputs) or ("",),
     }
+    base, part = splits.parse(str(source))
+    data = _load_whole(base, seed, inputs, names)
+    return data if part is None else _part(data, part)
+
+
+def _part(data: Dataset, part: str) -> Dataset:
+    """One of the evaluation split's two halves (see `studio.values.splits`)."""
+    n = count(data.x_eval)
+    search, _ = splits.halves(n)
+    if n < 2:
+        raise DataError(
+            f"{data.source}: has {n} evaluation sample(s); holding some out for the "
+            f"search's final check needs at least 2 (give more data)"
+        )
+    order = np.random.default_rng(splits.SHUFFLE_SEED).permutation(n)
+    chosen = np.sort(order[:search] if part == splits.SEARCH else order[search:])
+    return replace(
+        data,
+        source=f"{data.source} ({part} part)",
+        x_eval=take(data.x_eval, chosen),
+        y_eval=None if data.y_eval is None else take(data.y_eval, chosen),
+    )
+
+
+def _load_whole(
+    source: str, seed: int, inputs: Sequence[InputSpec], names: Names
+) -> Dataset:
     if str(source) == DEMO:
         return _load_npz(DEMO_DATA, seed, "the bundled demo data", {"x": ("",), "y": ("",)})
     path = Path(source)

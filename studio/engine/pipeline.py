@@ -421,6 +421,31 @@ def time_together(
     return latency_together(blobs, one, threads=threads, inputs=prep.data.inputs)
 
 
+def score(
+    model_source: str | os.PathLike,
+    data_source: str | os.PathLike,
+    baseline_tflite: str | os.PathLike,
+    tflites: list[str | os.PathLike],
+    *,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> list[Metrics]:
+    """The float `.tflite` and finished files measured again on `data_source` (the
+    search's held-out part): the float file's figures first, then each file's, its
+    agreement measured against the float file's outputs on the same samples."""
+    report(Event("load", "loading the model and data", 0.0))
+    prep = prepare(model_source, data_source, trust=trust)
+    report(Event("evaluate", f"measuring {len(tflites) + 1} files on {prep.data.source}", 0.0))
+    base, reference = measure(Path(baseline_tflite), prep.data, threads=threads)
+    out = [base]
+    for i, path in enumerate(tflites, start=1):
+        metrics, _ = measure(Path(path), prep.data, threads=threads, reference=reference)
+        out.append(metrics)
+        report(Event("evaluate", f"measured {i} of {len(tflites)}", i / len(tflites)))
+    return out
+
+
 def evaluate(
     tflite: str | os.PathLike,
     data_source: str | os.PathLike,

@@ -60,14 +60,14 @@ def _content(value: Any) -> Any:
         return value
     path = Path(value.path)
     if path.is_file():
-        return FileContent(path.name, {"": path.read_bytes()})
+        return FileContent(path.name, {"": path.read_bytes()}, value.suffix)
     if path.is_dir():
         files = {
             f.relative_to(path).as_posix(): f.read_bytes()
             for f in sorted(path.rglob("*"))
             if f.is_file()
         }
-        return FileContent(path.name, files)
+        return FileContent(path.name, files, value.suffix)
     return value
 
 
@@ -77,7 +77,7 @@ def _local(value: Any, folder: Path, index: int | str) -> Any:
     if isinstance(value, list):
         return [_local(v, folder, f"{index}-{j}") for j, v in enumerate(value)]
     if isinstance(value, FileInput):
-        return value.path
+        return value.path + value.suffix
     if not isinstance(value, FileContent):
         return value
     root = folder / str(index) / value.name
@@ -87,7 +87,7 @@ def _local(value: Any, folder: Path, index: int | str) -> Any:
         target.write_bytes(data)
     if not value.files:
         root.mkdir(parents=True, exist_ok=True)
-    return str(root)
+    return str(root) + value.suffix
 
 
 # -- outputs: artifacts ---------------------------------------------------------------

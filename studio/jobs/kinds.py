@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.jobs.messages import FileInput, Job
+from studio.values import splits
 from studio.values.metrics import Latency, LayerError, Metrics, ModelSummary
 from studio.values.recipe import Recipe
 from studio.values.resources import DEMO
@@ -30,6 +31,7 @@ SCRIPT = f"{TASKS}:script"
 SENSITIVITY = f"{TASKS}:sensitivity"
 SUMMARIZE = f"{TASKS}:summarize"
 TIME_TOGETHER = f"{TASKS}:time_together"
+SCORE = f"{TASKS}:score"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     DIAGNOSE: lambda r: [LayerError.from_dict(x) for x in r],
     SENSITIVITY: lambda r: [LayerSensitivity.from_dict(x) for x in r],
     TIME_TOGETHER: lambda r: [Latency.from_dict(x) for x in r],
+    SCORE: lambda r: [Metrics.from_dict(x) for x in r],
 }
 
 
@@ -62,8 +65,11 @@ def decode(target: str, result: Any) -> Any:
 
 def source(path: str | os.PathLike) -> str | FileInput:
     """A model or data argument: the bundled demo by its name, anything else a file the
-    backend passes or ships."""
-    return DEMO if str(path) == DEMO else FileInput(str(path))
+    backend passes or ships (a part of a data set, "D::search", keeps its part)."""
+    whole, part = splits.parse(str(path))
+    if whole == DEMO:
+        return str(path)
+    return FileInput(whole, f"{splits.SEPARATOR}{part}" if part else "")
 
 
 def summarize(model: str, *, trust: bool) -> Job:
@@ -134,6 +140,22 @@ def time_together(
         "trust": trust,
     }
     return Job(TIME_TOGETHER, kwargs, label=f"latency of {len(tflites)} files, together")
+
+
+def score(
+    model: str, data: str, baseline_tflite: Path, tflites: list[Path], *, threads: int, trust: bool
+) -> Job:
+    """The float file and these files measured again on `data` (a held-out part): a
+    list of `Metrics`, the float file's first."""
+    kwargs = {
+        "model": source(model),
+        "data": source(data),
+        "baseline_tflite": FileInput(str(baseline_tflite)),
+        "tflites": [FileInput(str(path)) for path in tflites],
+        "threads": threads,
+        "trust": trust,
+    }
+    return Job(SCORE, kwargs, label=f"{len(tflites) + 1} files on held-out data")
 
 
 def script(model: str, data: str, recipe: Recipe, *, trust: bool) -> Job:

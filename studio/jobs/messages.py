@@ -20,9 +20,11 @@ from typing import Any
 @dataclass(frozen=True)
 class FileInput:
     """A file or folder on the caller's disk that a job reads (a model, data, a baseline
-    `.tflite`).  The worker receives a path to it, or to a private copy of it."""
+    `.tflite`).  The worker receives a path to it, or to a private copy of it, with
+    `suffix` appended (a part of a data set, "::search": see `studio.values.splits`)."""
 
     path: str
+    suffix: str = ""
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class FileContent:
 
     name: str
     files: Mapping[str, bytes]
+    suffix: str = ""
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,21 @@ def time_together(
     return [lat.to_dict() for lat in latencies]
 
 
+def score(
+    model: str,
+    data: str,
+    baseline_tflite: str,
+    tflites: list,
+    threads: int = 1,
+    trust: bool = False,
+    report: Report = ignore,
+) -> list[dict[str, Any]]:
+    measured = pipeline.score(
+        model, data, baseline_tflite, list(tflites), threads=threads, trust=trust, report=report
+    )
+    return [m.to_dict() for m in measured]
+
+
 def script(
     model: str, data: str, recipe: dict, trust: bool = False, shown_as: tuple | None = None
 ) -> str:

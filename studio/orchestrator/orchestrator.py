@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -38,6 +39,7 @@ from studio.orchestrator.tracks import (
     BaselineTrack,
     DiagnosisTrack,
     GroupTrack,
+    ScoreTrack,
     ScriptTrack,
     SensitivityTrack,
     TimingTrack,
@@ -50,7 +52,7 @@ from studio.values.metrics import Latency
 from studio.values.recipe import Recipe
 from studio.values.results import Recommendation, from_session, recommend
 from studio.values.session import Candidate, Session
-from studio.values.sweep import Group, plan
+from studio.values.sweep import Group, plan, plan_entries
 
 RERUNNABLE = ("failed", "cancelled", "interrupted", "broken", "missing")
 
@@ -74,6 +76,7 @@ HOOKS = {
     "activity_changed": "running/queued jobs or their progress changed",
     "layers_wanted": "a baseline was measured: time for the layer sensitivity check",
     "job_progress": "the job's label, jobs.messages.Progress (every job, for the CLI)",
+    "search_changed": "the automatic search's progress or answer changed",
     "log": "a line for the log",
 }
 
@@ -95,6 +98,8 @@ class Orchestrator:
         self.baseline_running = False
         self._tracks: dict[int, Track] = {}
         self._next_waiting = -1  # placeholder ids of jobs waiting for a baseline
+        self._tickers: list[Callable[[], None]] = []  # called about once a second
+        self.search = None  # the automatic search running, if any (orchestrator.autotune)
         for name in HOOKS:
             setattr(self, name, Hook(name))
 
@@ -207,6 +212,16 @@ class Orchestrator:
         handle = self._run_groups(session, groups)
         handle.before_settling = self._time_sweep
         self.log.emit(f"sweep queued: {len(handle.candidate_ids)} candidates")
+        return handle
+
+    def run_all(self, recipes: list[Recipe], names: list[str] | None = None) -> Handle:
+        """Queue candidates, those with the same pruning and clustering sharing one job
+        (their fine-tunes run once), named as the session names them or by `names`."""
+        session = self._require_session()
+        candidates = session.add_all(recipes, names)
+        groups = plan_entries([(c.name, c.recipe) for c in candidates])
+        handle = self._run_groups(session, groups)
+        handle.candidate_ids = tuple(c.id for c in candidates)  # in the order given
         return handle
 
     def _time_sweep(self, handle: Handle) -> None:
@@ -371,6 +386,24 @@ class Orchestrator:
         if summary.names("prunable") or summary.names("clusterable"):
             self.sensitivity()
 
+    def score(self, candidate_ids: list[int], data: str) -> Handle:
+        """Measure the float baseline's file and these candidates' files again on
+        `data` (the search's held-out part); the value is their `Metrics`, the float
+        file's first."""
+        session = self._require_session()
+        job = kinds.score(
+            session.model,
+            data,
+            session.baseline_dir / "baseline.tflite",
+            [session.tflite(c) for c in candidate_ids],
+            threads=self.threads,
+            trust=session.trust,
+        )
+        handle = Handle("the held-out check", cancel=self._cancel_handle)
+        self._submit(job, ScoreTrack(session, handle))
+        self.activity_changed.emit()
+        return handle
+
     def script(self, candidate_id: int) -> Handle:
         """Generate the standalone script that reproduces a candidate (in a worker)."""
         session = self._require_session()
@@ -506,6 +539,18 @@ class Orchestrator:
             event = self.backend.next_event(timeout=poll_s)
             if event is not None:
                 self.handle(event)
+            self.tick()
+
+    def every_tick(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` about once a second (a search's time limit) until the
+        returned function is called."""
+        self._tickers.append(callback)
+        return lambda: callback in self._tickers and self._tickers.remove(callback)
+
+    def tick(self) -> None:
+        """Time passed: the CLI's `wait` and the window's timer call this."""
+        for callback in list(self._tickers):
+            callback()
 
     # -- events ---------------------------------------------------------------------
 

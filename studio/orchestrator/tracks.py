@@ -151,6 +151,15 @@ class ScriptTrack(ViewTrack):
 
 
 @dataclass
+class ScoreTrack(Track):
+    """Finished files measured again on other data (the search's held-out check): the
+    handle's value is their `Metrics`, the float file's first."""
+
+    title: str = "Held-out check: the finalists measured on samples the search never saw"
+    target: str = kinds.SCORE
+
+
+@dataclass
 class TimingTrack(Track):
     """Finished candidates (and the float baseline) timed together in one process: their
     latencies replace the ones each got alone, so they can be ranked."""

@@ -42,8 +42,13 @@ class Group:
 
 
 def plan(grid: Grid) -> list[Group]:
+    return plan_entries(grid.expand())
+
+
+def plan_entries(entries: list[tuple[str, Recipe]]) -> list[Group]:
+    """Named recipes grouped by what they can share: pruning, clustering and seed."""
     groups: dict[tuple, list[tuple[str, Recipe]]] = {}
-    for name, recipe in grid.expand():
+    for name, recipe in entries:
         groups.setdefault((recipe.pruning, recipe.clustering, recipe.seed), []).append(
             (name, recipe)
         )

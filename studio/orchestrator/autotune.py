@@ -1,0 +1,549 @@
+"""The automatic search: the smallest (or fastest) candidate within an accuracy budget.
+
+It drives the orchestrator's own jobs, so every trial is a candidate like any other (on
+the plots as it finishes, exported, reported), and Optuna's ask-and-tell interface
+chooses what to try (multivariate TPE with a fixed seed, the budget as a constraint).
+In order:
+
+1. the float baseline on the *search* half of the evaluation samples
+   (`studio.values.splits`);
+2. what is known: each layer pruned / clustered alone (the sensitivity pass) and the
+   int8 error per layer (the diagnosis), which decide the per-layer parameters and
+   which layers start spared (`studio.values.autotune.Space`);
+3. every post-training mode (seconds each), then the obvious fine-tuned settings with
+   the best of those modes, both enqueued into the study;
+4. TPE's proposals.  A pruned setting is first fine-tuned for a third of the usual
+   steps; only one that would be the new best and came close to the budget gets the
+   full fine-tune (two rungs of successive halving).
+
+Trials run in batches of as many as the backend runs at once and are told to Optuna
+in trial order, so the same seed gives the same trials.  The search stops at its time
+limit (running trials are cancelled), after `max_trials`, or when `patience` trials in
+a row found nothing better.  The best few within the budget are then measured again,
+with the float model, on the held-out half; the first still within the budget there
+is the answer, otherwise the float model is.  `autotune.json` in the session folder
+is rewritten after every batch: a crash or a cancel keeps every finished trial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from studio.orchestrator.handles import Handle, JobFailed
+from studio.values import atomic, splits
+from studio.values import autotune as values
+from studio.values.autotune import Knowledge, Report, Space, Trial
+from studio.values.grid import _slug
+from studio.values.metrics import Metrics
+from studio.values.session import Session
+
+if TYPE_CHECKING:
+    import optuna
+
+    from studio.orchestrator.orchestrator import Orchestrator
+
+FILE = "autotune.json"
+CANCELLED = "cancelled by the user"
+FINALISTS = 3  # the best within the budget measured on held-out data
+RECOVERABLE = 2.0  # a short fine-tune's loss a full one can win back, in budgets (>= 1 pt)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user asks of a search (the dialog's fields, the CLI's options)."""
+
+    objective: str = "size"
+    budget: float = 1.0  # in the unit of `studio.values.autotune.loss`
+    time_limit_s: float = 30 * 60
+    seed: int = 0
+    max_trials: int = 40
+    patience: int = 12  # trials in a row without a better answer end the search
+    trial_names: bool = False  # "t03-prune-50-int8" (CLI folders) instead of c003
+
+    def __post_init__(self) -> None:
+        if self.objective not in values.OBJECTIVES:
+            raise ValueError(
+                f"objective must be one of {', '.join(values.OBJECTIVES)}, got {self.objective!r}"
+            )
+        if not self.budget >= 0:
+            raise ValueError(f"the budget must be 0 or more, got {self.budget}")
+        if not self.time_limit_s > 0:
+            raise ValueError(f"the time limit must be more than 0, got {self.time_limit_s}")
+
+
+class Search:
+    """One automatic search in the orchestrator's current session (see the module)."""
+
+    def __init__(
+        self,
+        orchestrator: Orchestrator,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.orch = orchestrator
+        self.settings = settings
+        self.objective = values.OBJECTIVES[settings.objective]
+        self.clock = clock
+        self.handle = Handle("the automatic search", cancel=lambda _: self.cancel())
+        self.session: Session | None = None
+        self.space: Space | None = None
+        self.trials: list[Trial] = []
+        self.report: Report | None = None
+        self.stopped = ""
+        self.phase = "starting"  # what the job list says it is doing
+        self._study: optuna.Study | None = None
+        self._asked: dict[int, optuna.trial.Trial] = {}
+        self._seen: dict[Any, Trial] = {}  # measured recipes (effective) -> their trial
+        self._running: list[Handle] = []
+        self._started = 0.0
+        self._since_better = 0
+        self._repeats = 0
+        self._untick: Callable[[], None] = lambda: None
+
+    # -- what callers use -------------------------------------------------------------
+
+    def start(self, model: str, data: str, *, trust: bool = False, folder: Any = None) -> Handle:
+        """A new session on `model` and the search part of `data`; the handle's value
+        is the `Report` once the held-out check is done."""
+        self._started = self.clock()
+        self.session = Session.create(
+            model,
+            splits.with_part(data, splits.SEARCH),
+            root=self.orch.sessions_root,
+            folder=folder,
+            trust=trust,
+            baseline_folder="",
+        )
+        self.session.set_budget(self.settings.budget)
+        self.phase = "measuring the float model"
+        baseline = self.orch.start(self.session)
+        self.orch.search = self
+        self._untick = self.orch.every_tick(self._tick)
+        baseline.add_done_callback(self._baseline_done)
+        self._changed()
+        return self.handle
+
+    def cancel(self) -> None:
+        """Stop: running trials are cancelled, finished ones kept (no held-out check)."""
+        if self.handle.done() or self.stopped == CANCELLED:
+            return
+        self.stopped = CANCELLED
+        if self.session is not None and self.session.baseline is None:
+            self.orch.cancel_all()  # the float baseline: its end finishes the search
+            return
+        running = list(self._running)
+        for handle in running:
+            handle.cancel()
+        if not running:
+            self._finish(check=False)
+
+    @property
+    def deadline(self) -> float:
+        return self._started + self.settings.time_limit_s
+
+    def progress(self) -> tuple[int, int, float]:
+        """(trials measured, about how many it will run, seconds left)."""
+        now = self.clock()
+        left = max(0.0, self.deadline - now)
+        measured = [t for t in self.trials if t.status in ("done", "failed")]
+        n = len(measured)
+        if n and now > self._started:
+            rate = n / (now - self._started)
+            about = n + int(rate * left)
+        else:
+            about = self.settings.max_trials
+        return n, max(n, min(self.settings.max_trials, about)), left
+
+    def status(self) -> str:
+        """One line for the job list: "trial 7 of about 25 — 12 min left"."""
+        n, about, left = self.progress()
+        return f"{self.phase}: trial {n} of about {about}, {left / 60:.0f} min left"
+
+    # -- knowledge ----------------------------------------------------------------------
+
+    def _baseline_done(self, baseline: Handle) -> None:
+        try:
+            baseline.result()
+        except JobFailed as err:
+            self.stopped = self.stopped or f"the float baseline failed: {err}"
+            self._settle(None, None)
+            return
+        session = self.session
+        summary = session.summary
+        labeled = session.baseline.accuracy is not None
+        usable = not summary.limitation
+        knowledge = Knowledge(
+            prunable=tuple(summary.names("prunable")) if usable else (),
+            clusterable=tuple(summary.names("clusterable")) if usable else (),
+            train_samples=summary.data.train if summary.data else 0,
+            labeled=labeled and usable,
+        )
+        self.phase = "looking at each layer"
+        self._changed()
+        passes: dict[str, Handle] = {}
+        if knowledge.labeled and (knowledge.prunable or knowledge.clusterable):
+            passes["sensitivity"] = self.orch.sensitivity()
+        if usable:
+            passes["diagnosis"] = self.orch.diagnose()
+        self._running = list(passes.values())
+        if not passes:
+            self._begin(knowledge)
+            return
+
+        def ended(_: Handle) -> None:
+            if not all(h.done() for h in passes.values()):
+                return
+            self._running = []
+            if self.stopped:
+                self._finish(check=False)
+                return
+            found: dict[str, Any] = {}
+            for name, handle in passes.items():
+                try:
+                    found[name] = tuple(handle.result())
+                except JobFailed as err:
+                    self.orch.log.emit(f"the search goes on without the {name}: {err}")
+            self._begin(dataclasses.replace(knowledge, **found))
+
+        for handle in passes.values():
+            handle.add_done_callback(ended)
+
+    # -- trials ---------------------------------------------------------------------------
+
+    def _begin(self, knowledge: Knowledge) -> None:
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.space = Space.build(knowledge)
+        sampler = optuna.samplers.TPESampler(
+            seed=self.settings.seed,
+            multivariate=True,
+            n_startup_trials=8,
+        )
+        self._study = optuna.create_study(direction="minimize", sampler=sampler)
+        for mode in self.space.dimension("mode").choices:  # post-training first: seconds
+            self._enqueue(mode=mode)
+        self._run_batch("post-training")
+
+    def _enqueue(self, **params: Any) -> None:
+        full = self.space.defaults(**params)
+        for d in self.space.dimensions:  # ordered dimensions are searched by index
+            if d.ordered:
+                full[d.name] = d.choices.index(full[d.name])
+        self._study.enqueue_trial(full, skip_if_exists=True)
+
+    def _seed_fine_tuned(self) -> None:
+        """After the post-training modes: the obvious fine-tuned settings, with the
+        smallest mode within the budget (else int8 with QAT, which wins accuracy back)."""
+        post = [t for t in self.trials if t.phase == "post-training"]
+        best = values.ranked(post)
+        mode = best[0].recipe.quantization.mode if best else "int8"
+        dims = {d.name for d in self.space.dimensions}
+        if mode not in self.space.dimension("mode").choices:
+            mode = self.space.dimension("mode").choices[0]
+        if not best and "qat" in dims:
+            self._enqueue(mode=mode, qat=True)
+        if "sparsity" in dims:
+            self._enqueue(mode=mode, sparsity=0.5)
+        if "clusters" in dims:
+            self._enqueue(mode=mode, clusters=16)
+        if "sparsity" in dims and "clusters" in dims:
+            self._enqueue(mode=mode, sparsity=0.5, clusters=16)
+        worst = [d.name for d in self.space.dimensions if d.name.startswith(values.FLOAT)]
+        if worst and mode == "int8":
+            self._enqueue(mode=mode, **{worst[0]: True})
+
+    def _params(self, trial: optuna.trial.Trial) -> dict[str, Any]:
+        out = {}
+        for d in self.space.dimensions:
+            if d.ordered:
+                out[d.name] = d.choices[trial.suggest_int(d.name, 0, len(d.choices) - 1)]
+            else:
+                out[d.name] = trial.suggest_categorical(d.name, list(d.choices))
+        return out
+
+    def _run_batch(self, phase: str) -> None:
+        """Ask as many trials as run at once, run those not measured before, and tell
+        them all (in trial order) once the batch has ended."""
+        if (reason := self._should_stop()) is not None:
+            self.stopped = reason
+            self._finish(check=True)
+            return
+        self.phase = {"post-training": "post-training modes"}.get(phase, "searching")
+        size = len(self.space.dimension("mode").choices) if phase == "post-training" else 0
+        size = size or max(1, self.orch.workers)
+        size = min(size, self.settings.max_trials - self._measured())
+        batch: list[Trial] = []
+        for _ in range(max(1, size)):
+            asked = self._study.ask()
+            params = self._params(asked)
+            self._asked[asked.number] = asked
+            recipe = self.space.recipe(params, short=True)
+            trial = Trial(asked.number, params, recipe, phase)
+            earlier = self._seen.get(recipe.effective())
+            if earlier is not None:  # the same recipe as a trial before: its figures
+                trial = dataclasses.replace(
+                    earlier, number=asked.number, params=params, phase=phase, status="repeat"
+                )
+            batch.append(trial)
+            self.trials.append(trial)
+        new = [t for t in batch if t.status != "repeat"]
+        self._repeats = 0 if new else self._repeats + len(batch)
+        self._changed()
+        if not new:
+            self._tell(batch)
+            self._after(phase)
+            return
+        self._submit(new, rung=0, then=lambda: self._rung_done(batch, phase))
+
+    def _submit(self, trials: list[Trial], *, rung: int, then: Callable[[], None]) -> None:
+        recipes = [
+            self.space.recipe(t.params, short=False) if rung else t.recipe for t in trials
+        ]
+        names = None
+        if self.settings.trial_names:
+            suffix = "-full" if rung else ""
+            names = [
+                f"t{t.number + 1:02d}-{_slug(r.describe())}{suffix}"
+                for t, r in zip(trials, recipes, strict=True)
+            ]
+        handle = self.orch.run_all(recipes, names)
+        self._running.append(handle)
+        session = self.session
+        ids = dict(zip([t.number for t in trials], handle.candidate_ids, strict=True))
+        by_number = {t.number: (t, r) for t, r in zip(trials, recipes, strict=True)}
+
+        def ended(_: Handle) -> None:
+            self._running.remove(handle)
+            for number, cid in ids.items():
+                trial, recipe = by_number[number]
+                candidate = session.candidates[cid]
+                earlier = (*trial.earlier, trial.name) if rung else ()
+                measured = dataclasses.replace(
+                    trial, name=candidate.name, recipe=recipe, rung=rung, earlier=earlier
+                )
+                if candidate.status == "done" and candidate.metrics is not None:
+                    measured = values.outcome(
+                        measured,
+                        candidate.metrics,
+                        session.baseline,
+                        self.objective,
+                        self.settings.budget,
+                    )
+                    self._seen[recipe.effective()] = measured
+                else:
+                    status = "cancelled" if candidate.status == "cancelled" else "failed"
+                    measured = dataclasses.replace(
+                        measured, status=status, message=candidate.message
+                    )
+                self._replace(measured)
+            self._changed()
+            then()
+
+        handle.add_done_callback(ended)
+
+    def _rung_done(self, batch: list[Trial], phase: str) -> None:
+        """Short fine-tunes measured: the promising ones get the full fine-tune."""
+        if self.stopped:
+            self._tell(self._current(batch))
+            self._finish(check=self.stopped != CANCELLED)
+            return
+        promote = [t for t in self._current(batch) if self._promising(t)]
+        if not promote:
+            self._tell(self._current(batch))
+            self._after(phase)
+            return
+        self.phase = "full fine-tune of the promising"
+        self._changed()
+
+        def ended() -> None:
+            self._tell(self._current(batch))
+            if self.stopped:
+                self._finish(check=self.stopped != CANCELLED)
+            else:
+                self._after(phase)
+
+        self._submit(promote, rung=1, then=ended)
+
+    def _promising(self, t: Trial) -> bool:
+        """Worth the full fine-tune: pruned with the short one, over the budget but
+        close to it, and better than the best answer so far."""
+        if t.status != "done" or t.feasible or t.recipe.pruning is None or t.rung:
+            return False
+        if t.recipe.pruning.epochs is None:  # already the full fine-tune
+            return False
+        slack = max(RECOVERABLE * self.settings.budget, 1.0)
+        if t.loss is None or t.loss > self.settings.budget + slack:
+            return False
+        best = values.ranked(self.trials)
+        return not best or t.value < best[0].value
+
+    def _after(self, phase: str) -> None:
+        if phase == "post-training":
+            self._seed_fine_tuned()
+            self._run_batch("seeded")
+        else:
+            remaining = self._study.get_trials(
+                deepcopy=False, states=(self._waiting_state(),)
+            )
+            self._run_batch("seeded" if remaining else "search")
+
+    @staticmethod
+    def _waiting_state():
+        import optuna
+
+        return optuna.trial.TrialState.WAITING
+
+    def _tell(self, batch: list[Trial]) -> None:
+        """Each trial's outcome to Optuna, in trial order (repeatable)."""
+        import optuna
+
+        best_before = values.ranked(t for t in self.trials if t.number < batch[0].number)
+        for t in sorted(batch, key=lambda t: t.number):
+            asked = self._asked.pop(t.number)
+            if t.status in ("done", "repeat") and t.value is not None:
+                asked.set_constraint("budget", (t.loss or 0.0) - self.settings.budget)
+                self._study.tell(asked, t.value)
+            else:
+                self._study.tell(asked, state=optuna.trial.TrialState.FAIL)
+        best_after = values.ranked(self.trials)
+        improved = best_after and (
+            not best_before or best_after[0].value < best_before[0].value * (1 - 1e-3)
+        )
+        if improved:
+            self._since_better = 0
+        elif batch[0].phase == "search":
+            self._since_better += sum(1 for t in batch if t.status != "repeat")
+        self._save()
+
+    def _should_stop(self) -> str | None:
+        s = self.settings
+        if self.stopped:
+            return self.stopped
+        if self.clock() >= self.deadline:
+            return f"the time limit ({s.time_limit_s / 60:g} min) was reached"
+        if self._measured() >= s.max_trials:
+            return f"{s.max_trials} trials run (the most this search runs)"
+        if self._since_better >= s.patience:
+            return f"nothing better in the last {self._since_better} trials"
+        if self._repeats >= 3 * s.patience:
+            return "it kept proposing settings it had measured (the space is exhausted)"
+        return None
+
+    def _tick(self) -> None:
+        """At the time limit, running trials are cancelled (finished ones are kept)."""
+        if self.handle.done() or self.stopped or self.clock() < self.deadline:
+            return
+        if self.phase == "held-out check":  # seconds, and what makes the answer
+            return
+        self.stopped = f"the time limit ({self.settings.time_limit_s / 60:g} min) was reached"
+        running = list(self._running)
+        for handle in running:
+            handle.cancel()
+        if not running:
+            self._finish(check=self.space is not None)
+        self._changed()
+
+    # -- the answer -------------------------------------------------------------------------
+
+    def _finish(self, *, check: bool) -> None:
+        if self.report is not None or self.phase == "held-out check":
+            return
+        finalists = values.ranked(self.trials)[:FINALISTS] if check else []
+        if not finalists:
+            self._settle(None, None)
+            return
+        self.phase = "held-out check"
+        self._changed()
+        session = self.session
+        by_name = {c.name: c.id for c in session.candidates.values()}
+        ids = [by_name[t.name] for t in finalists]
+        data = splits.with_part(session.data, splits.HOLDOUT)
+        handle = self.orch.score(ids, data)
+        self._running.append(handle)
+
+        def ended(_: Handle) -> None:
+            self._running.remove(handle)
+            try:
+                measured: list[Metrics] = handle.result()
+            except JobFailed as err:
+                self.orch.log.emit(f"the held-out check failed: {err}")
+                self.stopped = (self.stopped + "; " if self.stopped else "") + (
+                    f"the held-out check failed ({err}), so no answer is reported as within "
+                    f"the budget"
+                )
+                self._settle(None, None)
+                return
+            base, files = measured[0], measured[1:]
+            losses = {
+                t.name: values.loss(m, base) for t, m in zip(finalists, files, strict=True)
+            }
+            passed = tuple(
+                t.name for t in finalists if losses[t.name] <= self.settings.budget + 1e-9
+            )
+            holdout = values.Holdout(base.samples, base.accuracy, losses, passed)
+            self._settle(passed[0] if passed else None, holdout)
+
+        handle.add_done_callback(ended)
+
+    def _settle(self, winner: str | None, holdout: values.Holdout | None) -> None:
+        self._untick()
+        if getattr(self.orch, "search", None) is self:
+            self.orch.search = None
+        self.phase = "done"
+        if self.session is None or self.session.baseline is None:
+            self._changed()
+            self.handle.settle(error=JobFailed(f"the search stopped: {self.stopped}"))
+            return
+        self.report = self._report(winner, holdout)
+        self._save()
+        for line in values.explain(self.report):
+            self.orch.log.emit(line)
+        self._changed()
+        self.handle.settle(self.report)
+
+    def _report(self, winner: str | None = None, holdout: values.Holdout | None = None) -> Report:
+        session = self.session
+        return Report(
+            objective=self.settings.objective,
+            budget=self.settings.budget,
+            unit=values.budget_unit(session.baseline) if session.baseline else "",
+            seed=self.settings.seed,
+            threads=self.orch.threads,
+            time_limit_s=self.settings.time_limit_s,
+            space=self.space or Space((), Knowledge((), (), 0, False)),
+            trials=tuple(self.trials),
+            baseline=session.baseline,
+            winner=winner,
+            holdout=holdout,
+            stopped=self.stopped,
+            seconds=self.clock() - self._started,
+        )
+
+    def _save(self) -> None:
+        if self.session is None or self.session.baseline is None:
+            return
+        report = self.report or self._report()
+        atomic.write_json(self.session.folder / FILE, report.to_dict())
+
+    # -- small helpers ------------------------------------------------------------------
+
+    def _measured(self) -> int:
+        return sum(1 for t in self.trials if t.status in ("done", "failed"))
+
+    def _replace(self, trial: Trial) -> None:
+        for i, t in enumerate(self.trials):
+            if t.number == trial.number:
+                self.trials[i] = trial
+
+    def _current(self, batch: list[Trial]) -> list[Trial]:
+        numbers = {t.number for t in batch}
+        return [t for t in self.trials if t.number in numbers]
+
+    def _changed(self) -> None:
+        self.orch.search_changed.emit()

@@ -1,0 +1,537 @@
+"""The automatic search's plain values: what it optimizes, what it may change, what it
+tried, and why its answer won (`studio.orchestrator.autotune` drives it with Optuna).
+
+Everything a user reads about a search is made here from recorded figures, so the
+window's explanation panel, `autotune.json` and the CLI say the same thing.  No
+TensorFlow, no Qt, no Optuna.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from studio.values import modes
+from studio.values.errors import RecipeError, StudioError
+from studio.values.metrics import MAE, LayerError, Metrics
+from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.values.sensitivity import LayerSensitivity
+from studio.values.units import duration, size
+
+# -- what it optimizes ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What "best" means among candidates within the budget (smaller is better)."""
+
+    key: str  # as the CLI's --objective and autotune.json spell it
+    label: str  # the dialog's choice
+    read: Callable[[Metrics], float]
+    text: Callable[[float], str]  # a value in a user's words
+    gain: str  # "smaller", "faster": how "float / value" reads
+
+
+OBJECTIVES: dict[str, Objective] = {
+    o.key: o
+    for o in (
+        Objective(
+            "size",
+            "Smallest download (gzip size)",
+            lambda m: float(m.gzip_bytes),
+            lambda v: size(v),
+            "smaller",
+        ),
+        Objective(
+            "latency",
+            "Lowest latency (median, at the chosen threads)",
+            lambda m: m.latency_ms.median,
+            lambda v: duration(v),
+            "faster",
+        ),
+    )
+}
+
+
+def loss(m: Metrics, baseline: Metrics) -> float:
+    """What a candidate costs, in the budget's units: top-1 points lost; for a
+    regressor the mean absolute error's rise in percent; without labels, the percent of
+    samples whose answer differs from the float model's."""
+    if m.accuracy is None or baseline.accuracy is None:
+        return 100 * (1 - (m.agreement if m.agreement is not None else 0.0))
+    if m.metric == MAE:
+        if baseline.accuracy <= 0:
+            return 0.0 if m.accuracy <= 0 else math.inf
+        return 100 * (m.accuracy / baseline.accuracy - 1)
+    return 100 * (baseline.accuracy - m.accuracy)
+
+
+def budget_unit(baseline: Metrics) -> str:
+    """How the budget reads for this model ("pt" of top-1, "% MAE", "% disagree")."""
+    if baseline.accuracy is None:
+        return "% of answers changed"
+    return "% more MAE" if baseline.metric == MAE else "pt of top-1"
+
+
+def loss_text(value: float, baseline: Metrics) -> str:
+    if baseline.accuracy is not None and baseline.metric != MAE:
+        return f"−{value:.2f} pt" if value > 0 else f"+{-value:.2f} pt"
+    return f"{value:+.1f} %"
+
+
+TOLERANCE = 1e-9
+
+
+# -- what it may change -----------------------------------------------------------------
+
+SPARSITIES = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9)  # 0: no pruning
+CLUSTERS = (0, 64, 32, 16, 8)  # 0: no clustering; more aggressive to the right
+SPARED_MAX = 4  # per-layer choices for at most this many layers per technique
+FLOAT_MAX = 3  # layers the int8 diagnosis blames most, each a keep-in-float choice
+SHORT_SHARE = 1 / 3  # a first look at a pruned setting fine-tunes this share of "auto"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched parameter: `choices` in order; `ordered` ones are searched by index
+    (TPE then knows 0.7 lies between 0.5 and 0.9)."""
+
+    name: str
+    choices: tuple[Any, ...]
+    ordered: bool = False
+    why: str = ""  # why the search has this parameter (the explanation quotes it)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "choices": list(self.choices), "why": self.why}
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What the search starts from: the model's layers and what the quick passes found."""
+
+    prunable: tuple[str, ...]
+    clusterable: tuple[str, ...]
+    train_samples: int
+    labeled: bool
+    sensitivity: tuple[LayerSensitivity, ...] = ()
+    diagnosis: tuple[LayerError, ...] = ()  # worst first
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "prunable": list(self.prunable),
+            "clusterable": list(self.clusterable),
+            "train_samples": self.train_samples,
+            "labeled": self.labeled,
+            "sensitivity": [s.to_dict() for s in self.sensitivity],
+            "diagnosis": [d.to_dict() for d in self.diagnosis],
+        }
+
+    def costly(self, technique: str) -> list[LayerSensitivity]:
+        """This technique's layers that cost anything alone, dearest first."""
+        found = [s for s in self.sensitivity if s.technique == technique and s.drop > 0.05]
+        return sorted(found, key=lambda s: -s.drop)
+
+
+PRUNE, CLUSTER = "prune", "cluster"
+SPARE = {PRUNE: "spare_prune:", CLUSTER: "spare_cluster:"}
+FLOAT = "float:"
+
+
+@dataclass(frozen=True)
+class Space:
+    """The parameters of one search, made from the modes table and the knowledge."""
+
+    dimensions: tuple[Dimension, ...]
+    knowledge: Knowledge
+
+    @classmethod
+    def build(cls, knowledge: Knowledge) -> Space:
+        dims = [
+            Dimension(
+                "mode",
+                tuple(m.name for m in modes.offered()),
+                why="every quantization mode the studio offers",
+            )
+        ]
+        k = knowledge
+        if k.labeled and k.prunable:
+            dims.append(Dimension("sparsity", SPARSITIES, ordered=True))
+            for s in k.costly(PRUNE)[:SPARED_MAX]:
+                dims.append(
+                    Dimension(
+                        SPARE[PRUNE] + s.layer,
+                        (False, True),
+                        why=f"pruned alone it cost {s.shown}",
+                    )
+                )
+        if k.labeled and k.clusterable:
+            dims.append(Dimension("clusters", CLUSTERS, ordered=True))
+            for s in k.costly(CLUSTER)[:SPARED_MAX]:
+                dims.append(
+                    Dimension(
+                        SPARE[CLUSTER] + s.layer,
+                        (False, True),
+                        why=f"clustered alone it cost {s.shown}",
+                    )
+                )
+        if k.labeled and any(_qat_allowed(m) for m in dims[0].choices):
+            dims.append(Dimension("qat", (False, True)))
+        for e in k.diagnosis[:FLOAT_MAX]:
+            dims.append(
+                Dimension(
+                    FLOAT + e.layer,
+                    (False, True),
+                    why=f"int8 adds the most error there ({e.added_error:.3g})",
+                )
+            )
+        return cls(tuple(dims), knowledge)
+
+    def dimension(self, name: str) -> Dimension | None:
+        return next((d for d in self.dimensions if d.name == name), None)
+
+    def defaults(self, **values: Any) -> dict[str, Any]:
+        """A full parameter set: nothing on, fragile layers spared, `values` on top."""
+        out: dict[str, Any] = {}
+        fragile = {(s.technique, s.layer) for s in self.knowledge.sensitivity if s.fragile}
+        for d in self.dimensions:
+            if d.name.startswith(SPARE[PRUNE]):
+                out[d.name] = (PRUNE, d.name[len(SPARE[PRUNE]) :]) in fragile
+            elif d.name.startswith(SPARE[CLUSTER]):
+                out[d.name] = (CLUSTER, d.name[len(SPARE[CLUSTER]) :]) in fragile
+            else:
+                out[d.name] = d.choices[0]
+        return {**out, **{k: v for k, v in values.items() if self.dimension(k)}}
+
+    def recipe(self, params: Mapping[str, Any], *, short: bool = False) -> Recipe:
+        """The recipe a parameter set stands for; `short`: its first, short fine-tune.
+
+        Parameters that change nothing for the rest (a float layer without int8, QAT
+        with a mode it cannot make) are dropped, so two parameter sets that mean the
+        same recipe are one trial."""
+        k = self.knowledge
+        pruning = clustering = None
+        sparsity = params.get("sparsity", 0.0)
+        if sparsity:
+            spared = {
+                n[len(SPARE[PRUNE]) :]
+                for n, v in params.items()
+                if n.startswith(SPARE[PRUNE]) and v
+            }
+            layers = tuple(n for n in k.prunable if n not in spared)
+            if layers:
+                auto = Pruning().epochs_for(k.train_samples)
+                epochs = max(1, math.ceil(auto * SHORT_SHARE)) if short else None
+                pruning = Pruning(
+                    target_sparsity=float(sparsity),
+                    layers=layers if spared else None,
+                    epochs=epochs,
+                )
+        clusters = params.get("clusters", 0)
+        if clusters:
+            spared = {
+                n[len(SPARE[CLUSTER]) :]
+                for n, v in params.items()
+                if n.startswith(SPARE[CLUSTER]) and v
+            }
+            layers = tuple(n for n in k.clusterable if n not in spared)
+            if layers:
+                clustering = Clustering(clusters=int(clusters), layers=layers if spared else None)
+        mode = params["mode"]
+        quantization = Quantization(mode=mode)
+        if params.get("qat") and _qat_allowed(mode):
+            quantization = dataclasses.replace(quantization, qat=True)
+        floats = tuple(n[len(FLOAT) :] for n, v in params.items() if n.startswith(FLOAT) and v)
+        if floats and not quantization.qat:
+            with contextlib.suppress(RecipeError):  # this mode quantizes every layer alike
+                quantization = dataclasses.replace(quantization, float_layers=floats)
+        try:
+            return Recipe(pruning=pruning, clustering=clustering, quantization=quantization)
+        except RecipeError:  # a combination tfmot cannot run: drop the clustering's
+            return Recipe(pruning=pruning, quantization=quantization)
+
+    def fine_tuned(self, recipe: Recipe) -> bool:
+        return bool(recipe.pruning or recipe.clustering or recipe.quantization.qat)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dimensions": [d.to_dict() for d in self.dimensions]}
+
+
+def _qat_allowed(mode: str) -> bool:
+    try:
+        Quantization(mode=mode, qat=True)
+    except RecipeError:
+        return False
+    return True
+
+
+# -- what it tried ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial: its parameters, the candidate(s) that measured it and the outcome.
+
+    A pruned setting is first measured after a short fine-tune; `rung` 1 is the full
+    fine-tune given to a promising one (its `name` is then the second candidate's)."""
+
+    number: int
+    params: Mapping[str, Any]
+    recipe: Recipe
+    phase: str  # "post-training", "seeded", "search"
+    name: str = ""
+    rung: int = 0
+    status: str = "queued"  # "done", "failed", "cancelled", "repeat" (measured before)
+    value: float | None = None  # the objective
+    loss: float | None = None
+    feasible: bool = False
+    gzip_bytes: int | None = None
+    latency_ms: float | None = None
+    message: str = ""
+    earlier: tuple[str, ...] = ()  # candidates of rungs before this one
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "phase": self.phase,
+            "params": dict(self.params),
+            "recipe": self.recipe.to_dict(),
+            "label": self.recipe.describe(),
+            "name": self.name,
+            "rung": self.rung,
+            "earlier": list(self.earlier),
+            "status": self.status,
+            "value": self.value,
+            "loss": None if self.loss is None else round(self.loss, 4),
+            "feasible": self.feasible,
+            "gzip_bytes": self.gzip_bytes,
+            "latency_ms": self.latency_ms,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Trial:
+        try:
+            return cls(
+                number=int(data["number"]),
+                params=dict(data["params"]),
+                recipe=Recipe.from_dict(data["recipe"]),
+                phase=str(data["phase"]),
+                name=str(data.get("name", "")),
+                rung=int(data.get("rung", 0)),
+                status=str(data.get("status", "done")),
+                value=data.get("value"),
+                loss=data.get("loss"),
+                feasible=bool(data.get("feasible", False)),
+                gzip_bytes=data.get("gzip_bytes"),
+                latency_ms=data.get("latency_ms"),
+                message=str(data.get("message", "")),
+                earlier=tuple(data.get("earlier", ())),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise StudioError(f"a trial in autotune.json is damaged ({err})") from err
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """The finalists and the float model measured again on samples the search never saw."""
+
+    samples: int
+    baseline: float | None  # the float model's figure there (top-1 / MAE)
+    losses: Mapping[str, float] = field(default_factory=dict)  # candidate -> loss there
+    passed: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "baseline": self.baseline,
+            "losses": {k: round(v, 4) for k, v in self.losses.items()},
+            "passed": list(self.passed),
+        }
+
+
+def outcome(
+    trial: Trial, metrics: Metrics, baseline: Metrics, objective: Objective, budget: float
+) -> Trial:
+    """A trial with its measured figures; collapsed or broken files never count as
+    within the budget, whatever their accuracy says."""
+    cost = loss(metrics, baseline)
+    sane = not metrics.broken and not any(f.code == "chance" for f in metrics.flags)
+    return dataclasses.replace(
+        trial,
+        status="done",
+        value=objective.read(metrics),
+        loss=cost,
+        feasible=sane and cost <= budget + TOLERANCE,
+        gzip_bytes=metrics.gzip_bytes,
+        latency_ms=metrics.latency_ms.median,
+    )
+
+
+def ranked(trials: Iterable[Trial]) -> list[Trial]:
+    """Feasible finished trials, best first (ties: the smaller loss)."""
+    ok = [t for t in trials if t.status == "done" and t.feasible and t.value is not None]
+    return sorted(ok, key=lambda t: (t.value, t.loss, t.number))
+
+
+# -- why it won ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything `autotune.json` holds, and the explanation made from it."""
+
+    objective: str
+    budget: float
+    unit: str
+    seed: int
+    threads: int
+    time_limit_s: float
+    space: Space
+    trials: tuple[Trial, ...]
+    baseline: Metrics
+    winner: str | None = None  # a candidate name; None: the float model is the answer
+    holdout: Holdout | None = None
+    stopped: str = ""  # why the search ended
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "objective": self.objective,
+            "budget": self.budget,
+            "unit": self.unit,
+            "seed": self.seed,
+            "threads": self.threads,
+            "time_limit_s": self.time_limit_s,
+            "space": self.space.to_dict(),
+            "knowledge": self.space.knowledge.to_dict(),
+            "trials": [t.to_dict() for t in self.trials],
+            "baseline": self.baseline.to_dict(),
+            "winner": self.winner,
+            "holdout": None if self.holdout is None else self.holdout.to_dict(),
+            "stopped": self.stopped,
+            "seconds": round(self.seconds, 1),
+            "why": explain(self),
+        }
+
+    def trial(self, name: str) -> Trial | None:
+        return next((t for t in self.trials if t.name == name), None)
+
+
+def spared(space: Space, params: Mapping[str, Any]) -> list[str]:
+    """Sentences naming each layer the parameters spare, with the evidence."""
+    out = []
+    for d in space.dimensions:
+        if not params.get(d.name):
+            continue
+        if d.name.startswith(SPARE[PRUNE]) and params.get("sparsity"):
+            out.append(f"{d.name[len(SPARE[PRUNE]) :]} left unpruned: {d.why}")
+        elif d.name.startswith(SPARE[CLUSTER]) and params.get("clusters"):
+            out.append(f"{d.name[len(SPARE[CLUSTER]) :]} left unclustered: {d.why}")
+        elif d.name.startswith(FLOAT):
+            out.append(f"{d.name[len(FLOAT) :]} kept in float: {d.why}")
+    return out
+
+
+def explain(report: Report) -> list[str]:
+    """The choice in plain words: the answer, the layers spared and why, what each step
+    bought and cost, and what was tried and rejected."""
+    r, objective = report, OBJECTIVES[report.objective]
+    base_value = objective.read(r.baseline)
+    done = [t for t in r.trials if t.status == "done"]
+    lines = []
+    winner = r.trial(r.winner) if r.winner else None
+    if winner is None:
+        why = "no candidate stayed within the budget"
+        if r.holdout is not None and r.holdout.losses:
+            why += " on the held-out samples"
+        lines.append(
+            f"The answer is the float model: {why} of {r.budget:g} {r.unit} "
+            f"({len(done)} setting(s) measured). Try a larger budget, or more data to "
+            f"fine-tune with."
+        )
+    else:
+        gain = base_value / winner.value if winner.value else math.inf
+        held = ""
+        if r.holdout is not None and winner.name in r.holdout.losses:
+            held = (
+                f", {loss_text(r.holdout.losses[winner.name], r.baseline)} on "
+                f"{r.holdout.samples} held-out samples it was not chosen on"
+            )
+        lines.append(
+            f"Best within {r.budget:g} {r.unit}: {winner.name}, {winner.recipe.describe()} — "
+            f"{objective.text(winner.value)}, {gain:.1f}x {objective.gain} than the float "
+            f"model ({objective.text(base_value)}); {loss_text(winner.loss, r.baseline)} "
+            f"on the search samples{held}."
+        )
+        for sentence in spared(r.space, winner.params):
+            lines.append(f"Spared: {sentence}.")
+        lines += _steps(r, winner, objective, base_value)
+        if r.holdout is not None:
+            failed = [n for n in r.holdout.losses if n not in r.holdout.passed]
+            for name in failed:
+                lines.append(
+                    f"Rejected on held-out data: {name} "
+                    f"({loss_text(r.holdout.losses[name], r.baseline)} there, over the budget)."
+                )
+    lines += _rejected(r, winner, objective)
+    if r.stopped:
+        lines.append(f"Stopped: {r.stopped}.")
+    return lines
+
+
+def _steps(r: Report, winner: Trial, objective: Objective, base_value: float) -> list[str]:
+    """Float -> the winner's mode alone -> the winner: what each step bought and cost."""
+    mode = winner.recipe.quantization.mode
+    alone = next(
+        (
+            t
+            for t in r.trials
+            if t.status == "done"
+            and not r.space.fine_tuned(t.recipe)
+            and t.recipe.quantization.mode == mode
+            and not t.recipe.quantization.float_layers
+        ),
+        None,
+    )
+    if alone is None or alone.name == winner.name or not alone.value:
+        return []
+    first = base_value / alone.value
+    second = alone.value / winner.value if winner.value else math.inf
+    return [
+        f"Step 1, {alone.recipe.describe()} ({alone.name}): {first:.1f}x {objective.gain}, "
+        f"{loss_text(alone.loss, r.baseline)}.",
+        f"Step 2, the rest of {winner.recipe.describe()}: a further {second:.2f}x "
+        f"{objective.gain}, {loss_text(winner.loss - alone.loss, r.baseline)} against step 1.",
+    ]
+
+
+def _rejected(r: Report, winner: Trial | None, objective: Objective) -> list[str]:
+    done = [t for t in r.trials if t.status == "done"]
+    over = [t for t in done if not t.feasible]
+    bigger = [t for t in done if t.feasible and winner is not None and t is not winner]
+    failed = [t for t in r.trials if t.status == "failed"]
+    lines = [
+        f"Tried {len(done)} setting(s): {len(over)} over the budget, "
+        f"{len(bigger)} within it but not as good"
+        + (f", {len(failed)} failed" if failed else "")
+        + "."
+    ]
+    # The most tempting rejections: better on the objective, but over the budget.
+    tempting = sorted(
+        (t for t in over if winner is None or (t.value or math.inf) < (winner.value or 0)),
+        key=lambda t: t.value or math.inf,
+    )[:3]
+    for t in tempting:
+        lines.append(
+            f"Rejected: {t.recipe.describe()} ({t.name}), {objective.text(t.value)} but "
+            f"{loss_text(t.loss, r.baseline)}."
+        )
+    return lines
+
+
+def trials_of(raw: Sequence[Mapping[str, Any]]) -> list[Trial]:
+    return [Trial.from_dict(t) for t in raw]
