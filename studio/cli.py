@@ -86,6 +86,45 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--trust", action="store_true", help="trust the model file's code")
     sw.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
 
+    at = sub.add_parser(
+        "autotune",
+        help="find the smallest (or fastest) model within an accuracy budget",
+        description="Search pruning, clustering and quantization (per layer too) with "
+        "Optuna for the best candidate within --budget, choosing on half of the "
+        "evaluation samples and checking the answer on the other half. Writes one "
+        'folder per trial, results.json (the answer marked "best") and autotune.json '
+        "(every trial, the layer evidence used, the held-out check, and why it won).",
+    )
+    at.add_argument(
+        "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
+    )
+    at.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
+    at.add_argument(
+        "--budget",
+        type=float,
+        required=True,
+        help="accepted loss: top-1 points; for a regressor, percent more MAE",
+    )
+    at.add_argument("--out", required=True, help="output folder (created if needed)")
+    at.add_argument(
+        "--objective", choices=("size", "latency"), default="size", help="what to minimize"
+    )
+    at.add_argument("--threads", type=int, default=1, help="LiteRT threads for measuring")
+    at.add_argument(
+        "--time-limit",
+        type=float,
+        default=30.0,
+        help="minutes (default 30); trials running then are cancelled, finished ones kept",
+    )
+    at.add_argument(
+        "--seed", type=int, default=0, help="the search's seed (same seed, same trials)"
+    )
+    at.add_argument("--max-trials", type=int, default=40, help="the most trials (default 40)")
+    at.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    at.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+    at.add_argument("--trust", action="store_true", help="trust the model file's code")
+    at.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
+
     ex = sub.add_parser(
         "export-script",
         help="write a standalone Python script that reproduces a candidate",
@@ -314,6 +353,74 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _autotune(args: argparse.Namespace) -> int:
+    from studio.orchestrator.autotune import Search, Settings
+    from studio.values.results import from_session
+    from studio.values.sweep import write_autotune_results
+
+    if args.jobs < 1:
+        raise StudioError("--jobs must be 1 or more")
+    try:
+        settings = Settings(
+            objective=args.objective,
+            budget=args.budget,
+            time_limit_s=args.time_limit * 60,
+            seed=args.seed,
+            max_trials=args.max_trials,
+            trial_names=True,
+        )
+    except ValueError as err:
+        raise StudioError(str(err)) from err
+    _check_sources(args)
+    say = (
+        (lambda *_: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    )
+    out = Path(args.out)
+    staging = _staging(out)
+    orchestrator = _orchestrator(args.jobs, args.threads)
+    orchestrator.job_progress.connect(
+        lambda label, event: event.message and say(f"[{label}] {event.message}")
+    )
+    search = Search(orchestrator, settings)
+    told: set[int] = set()
+
+    def ended(cid: int) -> None:
+        c = search.session.candidates[cid]
+        if c.status not in ("queued", "running") and cid not in told:
+            told.add(cid)
+            say(f"{c.name}: {c.status}{': ' + c.message if c.message else ''} ({search.status()})")
+
+    orchestrator.candidate_changed.connect(ended)
+    whole = False
+    try:
+        handle = search.start(args.model, args.data, trust=args.trust, folder=staging)
+        orchestrator.wait(handle)
+        report = handle.result()  # raises what stopped the float baseline
+        session = search.session
+        write_autotune_results(staging, from_session(session), session.baseline, report)
+        _into_place(staging, out)
+        whole = True
+    finally:
+        orchestrator.shutdown()
+        session = search.session
+        if not whole and session and any(c.metrics for c in session.candidates.values()):
+            print(
+                f"partial search kept in {staging} (tflite-studio --session {staging} opens it)",
+                file=sys.stderr,
+            )
+        elif not whole:
+            shutil.rmtree(staging, ignore_errors=True)
+    from studio.values.autotune import explain
+
+    for line in explain(report):
+        print(line)
+    if report.winner is None:
+        print(f"answer: the float model, {out / 'baseline.tflite'}")
+    else:
+        print(f"answer: {out / report.winner / 'model.tflite'} ({out / 'autotune.json'})")
+    return 0
+
+
 def _export_script(args: argparse.Namespace) -> int:
     from studio.values import atomic
     from studio.values.recipe import Recipe
@@ -344,7 +451,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = ("optimize", "sweep", "evaluate", "export-script", "report")
+COMMANDS = ("optimize", "sweep", "autotune", "evaluate", "export-script", "report")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -362,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {
         "optimize": _optimize,
         "sweep": _sweep,
+        "autotune": _autotune,
         "evaluate": _evaluate,
         "export-script": _export_script,
         "report": _report,

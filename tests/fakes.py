@@ -193,8 +193,10 @@ class SearchStandIns(StandIns):
         metrics = figures(100_000, 0.9).to_dict()
         atomic.write_bytes(Path(out_dir) / "baseline.tflite", b"float model")
         atomic.write_json(Path(out_dir) / "baseline.json", metrics)
+        layers = tuple(LayerInfo(n, "Dense", 1000, True, True, True) for n in self.LAYERS)
         s = summary(layers=self.LAYERS)
-        s = ModelSummary(**{**s.__dict__, "data": DataSummary(str(data), 600, 200, False, True)})
+        data_summary = DataSummary(str(data), 600, 200, False, True)
+        s = ModelSummary(**{**s.__dict__, "layers": layers, "data": data_summary})
         return {"summary": s.to_dict(), "metrics": metrics}
 
     def sensitivity(self, model, data, sparsity=0.5, clusters=16, trust=False, report=None):

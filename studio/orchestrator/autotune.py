@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from studio.orchestrator.handles import Handle, JobFailed
-from studio.values import atomic, splits
+from studio.values import atomic, splits, units
 from studio.values import autotune as values
 from studio.values.autotune import Knowledge, Report, Space, Trial
 from studio.values.grid import _slug
-from studio.values.metrics import Metrics
+from studio.values.metrics import MAE, Metrics
 from studio.values.session import Session
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ class Search:
         self._started = 0.0
         self._since_better = 0
         self._repeats = 0
+        self._reserve = 0.0  # seconds kept for the held-out check
         self._untick: Callable[[], None] = lambda: None
 
     # -- what callers use -------------------------------------------------------------
@@ -144,7 +145,8 @@ class Search:
 
     @property
     def deadline(self) -> float:
-        return self._started + self.settings.time_limit_s
+        """When trials stop: the time limit less what the held-out check will take."""
+        return self._started + self.settings.time_limit_s - self._reserve
 
     def progress(self) -> tuple[int, int, float]:
         """(trials measured, about how many it will run, seconds left)."""
@@ -160,9 +162,9 @@ class Search:
         return n, max(n, min(self.settings.max_trials, about)), left
 
     def status(self) -> str:
-        """One line for the job list: "trial 7 of about 25 — 12 min left"."""
+        """One line for the job list ("searching: trial 7 of about 25, 12:30 left")."""
         n, about, left = self.progress()
-        return f"{self.phase}: trial {n} of about {about}, {left / 60:.0f} min left"
+        return f"{self.phase}: trial {n} of about {about}, {units.clock(left)} left"
 
     # -- knowledge ----------------------------------------------------------------------
 
@@ -176,13 +178,20 @@ class Search:
         session = self.session
         summary = session.summary
         labeled = session.baseline.accuracy is not None
+        if session.baseline.metric == MAE and labeled:  # the session's budget is in MAE
+            session.set_budget(session.baseline.accuracy * self.settings.budget / 100)
         usable = not summary.limitation
         knowledge = Knowledge(
             prunable=tuple(summary.names("prunable")) if usable else (),
             clusterable=tuple(summary.names("clusterable")) if usable else (),
             train_samples=summary.data.train if summary.data else 0,
             labeled=labeled and usable,
+            weights={layer.name: layer.params for layer in summary.layers},
         )
+        # Time kept for the held-out check at the end: loading, and measuring the
+        # finalists and the float model as long as measuring the float model took.
+        seconds = session.baseline.seconds
+        self._reserve = seconds.get("load", 0.0) + (FINALISTS + 1) * seconds.get("evaluate", 0.0)
         self.phase = "looking at each layer"
         self._changed()
         passes: dict[str, Handle] = {}
@@ -302,9 +311,7 @@ class Search:
         self._submit(new, rung=0, then=lambda: self._rung_done(batch, phase))
 
     def _submit(self, trials: list[Trial], *, rung: int, then: Callable[[], None]) -> None:
-        recipes = [
-            self.space.recipe(t.params, short=False) if rung else t.recipe for t in trials
-        ]
+        recipes = [self.space.recipe(t.params, short=False) if rung else t.recipe for t in trials]
         names = None
         if self.settings.trial_names:
             suffix = "-full" if rung else ""
@@ -336,6 +343,8 @@ class Search:
                         self.settings.budget,
                     )
                     self._seen[recipe.effective()] = measured
+                    if rung:  # the short version's repeats get the full one's figures
+                        self._seen[trial.recipe.effective()] = measured
                 else:
                     status = "cancelled" if candidate.status == "cancelled" else "failed"
                     measured = dataclasses.replace(
@@ -388,9 +397,7 @@ class Search:
             self._seed_fine_tuned()
             self._run_batch("seeded")
         else:
-            remaining = self._study.get_trials(
-                deepcopy=False, states=(self._waiting_state(),)
-            )
+            remaining = self._study.get_trials(deepcopy=False, states=(self._waiting_state(),))
             self._run_batch("seeded" if remaining else "search")
 
     @staticmethod
@@ -426,7 +433,7 @@ class Search:
         if self.stopped:
             return self.stopped
         if self.clock() >= self.deadline:
-            return f"the time limit ({s.time_limit_s / 60:g} min) was reached"
+            return f"the time limit ({units.clock(s.time_limit_s)}) was reached"
         if self._measured() >= s.max_trials:
             return f"{s.max_trials} trials run (the most this search runs)"
         if self._since_better >= s.patience:
@@ -441,7 +448,7 @@ class Search:
             return
         if self.phase == "held-out check":  # seconds, and what makes the answer
             return
-        self.stopped = f"the time limit ({self.settings.time_limit_s / 60:g} min) was reached"
+        self.stopped = f"the time limit ({units.clock(self.settings.time_limit_s)}) was reached"
         running = list(self._running)
         for handle in running:
             handle.cancel()
@@ -480,9 +487,7 @@ class Search:
                 self._settle(None, None)
                 return
             base, files = measured[0], measured[1:]
-            losses = {
-                t.name: values.loss(m, base) for t, m in zip(finalists, files, strict=True)
-            }
+            losses = {t.name: values.loss(m, base) for t, m in zip(finalists, files, strict=True)}
             passed = tuple(
                 t.name for t in finalists if losses[t.name] <= self.settings.budget + 1e-9
             )

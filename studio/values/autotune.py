@@ -78,9 +78,12 @@ def budget_unit(baseline: Metrics) -> str:
 
 
 def loss_text(value: float, baseline: Metrics) -> str:
+    """A loss as a user reads it: "−0.56 pt" (lost), "+0.20 pt" (gained), "+3.1 %" MAE."""
     if baseline.accuracy is not None and baseline.metric != MAE:
+        if abs(value) < 0.005:
+            return "±0 pt"
         return f"−{value:.2f} pt" if value > 0 else f"+{-value:.2f} pt"
-    return f"{value:+.1f} %"
+    return "±0 %" if abs(value) < 0.05 else f"{value:+.1f} %"
 
 
 TOLERANCE = 1e-9
@@ -119,6 +122,7 @@ class Knowledge:
     labeled: bool
     sensitivity: tuple[LayerSensitivity, ...] = ()
     diagnosis: tuple[LayerError, ...] = ()  # worst first
+    weights: Mapping[str, int] = field(default_factory=dict)  # layer -> its parameters
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -237,9 +241,17 @@ class Space:
                 for n, v in params.items()
                 if n.startswith(SPARE[CLUSTER]) and v
             }
-            layers = tuple(n for n in k.clusterable if n not in spared)
+            # A layer with too few weights left to make the clusters from is left out
+            # (tfmot fails inside TensorFlow; a layer list naming it is refused).
+            room = (1 - float(sparsity)) * 0.5
+            layers = tuple(
+                n
+                for n in k.clusterable
+                if n not in spared and k.weights.get(n, 1 << 30) * room >= clusters
+            )
             if layers:
-                clustering = Clustering(clusters=int(clusters), layers=layers if spared else None)
+                whole = set(layers) == set(k.clusterable)
+                clustering = Clustering(clusters=int(clusters), layers=None if whole else layers)
         mode = params["mode"]
         quantization = Quantization(mode=mode)
         if params.get("qat") and _qat_allowed(mode):
@@ -421,17 +433,21 @@ class Report:
         return next((t for t in self.trials if t.name == name), None)
 
 
-def spared(space: Space, params: Mapping[str, Any]) -> list[str]:
-    """Sentences naming each layer the parameters spare, with the evidence."""
+def spared(space: Space, recipe: Recipe) -> list[str]:
+    """Sentences naming each layer a recipe spares on purpose, with the evidence (the
+    dimensions' `why`); layers no parameter was about are not listed."""
     out = []
+    p, c, q = recipe.pruning, recipe.clustering, recipe.quantization
     for d in space.dimensions:
-        if not params.get(d.name):
-            continue
-        if d.name.startswith(SPARE[PRUNE]) and params.get("sparsity"):
-            out.append(f"{d.name[len(SPARE[PRUNE]) :]} left unpruned: {d.why}")
-        elif d.name.startswith(SPARE[CLUSTER]) and params.get("clusters"):
-            out.append(f"{d.name[len(SPARE[CLUSTER]) :]} left unclustered: {d.why}")
-        elif d.name.startswith(FLOAT):
+        if d.name.startswith(SPARE[PRUNE]):
+            layer = d.name[len(SPARE[PRUNE]) :]
+            if p is not None and p.layers is not None and layer not in p.layers:
+                out.append(f"{layer} left unpruned: {d.why}")
+        elif d.name.startswith(SPARE[CLUSTER]):
+            layer = d.name[len(SPARE[CLUSTER]) :]
+            if c is not None and c.layers is not None and layer not in c.layers:
+                out.append(f"{layer} left unclustered: {d.why}")
+        elif d.name.startswith(FLOAT) and d.name[len(FLOAT) :] in q.float_layers:
             out.append(f"{d.name[len(FLOAT) :]} kept in float: {d.why}")
     return out
 
@@ -467,15 +483,15 @@ def explain(report: Report) -> list[str]:
             f"model ({objective.text(base_value)}); {loss_text(winner.loss, r.baseline)} "
             f"on the search samples{held}."
         )
-        for sentence in spared(r.space, winner.params):
+        for sentence in spared(r.space, winner.recipe):
             lines.append(f"Spared: {sentence}.")
         lines += _steps(r, winner, objective, base_value)
-        if r.holdout is not None:
-            failed = [n for n in r.holdout.losses if n not in r.holdout.passed]
-            for name in failed:
+    if r.holdout is not None:
+        for name, lost in r.holdout.losses.items():
+            if name not in r.holdout.passed:
                 lines.append(
-                    f"Rejected on held-out data: {name} "
-                    f"({loss_text(r.holdout.losses[name], r.baseline)} there, over the budget)."
+                    f"Rejected on held-out data: {name} ({loss_text(lost, r.baseline)} "
+                    f"there, over the budget, though within it on the search samples)."
                 )
     lines += _rejected(r, winner, objective)
     if r.stopped:

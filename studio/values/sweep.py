@@ -17,6 +17,7 @@ Files (the same per candidate as `optimize`):
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,3 +93,17 @@ def write_results(
     }
     atomic.write_json(out / "sweep.json", summary)
     return summary
+
+
+def write_autotune_results(
+    out_dir: str | os.PathLike, results: list[Result], baseline: Metrics, report: Any
+) -> None:
+    """An automatic search's results.json: the sweep's format, its one answer marked
+    "best" (none when the float model is the answer: nothing fit the budget)."""
+    flagged, _ = judge(sorted(results, key=lambda r: r.name), baseline, report.budget)
+    best = report.winner
+    rows = [
+        dataclasses.replace(r, recommended=("best",) if r.name == best else ())
+        for r in flagged
+    ]
+    atomic.write_json(Path(out_dir) / "results.json", [r.to_dict() for r in rows])
