@@ -114,9 +114,10 @@ def grid_run(model: str, data: str, budget: float, jobs: int) -> dict:
 
 
 def search_run(model: str, data: str, budget: float, jobs: int, limit_s: float) -> dict:
-    from studio.orchestrator.autotune import Search, Settings
+    from studio.orchestrator.autotune import Search
     from studio.orchestrator.backends import make_backend
     from studio.orchestrator.orchestrator import Orchestrator
+    from studio.values.autotune import Settings
 
     orch = Orchestrator(make_backend(jobs, idle_timeout_s=None), Path(tempfile.mkdtemp()))
     settings = Settings(budget=budget, time_limit_s=limit_s, max_trials=6 if SMOKE else 60)

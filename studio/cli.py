@@ -354,7 +354,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _autotune(args: argparse.Namespace) -> int:
-    from studio.orchestrator.autotune import Search, Settings
+    from studio.orchestrator.autotune import Search
+    from studio.values.autotune import Settings
     from studio.values.results import from_session
     from studio.values.sweep import write_autotune_results
 

@@ -13,10 +13,10 @@ import pytest
 
 from fakes import SearchStandIns
 from studio.jobs.inprocess import InProcessBackend
-from studio.orchestrator.autotune import FILE, Search, Settings
+from studio.orchestrator.autotune import FILE, Search
 from studio.orchestrator.orchestrator import Orchestrator
 from studio.values import modes, splits
-from studio.values.autotune import Knowledge, Space, explain
+from studio.values.autotune import Knowledge, Settings, Space, explain
 
 
 class FakeClock:

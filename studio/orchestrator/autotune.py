@@ -30,13 +30,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from studio.orchestrator.handles import Handle, JobFailed
 from studio.values import atomic, splits, units
 from studio.values import autotune as values
-from studio.values.autotune import Knowledge, Report, Space, Trial
+from studio.values.autotune import Knowledge, Report, Settings, Space, Trial
 from studio.values.grid import _slug
 from studio.values.metrics import MAE, Metrics
 from studio.values.session import Session
@@ -50,29 +49,6 @@ FILE = "autotune.json"
 CANCELLED = "cancelled by the user"
 FINALISTS = 3  # the best within the budget measured on held-out data
 RECOVERABLE = 2.0  # a short fine-tune's loss a full one can win back, in budgets (>= 1 pt)
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the user asks of a search (the dialog's fields, the CLI's options)."""
-
-    objective: str = "size"
-    budget: float = 1.0  # in the unit of `studio.values.autotune.loss`
-    time_limit_s: float = 30 * 60
-    seed: int = 0
-    max_trials: int = 40
-    patience: int = 12  # trials in a row without a better answer end the search
-    trial_names: bool = False  # "t03-prune-50-int8" (CLI folders) instead of c003
-
-    def __post_init__(self) -> None:
-        if self.objective not in values.OBJECTIVES:
-            raise ValueError(
-                f"objective must be one of {', '.join(values.OBJECTIVES)}, got {self.objective!r}"
-            )
-        if not self.budget >= 0:
-            raise ValueError(f"the budget must be 0 or more, got {self.budget}")
-        if not self.time_limit_s > 0:
-            raise ValueError(f"the time limit must be more than 0, got {self.time_limit_s}")
 
 
 class Search:
@@ -108,13 +84,21 @@ class Search:
 
     # -- what callers use -------------------------------------------------------------
 
-    def start(self, model: str, data: str, *, trust: bool = False, folder: Any = None) -> Handle:
+    def start(
+        self,
+        model: str,
+        data: str,
+        *,
+        trust: bool = False,
+        folder: Any = None,
+        keep_running: bool = False,
+    ) -> Handle:
         """A new session on `model` and the search part of `data`; the handle's value
         is the `Report` once the held-out check is done."""
         self._started = self.clock()
         self.session = Session.create(
             model,
-            splits.with_part(data, splits.SEARCH),
+            splits.with_part(splits.whole(data), splits.SEARCH),
             root=self.orch.sessions_root,
             folder=folder,
             trust=trust,
@@ -122,7 +106,7 @@ class Search:
         )
         self.session.set_budget(self.settings.budget)
         self.phase = "measuring the float model"
-        baseline = self.orch.start(self.session)
+        baseline = self.orch.start(self.session, keep_running=keep_running)
         self.orch.search = self
         self._untick = self.orch.every_tick(self._tick)
         baseline.add_done_callback(self._baseline_done)
@@ -165,6 +149,28 @@ class Search:
         """One line for the job list ("searching: trial 7 of about 25, 12:30 left")."""
         n, about, left = self.progress()
         return f"{self.phase}: trial {n} of about {about}, {units.clock(left)} left"
+
+    def summary(self) -> tuple[str, list[str], str | None]:
+        """What the window's search tab shows: a status line, the explanation's lines
+        (the best so far while it runs) and the answer's candidate name."""
+        if self.report is not None:
+            return "", values.explain(self.report), self.report.winner
+        if self.handle.done():
+            return f"The search stopped: {self.stopped}", [], None
+        lines, best = [], values.ranked(self.trials)
+        base = self.session.baseline if self.session else None
+        if best and base is not None:
+            b = best[0]
+            lines.append(
+                f"Best within the budget so far: {b.name}, {b.recipe.describe()} — "
+                f"{self.objective.text(b.value)}, {values.loss_text(b.loss, base)} (checked "
+                f"on held-out samples at the end)."
+            )
+        done = [t for t in self.trials if t.status == "done"]
+        if done:
+            within = sum(1 for t in done if t.feasible)
+            lines.append(f"Measured {len(done)} setting(s), {within} within the budget.")
+        return self.status(), lines, best[0].name if best else None
 
     # -- knowledge ----------------------------------------------------------------------
 
@@ -436,6 +442,9 @@ class Search:
             return f"the time limit ({units.clock(s.time_limit_s)}) was reached"
         if self._measured() >= s.max_trials:
             return f"{s.max_trials} trials run (the most this search runs)"
+        ended = [t for t in self.trials if t.status in ("done", "failed")]
+        if len(ended) >= 4 and all(t.status == "failed" for t in ended):
+            return f"its first {len(ended)} trials all failed ({ended[0].message})"
         if self._since_better >= s.patience:
             return f"nothing better in the last {self._since_better} trials"
         if self._repeats >= 3 * s.patience:

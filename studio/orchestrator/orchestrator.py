@@ -46,6 +46,7 @@ from studio.orchestrator.tracks import (
     Track,
 )
 from studio.values import atomic, selective
+from studio.values import autotune as autotune_values
 from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.metrics import Latency
@@ -54,6 +55,7 @@ from studio.values.results import Recommendation, from_session, recommend
 from studio.values.session import Candidate, Session
 from studio.values.sweep import Group, plan, plan_entries
 
+SEARCH_ROW = -(10**9)  # the automatic search's row among `running_tasks` (no job id)
 RERUNNABLE = ("failed", "cancelled", "interrupted", "broken", "missing")
 
 # What the orchestrator tells its listeners (the window turns each into a Qt signal of
@@ -439,12 +441,25 @@ class Orchestrator:
         return " and ".join(parts) or "nothing"
 
     def running_tasks(self) -> dict[int, str]:
-        """The current session's jobs that are not candidates: job id -> title."""
-        return {
+        """The current session's jobs that are not candidates: job id -> title (an
+        automatic search is one, under SEARCH_ROW, saying how far it is)."""
+        tasks = {
             job_id: t.title
             for job_id, t in self._tracks.items()
             if t.session is self.session and t.title
         }
+        if self.search is not None and self.search.session is self.session:
+            tasks[SEARCH_ROW] = f"Automatic search, {self.search.status()}"
+        return tasks
+
+    def search_summary(self) -> tuple[str, list[str], str | None]:
+        """The current session's automatic search: running, or finished (its saved
+        autotune.json): a status line, the explanation's lines, the answer's name."""
+        if self.search is not None and self.search.session is self.session:
+            return self.search.summary()
+        if self.session is None:
+            return "", [], None
+        return autotune_values.saved(self.session.folder)
 
     def check_files(self) -> list[str]:
         """Notice finished candidates whose files were deleted or changed (marked
@@ -480,7 +495,10 @@ class Orchestrator:
             self._cancel_job(job_id)
 
     def cancel_all(self) -> None:
-        """Every job of the current session: candidates, the baseline, a diagnosis."""
+        """Every job of the current session: candidates, the baseline, a diagnosis, an
+        automatic search (its finished trials are kept)."""
+        if self.search is not None and self.search.session is self.session:
+            self.search.cancel()
         for job_id, track in list(self._tracks.items()):
             if track.session is self.session:
                 self._cancel_job(job_id)

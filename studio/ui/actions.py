@@ -5,6 +5,7 @@ dialog, the sweep or preferences dialog).  Nothing here decides anything.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QToolBar
 
 from studio.ui import dialogs
+from studio.ui.views.autotune_dialog import AutotuneDialog
 from studio.ui.views.model_panel import shown_source
 from studio.ui.views.preferences import PreferencesDialog
 from studio.ui.views.sweep_dialog import SweepDialog
@@ -79,6 +81,13 @@ class Actions:
             "Ctrl+Shift+R",
             "Run a grid of sparsities, clusters and quantization modes",
         )
+        self.find_best = self._make(
+            "Find the &best within budget…",
+            self.ask_autotune,
+            "Ctrl+Shift+B",
+            "Search pruning, clustering and quantization (per layer too) for the smallest "
+            "or fastest model within the accuracy budget, and explain the choice",
+        )
         self.diagnose = self._make(
             "&Diagnose int8 per layer",
             w.diagnose,
@@ -141,7 +150,7 @@ class Actions:
         menu.addAction(self.preferences)
         menu.addAction(self.quit)
         run = w.menuBar().addMenu("&Run")
-        for action in (self.run, self.sweep, self.diagnose, self.time_together):
+        for action in (self.run, self.sweep, self.find_best, self.diagnose, self.time_together):
             run.addAction(action)
         run.addSeparator()
         run.addAction(self.cancel_all)
@@ -152,7 +161,7 @@ class Actions:
         bar = QToolBar("Main")
         bar.setObjectName("main-toolbar")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for action in (self.open, self.run, self.sweep, self.export):
+        for action in (self.open, self.run, self.sweep, self.find_best, self.export):
             bar.addAction(action)
         bar.addSeparator()
         bar.addWidget(QLabel(" Accuracy budget: "))
@@ -224,6 +233,22 @@ class Actions:
         if dialog.exec() and dialog.grid is not None:
             w.settings.remember_sweep_modes(dialog.ticked())
             w.run_sweep(dialog.grid)
+
+    def ask_autotune(self) -> None:
+        w = self._w
+        session = w.workbench.session
+        if session is None:
+            return
+        remembered = w.settings.autotune()
+        if session.baseline is not None and session.baseline.metric == "mae":
+            unit = "% MAE"
+        else:
+            unit = "pt"
+            remembered = dataclasses.replace(remembered, budget=w.budget.value())
+        dialog = AutotuneDialog(remembered, threads=w.workbench.threads, unit=unit, parent=w)
+        if dialog.exec():
+            w.settings.remember_autotune(dialog.settings())
+            w.find_best(dialog.settings(), dialog.threads.value())
 
     def ask_preferences(self) -> None:
         w = self._w

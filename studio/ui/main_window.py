@@ -40,7 +40,8 @@ from studio.ui.views.model_panel import ModelPanel, shown_source
 from studio.ui.views.panels import RecipeEditor
 from studio.ui.wheel import guard_wheel
 from studio.ui.workbench import Workbench
-from studio.values import atomic, selective
+from studio.values import atomic, selective, splits
+from studio.values.autotune import Settings as SearchSettings
 from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.recipe import Recipe
@@ -315,6 +316,40 @@ class MainWindow(QMainWindow):
         self.state.follow = ids[0] if ids else None
         return ids
 
+    def find_best(self, settings: SearchSettings, threads: int) -> bool:
+        """An automatic search on the current model and data, in a new session; its
+        trials land on the plots, its progress in the Jobs list, its answer in the
+        'Automatic search' tab."""
+        session = self.workbench.session
+        if session is None:
+            return False
+        go_on, keep = self._switch_ok()
+        if not go_on:
+            return False
+        self.workbench.threads = threads
+        model, data = session.model, splits.whole(session.data)
+        started = self._try(
+            "Cannot start the search",
+            self.workbench.autotune,
+            model,
+            data,
+            settings,
+            trust=session.trust,
+            keep_running=keep,
+        )
+        if started:
+            self.center.layer_bars.setCurrentWidget(self.center.search)
+        return started
+
+    def load_into_panels(self, candidate_id: int) -> None:
+        """A candidate's recipe in the technique panels, to change and run again."""
+        candidate = self.workbench.candidate(candidate_id)
+        self.editor.set_recipe(candidate.recipe)
+        self.setup_tabs.setCurrentIndex(1)
+        self.statusBar().showMessage(
+            f"{candidate.name}'s recipe is in the panels: change it and press Run", 8000
+        )
+
     def time_together(self) -> bool:
         """Re-measure the finished candidates' latencies side by side."""
         session = self.workbench.session
@@ -504,6 +539,9 @@ class MainWindow(QMainWindow):
         for other in others:
             action = compare.addAction(f"{other.name}  {other.label}")
             action.triggered.connect(lambda _=False, o=other.id: self.compare(candidate_id, o))
+        load = menu.addAction("Load into panels")
+        load.setToolTip("Put this candidate's recipe into the technique panels to tweak it")
+        load.triggered.connect(lambda: self.load_into_panels(candidate_id))
         menu.addSeparator()
         menu.addAction(self.commands.export)
         menu.addAction(self.commands.code)

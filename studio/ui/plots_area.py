@@ -21,6 +21,7 @@ from studio.ui.settings import Settings
 from studio.ui.state import ViewState
 from studio.ui.views.diagnosis_view import DiagnosisView
 from studio.ui.views.layer_bars import LayerBars
+from studio.ui.views.search_view import SearchView
 from studio.ui.views.trade_off_plot import (
     LATENCY,
     LEGEND,
@@ -57,6 +58,15 @@ class PlotsArea(QWidget):
             self.layer_bars.indexOf(self.diagnosis),
             "Which layers lose accuracy in full int8; keep them in float",
         )
+        self.search = SearchView()
+        self.layer_bars.addTab(self.search, "Automatic search")
+        self.layer_bars.setTabToolTip(
+            self.layer_bars.indexOf(self.search),
+            "How far an automatic search is, and why its answer won",
+        )
+        self.search.winner_requested.connect(self._select_named)
+        workbench.search_changed.connect(self.show_search)
+        workbench.session_changed.connect(self.show_search)
         legend = QLabel(LEGEND)
         legend.setWordWrap(True)
         legend.setToolTip(LEGEND_TIP)
@@ -127,6 +137,16 @@ class PlotsArea(QWidget):
             candidate.name if candidate else None, list(candidate.metrics.layers) if done else []
         )
         self.refresh()
+
+    def show_search(self) -> None:
+        status, lines, winner = self.workbench.search_summary()
+        self.search.show_lines(status, lines, winner)
+
+    def _select_named(self, name: str) -> None:
+        session = self.workbench.session
+        found = [c.id for c in session.candidates.values() if c.name == name] if session else []
+        if found:
+            self.state.select(found[0])
 
     def show_diagnosis(self) -> None:
         self.layer_bars.setCurrentWidget(self.diagnosis)

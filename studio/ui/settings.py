@@ -8,11 +8,14 @@ close, so a crash forgets nothing the user chose.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
 from studio.jobs.pool import default_size
+from studio.values import splits
+from studio.values.autotune import Settings as SearchSettings
 from studio.values.resources import DEMO
 
 WORKERS = "jobs/workers"
@@ -23,11 +26,13 @@ LAST_SESSION = "session/last"
 EXPORT_DIR = "recent/export_dir"
 MODEL_DATA = "recent/model_data"  # the data each model was last used with
 SWEEP_MODES = "sweep/modes"  # the quantization modes last ticked in the sweep dialog
+AUTOTUNE = "autotune/settings"  # the search dialog's last choices (JSON)
 WELCOME_DISMISSED = "welcome/dismissed"
 GEOMETRY = "window/geometry"
 STATE = "window/state"
 
 DEFAULT_IDLE_MINUTES = 10
+_AUTOTUNE_FIELDS = ("objective", "budget", "time_limit_s", "seed", "max_trials")
 MAX_RECENT = 8
 
 
@@ -104,7 +109,7 @@ class Settings:
         pairs = self.store.value(MODEL_DATA, {})
         pairs = dict(pairs) if isinstance(pairs, dict) else {}
         pairs.pop(model, None)
-        pairs[model] = data
+        pairs[model] = splits.whole(data)  # not a search's half of it
         kept = list(pairs.items())[-4 * MAX_RECENT :]  # the newest pairs
         self.store.setValue(MODEL_DATA, dict(kept))
 
@@ -119,6 +124,19 @@ class Settings:
 
     def remember_sweep_modes(self, modes: list[str]) -> None:
         self.store.setValue(SWEEP_MODES, list(modes))
+
+    def autotune(self) -> SearchSettings:
+        """The automatic search's last settings (defaults if none or unreadable)."""
+        try:
+            raw = json.loads(str(self.store.value(AUTOTUNE, "") or "{}"))
+            return SearchSettings(**{k: v for k, v in raw.items() if k in _AUTOTUNE_FIELDS})
+        except (ValueError, TypeError):
+            return SearchSettings()
+
+    def remember_autotune(self, chosen: SearchSettings) -> None:
+        kept = {k: getattr(chosen, k) for k in _AUTOTUNE_FIELDS}
+        self.store.setValue(AUTOTUNE, json.dumps(kept))
+        self.store.sync()
 
     @property
     def last_session(self) -> str | None:

@@ -14,13 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from superqt.utils import qdebounced
 
 from studio.jobs.pool import Backend
+from studio.orchestrator.autotune import Search
 from studio.orchestrator.orchestrator import HOOKS, Orchestrator
 from studio.ui.runner import JobPump
 from studio.values import atomic
+from studio.values.autotune import Settings
 from studio.values.grid import Grid
 from studio.values.recipe import Recipe
 
@@ -45,6 +47,7 @@ class Workbench(QObject):
     script_ready = Signal(int, str)
     script_failed = Signal(int, str)
     activity_changed = Signal()
+    search_changed = Signal()
     log = Signal(str)
 
     def __init__(
@@ -64,6 +67,11 @@ class Workbench(QObject):
         self._layers_check = qdebounced(self.orchestrator.check_layers, timeout=0, parent=self)
         self.orchestrator.layers_wanted.connect(self._layers_check)
         self._pump = JobPump(backend, self.orchestrator.handle, parent=self)
+        # Time-based work (a search's time limit, its "time left") once a second.
+        self._ticks = QTimer(self)
+        self._ticks.setInterval(1000)
+        self._ticks.timeout.connect(self.orchestrator.tick)
+        self._ticks.start()
 
     def __getattr__(self, name: str) -> Any:
         """Everything else is the orchestrator's (`session`, `activity`, `open_model`,
@@ -89,7 +97,16 @@ class Workbench(QObject):
         """Queue a grid's candidates; returns their ids."""
         return list(self.orchestrator.run_sweep(grid).candidate_ids)
 
+    def autotune(
+        self, model: str, data: str, settings: Settings, *, trust: bool, keep_running: bool
+    ) -> Search:
+        """Start an automatic search in a new session (see studio.orchestrator.autotune)."""
+        search = Search(self.orchestrator, settings)
+        search.start(model, data, trust=trust, keep_running=keep_running)
+        return search
+
     def shutdown(self) -> None:
+        self._ticks.stop()
         self._layers_check.cancel()
         self.orchestrator.shutdown()
         self._pump.stop()

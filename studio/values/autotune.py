@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from studio.values import modes
@@ -87,6 +89,29 @@ def loss_text(value: float, baseline: Metrics) -> str:
 
 
 TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the user asks of a search (the dialog's fields, the CLI's options)."""
+
+    objective: str = "size"
+    budget: float = 1.0  # in the unit of `studio.values.autotune.loss`
+    time_limit_s: float = 30 * 60
+    seed: int = 0
+    max_trials: int = 40
+    patience: int = 12  # trials in a row without a better answer end the search
+    trial_names: bool = False  # "t03-prune-50-int8" (CLI folders) instead of c003
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}"
+            )
+        if not self.budget >= 0:
+            raise ValueError(f"the budget must be 0 or more, got {self.budget}")
+        if not self.time_limit_s > 0:
+            raise ValueError(f"the time limit must be more than 0, got {self.time_limit_s}")
 
 
 # -- what it may change -----------------------------------------------------------------
@@ -551,3 +576,16 @@ def _rejected(r: Report, winner: Trial | None, objective: Objective) -> list[str
 
 def trials_of(raw: Sequence[Mapping[str, Any]]) -> list[Trial]:
     return [Trial.from_dict(t) for t in raw]
+
+
+def saved(folder: Path) -> tuple[str, list[str], str | None]:
+    """A finished search's explanation from its `autotune.json` (a reopened session):
+    ("", lines, winner), or a status line saying why there is none."""
+    path = Path(folder) / "autotune.json"
+    if not path.is_file():
+        return "", [], None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return "", [str(line) for line in data["why"]], data.get("winner")
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
+        return f"{path} cannot be read ({err}); the trials are in the table.", [], None

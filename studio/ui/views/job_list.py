@@ -168,7 +168,9 @@ class JobList(QScrollArea):
         for job_id in set(self.tasks) - set(tasks):
             _drop(self.tasks.pop(job_id))
         for job_id, title in tasks.items():
-            if job_id not in self.tasks:
+            if job_id in self.tasks:  # a title that says how far it is (the search)
+                _set_text(self.tasks[job_id].title, f"<b>{title}</b>")
+            else:
                 row = JobRow(f"<b>{title}</b>", cancellable=False)
                 row.busy()
                 self.tasks[job_id] = row

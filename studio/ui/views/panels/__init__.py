@@ -8,6 +8,7 @@ is explained with the recipe's message, never silently fixed.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
@@ -23,6 +24,10 @@ from studio.values.metrics import ModelSummary
 from studio.values.recipe import Recipe
 from studio.values.sensitivity import LayerSensitivity, fragile
 
+# Recipe fields of every section that no panel shows: carried over from the recipe put
+# into the panels (a loaded file, "Load into panels").
+HIDDEN_FIELDS = ("batch_size",)
+
 
 class RecipeEditor(QWidget):
     """The three panels, the problem (if any) with their combination, and Run."""
@@ -35,6 +40,7 @@ class RecipeEditor(QWidget):
         self.quantization = QuantizationPanel()
         self.pruning = PruningPanel()
         self.clustering = ClusteringPanel()
+        self._carried = Recipe()  # the recipe last set: the fields no panel shows
         self.limitation = ""  # why this model takes post-training quantization only
         self.blocked = ""  # why nothing can run now (the model did not load), or ""
         self.train_samples = 0  # the data's fine-tune samples, once known
@@ -91,14 +97,27 @@ class RecipeEditor(QWidget):
         )
 
     def recipe(self) -> Recipe:
-        """The panels' recipe; RecipeError names the field when they do not combine."""
+        """The panels' recipe; RecipeError names the field when they do not combine.
+
+        Fields no panel shows (batch sizes, the seed) keep the values of the recipe
+        last put into the panels, so "Load into panels" and Run again give the recipe
+        loaded, not one with those fields quietly reset."""
+        carried = self._carried
+
+        def kept(section, loaded):
+            if section is None or loaded is None:
+                return section
+            return dataclasses.replace(section, **{f: getattr(loaded, f) for f in HIDDEN_FIELDS})
+
         return Recipe(
-            pruning=self.pruning.value(),
-            clustering=self.clustering.value(),
-            quantization=self.quantization.value(),
+            pruning=kept(self.pruning.value(), carried.pruning),
+            clustering=kept(self.clustering.value(), carried.clustering),
+            quantization=kept(self.quantization.value(), carried.quantization),
+            seed=carried.seed,
         )
 
     def set_recipe(self, recipe: Recipe) -> None:
+        self._carried = recipe
         self.pruning.set_value(recipe.pruning)
         self.clustering.set_value(recipe.clustering)
         self.quantization.set_value(recipe.quantization)
