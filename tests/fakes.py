@@ -177,6 +177,7 @@ class SearchStandIns(StandIns):
     LAYERS = ("conv", "dense", "head")
     SIZE = {"none": 1.0, "dynamic": 0.27, "float16": 0.5, "int8": 0.25, "int16x8": 0.3}
     LOSS = {"none": 0.0, "dynamic": 0.3, "float16": 0.0, "int8": 0.6, "int16x8": 0.2}
+    CLUSTER_LOSS = 8.0  # points lost at 1 cluster; 16 clusters lose half a point
 
     def __init__(self) -> None:
         super().__init__()
@@ -238,7 +239,7 @@ class SearchStandIns(StandIns):
             loss += 1.0 if p.epochs is not None else 0.0
         if c := recipe.clustering:
             size *= 0.6 + c.clusters / 160
-            loss += 8 / c.clusters
+            loss += self.CLUSTER_LOSS / c.clusters
         return max(1, int(100_000 * size)), 0.9 - max(0.0, loss) / 100
 
     def sweep_group(

@@ -129,13 +129,14 @@ def test_the_time_limit_stops_new_trials_and_cancels_none_that_finished(searchin
 
 
 def test_the_explanation_names_the_layers_it_spared_and_why(searching):
-    _, report = _search(searching, budget=1.0, seed=1)
+    searching.stand_ins.CLUSTER_LOSS = 80.0  # clustering costs too much: pruning pays
+    _, report = _search(searching, budget=2.0, seed=1)
     winner = report.trial(report.winner)
     lines = explain(report)
     spared = [line for line in lines if line.startswith("Spared:")]
     assert winner.recipe.pruning is not None  # the stand-ins make pruning "head" pay
     assert any("conv left unpruned: pruned alone it cost −25.0 pt" in s for s in spared)
-    assert lines[0].startswith(f"Best within 1 pt of top-1: {winner.name}")
+    assert lines[0].startswith(f"Best within 2 pt of top-1: {winner.name}")
     assert any(line.startswith("Tried ") for line in lines)
 
 

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 FILE = "autotune.json"
 CANCELLED = "cancelled by the user"
+SIBLINGS = 2  # other post-training modes converted with each fine-tune (see _siblings)
 FINALISTS = 3  # the best within the budget measured on held-out data
 RECOVERABLE = 2.0  # a short fine-tune's loss a full one can win back, in budgets (>= 1 pt)
 
@@ -80,6 +81,7 @@ class Search:
         self._since_better = 0
         self._repeats = 0
         self._reserve = 0.0  # seconds kept for the held-out check
+        self._sibling_ids = 0  # placeholder numbers (negative) of siblings not told yet
         self._untick: Callable[[], None] = lambda: None
 
     # -- what callers use -------------------------------------------------------------
@@ -246,17 +248,13 @@ class Search:
         self._run_batch("post-training")
 
     def _enqueue(self, **params: Any) -> None:
-        full = self.space.defaults(**params)
-        for d in self.space.dimensions:  # ordered dimensions are searched by index
-            if d.ordered:
-                full[d.name] = d.choices.index(full[d.name])
+        full = self._encoded(self.space.defaults(**params))
         self._study.enqueue_trial(full, skip_if_exists=True)
 
     def _seed_fine_tuned(self) -> None:
         """After the post-training modes: the obvious fine-tuned settings, with the
         smallest mode within the budget (else int8 with QAT, which wins accuracy back)."""
-        post = [t for t in self.trials if t.phase == "post-training"]
-        best = values.ranked(post)
+        best = values.ranked(self._post_training())
         mode = best[0].recipe.quantization.mode if best else "int8"
         dims = {d.name for d in self.space.dimensions}
         if mode not in self.space.dimension("mode").choices:
@@ -309,12 +307,42 @@ class Search:
             self.trials.append(trial)
         new = [t for t in batch if t.status != "repeat"]
         self._repeats = 0 if new else self._repeats + len(batch)
+        siblings = self._siblings(new, phase)
+        batch += siblings
+        self.trials += siblings
+        new += siblings
         self._changed()
         if not new:
             self._tell(batch)
             self._after(phase)
             return
         self._submit(new, rung=0, then=lambda: self._rung_done(batch, phase))
+
+    def _siblings(self, trials: list[Trial], phase: str) -> list[Trial]:
+        """Each fine-tuned trial converted also with the best other post-training
+        modes within the budget: they share its fine-tune (one job, as in a sweep), so
+        the search sees the mode axis almost free.  Told to Optuna as trials of their
+        own once measured (numbered then)."""
+        modes = [t.recipe.quantization.mode for t in values.ranked(self._post_training())]
+        out: list[Trial] = []
+        wanted = {t.recipe.effective() for t in trials}
+        for t in trials:
+            if not (t.recipe.pruning or t.recipe.clustering) or t.recipe.quantization.qat:
+                continue
+            others = [m for m in modes if m != t.params["mode"]][:SIBLINGS]
+            for mode in others:
+                params = {**t.params, "mode": mode}
+                recipe = self.space.recipe(params, short=True)
+                key = recipe.effective()
+                if key in wanted or key in self._seen:
+                    continue
+                wanted.add(key)
+                self._sibling_ids -= 1
+                out.append(Trial(self._sibling_ids, params, recipe, phase, shared=True))
+        return out
+
+    def _post_training(self) -> list[Trial]:
+        return [t for t in self.trials if t.phase == "post-training"]
 
     def _submit(self, trials: list[Trial], *, rung: int, then: Callable[[], None]) -> None:
         recipes = [self.space.recipe(t.params, short=False) if rung else t.recipe for t in trials]
@@ -413,17 +441,31 @@ class Search:
         return optuna.trial.TrialState.WAITING
 
     def _tell(self, batch: list[Trial]) -> None:
-        """Each trial's outcome to Optuna, in trial order (repeatable)."""
+        """Each trial's outcome to Optuna, in trial order, then the siblings measured
+        with them, in the order they were made (repeatable)."""
         import optuna
 
-        best_before = values.ranked(t for t in self.trials if t.number < batch[0].number)
-        for t in sorted(batch, key=lambda t: t.number):
-            asked = self._asked.pop(t.number)
+        best_before = values.ranked(t for t in self.trials if t not in batch)
+        asked = sorted((t for t in batch if not t.shared), key=lambda t: t.number)
+        for t in asked:
+            trial = self._asked.pop(t.number)
             if t.status in ("done", "repeat") and t.value is not None:
-                asked.set_constraint("budget", (t.loss or 0.0) - self.settings.budget)
-                self._study.tell(asked, t.value)
+                trial.set_constraint("budget", (t.loss or 0.0) - self.settings.budget)
+                self._study.tell(trial, t.value)
             else:
-                self._study.tell(asked, state=optuna.trial.TrialState.FAIL)
+                self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        for t in (t for t in batch if t.shared):
+            if t.status != "done" or t.value is None:
+                continue
+            self._study.add_trial(
+                optuna.trial.create_trial(
+                    params=self._encoded(t.params),
+                    distributions=self._distributions(),
+                    value=t.value,
+                    constraints={"budget": (t.loss or 0.0) - self.settings.budget},
+                )
+            )
+            self._replace(t, dataclasses.replace(t, number=len(self._study.trials) - 1))
         best_after = values.ranked(self.trials)
         improved = best_after and (
             not best_before or best_after[0].value < best_before[0].value * (1 - 1e-3)
@@ -431,7 +473,8 @@ class Search:
         if improved:
             self._since_better = 0
         elif batch[0].phase == "search":
-            self._since_better += sum(1 for t in batch if t.status != "repeat")
+            # Only what the sampler asked counts: siblings come almost free.
+            self._since_better += sum(1 for t in asked if t.status != "repeat")
         self._save()
 
     def _should_stop(self) -> str | None:
@@ -550,10 +593,29 @@ class Search:
     def _measured(self) -> int:
         return sum(1 for t in self.trials if t.status in ("done", "failed"))
 
-    def _replace(self, trial: Trial) -> None:
+    def _replace(self, old: Trial, new: Trial | None = None) -> None:
+        """A trial's record updated (`new`, else `old` as measured, by its number)."""
+        new = new or old
         for i, t in enumerate(self.trials):
-            if t.number == trial.number:
-                self.trials[i] = trial
+            if t.number == old.number:
+                self.trials[i] = new
+
+    def _encoded(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Parameters as Optuna holds them (ordered dimensions by index)."""
+        return {
+            d.name: d.choices.index(params[d.name]) if d.ordered else params[d.name]
+            for d in self.space.dimensions
+        }
+
+    def _distributions(self) -> dict[str, Any]:
+        from optuna.distributions import CategoricalDistribution, IntDistribution
+
+        return {
+            d.name: IntDistribution(0, len(d.choices) - 1)
+            if d.ordered
+            else CategoricalDistribution(list(d.choices))
+            for d in self.space.dimensions
+        }
 
     def _current(self, batch: list[Trial]) -> list[Trial]:
         numbers = {t.number for t in batch}

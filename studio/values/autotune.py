@@ -329,6 +329,7 @@ class Trial:
     latency_ms: float | None = None
     message: str = ""
     earlier: tuple[str, ...] = ()  # candidates of rungs before this one
+    shared: bool = False  # converted with another trial's fine-tune (not asked of Optuna)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -340,6 +341,7 @@ class Trial:
             "name": self.name,
             "rung": self.rung,
             "earlier": list(self.earlier),
+            "shared": self.shared,
             "status": self.status,
             "value": self.value,
             "loss": None if self.loss is None else round(self.loss, 4),
@@ -367,6 +369,7 @@ class Trial:
                 latency_ms=data.get("latency_ms"),
                 message=str(data.get("message", "")),
                 earlier=tuple(data.get("earlier", ())),
+                shared=bool(data.get("shared", False)),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise StudioError(f"a trial in autotune.json is damaged ({err})") from err
