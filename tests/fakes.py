@@ -177,6 +177,7 @@ class SearchStandIns(StandIns):
     LAYERS = ("conv", "dense", "head")
     SIZE = {"none": 1.0, "dynamic": 0.27, "float16": 0.5, "int8": 0.25, "int16x8": 0.3}
     LOSS = {"none": 0.0, "dynamic": 0.3, "float16": 0.0, "int8": 0.6, "int16x8": 0.2}
+    LATENCY = {"none": 2.0, "dynamic": 1.8, "float16": 2.0, "int8": 0.6, "int16x8": 1.2}
     CLUSTER_LOSS = 8.0  # points lost at 1 cluster; 16 clusters lose half a point
 
     def __init__(self) -> None:
@@ -253,7 +254,8 @@ class SearchStandIns(StandIns):
             self.recipes.append(recipe)
             time.sleep(self.seconds)
             gzip, top1 = self.judge(recipe)
-            metrics = figures(gzip, top1, size=10).to_dict()  # the file's own length
+            latency = self.LATENCY[recipe.quantization.mode]
+            metrics = figures(gzip, top1, latency, size=10).to_dict()  # the file's length
             folder = Path(out_dir) / name
             atomic.write_bytes(folder / "model.tflite", b"0123456789")
             atomic.write_text(folder / "recipe.json", recipe.to_json())
@@ -271,5 +273,6 @@ class SearchStandIns(StandIns):
                 json.loads((Path(path).parent / "metrics.json").read_text())
             )
             top1 = measured.accuracy - self.holdout_extra / 100
-            out.append(figures(measured.gzip_bytes, top1).to_dict())
+            latency = measured.latency_ms.median
+            out.append(figures(measured.gzip_bytes, top1, latency).to_dict())
         return out

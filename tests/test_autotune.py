@@ -97,6 +97,14 @@ def test_a_winner_over_the_budget_on_held_out_data_is_not_reported_within_it(sea
     )
 
 
+def test_the_latency_objective_picks_the_fastest_within_the_budget(searching):
+    _, report = _search(searching, budget=1.0, objective="latency")
+    winner = report.trial(report.winner)
+    assert winner.recipe.quantization.mode == "int8" and winner.loss <= 1.0
+    assert winner.value == min(t.value for t in report.trials if t.feasible)
+    assert "faster than the float model" in explain(report)[0]
+
+
 def test_same_seed_same_trials(searching):
     def trials(seed):
         _, report = _search(searching, budget=1.0, seed=seed, patience=50, max_trials=16)
