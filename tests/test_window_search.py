@@ -51,7 +51,10 @@ def test_find_the_best_runs_in_a_new_session_and_explains_its_answer(qtbot, wind
     tab = window.center.search
     assert window.center.layer_bars.currentWidget() is tab
     qtbot.waitUntil(lambda: any("Automatic search" in t for t in _tasks(window)), timeout=WAIT)
+    assert not tab.start.isEnabled()  # one search at a time from this tab
     qtbot.waitUntil(lambda: window.workbench.search is None, timeout=WAIT)
+    qtbot.waitUntil(lambda: not window.jobs.tasks, timeout=WAIT)  # its row went away
+    assert tab.start.isEnabled()
     # Every measured trial is on the plots; the answer is explained and selectable.
     done = [c.id for c in session.candidates.values() if c.status == "done"]
     qtbot.waitUntil(

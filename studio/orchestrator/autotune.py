@@ -629,3 +629,4 @@ class Search:
 
     def _changed(self) -> None:
         self.orch.search_changed.emit()
+        self.orch.activity_changed.emit()  # the job list's row says how far it is

@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         wb.script_failed.connect(lambda cid, message: self._code(cid, "failed", message))
         self.center.diagnosis.diagnose_requested.connect(self.diagnose)
         self.center.diagnosis.run_requested.connect(self.run_selective)
+        self.center.search.start_requested.connect(self.commands.ask_autotune)
         self.editor.run_requested.connect(self._run)
         self.editor.changed.connect(self._keep_draft)
         self.model_panel.open_model_requested.connect(self.commands.ask_model)

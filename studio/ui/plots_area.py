@@ -141,6 +141,7 @@ class PlotsArea(QWidget):
     def show_search(self) -> None:
         status, lines, winner = self.workbench.search_summary()
         self.search.show_lines(status, lines, winner)
+        self.search.start.setEnabled(self.workbench.search is None)
 
     def _select_named(self, name: str) -> None:
         session = self.workbench.session
