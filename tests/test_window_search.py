@@ -54,7 +54,7 @@ def test_find_the_best_runs_in_a_new_session_and_explains_its_answer(qtbot, wind
     assert not tab.start.isEnabled()  # one search at a time from this tab
     qtbot.waitUntil(lambda: window.workbench.search is None, timeout=WAIT)
     qtbot.waitUntil(lambda: not window.jobs.tasks, timeout=WAIT)  # its row went away
-    assert tab.start.isEnabled()
+    assert tab.start.isEnabled() and tab.start.isHidden()  # the room is the explanation's
     # Every measured trial is on the plots; the answer is explained and selectable.
     done = [c.id for c in session.candidates.values() if c.status == "done"]
     qtbot.waitUntil(

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 FILE = "autotune.json"
 CANCELLED = "cancelled by the user"
 SIBLINGS = 2  # other post-training modes converted with each fine-tune (see _siblings)
+WORKER_START_S = 8.0  # a fresh worker process importing TensorFlow, on a 2-core laptop
 FINALISTS = 3  # the best within the budget measured on held-out data
 RECOVERABLE = 2.0  # a short fine-tune's loss a full one can win back, in budgets (>= 1 pt)
 
@@ -196,10 +197,15 @@ class Search:
             labeled=labeled and usable,
             weights={layer.name: layer.params for layer in summary.layers},
         )
-        # Time kept for the held-out check at the end: loading, and measuring the
-        # finalists and the float model as long as measuring the float model took.
+        # Time kept for the held-out check at the end: a worker started again (trials
+        # cancelled at the limit take theirs down), loading, and measuring the finalists
+        # and the float model as long as measuring the float model took.
         seconds = session.baseline.seconds
-        self._reserve = seconds.get("load", 0.0) + (FINALISTS + 1) * seconds.get("evaluate", 0.0)
+        self._reserve = (
+            WORKER_START_S
+            + seconds.get("load", 0.0)
+            + (FINALISTS + 1) * seconds.get("evaluate", 0.0)
+        )
         self.phase = "looking at each layer"
         self._changed()
         passes: dict[str, Handle] = {}

@@ -45,6 +45,7 @@ class SearchView(QWidget):
         self.status.setText(status or (EMPTY if not lines else ""))
         self.status.setVisible(bool(status) or not lines)
         self.text.setVisible(bool(lines))
+        self.start.setVisible(not lines)  # then the room is the explanation's (Run menu)
         items = []
         for line in lines:
             shown = html.escape(line)
