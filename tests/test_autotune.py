@@ -258,3 +258,25 @@ def test_cli_autotune_on_the_demo_writes_trials_results_and_why(tmp_path):
         if trial["status"] == "done":
             assert (out / trial["name"] / "metrics.json").is_file()
     assert "answer:" in run.stdout
+
+
+def test_a_model_that_takes_post_training_quantization_only_tries_each_mode_once(searching):
+    """No labels: nothing to fine-tune with, so the space is the modes, and the search
+    ends when each was measured (not after proposing them again and again)."""
+    stand_ins = searching.stand_ins
+    base = stand_ins.baseline
+
+    def unlabeled(model, data, out_dir, threads=1, trust=False, report=None):
+        out = base(model, data, out_dir, threads, trust, report)
+        out["metrics"]["accuracy"] = None
+        return out
+
+    searching.backend.handlers[next(k for k in searching.backend.handlers if "baseline" in k)] = (
+        unlabeled
+    )
+    search, report = _search(searching, budget=1.0)
+    assert [d.name for d in search.space.dimensions][0] == "mode"
+    assert not any(d.name in ("sparsity", "clusters", "qat") for d in search.space.dimensions)
+    measured = [t for t in report.trials if t.status == "done"]
+    assert len(measured) == len({t.recipe for t in measured})
+    assert "every setting there is was measured" in report.stopped

@@ -82,6 +82,7 @@ class Search:
         self._since_better = 0
         self._repeats = 0
         self._reserve = 0.0  # seconds kept for the held-out check
+        self._distinct: int | None = None
         self._sibling_ids = 0  # placeholder numbers (negative) of siblings not told yet
         self._untick: Callable[[], None] = lambda: None
 
@@ -243,6 +244,7 @@ class Search:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.space = Space.build(knowledge)
+        self._distinct = self.space.distinct()  # a small space ends when all is measured
         sampler = optuna.samplers.TPESampler(
             seed=self.settings.seed,
             multivariate=True,
@@ -496,6 +498,8 @@ class Search:
             return f"its first {len(ended)} trials all failed ({ended[0].message})"
         if self._since_better >= s.patience:
             return f"nothing better in the last {self._since_better} trials"
+        if self._distinct is not None and len(self._seen) >= self._distinct:
+            return f"every setting there is was measured ({len(self._seen)})"
         if self._repeats >= 3 * s.patience:
             return "it kept proposing settings it had measured (the space is exhausted)"
         return None

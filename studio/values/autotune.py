@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -218,6 +219,22 @@ class Space:
                 )
             )
         return cls(tuple(dims), knowledge)
+
+    @property
+    def size(self) -> int:
+        """How many parameter sets there are (several may mean one recipe)."""
+        return math.prod(len(d.choices) for d in self.dimensions)
+
+    def distinct(self, limit: int = 4096) -> int | None:
+        """How many different recipes the space holds (first rungs), when it has at most
+        `limit` parameter sets; None for a larger one (not counted)."""
+        if self.size > limit:
+            return None
+        names = [d.name for d in self.dimensions]
+        combos = itertools.product(*(d.choices for d in self.dimensions))
+        return len(
+            {self.recipe(dict(zip(names, c, strict=True)), short=True).effective() for c in combos}
+        )
 
     def dimension(self, name: str) -> Dimension | None:
         return next((d for d in self.dimensions if d.name == name), None)
