@@ -33,6 +33,28 @@ def demo_model(demo):
     return model
 
 
+def stand_in_window(qtbot, tmp_path, stand_ins):
+    """The real window on the in-process backend running `stand_ins`' handlers, shown,
+    with its questions answered ("cancel" running jobs, quit) and no session yet."""
+    from PySide6.QtCore import QSettings
+
+    from studio.jobs.inprocess import InProcessBackend
+    from studio.ui.main_window import MainWindow
+    from studio.ui.workbench import Workbench
+
+    workbench = Workbench(
+        InProcessBackend(stand_ins.handlers()), sessions_root=tmp_path / "sessions"
+    )
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(workbench, settings)
+    w.ask_about_running = lambda: "cancel"
+    w.ask_quit = lambda: True
+    w.stand_ins = stand_ins
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
 def layer_figures(blob: bytes) -> dict[str, dict]:
     """Per-layer figures read back from a .tflite, keyed by the Keras layer name."""
     from studio.engine.tflite_file import weight_figures

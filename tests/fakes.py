@@ -69,6 +69,18 @@ def two_heads(level: float, score: float) -> dict:
     return {"outputs": outputs, "output": "level"}
 
 
+def layer_error(layer: str, added: float) -> dict:
+    """A diagnosis row as the worker sends it: `added` is the error int8 adds there."""
+    return {
+        "layer": layer,
+        "op": "FULLY_CONNECTED",
+        "added_error": added,
+        "output_error": added,
+        "rmse_over_scale": None,
+        "activation_error": None,
+    }
+
+
 def _write_candidate(folder: Path, recipe: dict, accuracy: float, **more) -> dict:
     metrics = figures(5, accuracy, size=10, **more).to_dict()
     atomic.write_bytes(folder / "model.tflite", b"0123456789")
@@ -116,17 +128,7 @@ class StandIns:
         return [one("dense", "prune", 0.5), one("dense", "cluster", 0.99)]
 
     def diagnose(self, model, data, samples=100, trust=False, report=None):
-        def error(layer, added):
-            return {
-                "layer": layer,
-                "op": "FULLY_CONNECTED",
-                "added_error": added,
-                "output_error": added,
-                "rmse_over_scale": None,
-                "activation_error": None,
-            }
-
-        return [error("dense", 0.4), error("conv", 0.01)]
+        return [layer_error("dense", 0.4), layer_error("conv", 0.01)]
 
     def script(self, model, data, recipe, trust=False, shown_as=None):
         return f"# reproduces {Recipe.from_dict(recipe).describe()}\nimport tensorflow_model_optimization as tfmot\n"
@@ -211,17 +213,7 @@ class SearchStandIns(StandIns):
         return out
 
     def diagnose(self, model, data, samples=100, trust=False, report=None):
-        def error(layer, added):
-            return {
-                "layer": layer,
-                "op": "FULLY_CONNECTED",
-                "added_error": added,
-                "output_error": added,
-                "rmse_over_scale": None,
-                "activation_error": None,
-            }
-
-        return [error("head", 0.5), error("dense", 0.05), error("conv", 0.01)]
+        return [layer_error("head", 0.5), layer_error("dense", 0.05), layer_error("conv", 0.01)]
 
     def judge(self, recipe: Recipe) -> tuple[int, float]:
         """(gzip bytes, top-1) of a recipe on this imaginary model."""

@@ -6,8 +6,8 @@ recipe field."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QSettings
 
+from conftest import stand_in_window
 from fakes import SearchStandIns
 from studio.values import splits
 from studio.values.autotune import Settings
@@ -18,20 +18,7 @@ WAIT = 20_000
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.jobs.inprocess import InProcessBackend
-    from studio.ui.main_window import MainWindow
-    from studio.ui.workbench import Workbench
-
-    stand_ins = SearchStandIns()
-    workbench = Workbench(
-        InProcessBackend(stand_ins.handlers()), sessions_root=tmp_path / "sessions"
-    )
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(workbench, settings)
-    w.ask_about_running = lambda: "cancel"
-    w.ask_quit = lambda: True
-    qtbot.addWidget(w)
-    w.show()
+    w = stand_in_window(qtbot, tmp_path, SearchStandIns())
     data = tmp_path / "quiz.npz"
     data.write_bytes(b"data")
     model = tmp_path / "quiz.keras"

@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings, QUrl
 from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QLabel, QTextBrowser
 
+from conftest import stand_in_window
 from fakes import StandIns
 from studio.jobs import kinds
 from studio.values.errors import StudioError
@@ -23,22 +24,9 @@ WAIT = 10_000
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    from studio.jobs.inprocess import InProcessBackend
-    from studio.ui.main_window import MainWindow
-    from studio.ui.workbench import Workbench
-
     stand_ins = StandIns()
-    workbench = Workbench(
-        InProcessBackend(stand_ins.handlers()), sessions_root=tmp_path / "sessions"
-    )
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    w = MainWindow(workbench, settings)
-    w.ask_about_running = lambda: "cancel"
-    w.ask_quit = lambda: True
-    w.stand_ins = stand_ins
+    w = stand_in_window(qtbot, tmp_path, stand_ins)
     w.backend_handlers = w.workbench.backend.handlers
-    qtbot.addWidget(w)
-    w.show()
     w.start()
     qtbot.waitUntil(lambda: w.workbench.session.baseline is not None, timeout=WAIT)
     yield w

@@ -36,7 +36,7 @@ from studio.orchestrator.handles import Handle, JobFailed
 from studio.values import atomic, splits, units
 from studio.values import autotune as values
 from studio.values.autotune import Knowledge, Report, Settings, Space, Trial
-from studio.values.grid import _slug
+from studio.values.grid import slug
 from studio.values.metrics import MAE, Metrics
 from studio.values.session import Session
 
@@ -358,7 +358,7 @@ class Search:
         if self.settings.trial_names:
             suffix = "-full" if rung else ""
             names = [
-                f"t{t.number + 1:02d}-{_slug(r.describe())}{suffix}"
+                f"t{t.number + 1:02d}-{slug(r.describe())}{suffix}"
                 for t, r in zip(trials, recipes, strict=True)
             ]
         handle = self.orch.run_all(recipes, names)

@@ -188,26 +188,19 @@ class Space:
             )
         ]
         k = knowledge
-        if k.labeled and k.prunable:
-            dims.append(Dimension("sparsity", SPARSITIES, ordered=True))
-            for s in k.costly(PRUNE)[:SPARED_MAX]:
-                dims.append(
-                    Dimension(
-                        SPARE[PRUNE] + s.layer,
-                        (False, True),
-                        why=f"pruned alone it cost {s.shown}",
-                    )
+        for technique, name, choices, layers, done in (
+            (PRUNE, "sparsity", SPARSITIES, k.prunable, "pruned"),
+            (CLUSTER, "clusters", CLUSTERS, k.clusterable, "clustered"),
+        ):
+            if not (k.labeled and layers):
+                continue
+            dims.append(Dimension(name, choices, ordered=True))
+            dims += [
+                Dimension(
+                    SPARE[technique] + s.layer, (False, True), why=f"{done} alone it cost {s.shown}"
                 )
-        if k.labeled and k.clusterable:
-            dims.append(Dimension("clusters", CLUSTERS, ordered=True))
-            for s in k.costly(CLUSTER)[:SPARED_MAX]:
-                dims.append(
-                    Dimension(
-                        SPARE[CLUSTER] + s.layer,
-                        (False, True),
-                        why=f"clustered alone it cost {s.shown}",
-                    )
-                )
+                for s in k.costly(technique)[:SPARED_MAX]
+            ]
         if k.labeled and any(_qat_allowed(m) for m in dims[0].choices):
             dims.append(Dimension("qat", (False, True)))
         for e in k.diagnosis[:FLOAT_MAX]:

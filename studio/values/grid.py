@@ -101,7 +101,7 @@ class Grid:
             except RecipeError as err:
                 shown = ", ".join(f"{k}={json.dumps(v)}" for k, v in settings.items())
                 raise GridError(f"the combination {shown} is not a valid recipe: {err}") from err
-            out.append((f"{i:02d}-{_slug(recipe.describe())}", recipe))
+            out.append((f"{i:02d}-{slug(recipe.describe())}", recipe))
         return out
 
 
@@ -148,5 +148,6 @@ def _apply(base: Recipe, settings: dict[str, Any]) -> Recipe:
     return Recipe(seed=seed, **sections)
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A recipe's label as a folder name: "prune 50% + int8" -> "prune-50-int8"."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
