@@ -255,11 +255,7 @@ class Space:
         pruning = clustering = None
         sparsity = params.get("sparsity", 0.0)
         if sparsity:
-            spared = {
-                n[len(SPARE[PRUNE]) :]
-                for n, v in params.items()
-                if n.startswith(SPARE[PRUNE]) and v
-            }
+            spared = chosen(params, SPARE[PRUNE])
             layers = tuple(n for n in k.prunable if n not in spared)
             if layers:
                 auto = Pruning().epochs_for(k.train_samples)
@@ -271,11 +267,7 @@ class Space:
                 )
         clusters = params.get("clusters", 0)
         if clusters:
-            spared = {
-                n[len(SPARE[CLUSTER]) :]
-                for n, v in params.items()
-                if n.startswith(SPARE[CLUSTER]) and v
-            }
+            spared = chosen(params, SPARE[CLUSTER])
             # A layer with too few weights left to make the clusters from is left out
             # (tfmot fails inside TensorFlow; a layer list naming it is refused).
             room = (1 - float(sparsity)) * 0.5
@@ -291,7 +283,7 @@ class Space:
         quantization = Quantization(mode=mode)
         if params.get("qat") and _qat_allowed(mode):
             quantization = dataclasses.replace(quantization, qat=True)
-        floats = tuple(n[len(FLOAT) :] for n, v in params.items() if n.startswith(FLOAT) and v)
+        floats = chosen(params, FLOAT)
         if floats and not quantization.qat:
             with contextlib.suppress(RecipeError):  # this mode quantizes every layer alike
                 quantization = dataclasses.replace(quantization, float_layers=floats)
@@ -305,6 +297,11 @@ class Space:
 
     def to_dict(self) -> dict[str, Any]:
         return {"dimensions": [d.to_dict() for d in self.dimensions]}
+
+
+def chosen(params: Mapping[str, Any], prefix: str) -> tuple[str, ...]:
+    """The layers whose per-layer choice `prefix` ("float:", ...) is switched on."""
+    return tuple(n[len(prefix) :] for n, v in params.items() if n.startswith(prefix) and v)
 
 
 def _qat_allowed(mode: str) -> bool:
