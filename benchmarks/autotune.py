@@ -158,9 +158,12 @@ def table(rows: list[dict]) -> str:
         return "—" if n is None else f"{n / 1024:.1f} KB"
 
     def pts(v, name):
+        """A loss as the search's explanation writes it (a gain reads "+")."""
         if v is None:
             return "—"
-        return f"{v:+.1f} % MAE" if name == "regressor" else f"−{v:.2f} pt"
+        if name == "regressor":
+            return f"{v:+.1f} % MAE"
+        return "±0 pt" if abs(v) < 0.005 else (f"−{v:.2f} pt" if v > 0 else f"+{-v:.2f} pt")
 
     lines = [
         "| model | budget | grid's best (12 candidates) | its size | search's answer | its size "

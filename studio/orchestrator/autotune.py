@@ -27,17 +27,19 @@ is rewritten after every batch: a crash or a cancel keeps every finished trial.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from studio.orchestrator.handles import Handle, JobFailed
-from studio.values import atomic, splits, units
+from studio.values import atomic, modes, splits, units
 from studio.values import autotune as values
 from studio.values.autotune import Knowledge, Report, Settings, Space, Trial
 from studio.values.grid import slug
 from studio.values.metrics import MAE, Metrics
+from studio.values.recipe import Quantization, Recipe
 from studio.values.session import Session
 
 if TYPE_CHECKING:
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
 
 FILE = "autotune.json"
 CANCELLED = "cancelled by the user"
+POST = "post-training"  # the phase of the modes measured first
 SIBLINGS = 2  # other post-training modes converted with each fine-tune (see _siblings)
 WORKER_START_S = 8.0  # a fresh worker process importing TensorFlow, on a 2-core laptop
 FINALISTS = 3  # the best within the budget measured on held-out data
@@ -83,6 +86,7 @@ class Search:
         self._repeats = 0
         self._reserve = 0.0  # seconds kept for the held-out check
         self._distinct: int | None = None
+        self._prefix: dict[int, str] = {}  # siblings' folder prefixes, by placeholder
         self._sibling_ids = 0  # placeholder numbers (negative) of siblings not told yet
         self._untick: Callable[[], None] = lambda: None
 
@@ -207,24 +211,34 @@ class Search:
             + seconds.get("load", 0.0)
             + (FINALISTS + 1) * seconds.get("evaluate", 0.0)
         )
-        self.phase = "looking at each layer"
+        self.phase = "looking at each layer, post-training modes"
         self._changed()
+        # The passes and the post-training modes (which need no knowledge) at once: the
+        # modes are seconds each, and run while the other worker measures each layer.
         passes: dict[str, Handle] = {}
         if knowledge.labeled and (knowledge.prunable or knowledge.clusterable):
             passes["sensitivity"] = self.orch.sensitivity()
+        post = [
+            Trial(i, {"mode": m.name}, Recipe(quantization=Quantization(mode=m.name)), POST)
+            for i, m in enumerate(modes.offered())
+        ]
+        self.trials += post
+        self._running = list(passes.values())
+        measured = Handle("post-training modes")
+        self._submit(post, rung=0, then=lambda: measured.settle())
         if usable:
             passes["diagnosis"] = self.orch.diagnose()
-        self._running = list(passes.values())
-        if not passes:
-            self._begin(knowledge)
-            return
+            self._running.append(passes["diagnosis"])
+        waits = [*passes.values(), measured]
 
         def ended(_: Handle) -> None:
-            if not all(h.done() for h in passes.values()):
+            if not all(h.done() for h in waits):
                 return
-            self._running = []
+            for handle in passes.values():
+                with contextlib.suppress(ValueError):
+                    self._running.remove(handle)
             if self.stopped:
-                self._finish(check=False)
+                self._finish(check=self.stopped != CANCELLED)
                 return
             found: dict[str, Any] = {}
             for name, handle in passes.items():
@@ -234,12 +248,14 @@ class Search:
                     self.orch.log.emit(f"the search goes on without the {name}: {err}")
             self._begin(dataclasses.replace(knowledge, **found))
 
-        for handle in passes.values():
+        for handle in waits:
             handle.add_done_callback(ended)
 
     # -- trials ---------------------------------------------------------------------------
 
     def _begin(self, knowledge: Knowledge) -> None:
+        """The space from what is known; the post-training modes measured meanwhile
+        are its first trials; then the seeded settings and the sampler's."""
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -251,9 +267,12 @@ class Search:
             n_startup_trials=8,
         )
         self._study = optuna.create_study(direction="minimize", sampler=sampler)
-        for mode in self.space.dimension("mode").choices:  # post-training first: seconds
-            self._enqueue(mode=mode)
-        self._run_batch("post-training")
+        for t in self._post_training():
+            params = self.space.defaults(mode=t.params["mode"])
+            self._replace(t, dataclasses.replace(t, params=params))
+            self._add(dataclasses.replace(t, params=params))
+        self._save()
+        self._after(POST)
 
     def _enqueue(self, **params: Any) -> None:
         full = self._encoded(self.space.defaults(**params))
@@ -295,10 +314,8 @@ class Search:
             self.stopped = reason
             self._finish(check=True)
             return
-        self.phase = {"post-training": "post-training modes"}.get(phase, "searching")
-        size = len(self.space.dimension("mode").choices) if phase == "post-training" else 0
-        size = size or max(1, self.orch.workers)
-        size = min(size, self.settings.max_trials - self._measured())
+        self.phase = "searching"
+        size = min(max(1, self.orch.workers), self.settings.max_trials - self._measured())
         batch: list[Trial] = []
         for _ in range(max(1, size)):
             asked = self._study.ask()
@@ -331,14 +348,14 @@ class Search:
         modes within the budget: they share its fine-tune (one job, as in a sweep), so
         the search sees the mode axis almost free.  Told to Optuna as trials of their
         own once measured (numbered then)."""
-        modes = [t.recipe.quantization.mode for t in values.ranked(self._post_training())]
+        fitting = [t.recipe.quantization.mode for t in values.ranked(self._post_training())]
         out: list[Trial] = []
         wanted = {t.recipe.effective() for t in trials}
         for t in trials:
             if not (t.recipe.pruning or t.recipe.clustering) or t.recipe.quantization.qat:
                 continue
-            others = [m for m in modes if m != t.params["mode"]][:SIBLINGS]
-            for mode in others:
+            others = [m for m in fitting if m != t.params["mode"]][:SIBLINGS]
+            for letter, mode in zip("bcdefgh", others, strict=False):
                 params = {**t.params, "mode": mode}
                 recipe = self.space.recipe(params, short=True)
                 key = recipe.effective()
@@ -346,11 +363,16 @@ class Search:
                     continue
                 wanted.add(key)
                 self._sibling_ids -= 1
+                self._prefix[self._sibling_ids] = f"{self._prefix_of(t)}{letter}"
                 out.append(Trial(self._sibling_ids, params, recipe, phase, shared=True))
         return out
 
+    def _prefix_of(self, t: Trial) -> str:
+        """A trial's folder prefix in the CLI: "t05", its siblings "t05b", "t05c"."""
+        return self._prefix.get(t.number, f"t{t.number + 1:02d}")
+
     def _post_training(self) -> list[Trial]:
-        return [t for t in self.trials if t.phase == "post-training"]
+        return [t for t in self.trials if t.phase == POST]
 
     def _submit(self, trials: list[Trial], *, rung: int, then: Callable[[], None]) -> None:
         recipes = [self.space.recipe(t.params, short=False) if rung else t.recipe for t in trials]
@@ -358,7 +380,7 @@ class Search:
         if self.settings.trial_names:
             suffix = "-full" if rung else ""
             names = [
-                f"t{t.number + 1:02d}-{slug(r.describe())}{suffix}"
+                f"{self._prefix_of(t)}-{slug(r.describe())}{suffix}"
                 for t, r in zip(trials, recipes, strict=True)
             ]
         handle = self.orch.run_all(recipes, names)
@@ -435,7 +457,7 @@ class Search:
         return not best or t.value < best[0].value
 
     def _after(self, phase: str) -> None:
-        if phase == "post-training":
+        if phase == POST:
             self._seed_fine_tuned()
             self._run_batch("seeded")
         else:
@@ -463,17 +485,7 @@ class Search:
             else:
                 self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
         for t in (t for t in batch if t.shared):
-            if t.status != "done" or t.value is None:
-                continue
-            self._study.add_trial(
-                optuna.trial.create_trial(
-                    params=self._encoded(t.params),
-                    distributions=self._distributions(),
-                    value=t.value,
-                    constraints={"budget": (t.loss or 0.0) - self.settings.budget},
-                )
-            )
-            self._replace(t, dataclasses.replace(t, number=len(self._study.trials) - 1))
+            self._add(t)
         best_after = values.ranked(self.trials)
         improved = best_after and (
             not best_before or best_after[0].value < best_before[0].value * (1 - 1e-3)
@@ -484,6 +496,23 @@ class Search:
             # Only what the sampler asked counts: siblings come almost free.
             self._since_better += sum(1 for t in asked if t.status != "repeat")
         self._save()
+
+    def _add(self, t: Trial) -> None:
+        """A trial the sampler did not ask for (a post-training mode, a sibling), told
+        as if it had, and numbered as the study numbers it."""
+        import optuna
+
+        if t.status != "done" or t.value is None:
+            return
+        self._study.add_trial(
+            optuna.trial.create_trial(
+                params=self._encoded(t.params),
+                distributions=self._distributions(),
+                value=t.value,
+                constraints={"budget": (t.loss or 0.0) - self.settings.budget},
+            )
+        )
+        self._replace(t, dataclasses.replace(t, number=len(self._study.trials) - 1))
 
     def _should_stop(self) -> str | None:
         s = self.settings
