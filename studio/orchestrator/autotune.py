@@ -7,19 +7,22 @@ In order:
 
 1. the float baseline on the *search* half of the evaluation samples
    (`studio.values.splits`);
-2. what is known: each layer pruned / clustered alone (the sensitivity pass) and the
-   int8 error per layer (the diagnosis), which decide the per-layer parameters and
-   which layers start spared (`studio.values.autotune.Space`);
-3. every post-training mode (seconds each), then the obvious fine-tuned settings with
-   the best of those modes, both enqueued into the study;
+2. at once: what is known — each layer pruned / clustered alone (the sensitivity pass)
+   and the int8 error per layer (the diagnosis), which decide the per-layer parameters
+   and which layers start spared (`studio.values.autotune.Space`) — and every
+   post-training mode (seconds each, no knowledge needed), the study's first trials;
+3. the obvious fine-tuned settings with the smallest mode that fit, enqueued;
 4. TPE's proposals.  A pruned setting is first fine-tuned for a third of the usual
    steps; only one that would be the new best and came close to the budget gets the
-   full fine-tune (two rungs of successive halving).
+   full fine-tune (two rungs of successive halving).  Every fine-tune is also converted
+   with the two best other post-training modes that fit ("siblings", one job as in a
+   sweep), told to Optuna as trials of their own.
 
 Trials run in batches of as many as the backend runs at once and are told to Optuna
 in trial order, so the same seed gives the same trials.  The search stops at its time
-limit (running trials are cancelled), after `max_trials`, or when `patience` trials in
-a row found nothing better.  The best few within the budget are then measured again,
+limit (running trials are cancelled; time for the final check is kept back), after
+`max_trials`, when `patience` asked trials in a row found nothing better, or when a
+small space is measured whole.  The best few within the budget are then measured again,
 with the float model, on the held-out half; the first still within the budget there
 is the answer, otherwise the float model is.  `autotune.json` in the session folder
 is rewritten after every batch: a crash or a cancel keeps every finished trial.
