@@ -280,3 +280,15 @@ def test_a_model_that_takes_post_training_quantization_only_tries_each_mode_once
     measured = [t for t in report.trials if t.status == "done"]
     assert len(measured) == len({t.recipe for t in measured})
     assert "every setting there is was measured" in report.stopped
+
+
+def test_when_the_best_few_fail_on_held_out_data_the_next_few_are_checked(searching):
+    searching.stand_ins.holdout_extra = 0.7  # only what lost under 0.3 pt here holds there
+    _, report = _search(searching, budget=1.0, seed=1)
+    checked = report.holdout.losses
+    assert len(checked) > 3  # a second round of finalists
+    assert report.winner is not None and checked[report.winner] <= 1.0
+    winner = report.trial(report.winner)
+    first_round = sorted(checked, key=lambda n: report.trial(n).value)[:3]
+    assert all(checked[n] > 1.0 for n in first_round)
+    assert winner.value >= max(report.trial(n).value for n in first_round)

@@ -55,7 +55,8 @@ CANCELLED = "cancelled by the user"
 POST = "post-training"  # the phase of the modes measured first
 SIBLINGS = 2  # other post-training modes converted with each fine-tune (see _siblings)
 WORKER_START_S = 8.0  # a fresh worker process importing TensorFlow, on a 2-core laptop
-FINALISTS = 3  # the best within the budget measured on held-out data
+FINALISTS = 3  # the best within the budget measured on held-out data, at a time
+CHECK_ROUNDS = 3  # rounds of finalists when none of the round before held there
 RECOVERABLE = 2.0  # a short fine-tune's loss a full one can win back, in budgets (>= 1 pt)
 
 
@@ -555,17 +556,23 @@ class Search:
     def _finish(self, *, check: bool) -> None:
         if self.report is not None or self.phase == "held-out check":
             return
-        finalists = values.ranked(self.trials)[:FINALISTS] if check else []
-        if not finalists:
+        ranked = values.ranked(self.trials)[: FINALISTS * CHECK_ROUNDS] if check else []
+        if not ranked:
             self._settle(None, None)
             return
         self.phase = "held-out check"
         self._changed()
+        self._check(ranked, {})
+
+    def _check(self, ranked: list[Trial], losses: dict[str, float]) -> None:
+        """The next FINALISTS of `ranked` measured on the held-out half; if none stays
+        within the budget there, the next ones (the best on the search half are the
+        likeliest to be there by luck: many trials, one noisy half)."""
+        finalists, rest = ranked[:FINALISTS], ranked[FINALISTS:]
         session = self.session
         by_name = {c.name: c.id for c in session.candidates.values()}
-        ids = [by_name[t.name] for t in finalists]
         data = splits.with_part(session.data, splits.HOLDOUT)
-        handle = self.orch.score(ids, data)
+        handle = self.orch.score([by_name[t.name] for t in finalists], data)
         self._running.append(handle)
 
         def ended(_: Handle) -> None:
@@ -581,18 +588,20 @@ class Search:
                 self._settle(None, None)
                 return
             base, files = measured[0], measured[1:]
-            losses = {t.name: values.loss(m, base) for t, m in zip(finalists, files, strict=True)}
-            passed = [t for t in finalists if losses[t.name] <= self.settings.budget + 1e-9]
+            pairs = list(zip(finalists, files, strict=True))
+            losses.update({t.name: values.loss(m, base) for t, m in pairs})
+            passed = [t for t, _ in pairs if losses[t.name] <= self.settings.budget + 1e-9]
             if self.settings.objective != "size":
                 # Latencies measured apart rank noise: the finalists' latencies from this
                 # one process, one after another, decide among them.
-                again = {
-                    t.name: self.objective.read(m) for t, m in zip(finalists, files, strict=True)
-                }
+                again = {t.name: self.objective.read(m) for t, m in pairs}
                 passed.sort(key=lambda t: again[t.name])
-            passed = tuple(t.name for t in passed)
-            holdout = values.Holdout(base.samples, base.accuracy, losses, passed)
-            self._settle(passed[0] if passed else None, holdout)
+            if not passed and rest:
+                self._check(rest, losses)
+                return
+            names = tuple(t.name for t in passed)
+            holdout = values.Holdout(base.samples, base.accuracy, dict(losses), names)
+            self._settle(names[0] if names else None, holdout)
 
         handle.add_done_callback(ended)
 
