@@ -12,7 +12,8 @@ calls as the window's buttons:
 2. `running`  the demo sweep grid running, with the Jobs tab;
 3. `sweep`    the sweep done, the recommendation selected, the int8 error per layer;
 4. `compare`  two candidates side by side (the comparison dialog over the window);
-5. `second`   a second model (the zoo's small CNN, trained here) with its own data.
+5. `search`   an automatic search done on the demo, its answer explained and selected;
+6. `second`   a second model (the zoo's small CNN, trained here) with its own data.
 
 Files go to `resources/screens/<state>-<width>x<height>.png`; the README shows them.  The
 whole screen is grabbed, so dialogs appear as a user sees them.
@@ -125,6 +126,16 @@ def shoot(width: int, height: int) -> int:
     wait(lambda: dialog.isVisible(), "the comparison")
     save("compare")
     dialog.close()
+
+    from studio.values.autotune import Settings
+
+    window.find_best(Settings(budget=1.0, max_trials=10, seed=0), threads=1)
+    wait(lambda: window.workbench.search is None, "the automatic search")
+    winner = window.workbench.search_summary()[2]
+    found = [c.id for c in session().candidates.values() if c.name == winner]
+    window.select(found[0] if found else None)
+    window.center.layer_bars.setCurrentWidget(window.center.search)
+    save("search")
 
     sys.path.insert(0, str(DOCS.parent / "tests"))
     import zoo  # the test zoo's models: architectures nobody on the team wrote

@@ -187,6 +187,7 @@ class SearchStandIns(StandIns):
         self.holdout_extra = 0.0
         self.seconds = 0.0  # each candidate takes this long
         self.recipes: list[Recipe] = []  # every candidate run, in order
+        self.failing_modes: set[str] = set()  # conversions that fail in these modes
 
     def handlers(self) -> dict:
         return {**super().handlers(), kinds.SCORE: self.score}
@@ -245,6 +246,9 @@ class SearchStandIns(StandIns):
             recipe = Recipe.from_dict(raw)
             self.recipes.append(recipe)
             time.sleep(self.seconds)
+            if recipe.quantization.mode in self.failing_modes:
+                results.append(Result.failed(name, recipe, "the converter said no").to_dict())
+                continue
             gzip, top1 = self.judge(recipe)
             latency = self.LATENCY[recipe.quantization.mode]
             metrics = figures(gzip, top1, latency, size=10).to_dict()  # the file's length

@@ -292,3 +292,32 @@ def test_when_the_best_few_fail_on_held_out_data_the_next_few_are_checked(search
     first_round = sorted(checked, key=lambda n: report.trial(n).value)[:3]
     assert all(checked[n] > 1.0 for n in first_round)
     assert winner.value >= max(report.trial(n).value for n in first_round)
+
+
+def test_a_mode_that_fails_to_convert_is_a_failed_trial_and_the_search_goes_on(searching):
+    searching.stand_ins.failing_modes = {"int16x8"}
+    _, report = _search(searching, budget=1.0, seed=1)
+    failed = [t for t in report.trials if t.status == "failed"]
+    assert failed and all(t.recipe.quantization.mode == "int16x8" for t in failed)
+    numbers = [t.number for t in report.trials]
+    assert len(numbers) == len(set(numbers))  # each trial its own number
+    assert report.winner is not None
+    assert any("failed" in line for line in explain(report))
+
+
+def test_a_bug_in_the_search_ends_it_with_its_trials_kept_and_says_so(searching, monkeypatch):
+    from studio.orchestrator import autotune
+
+    real, calls = autotune.values.outcome, []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 6:
+            raise ZeroDivisionError("a bug")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(autotune.values, "outcome", flaky)
+    search, report = _search(searching, budget=1.0)
+    assert "internal error" in report.stopped and "ZeroDivisionError" in report.stopped
+    assert sum(t.status == "done" for t in report.trials) >= 4
+    assert json.loads((search.session.folder / FILE).read_text())["stopped"] == report.stopped

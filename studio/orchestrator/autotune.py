@@ -120,8 +120,8 @@ class Search:
         self.phase = "measuring the float model"
         baseline = self.orch.start(self.session, keep_running=keep_running)
         self.orch.search = self
-        self._untick = self.orch.every_tick(self._tick)
-        baseline.add_done_callback(self._baseline_done)
+        self._untick = self.orch.every_tick(self._guarded(self._tick))
+        baseline.add_done_callback(self._guarded(self._baseline_done))
         self._changed()
         return self.handle
 
@@ -253,7 +253,7 @@ class Search:
             self._begin(dataclasses.replace(knowledge, **found))
 
         for handle in waits:
-            handle.add_done_callback(ended)
+            handle.add_done_callback(self._guarded(ended))
 
     # -- trials ---------------------------------------------------------------------------
 
@@ -422,7 +422,7 @@ class Search:
             self._changed()
             then()
 
-        handle.add_done_callback(ended)
+        handle.add_done_callback(self._guarded(ended))
 
     def _rung_done(self, batch: list[Trial], phase: str) -> None:
         """Short fine-tunes measured: the promising ones get the full fine-tune."""
@@ -506,16 +506,20 @@ class Search:
         as if it had, and numbered as the study numbers it."""
         import optuna
 
-        if t.status != "done" or t.value is None:
-            return
-        self._study.add_trial(
-            optuna.trial.create_trial(
+        if t.status == "done" and t.value is not None:
+            told = optuna.trial.create_trial(
                 params=self._encoded(t.params),
                 distributions=self._distributions(),
                 value=t.value,
                 constraints={"budget": (t.loss or 0.0) - self.settings.budget},
             )
-        )
+        else:  # failed or cancelled: numbered too, so no two trials share a number
+            told = optuna.trial.create_trial(
+                state=optuna.trial.TrialState.FAIL,
+                params=self._encoded(t.params),
+                distributions=self._distributions(),
+            )
+        self._study.add_trial(told)
         self._replace(t, dataclasses.replace(t, number=len(self._study.trials) - 1))
 
     def _should_stop(self) -> str | None:
@@ -603,7 +607,7 @@ class Search:
             holdout = values.Holdout(base.samples, base.accuracy, dict(losses), names)
             self._settle(names[0] if names else None, holdout)
 
-        handle.add_done_callback(ended)
+        handle.add_done_callback(self._guarded(ended))
 
     def _settle(self, winner: str | None, holdout: values.Holdout | None) -> None:
         self._untick()
@@ -646,6 +650,25 @@ class Search:
         atomic.write_json(self.session.folder / FILE, report.to_dict())
 
     # -- small helpers ------------------------------------------------------------------
+
+    def _guarded(self, callback: Callable[..., None]) -> Callable[..., None]:
+        """`callback`, but a bug in it ends the search with what it found (its trials
+        saved, the error said) rather than leaving it waiting forever in the window."""
+
+        def call(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception as err:  # noqa: BLE001 - reported, then the search ends
+                if self.handle.done():  # a late event of a search already ended
+                    self.orch.log.emit(f"the automatic search, after its end: {err!r}")
+                    return
+                self.stopped = f"an internal error stopped it ({type(err).__name__}: {err})"
+                self.orch.log.emit(f"the automatic search {self.stopped}")
+                for handle in list(self._running):
+                    handle.cancel()
+                self._settle(None, None)
+
+        return call
 
     def _measured(self) -> int:
         return sum(1 for t in self.trials if t.status in ("done", "failed"))
