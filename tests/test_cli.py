@@ -275,3 +275,23 @@ def test_optimize_takes_a_keras3_file_like_any_other(tmp_path):
     assert done.returncode == 0, done.stderr
     layers = {x["name"]: x for x in json.loads((out / "metrics.json").read_text())["layers"]}
     assert layers["dense1"]["sparsity"] >= 0.45
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--budget", "-1", "the budget must be 0 or more"),
+        ("--time-limit", "0", "the time limit must be more than 0"),
+        ("--max-trials", "0", "the most trials"),
+        ("--objective", "speed", "invalid choice"),
+    ],
+)
+def test_autotune_refuses_bad_settings_before_any_work(tmp_path, option, value, said):
+    args = ["autotune", "--model", "demo", "--data", "demo", "--budget", "1"]
+    args += ["--out", str(tmp_path / "o"), option, value]
+    run = subprocess.run(
+        [sys.executable, "-m", "studio", *args], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 2, run.stderr
+    assert said in run.stderr
+    assert not (tmp_path / "o").exists()

@@ -113,6 +113,11 @@ class Settings:
             raise ValueError(f"the budget must be 0 or more, got {self.budget}")
         if not self.time_limit_s > 0:
             raise ValueError(f"the time limit must be more than 0, got {self.time_limit_s}")
+        if self.max_trials < 1 or self.patience < 1:
+            raise ValueError(
+                f"the most trials and the patience must be 1 or more, got "
+                f"{self.max_trials} and {self.patience}"
+            )
 
 
 # -- what it may change -----------------------------------------------------------------
