@@ -53,21 +53,27 @@ def sources(name: str, folder: Path) -> tuple[str, str]:
 
 
 def finalists(orch, session, ranked_names, budget):
-    """The first of the best three (by size) still within the budget on held-out data."""
+    """As the search checks its own: the first of the best three (by size) still within
+    the budget on held-out data, else of the next three, up to nine."""
+    from studio.orchestrator.autotune import CHECK_ROUNDS, FINALISTS
     from studio.values import splits
     from studio.values.autotune import loss
 
-    names = ranked_names[:3]
-    if not names:
-        return None, None
     by_name = {c.name: c.id for c in session.candidates.values()}
-    handle = orch.score([by_name[n] for n in names], splits.with_part(session.data, "holdout"))
-    orch.wait(handle, poll_s=0.2)
-    base, *files = handle.result()
-    for name, m in zip(names, files, strict=True):
-        if loss(m, base) <= budget + 1e-9:
-            return name, loss(m, base)
-    return None, loss(files[0], base)
+    first = None
+    for start in range(0, FINALISTS * CHECK_ROUNDS, FINALISTS):
+        names = ranked_names[start : start + FINALISTS]
+        if not names:
+            break
+        data = splits.with_part(session.data, "holdout")
+        handle = orch.score([by_name[n] for n in names], data)
+        orch.wait(handle, poll_s=0.2)
+        base, *files = handle.result()
+        for name, m in zip(names, files, strict=True):
+            first = loss(m, base) if first is None else first
+            if loss(m, base) <= budget + 1e-9:
+                return name, loss(m, base)
+    return None, first
 
 
 def grid_run(model: str, data: str, budget: float, jobs: int) -> dict:

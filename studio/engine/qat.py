@@ -24,6 +24,7 @@ from studio.engine.data import Dataset
 from studio.engine.models import as_functional
 from studio.engine.selection import choose, wrap
 from studio.engine.training import Tuned, fine_tune
+from studio.values.errors import ModelError
 from studio.values.progress import Report, ignore
 from studio.values.recipe import Quantization
 
@@ -122,8 +123,17 @@ def quantize_aware_train(
     # float-kept layers and layers tfmot cannot quantize stay in float.
     annotated = wrap(model, names, quantization.quantize_annotate_layer)
     label, scheme = scheme_for(pruned, clustered)
-    with quantization.quantize_scope():
-        qat_model = quantization.quantize_apply(annotated, scheme)
+    try:
+        with quantization.quantize_scope():
+            qat_model = quantization.quantize_apply(annotated, scheme)
+    except ValueError as err:  # tfmot could not rebuild the model around its wrappers
+        before = " and ".join(w for w, on in (("pruning", pruned), ("clustering", clustered)) if on)
+        instead = f"QAT without {before}, or " if before else ""
+        reason = str(err).split(". ")[-1].strip(" .[]") or str(err)
+        raise ModelError(
+            f"{label} QAT cannot run on this model: tfmot could not rebuild it ({reason}); "
+            f"use {instead}post-training int8"
+        ) from err
     start_ranges(qat_model, model, data.calibration(recipe.calibration_samples))
     loss = fine_tune(
         qat_model,
