@@ -1,6 +1,6 @@
 """The automatic search from the window (stand-in jobs, fast): the Run menu starts it in
 a new session, its trials land on the plots, the Jobs list says how far it is, the
-'Automatic search' tab explains the answer; and "Load into panels" round-trips every
+Search tab explains the answer; and "Load into panels" round-trips every
 recipe field."""
 
 from __future__ import annotations

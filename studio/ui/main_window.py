@@ -320,7 +320,7 @@ class MainWindow(QMainWindow):
     def find_best(self, settings: SearchSettings, threads: int) -> bool:
         """An automatic search on the current model and data, in a new session; its
         trials land on the plots, its progress in the Jobs list, its answer in the
-        'Automatic search' tab."""
+        Search tab."""
         session = self.workbench.session
         if session is None:
             return False

@@ -59,7 +59,7 @@ class PlotsArea(QWidget):
             "Which layers lose accuracy in full int8; keep them in float",
         )
         self.search = SearchView()
-        self.layer_bars.addTab(self.search, "Automatic search")
+        self.layer_bars.addTab(self.search, "Search")
         self.layer_bars.setTabToolTip(
             self.layer_bars.indexOf(self.search),
             "How far an automatic search is, and why its answer won",

@@ -82,7 +82,7 @@ class AutotuneDialog(QDialog):
             "layer costs when pruned or clustered alone and which layers int8 hurts, then "
             "tries every post-training mode (seconds each), then pruning, clustering and "
             "QAT, sparing fragile layers, chosen by Optuna. Every trial is a candidate on "
-            "the plots; the answer is explained in the 'Automatic search' tab."
+            "the plots; the answer is explained in the Search tab."
         )
         about.setWordWrap(True)
         set_role(about, "hint")

@@ -1,4 +1,4 @@
-"""The 'Automatic search' tab: how far the search is, then why its answer won, in the
+"""The Search tab: how far the search is, then why its answer won, in the
 words of `studio.values.autotune.explain` (the same as autotune.json and the CLI)."""
 
 from __future__ import annotations
