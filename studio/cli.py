@@ -40,10 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Run one recipe: writes model.tflite, recipe.json, "
         "metrics.json and baseline.json (the float model's figures) to --out.",
     )
-    opt.add_argument(
-        "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
-    )
-    opt.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
+    _sources(opt)
     opt.add_argument(
         "--recipe", required=True, help="recipe JSON file, or a bundled one's name (see README)"
     )
@@ -66,10 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         "candidates, run them sharing common fine-tunes, and write one folder per "
         "candidate plus results.json (Pareto flags, recommendation) and sweep.json.",
     )
-    sw.add_argument(
-        "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
-    )
-    sw.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
+    _sources(sw)
     sw.add_argument(
         "--grid", required=True, help="grid JSON file, or a bundled one's name (see README)"
     )
@@ -95,10 +89,7 @@ def _parser() -> argparse.ArgumentParser:
         'folder per trial, results.json (the answer marked "best") and autotune.json '
         "(every trial, the layer evidence used, the held-out check, and why it won).",
     )
-    at.add_argument(
-        "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
-    )
-    at.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
+    _sources(at)
     at.add_argument(
         "--budget",
         type=float,
@@ -159,6 +150,14 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--threads", type=int, default=1, help="LiteRT threads (default 1)")
     ev.add_argument("--trust", action="store_true", help="trust the baseline model file's code")
     return parser
+
+
+def _sources(command: argparse.ArgumentParser) -> None:
+    """The model and data options every command that runs candidates takes."""
+    command.add_argument(
+        "--model", required=True, help="a .keras/.h5 file, a SavedModel folder, or 'demo'"
+    )
+    command.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
 
 
 def _print_event(event) -> None:
