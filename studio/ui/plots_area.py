@@ -53,7 +53,7 @@ class PlotsArea(QWidget):
         ]
         self.layer_bars = LayerBars()
         self.diagnosis = DiagnosisView()
-        self.layer_bars.addTab(self.diagnosis, "Int8 error per layer")
+        self.layer_bars.addTab(self.diagnosis, "Int8 error")
         self.layer_bars.setTabToolTip(
             self.layer_bars.indexOf(self.diagnosis),
             "Which layers lose accuracy in full int8; keep them in float",
