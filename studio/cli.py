@@ -13,9 +13,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from studio.values.autotune import OBJECTIVES
 from studio.values.errors import StudioError
 from studio.values.processes import RUN_MODULE, run_module
 from studio.values.resources import json_file
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     at.add_argument("--out", required=True, help="output folder (created if needed)")
     at.add_argument(
-        "--objective", choices=("size", "latency"), default="size", help="what to minimize"
+        "--objective", choices=tuple(OBJECTIVES), default="size", help="what to minimize"
     )
     at.add_argument("--threads", type=int, default=1, help="LiteRT threads for measuring")
     at.add_argument(
@@ -287,9 +288,7 @@ def _sweep(args: argparse.Namespace) -> int:
     _check_sources(args)
     groups = plan(grid)
     shared = sharing(groups)["fine_tunes"]
-    say = (
-        (lambda *_: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
-    )
+    say = _say(args.quiet)
     say(
         f"{grid.size} candidates in {len(groups)} group(s): {shared['run']} fine-tune(s) "
         f"instead of {shared['one_by_one']}, 1 baseline instead of {grid.size}"
@@ -298,20 +297,8 @@ def _sweep(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     staging = _staging(out)  # the sweep is renamed into place once it is whole
     orchestrator = _orchestrator(min(args.jobs, len(groups)), args.threads)
-    orchestrator.job_progress.connect(
-        lambda label, event: event.message and say(f"[{label}] {event.message}")
-    )
-
-    told: set[int] = set()
-
-    def ended(cid: int) -> None:
-        c = session.candidates[cid]
-        if c.status not in ("queued", "running") and cid not in told:
-            told.add(cid)
-            say(f"{c.name}: {'failed: ' + c.message if c.status != 'done' else 'done'}")
-
-    orchestrator.candidate_changed.connect(ended)
     whole, session = False, None
+    _follow(orchestrator, lambda: session, say)
     try:
         # The sweep's folder is a session too: the window can open it.
         session = Session.create(
@@ -334,14 +321,7 @@ def _sweep(args: argparse.Namespace) -> int:
         whole = True
     finally:
         orchestrator.shutdown()
-        if not whole and session and any(c.metrics for c in session.candidates.values()):
-            # Measured candidates are not thrown away; nor mixed with an earlier run.
-            print(
-                f"partial sweep kept in {staging} (tflite-studio --session {staging} opens it)",
-                file=sys.stderr,
-            )
-        elif not whole:
-            shutil.rmtree(staging, ignore_errors=True)
+        _keep_partial(staging, session, whole, "sweep")
     chosen = summary["recommended"]
     print(
         f"{grid.size} candidates ({len(summary['failed'])} failed) in "
@@ -352,9 +332,46 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say(quiet: bool) -> Callable[[str], None]:
+    """Progress lines on stderr, or nothing with --quiet."""
+    return (lambda _: None) if quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+
+
+def _follow(orchestrator, session_of, say: Callable[[str], None], after=lambda: "") -> None:
+    """Say each job's progress and each candidate's end (once), for sweep and autotune;
+    `after` adds to the end line (how far a search is)."""
+    orchestrator.job_progress.connect(
+        lambda label, event: event.message and say(f"[{label}] {event.message}")
+    )
+    told: set[int] = set()
+
+    def ended(cid: int) -> None:
+        c = session_of().candidates[cid]
+        if c.status not in ("queued", "running") and cid not in told:
+            told.add(cid)
+            detail = f"failed: {c.message}" if c.status == "failed" else c.status
+            say(f"{c.name}: {detail}{after()}")
+
+    orchestrator.candidate_changed.connect(ended)
+
+
+def _keep_partial(staging: Path, session, whole: bool, what: str) -> None:
+    """A run that did not finish: its measured candidates are kept in the staging
+    folder (a session the window opens), never mixed with an earlier run; else gone."""
+    if whole:
+        return
+    if session and any(c.metrics for c in session.candidates.values()):
+        print(
+            f"partial {what} kept in {staging} (tflite-studio --session {staging} opens it)",
+            file=sys.stderr,
+        )
+    else:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _autotune(args: argparse.Namespace) -> int:
     from studio.orchestrator.autotune import Search
-    from studio.values.autotune import Settings
+    from studio.values.autotune import Settings, explain
     from studio.values.results import from_session
     from studio.values.sweep import write_autotune_results
 
@@ -372,25 +389,12 @@ def _autotune(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise StudioError(str(err)) from err
     _check_sources(args)
-    say = (
-        (lambda *_: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
-    )
+    say = _say(args.quiet)
     out = Path(args.out)
     staging = _staging(out)
     orchestrator = _orchestrator(args.jobs, args.threads)
-    orchestrator.job_progress.connect(
-        lambda label, event: event.message and say(f"[{label}] {event.message}")
-    )
     search = Search(orchestrator, settings)
-    told: set[int] = set()
-
-    def ended(cid: int) -> None:
-        c = search.session.candidates[cid]
-        if c.status not in ("queued", "running") and cid not in told:
-            told.add(cid)
-            say(f"{c.name}: {c.status}{': ' + c.message if c.message else ''} ({search.status()})")
-
-    orchestrator.candidate_changed.connect(ended)
+    _follow(orchestrator, lambda: search.session, say, lambda: f" ({search.status()})")
     whole = False
     try:
         handle = search.start(args.model, args.data, trust=args.trust, folder=staging)
@@ -402,16 +406,7 @@ def _autotune(args: argparse.Namespace) -> int:
         whole = True
     finally:
         orchestrator.shutdown()
-        session = search.session
-        if not whole and session and any(c.metrics for c in session.candidates.values()):
-            print(
-                f"partial search kept in {staging} (tflite-studio --session {staging} opens it)",
-                file=sys.stderr,
-            )
-        elif not whole:
-            shutil.rmtree(staging, ignore_errors=True)
-    from studio.values.autotune import explain
-
+        _keep_partial(staging, search.session, whole, "search")
     for line in explain(report):
         print(line)
     if report.winner is None:

@@ -82,12 +82,12 @@ def load_data(
 def _part(data: Dataset, part: str) -> Dataset:
     """One of the evaluation split's two halves (see `studio.values.splits`)."""
     n = count(data.x_eval)
-    search, _ = splits.halves(n)
     if n < 2:
         raise DataError(
             f"{data.source}: has {n} evaluation sample(s); holding some out for the "
             f"search's final check needs at least 2 (give more data)"
         )
+    search, _ = splits.halves(n)
     order = np.random.default_rng(splits.SHUFFLE_SEED).permutation(n)
     chosen = np.sort(order[:search] if part == splits.SEARCH else order[search:])
     return replace(

@@ -148,8 +148,7 @@ class Search:
         """(trials measured, about how many it will run, seconds left)."""
         now = self.clock()
         left = max(0.0, self.deadline - now)
-        measured = [t for t in self.trials if t.status in ("done", "failed")]
-        n = len(measured)
+        n = self._measured()
         if n and now > self._started:
             rate = n / (now - self._started)
             about = n + int(rate * left)
@@ -272,9 +271,7 @@ class Search:
         )
         self._study = optuna.create_study(direction="minimize", sampler=sampler)
         for t in self._post_training():
-            params = self.space.defaults(mode=t.params["mode"])
-            self._replace(t, dataclasses.replace(t, params=params))
-            self._add(dataclasses.replace(t, params=params))
+            self._add(dataclasses.replace(t, params=self.space.defaults(mode=t.params["mode"])))
         self._save()
         self._after(POST)
 
@@ -286,12 +283,14 @@ class Search:
         """After the post-training modes: the obvious fine-tuned settings, with the
         smallest mode within the budget (else int8 with QAT, which wins accuracy back)."""
         best = values.ranked(self._post_training())
-        mode = best[0].recipe.quantization.mode if best else "int8"
         dims = {d.name for d in self.space.dimensions}
-        if mode not in self.space.dimension("mode").choices:
-            mode = self.space.dimension("mode").choices[0]
-        if not best and "qat" in dims:
-            self._enqueue(mode=mode, qat=True)
+        choices = self.space.dimension("mode").choices
+        if best:
+            mode = best[0].recipe.quantization.mode
+        else:  # none fit: the mode QAT makes, to win accuracy back by training
+            mode = next((m for m in choices if values.qat_allowed(m)), choices[0])
+            if "qat" in dims:
+                self._enqueue(mode=mode, qat=True)
         if "sparsity" in dims:
             self._enqueue(mode=mode, sparsity=0.5)
         if "clusters" in dims:
@@ -299,8 +298,10 @@ class Search:
         if "sparsity" in dims and "clusters" in dims:
             self._enqueue(mode=mode, sparsity=0.5, clusters=16)
         worst = [d.name for d in self.space.dimensions if d.name.startswith(values.FLOAT)]
-        if worst and mode == "int8":
-            self._enqueue(mode=mode, **{worst[0]: True})
+        if worst:  # the layer int8 hurts most in float, if this mode can keep one so
+            params = self.space.defaults(mode=mode, **{worst[0]: True})
+            if self.space.recipe(params).quantization.float_layers:
+                self._enqueue(**params)
 
     def _params(self, trial: optuna.trial.Trial) -> dict[str, Any]:
         out = {}
@@ -342,8 +343,7 @@ class Search:
         new += siblings
         self._changed()
         if not new:
-            self._tell(batch)
-            self._after(phase)
+            self._next(batch, phase)
             return
         self._submit(new, rung=0, then=lambda: self._rung_done(batch, phase))
 
@@ -426,26 +426,21 @@ class Search:
 
     def _rung_done(self, batch: list[Trial], phase: str) -> None:
         """Short fine-tunes measured: the promising ones get the full fine-tune."""
-        if self.stopped:
-            self._tell(self._current(batch))
-            self._finish(check=self.stopped != CANCELLED)
-            return
-        promote = [t for t in self._current(batch) if self._promising(t)]
+        promote = [] if self.stopped else [t for t in self._current(batch) if self._promising(t)]
         if not promote:
-            self._tell(self._current(batch))
-            self._after(phase)
+            self._next(batch, phase)
             return
         self.phase = "full fine-tune of the promising"
         self._changed()
+        self._submit(promote, rung=1, then=lambda: self._next(batch, phase))
 
-        def ended() -> None:
-            self._tell(self._current(batch))
-            if self.stopped:
-                self._finish(check=self.stopped != CANCELLED)
-            else:
-                self._after(phase)
-
-        self._submit(promote, rung=1, then=ended)
+    def _next(self, batch: list[Trial], phase: str) -> None:
+        """A batch ended: told to Optuna, then the next batch, or the end if stopped."""
+        self._tell(self._current(batch))
+        if self.stopped:
+            self._finish(check=self.stopped != CANCELLED)
+        else:
+            self._after(phase)
 
     def _promising(self, t: Trial) -> bool:
         """Worth the full fine-tune: pruned with the short one, over the budget but
@@ -461,18 +456,14 @@ class Search:
         return not best or t.value < best[0].value
 
     def _after(self, phase: str) -> None:
+        from optuna.trial import TrialState
+
         if phase == POST:
             self._seed_fine_tuned()
             self._run_batch("seeded")
         else:
-            remaining = self._study.get_trials(deepcopy=False, states=(self._waiting_state(),))
-            self._run_batch("seeded" if remaining else "search")
-
-    @staticmethod
-    def _waiting_state():
-        import optuna
-
-        return optuna.trial.TrialState.WAITING
+            enqueued = self._study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+            self._run_batch("seeded" if enqueued else "search")
 
     def _tell(self, batch: list[Trial]) -> None:
         """Each trial's outcome to Optuna, in trial order, then the siblings measured
@@ -527,7 +518,7 @@ class Search:
         if self.stopped:
             return self.stopped
         if self.clock() >= self.deadline:
-            return f"the time limit ({units.clock(s.time_limit_s)}) was reached"
+            return self._time_up()
         if self._measured() >= s.max_trials:
             return f"{s.max_trials} trials run (the most this search runs)"
         ended = [t for t in self.trials if t.status in ("done", "failed")]
@@ -547,7 +538,7 @@ class Search:
             return
         if self.phase == "held-out check":  # seconds, and what makes the answer
             return
-        self.stopped = f"the time limit ({units.clock(self.settings.time_limit_s)}) was reached"
+        self.stopped = self._time_up()
         running = list(self._running)
         for handle in running:
             handle.cancel()
@@ -594,7 +585,7 @@ class Search:
             base, files = measured[0], measured[1:]
             pairs = list(zip(finalists, files, strict=True))
             losses.update({t.name: values.loss(m, base) for t, m in pairs})
-            passed = [t for t, _ in pairs if losses[t.name] <= self.settings.budget + 1e-9]
+            passed = [t for t, _ in pairs if values.fits(losses[t.name], self.settings.budget)]
             if self.settings.objective != "size":
                 # Latencies measured apart rank noise: the finalists' latencies from this
                 # one process, one after another, decide among them.
@@ -611,7 +602,7 @@ class Search:
 
     def _settle(self, winner: str | None, holdout: values.Holdout | None) -> None:
         self._untick()
-        if getattr(self.orch, "search", None) is self:
+        if self.orch.search is self:
             self.orch.search = None
         self.phase = "done"
         if self.session is None or self.session.baseline is None:
@@ -628,12 +619,9 @@ class Search:
     def _report(self, winner: str | None = None, holdout: values.Holdout | None = None) -> Report:
         session = self.session
         return Report(
-            objective=self.settings.objective,
-            budget=self.settings.budget,
+            settings=self.settings,
             unit=values.budget_unit(session.baseline) if session.baseline else "",
-            seed=self.settings.seed,
             threads=self.orch.threads,
-            time_limit_s=self.settings.time_limit_s,
             space=self.space or Space((), Knowledge((), (), 0, False)),
             trials=tuple(self.trials),
             baseline=session.baseline,
@@ -669,6 +657,9 @@ class Search:
                 self._settle(None, None)
 
         return call
+
+    def _time_up(self) -> str:
+        return f"the time limit ({units.clock(self.settings.time_limit_s)}) was reached"
 
     def _measured(self) -> int:
         return sum(1 for t in self.trials if t.status in ("done", "failed"))

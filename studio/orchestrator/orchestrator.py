@@ -53,7 +53,7 @@ from studio.values.metrics import Latency
 from studio.values.recipe import Recipe
 from studio.values.results import Recommendation, from_session, recommend
 from studio.values.session import Candidate, Session
-from studio.values.sweep import Group, plan, plan_entries
+from studio.values.sweep import Group, plan_entries
 
 SEARCH_ROW = -(10**9)  # the automatic search's row among `running_tasks` (no job id)
 RERUNNABLE = ("failed", "cancelled", "interrupted", "broken", "missing")
@@ -202,16 +202,10 @@ class Orchestrator:
         already are not run again (the handle's candidates are the new ones)."""
         session = self._require_session()
         measured = {c.recipe.effective() for c in session.finished()}
-        groups = []
-        for group in plan(grid):
-            # A recipe measured already in this session is reused, not run again.
-            entries = [(n, r) for n, r in group.entries if r.effective() not in measured]
-            if not entries:
-                continue
-            names = [name for name, _ in entries] if grid_names else None
-            candidates = session.add_all([recipe for _, recipe in entries], names)
-            groups.append(Group(tuple((c.name, c.recipe) for c in candidates)))
-        handle = self._run_groups(session, groups)
+        # A recipe measured already in this session is reused, not run again.
+        entries = [(n, r) for n, r in grid.expand() if r.effective() not in measured]
+        names = [name for name, _ in entries] if grid_names else None
+        handle = self.run_all([recipe for _, recipe in entries], names)
         handle.before_settling = self._time_sweep
         self.log.emit(f"sweep queued: {len(handle.candidate_ids)} candidates")
         return handle
@@ -563,7 +557,12 @@ class Orchestrator:
         """Call `callback` about once a second (a search's time limit) until the
         returned function is called."""
         self._tickers.append(callback)
-        return lambda: callback in self._tickers and self._tickers.remove(callback)
+
+        def stop() -> None:
+            if callback in self._tickers:
+                self._tickers.remove(callback)
+
+        return stop
 
     def tick(self) -> None:
         """Time passed: the CLI's `wait` and the window's timer call this."""

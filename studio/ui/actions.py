@@ -19,6 +19,7 @@ from studio.ui.views.model_panel import shown_source
 from studio.ui.views.preferences import PreferencesDialog
 from studio.ui.views.sweep_dialog import SweepDialog
 from studio.values.errors import StudioError
+from studio.values.metrics import MAE
 from studio.values.recipe import Recipe
 from studio.values.resources import DEMO
 from studio.values.session import list_sessions
@@ -240,7 +241,7 @@ class Actions:
         if session is None:
             return
         remembered = w.settings.autotune()
-        if session.baseline is not None and session.baseline.metric == "mae":
+        if session.baseline is not None and session.baseline.metric == MAE:
             unit = "% MAE"
         else:
             unit = "pt"

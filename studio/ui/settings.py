@@ -32,7 +32,6 @@ GEOMETRY = "window/geometry"
 STATE = "window/state"
 
 DEFAULT_IDLE_MINUTES = 10
-_AUTOTUNE_FIELDS = ("objective", "budget", "time_limit_s", "seed", "max_trials")
 MAX_RECENT = 8
 
 
@@ -128,14 +127,12 @@ class Settings:
     def autotune(self) -> SearchSettings:
         """The automatic search's last settings (defaults if none or unreadable)."""
         try:
-            raw = json.loads(str(self.store.value(AUTOTUNE, "") or "{}"))
-            return SearchSettings(**{k: v for k, v in raw.items() if k in _AUTOTUNE_FIELDS})
-        except (ValueError, TypeError):
+            return SearchSettings.from_dict(json.loads(str(self.store.value(AUTOTUNE, "") or "{}")))
+        except (ValueError, TypeError, AttributeError):
             return SearchSettings()
 
     def remember_autotune(self, chosen: SearchSettings) -> None:
-        kept = {k: getattr(chosen, k) for k in _AUTOTUNE_FIELDS}
-        self.store.setValue(AUTOTUNE, json.dumps(kept))
+        self.store.setValue(AUTOTUNE, json.dumps(chosen.to_dict()))
         self.store.sync()
 
     @property

@@ -13,13 +13,13 @@ import dataclasses
 import itertools
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from studio.values import modes
-from studio.values.errors import RecipeError, StudioError
+from studio.values.errors import RecipeError
 from studio.values.metrics import MAE, LayerError, Metrics
 from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
 from studio.values.sensitivity import LayerSensitivity
@@ -89,7 +89,12 @@ def loss_text(value: float, baseline: Metrics) -> str:
     return "±0 %" if abs(value) < 0.05 else f"{value:+.1f} %"
 
 
-TOLERANCE = 1e-9
+TOLERANCE = 1e-9  # a loss of exactly the budget is within it, whatever the rounding
+
+
+def fits(lost: float, budget: float) -> bool:
+    """Whether a loss (see `loss`) is within the budget."""
+    return lost <= budget + TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,25 @@ class Settings:
                 f"the most trials and the patience must be 1 or more, got "
                 f"{self.max_trials} and {self.patience}"
             )
+
+    def to_dict(self) -> dict[str, Any]:
+        """What autotune.json and the window's remembered settings hold (folder naming
+        is the CLI's, not a setting of the search)."""
+        return {
+            "objective": self.objective,
+            "budget": self.budget,
+            "time_limit_s": self.time_limit_s,
+            "seed": self.seed,
+            "max_trials": self.max_trials,
+            "patience": self.patience,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Settings:
+        """Settings saved by another version: unknown keys are left out (ValueError or
+        TypeError for values no search can take)."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"trial_names"}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 # -- what it may change -----------------------------------------------------------------
@@ -206,7 +230,7 @@ class Space:
                 )
                 for s in k.costly(technique)[:SPARED_MAX]
             ]
-        if k.labeled and any(_qat_allowed(m) for m in dims[0].choices):
+        if k.labeled and any(qat_allowed(m) for m in dims[0].choices):
             dims.append(Dimension("qat", (False, True)))
         for e in k.diagnosis[:FLOAT_MAX]:
             dims.append(
@@ -286,7 +310,7 @@ class Space:
                 clustering = Clustering(clusters=int(clusters), layers=None if whole else layers)
         mode = params["mode"]
         quantization = Quantization(mode=mode)
-        if params.get("qat") and _qat_allowed(mode):
+        if params.get("qat") and qat_allowed(mode):
             quantization = dataclasses.replace(quantization, qat=True)
         floats = chosen(params, FLOAT)
         if floats and not quantization.qat:
@@ -309,7 +333,8 @@ def chosen(params: Mapping[str, Any], prefix: str) -> tuple[str, ...]:
     return tuple(n[len(prefix) :] for n, v in params.items() if n.startswith(prefix) and v)
 
 
-def _qat_allowed(mode: str) -> bool:
+def qat_allowed(mode: str) -> bool:
+    """Whether quantization-aware training can make this mode (the recipe's rule)."""
     try:
         Quantization(mode=mode, qat=True)
     except RecipeError:
@@ -363,29 +388,6 @@ class Trial:
             "message": self.message,
         }
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Trial:
-        try:
-            return cls(
-                number=int(data["number"]),
-                params=dict(data["params"]),
-                recipe=Recipe.from_dict(data["recipe"]),
-                phase=str(data["phase"]),
-                name=str(data.get("name", "")),
-                rung=int(data.get("rung", 0)),
-                status=str(data.get("status", "done")),
-                value=data.get("value"),
-                loss=data.get("loss"),
-                feasible=bool(data.get("feasible", False)),
-                gzip_bytes=data.get("gzip_bytes"),
-                latency_ms=data.get("latency_ms"),
-                message=str(data.get("message", "")),
-                earlier=tuple(data.get("earlier", ())),
-                shared=bool(data.get("shared", False)),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise StudioError(f"a trial in autotune.json is damaged ({err})") from err
-
 
 @dataclass(frozen=True)
 class Holdout:
@@ -417,7 +419,7 @@ def outcome(
         status="done",
         value=objective.read(metrics),
         loss=cost,
-        feasible=sane and cost <= budget + TOLERANCE,
+        feasible=sane and fits(cost, budget),
         gzip_bytes=metrics.gzip_bytes,
         latency_ms=metrics.latency_ms.median,
     )
@@ -436,12 +438,9 @@ def ranked(trials: Iterable[Trial]) -> list[Trial]:
 class Report:
     """Everything `autotune.json` holds, and the explanation made from it."""
 
-    objective: str
-    budget: float
-    unit: str
-    seed: int
+    settings: Settings
+    unit: str  # the budget's (see `budget_unit`)
     threads: int
-    time_limit_s: float
     space: Space
     trials: tuple[Trial, ...]
     baseline: Metrics
@@ -452,12 +451,9 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "objective": self.objective,
-            "budget": self.budget,
+            **self.settings.to_dict(),
             "unit": self.unit,
-            "seed": self.seed,
             "threads": self.threads,
-            "time_limit_s": self.time_limit_s,
             "space": self.space.to_dict(),
             "knowledge": self.space.knowledge.to_dict(),
             "trials": [t.to_dict() for t in self.trials],
@@ -495,7 +491,8 @@ def spared(space: Space, recipe: Recipe) -> list[str]:
 def explain(report: Report) -> list[str]:
     """The choice in plain words: the answer, the layers spared and why, what each step
     bought and cost, and what was tried and rejected."""
-    r, objective = report, OBJECTIVES[report.objective]
+    r, objective = report, OBJECTIVES[report.settings.objective]
+    budget = r.settings.budget
     base_value = objective.read(r.baseline)
     done = [t for t in r.trials if t.status == "done"]
     lines = []
@@ -505,7 +502,7 @@ def explain(report: Report) -> list[str]:
         if r.holdout is not None and r.holdout.losses:
             why += " on the held-out samples"
         lines.append(
-            f"The answer is the float model: {why} of {r.budget:g} {r.unit} "
+            f"The answer is the float model: {why} of {budget:g} {r.unit} "
             f"({len(done)} setting(s) measured). Try a larger budget, or more data to "
             f"fine-tune with."
         )
@@ -518,7 +515,7 @@ def explain(report: Report) -> list[str]:
                 f"{r.holdout.samples} held-out samples it was not chosen on"
             )
         lines.append(
-            f"Best within {r.budget:g} {r.unit}: {winner.name}, {winner.recipe.describe()} — "
+            f"Best within {budget:g} {r.unit}: {winner.name}, {winner.recipe.describe()} — "
             f"{objective.text(winner.value)}, {gain:.1f}x {objective.gain} than the float "
             f"model ({objective.text(base_value)}); {loss_text(winner.loss, r.baseline)} "
             f"on the search samples{held}."
@@ -587,10 +584,6 @@ def _rejected(r: Report, winner: Trial | None, objective: Objective) -> list[str
             f"{loss_text(t.loss, r.baseline)}."
         )
     return lines
-
-
-def trials_of(raw: Sequence[Mapping[str, Any]]) -> list[Trial]:
-    return [Trial.from_dict(t) for t in raw]
 
 
 def saved(folder: Path) -> tuple[str, list[str], str | None]:

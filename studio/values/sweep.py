@@ -100,7 +100,7 @@ def write_autotune_results(
 ) -> None:
     """An automatic search's results.json: the sweep's format, its one answer marked
     "best" (none when the float model is the answer: nothing fit the budget)."""
-    flagged, _ = judge(sorted(results, key=lambda r: r.name), baseline, report.budget)
+    flagged, _ = judge(sorted(results, key=lambda r: r.name), baseline, report.settings.budget)
     best = report.winner
     rows = [
         dataclasses.replace(r, recommended=("best",) if r.name == best else ())
