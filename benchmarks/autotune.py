@@ -57,7 +57,7 @@ def finalists(orch, session, ranked_names, budget):
     the budget on held-out data, else of the next three, up to nine."""
     from studio.orchestrator.autotune import CHECK_ROUNDS, FINALISTS
     from studio.values import splits
-    from studio.values.autotune import loss
+    from studio.values.autotune import fits, loss
 
     by_name = {c.name: c.id for c in session.candidates.values()}
     first = None
@@ -71,7 +71,7 @@ def finalists(orch, session, ranked_names, budget):
         base, *files = handle.result()
         for name, m in zip(names, files, strict=True):
             first = loss(m, base) if first is None else first
-            if loss(m, base) <= budget + 1e-9:
+            if fits(loss(m, base), budget):
                 return name, loss(m, base)
     return None, first
 
@@ -80,7 +80,7 @@ def grid_run(model: str, data: str, budget: float, jobs: int) -> dict:
     from studio.orchestrator.backends import make_backend
     from studio.orchestrator.orchestrator import Orchestrator
     from studio.values import splits
-    from studio.values.autotune import loss
+    from studio.values.autotune import fits, loss
     from studio.values.grid import Grid
     from studio.values.session import Session
 
@@ -101,7 +101,7 @@ def grid_run(model: str, data: str, budget: float, jobs: int) -> dict:
         base = session.baseline
         done = [c for c in session.candidates.values() if c.metrics is not None]
         within = sorted(
-            (c for c in done if loss(c.metrics, base) <= budget + 1e-9),
+            (c for c in done if fits(loss(c.metrics, base), budget)),
             key=lambda c: c.metrics.gzip_bytes,
         )
         name, held = finalists(orch, session, [c.name for c in within], budget)
