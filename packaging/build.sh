@@ -28,6 +28,7 @@ for size in 16 32 48 64 128 256; do
 done
 built=$(date +%s)
 
+python -c "from studio.values import modes; print('optional int4 (LiteRT Quantizer):', 'not included: ' + modes.missing('int4') if modes.missing('int4') else 'included')"
 echo "bundle: $bundle ($(du -sh "$bundle" | cut -f1), $(find "$bundle" -type f | wc -l) files)," \
     "built in $((built - start)) s"
 # The self-test must not find this checkout's Python files: run it from elsewhere.

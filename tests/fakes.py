@@ -177,9 +177,9 @@ class SearchStandIns(StandIns):
     which loses `holdout_extra` points more than the search part."""
 
     LAYERS = ("conv", "dense", "head")
-    SIZE = {"none": 1.0, "dynamic": 0.27, "float16": 0.5, "int8": 0.25, "int16x8": 0.3}
-    LOSS = {"none": 0.0, "dynamic": 0.3, "float16": 0.0, "int8": 0.6, "int16x8": 0.2}
-    LATENCY = {"none": 2.0, "dynamic": 1.8, "float16": 2.0, "int8": 0.6, "int16x8": 1.2}
+    SIZE = {"none": 1.0, "dynamic": 0.27, "float16": 0.5, "int8": 0.25, "int16x8": 0.3, "int4": 0.15}
+    LOSS = {"none": 0.0, "dynamic": 0.3, "float16": 0.0, "int8": 0.6, "int16x8": 0.2, "int4": 0.9}
+    LATENCY = {"none": 2.0, "dynamic": 1.8, "float16": 2.0, "int8": 0.6, "int16x8": 1.2, "int4": 1.9}
     CLUSTER_LOSS = 8.0  # points lost at 1 cluster; 16 clusters lose half a point
 
     def __init__(self) -> None:

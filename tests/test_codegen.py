@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.values.recipe import Clustering, OpRule, Pruning, Quantization, Recipe
 
 RECIPES = {
     "ptq_int8": Recipe(quantization=Quantization(mode="int8")),
@@ -26,6 +26,13 @@ RECIPES = {
     "structured_selective": Recipe(
         pruning=Pruning(target_sparsity=0.5, structure="2:4", schedule="constant", epochs=1),
         quantization=Quantization(mode="int8", io_type="int8", float_layers=("dense1",)),
+    ),
+    # int4 through the LiteRT Quantizer's own API, a rule keeping a layer in float.
+    "prune_int4_rules": Recipe(
+        pruning=Pruning(target_sparsity=0.5),
+        quantization=Quantization(
+            mode="int4", block_size=32, op_rules=(OpRule("^digit$", "float"),)
+        ),
     ),
 }
 

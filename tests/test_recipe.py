@@ -88,7 +88,7 @@ def test_every_section_is_optional():
         ({"clustering": {"clusters": 16.0}}, "clustering.clusters", "whole number"),
         ({"clustering": {"init": "kmeans"}}, "clustering.init", "'kmeans++'"),
         ({"clustering": {"per_channel": "yes"}}, "clustering.per_channel", "True"),
-        ({"quantization": {"mode": "int4"}}, "quantization.mode", "'int16x8'"),
+        ({"quantization": {"mode": "int2"}}, "quantization.mode", "'int4'"),
         ({"quantization": {"qat": True, "mode": "float16"}}, "quantization.qat", "int8"),
         ({"quantization": {"mode": "dynamic", "io_type": "uint8"}}, "quantization.io_type", "int8"),
         ({"quantization": {"mode": "int8", "io_type": "int16"}}, "quantization.io_type", "int16x8"),

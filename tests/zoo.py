@@ -65,6 +65,29 @@ VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us+f3"
 RATE, CLIP, FRAMES, BANDS = 22050, 0.8, 24, 13
 
 
+BIG_VOCAB, BIG_LENGTH = 30000, 32  # a BERT-sized WordPiece vocabulary
+
+
+def big_vocab_text(n: int = 1200, seed: int = 0) -> dict[str, np.ndarray]:
+    """Token ids over a 30k vocabulary, drawn as text is (a Zipf law over the words),
+    whose class is set by topic words: each of 3 classes owns 150 of the 3,000 most
+    frequent ids, and a sequence carries 6-10 of its class's.  Most of the table's rows
+    are rare words, as in a real vocabulary; padding (0) at the end."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    ranks = np.arange(1, BIG_VOCAB)
+    weights = 1.0 / ranks
+    x = rng.choice(ranks, size=(n, BIG_LENGTH), p=weights / weights.sum())
+    topics = rng.permutation(np.arange(1, 3000))[:450].reshape(3, 150)
+    for i in range(n):
+        k = rng.integers(6, 11)
+        where = rng.choice(BIG_LENGTH, k, replace=False)
+        x[i, where] = rng.choice(topics[y[i]], k)
+    lengths = rng.integers(BIG_LENGTH // 2, BIG_LENGTH + 1, n)
+    x[np.arange(BIG_LENGTH)[None, :] >= lengths[:, None]] = 0
+    return {"x": x.astype(np.int32), "y": y.astype(np.int64)}
+
+
 class Missing(RuntimeError):
     """A tool a zoo data maker needs is not installed (the tests skip, saying which)."""
 
@@ -209,6 +232,31 @@ def transformer(k: Any) -> Any:
     return k.Model(tokens, L.Dense(3, activation="softmax", name="label")(x), name="transformer")
 
 
+def bert_tiny(k: Any) -> Any:
+    """A reading assistant's encoder shaped like BERT-tiny: a 30k-token Embedding of width
+    128, position embeddings, two blocks (2 heads, feed-forward 512), pooled, 3 classes.
+    Most of its weights are the Embedding table: what int4 halves again."""
+    L = k.layers
+    tokens = k.Input((BIG_LENGTH,), dtype="int32", name="tokens")
+    x = L.Embedding(BIG_VOCAB, 128, mask_zero=True, name="word_emb")(tokens)
+    if k.__name__ == "keras":
+        from keras import ops
+
+        positions = ops.cumsum(ops.ones_like(tokens), axis=1) - 1
+    else:
+        import tensorflow as tf
+
+        positions = tf.math.cumsum(tf.ones_like(tokens), axis=1) - 1
+    x = x + L.Embedding(BIG_LENGTH, 128, name="pos_emb")(positions)
+    for i in (1, 2):
+        att = L.MultiHeadAttention(2, 64, name=f"attention{i}")(x, x)
+        x = L.LayerNormalization(name=f"norm{i}a")(x + att)
+        ff = L.Dense(128, name=f"ff{i}_out")(L.Dense(512, activation="gelu", name=f"ff{i}_in")(x))
+        x = L.LayerNormalization(name=f"norm{i}b")(x + ff)
+    x = L.GlobalAveragePooling1D(name="pool")(x)
+    return k.Model(tokens, L.Dense(3, activation="softmax", name="label")(x), name="bert_tiny")
+
+
 def unmasked_lstm(k: Any) -> Any:
     """A reading assistant's classifier saved without `mask_zero`: the padding is read
     like any token.  Its fused LSTM kernel in the float .tflite disagreed with Keras
@@ -303,6 +351,7 @@ ZOO: dict[str, Entry] = {
     "efficientnet_b0": Entry(efficientnet_b0, digits, "image", 6),
     "small_cnn": Entry(small_cnn, digits, "image", 8),
     "transformer": Entry(transformer, text, "text", 6),
+    "bert_tiny": Entry(bert_tiny, big_vocab_text, "text", 4),
     "lstm": Entry(recurrent("LSTM"), text, "text", 6),
     "gru": Entry(recurrent("GRU"), text, "text", 6),
     "unmasked_lstm": Entry(unmasked_lstm, text, "text", 8),

@@ -21,7 +21,7 @@ from studio.engine.data import EVAL_FRACTION, array_keys
 from studio.engine.pruning import MASK_UPDATES, RECOVERY
 from studio.values import modes
 from studio.values.errors import DataError, ModelError
-from studio.values.recipe import AUTO_MAX_EPOCHS, AUTO_STEPS, Recipe
+from studio.values.recipe import AUTO_MAX_EPOCHS, AUTO_STEPS, Quantization, Recipe
 from studio.values.resources import DEMO, DEMO_DATA, DEMO_MODEL
 
 
@@ -85,7 +85,16 @@ def script_for(
 
     if recurrent := recurrent_layers(model):
         parts.append(_recurrent(recurrent, unrolls(model, recipe.quantization.mode)))
-    parts.append(_convert(recipe, several))
+    rules = None
+    if recipe.quantization.mode == "int4":
+        from studio.engine import int4
+        from studio.engine.convert import convert
+
+        # The user's per-op patterns, resolved against this model's operators (the
+        # quantizer reads output tensor names; see int4.rules), written as constants.
+        named = int4.operators(int4.lookups(convert(model, Quantization())))
+        rules = int4.rules(recipe.quantization, named)
+    parts.append(_convert(recipe, several, rules))
     parts.append(_evaluate_several(classifier) if several else _evaluate(classifier[0]))
     return "\n\n".join(textwrap.dedent(p).strip("\n") for p in parts) + "\n"
 
@@ -509,7 +518,7 @@ def _recurrent(names: list[str], unroll: bool) -> str:
     """
 
 
-def _convert(recipe: Recipe, several: bool) -> str:
+def _convert(recipe: Recipe, several: bool, rules: list | None = None) -> str:
     q = recipe.quantization
     if several:  # one array per input, fed by name (the converter orders inputs by name)
         calibrate = [
@@ -525,7 +534,7 @@ def _convert(recipe: Recipe, several: bool) -> str:
             "representative = lambda: ([s[None]] for s in calibration)",
         ]
     lines = ["converter = tf.lite.TFLiteConverter.from_keras_model(model)"]
-    if q.mode == "none":
+    if q.mode in ("none", "int4"):
         lines.append("# No quantization: a float32 model.")
     else:
         lines.append("converter.optimizations = [tf.lite.Optimize.DEFAULT]")
@@ -598,6 +607,8 @@ def _convert(recipe: Recipe, several: bool) -> str:
         ]
     else:
         lines.append("tflite = converter.convert()")
+    if q.mode == "int4":
+        lines += _int4(rules or [])
     lines += [
         "with open(OUT, 'wb') as f:",
         "    f.write(tflite)",
@@ -608,6 +619,41 @@ def _convert(recipe: Recipe, several: bool) -> str:
         "# --- Conversion to LiteRT (.tflite) -----------------------------------------------\n"
         + body
     )
+
+
+def _int4(rules: list) -> list[str]:
+    """The LiteRT Quantizer's own calls on the float file, and the studio's rewrite of
+    Embedding tables (GATHER) into lookups the quantizer handles, copied in."""
+    import inspect
+
+    from studio.engine import int4
+
+    helpers = "\n\n".join(inspect.getsource(f) for f in (int4.lookups, int4._lookup_like))
+    table = "\n".join(f"    {(r.pattern, r.op, r.bits, r.granularity)!r}," for r in rules)
+    return [
+        "",
+        "# int4 weights: the LiteRT Quantizer (pip install litert-quantizer) quantizes the",
+        "# float file.  Keras' Embedding converts to GATHER, which it leaves in float; the",
+        "# studio first rewrites such tables as EMBEDDING_LOOKUP (same values), copied here.",
+        *helpers.splitlines(),
+        "",
+        "",
+        "from litert_quantizer import qtyping, quantizer",
+        "",
+        "# (output-name pattern, op or '*' for all, bits or None for float, granularity);",
+        "# later rules win.  int4 where LiteRT's default CPU path runs it, int8 elsewhere.",
+        "RULES = [",
+        *table.splitlines(),
+        "]",
+        "tool = quantizer.Quantizer(bytearray(lookups(tflite)))",
+        "for pattern, op, bits, granularity in RULES:",
+        "    op = qtyping.TFLOperationName.ALL_SUPPORTED if op == '*' else qtyping.TFLOperationName(op)",
+        "    if bits is None:",
+        "        tool.update_quantization_recipe(pattern, op, algorithm_key='no_quantize')",
+        "    else:",
+        "        tool.add_dynamic_config(pattern, op, bits, qtyping.QuantGranularity[granularity])",
+        "tflite = bytes(tool.quantize(enable_progress_report=False).quantized_model)",
+    ]
 
 
 def _evaluate(classifier: bool) -> str:

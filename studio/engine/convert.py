@@ -6,6 +6,7 @@
 | float16  | float16 | float32     | no  |
 | int8     | int8    | int8        | yes |
 | int16x8  | int8    | int16       | yes |
+| int4     | int4    | float32     | no  (the LiteRT Quantizer on the float file, int4.py) |
 
 Selective quantization (layers kept in float) goes through TensorFlow's
 QuantizationDebugger, which can deny-list the operators of the named layers.
@@ -18,6 +19,7 @@ import re
 import tensorflow as tf
 import tf_keras as keras
 
+from studio.engine import int4
 from studio.engine.arrays import Arrays, count, parts, take
 from studio.engine.layer_tree import all_layers
 from studio.engine.recurrent import for_conversion
@@ -41,6 +43,15 @@ def convert(
     (for recurrent models they also fix the sequence length; see `recurrent.py`);
     `unroll`: recurrent layers unrolled whatever the mode (a fused kernel can disagree
     with Keras, see `pipeline._baseline`)."""
+    if recipe.mode == "int4":
+        # The LiteRT Quantizer starts from the float file this function makes.
+        float_model = convert(
+            model,
+            Quantization(select_tf_ops=recipe.select_tf_ops),
+            calibration,
+            unroll=unroll,
+        )
+        return int4.quantize(float_model, recipe)
     shapes = None
     if calibration is not None and count(calibration):
         shapes = tuple(p.shape[1:] for p in parts(calibration))

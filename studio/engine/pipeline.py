@@ -34,9 +34,9 @@ from studio.engine.pruning import prune
 from studio.engine.qat import quantize_aware_train
 from studio.engine.recurrent import conversion_note, recurrent_layers
 from studio.engine.tflite_file import io_specs, read_checked
-from studio.values import atomic
+from studio.values import atomic, modes
 from studio.values.checks import effect_flags, sanity_flags, short_fine_tune
-from studio.values.errors import ConversionError, DataError, MeasureError, ModelError
+from studio.values.errors import ConversionError, DataError, MeasureError, ModelError, RecipeError
 from studio.values.metrics import Flag, InputSpec, Latency, Metrics, ModelSummary
 from studio.values.progress import Event, Report, ignore
 from studio.values.recipe import Quantization, Recipe
@@ -90,6 +90,8 @@ def _stage(report: Report, name: str, message: str) -> float:
 
 def check_fits(prep: Prepared, recipe: Recipe) -> None:
     """Refuse, before any work, a recipe this model or data cannot take."""
+    if missing := modes.missing(recipe.quantization.mode):
+        raise RecipeError(missing)
     needs_labels = [
         name
         for name, on in (

@@ -132,12 +132,15 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
             continue
         tensor = graph.tensors[index]
         buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
-        raw = None if buffer is None or buffer.data is None else np.asarray(buffer.data, np.uint8)
+        raw = _buffer(data, buffer)
         dtype = type_names.get(tensor.type, "?")
-        if raw is None or not raw.size or dtype not in _NUMPY_TYPES:
+        if raw is None or not raw.size or (dtype not in _NUMPY_TYPES and dtype != "INT4"):
             continue
         seen.add(index)
-        values = raw.view(_NUMPY_TYPES[dtype])
+        if dtype == "INT4":
+            values = _int4(raw, int(np.prod(tensor.shape)))
+        else:
+            values = raw.view(_NUMPY_TYPES[dtype])
         quant = tensor.quantization
         zero = 0
         if quant is not None and quant.zeroPoint is not None and len(quant.zeroPoint) == 1:
@@ -164,6 +167,26 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
             )
         )
     return figures
+
+
+def _buffer(data: bytes, buffer) -> np.ndarray | None:
+    """A buffer's bytes: inline, or (as the LiteRT Quantizer writes large weights) after
+    the flatbuffer at `offset`, `size` bytes long."""
+    if buffer is None:
+        return None
+    if buffer.data is not None:
+        return np.asarray(buffer.data, np.uint8)
+    offset, size = int(getattr(buffer, "offset", 0) or 0), int(getattr(buffer, "size", 0) or 0)
+    if offset > 1 and size and offset + size <= len(data):
+        return np.frombuffer(data, np.uint8, count=size, offset=offset)
+    return None
+
+
+def _int4(raw: np.ndarray, count: int) -> np.ndarray:
+    """Packed int4 (two per byte, the low nibble first, as LiteRT stores them) as int8."""
+    nibbles = np.empty(raw.size * 2, np.int8)
+    nibbles[0::2], nibbles[1::2] = raw & 0x0F, raw >> 4
+    return np.where(nibbles > 7, nibbles - 16, nibbles).astype(np.int8)[:count]
 
 
 def _unique(values: np.ndarray, shape, channel_axis: int | None) -> int:

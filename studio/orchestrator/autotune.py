@@ -223,7 +223,7 @@ class Search:
             passes["sensitivity"] = self.orch.sensitivity()
         post = [
             Trial(i, {"mode": m.name}, Recipe(quantization=Quantization(mode=m.name)), POST)
-            for i, m in enumerate(modes.offered())
+            for i, m in enumerate(modes.usable())
         ]
         self.trials += post
         self._running = list(passes.values())

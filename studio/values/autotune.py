@@ -212,8 +212,8 @@ class Space:
         dims = [
             Dimension(
                 "mode",
-                tuple(m.name for m in modes.offered()),
-                why="every quantization mode the studio offers",
+                tuple(m.name for m in modes.usable()),
+                why="every quantization mode the studio offers and this installation can make",
             )
         ]
         k = knowledge

@@ -17,6 +17,7 @@ Plain values only: the window and the report use the same checks as the engine.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Collection, Mapping, Sequence
 
 from studio.values import modes
@@ -76,7 +77,9 @@ def effect_flags(
         tensors = [
             f
             for f in metrics.layers
-            if f.name not in kept and (q.mode != "dynamic" or f.count >= DYNAMIC_MIN)
+            if f.name not in kept
+            and (q.mode != "dynamic" or f.count >= DYNAMIC_MIN)
+            and (q.mode != "int4" or _int4_expected(f, q))
         ]
         off = [f for f in tensors if f.dtype != want]
         total = sum(f.count for f in tensors)
@@ -130,6 +133,15 @@ def effect_flags(
                 )
             )
     return tuple(flags)
+
+
+def _int4_expected(figures: LayerFigures, q) -> bool:
+    """Whether an int4 recipe asks for int4 weights in this tensor: an op kind int4 runs
+    in (the others take int8), and no later per-op rule keeping it in float or int8."""
+    if figures.op not in modes.INT4_OPS:
+        return False
+    last = next((r for r in reversed(q.op_rules) if re.search(r.pattern, figures.name)), None)
+    return last is None or last.precision == "int4"
 
 
 def sanity_flags(

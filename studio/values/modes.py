@@ -8,6 +8,7 @@ Adding a mode is one entry here plus the engine code that makes it
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 
@@ -17,7 +18,7 @@ class Mode:
     label: str  # the panel's choice
     short: str  # the sweep dialog's tick box
     tooltip: str  # one line of the panel's tooltip
-    weights: str  # how the file stores most weights: "float32", "int8", "float16"
+    weights: str  # how the file stores most weights: "float32", "int8", "float16", "int4"
     activations: str  # what the maths runs in
     calibrated: bool  # needs representative samples (calibration_samples applies)
     full_integer: bool  # integer all the way: what NPUs/DSPs and XNNPACK's int8 paths run
@@ -25,6 +26,8 @@ class Mode:
     maker: str = "TFLite converter"  # which engine makes it
     offered: bool = True  # shown as a choice in the panel and the sweep dialog
     swept: bool = False  # ticked in the sweep dialog by default
+    # An optional extra the maker needs: (module to import, pip extra that installs it).
+    needs: tuple[str, str] | None = None
 
 
 MODES: dict[str, Mode] = {
@@ -86,10 +89,29 @@ MODES: dict[str, Mode] = {
             full_integer=True,
             io_types=("float32", "int16"),
         ),
+        Mode(
+            "int4",
+            "Int4 weights (LiteRT Quantizer)",
+            "int4",
+            "Int4: 4-bit weights for Dense, Embedding and convolution layers (others int8), "
+            "float maths; about half of dynamic range's size, usually a little less accurate; "
+            "runs on LiteRT's default CPU path (XNNPACK).",
+            weights="int4",
+            activations="float32",
+            calibrated=False,
+            full_integer=False,
+            maker="LiteRT Quantizer",
+            needs=("litert_quantizer", "int4"),
+        ),
     )
 }
 
 NAMES = tuple(MODES)
+# The ops int4 weights run in on LiteRT's default CPU path (the LiteRT Quantizer's
+# policy, checked in ai-edge-litert 2.3.0); the other weighted ops of an int4 candidate
+# take int8 weights.  Dense and Embedding tables also take blocks of 32-256 weights.
+INT4_OPS = ("FULLY_CONNECTED", "EMBEDDING_LOOKUP", "CONV_2D")
+INT4_BLOCK_OPS = ("FULLY_CONNECTED", "EMBEDDING_LOOKUP")
 IO_TYPES = tuple(dict.fromkeys(t for m in MODES.values() for t in m.io_types))
 
 
@@ -99,8 +121,30 @@ def mode(name: str) -> Mode:
 
 
 def offered() -> list[Mode]:
-    """The modes a user chooses from, in the table's order."""
+    """The modes a user chooses from, in the table's order (some may be `missing`)."""
     return [m for m in MODES.values() if m.offered]
+
+
+def usable() -> list[Mode]:
+    """The offered modes this installation can make (what a search explores)."""
+    return [m for m in offered() if not missing(m.name)]
+
+
+def missing(name: str) -> str | None:
+    """None when the mode can be made here, else one line naming the install command."""
+    needs = MODES[name].needs if name in MODES else None
+    if needs is None:
+        return None
+    module, extra = needs
+    try:
+        if importlib.util.find_spec(module) is not None:
+            return None
+    except (ImportError, ValueError):  # a module blocked (None in sys.modules) or broken
+        pass
+    return (
+        f"mode {name!r} needs the {MODES[name].maker} ({module}), an optional extra: "
+        f'pip install "tflite-studio[{extra}]"'
+    )
 
 
 def full_integer(name: str) -> bool:

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ IO_TYPES = modes.IO_TYPES
 SCHEDULES = ("constant", "polynomial")
 STRUCTURES = (None, "2:4")
 CENTROID_INITS = ("kmeans++", "linear", "density", "random")
+BLOCK_SIZES = (0, 32, 64, 128, 256)  # int4: 0 per output channel, else blocks of N weights
+PRECISIONS = ("float", "int8", "int4")  # what a per-op rule keeps an op's weights in
 
 
 def _fail(field_name: str, message: str) -> None:
@@ -152,6 +155,45 @@ class Clustering:
 
 
 @dataclass(frozen=True)
+class OpRule:
+    """A per-op rule of an int4 recipe: the weights of the operators of layers whose name
+    matches `pattern` (a regular expression, searched: `dense` matches `dense_1`,
+    `^dense$` only `dense`) are kept in `precision`.  Later rules win over earlier ones."""
+
+    pattern: str
+    precision: str = "float"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pattern, str) or not self.pattern:
+            _fail("quantization.op_rules.pattern", f"must be a non-empty text, got {self.pattern!r}")
+        try:
+            re.compile(self.pattern)
+        except re.error as err:
+            _fail(
+                "quantization.op_rules.pattern",
+                f"{self.pattern!r} is not a regular expression ({err}); "
+                f"a layer's name alone is one",
+            )
+        _check_choice("quantization.op_rules.precision", self.precision, PRECISIONS)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> OpRule:
+        if isinstance(data, OpRule):
+            return data
+        if not isinstance(data, dict):
+            _fail(
+                "quantization.op_rules",
+                f'each rule must be an object like {{"pattern": "dense_1", '
+                f'"precision": "float"}}, got {data!r}',
+            )
+        _reject_unknown("quantization.op_rules", data, {"pattern", "precision"})
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, str]:
+        return {"pattern": self.pattern, "precision": self.precision}
+
+
+@dataclass(frozen=True)
 class Quantization:
     """How the model is converted: post-training mode, optional QAT, float-kept layers."""
 
@@ -171,9 +213,25 @@ class Quantization:
     # operations TFLite's builtin set cannot express.  Opt-in: the app then ships the
     # select-TF-ops runtime, several MB larger, and LiteRT here cannot run those kernels.
     select_tf_ops: bool = False
+    # int4 (the LiteRT Quantizer): per-channel scales (0) or one per block of N weights
+    # of Dense and Embedding tables; and per-op rules, applied in order after the mode's.
+    block_size: int = 0
+    op_rules: tuple[OpRule, ...] = ()
 
     def __post_init__(self) -> None:
         _check_choice("quantization.mode", self.mode, QUANT_MODES)
+        if not isinstance(self.op_rules, tuple):
+            _fail("quantization.op_rules", f"must be a list of rules, got {self.op_rules!r}")
+        object.__setattr__(self, "op_rules", tuple(OpRule.from_dict(r) for r in self.op_rules))
+        _check_choice("quantization.block_size", self.block_size, BLOCK_SIZES)
+        if self.block_size and self.mode != "int4":
+            _fail("quantization.block_size", f'blocks are for mode "int4" (it is {self.mode!r}); use 0')
+        if self.op_rules and self.mode != "int4":
+            _fail(
+                "quantization.op_rules",
+                f'per-op rules are for mode "int4" (it is {self.mode!r}); for int8 keep '
+                f"layers in float with quantization.float_layers",
+            )
         _check_choice("quantization.select_tf_ops", self.select_tf_ops, (True, False))
         _check_choice("quantization.qat", self.qat, (True, False))
         if self.qat and self.mode != "int8":
@@ -416,7 +474,18 @@ _QUANT_TEXT = {
     "io_type": lambda v: f"{v} I/O",
     "float_layers": lambda v: _layers(v, "in float"),
     "select_tf_ops": lambda v: "TF ops" if v else "builtin ops",
+    "block_size": lambda v: f"blocks of {v}",
+    "op_rules": lambda v: _rules(v),
 }
+
+
+def _rules(rules: tuple[OpRule, ...]) -> str:
+    """'dense_1 float' when short, else '3 op rules #3fa1' (as `_layers`)."""
+    shown = ", ".join(f"{r.pattern} {r.precision}" for r in rules)
+    if len(rules) <= 2 and len(shown) <= 28:
+        return shown
+    digest = hashlib.sha1(shown.encode()).hexdigest()[:4]
+    return f"{len(rules)} op rules #{digest}"
 
 
 def _extras(section: Any, default: Any, texts: dict) -> list[str]:

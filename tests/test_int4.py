@@ -1,0 +1,176 @@
+"""int4 weights through the LiteRT Quantizer (studio/engine/int4.py): the recipe's form,
+per-op rules read back from the file, a GATHER table made an int4 lookup, and the
+one-line message when the optional extra is not installed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from studio.values import modes
+from studio.values.errors import RecipeError
+from studio.values.recipe import OpRule, Quantization, Recipe
+
+needs_quantizer = pytest.mark.skipif(
+    modes.missing("int4") is not None, reason="the int4 extra is not installed"
+)
+
+
+def test_an_int4_recipe_round_trips_through_json():
+    recipe = Recipe(
+        quantization=Quantization(
+            mode="int4",
+            block_size=32,
+            op_rules=(OpRule("^digit$", "float"), OpRule("conv", "int8")),
+        )
+    )
+    again = Recipe.from_json(recipe.to_json())
+    assert again == recipe
+    assert again.quantization.op_rules[0] == OpRule("^digit$", "float")
+    assert "blocks of 32" in recipe.describe() and "int4" in recipe.describe()
+    # Two recipes that differ only in a rule read differently.
+    other = Recipe(quantization=Quantization(mode="int4", block_size=32, op_rules=()))
+    assert other.describe() != recipe.describe()
+
+
+@pytest.mark.parametrize(
+    ("quantization", "field", "words"),
+    [
+        ({"mode": "int4", "block_size": 48}, "quantization.block_size", "32"),
+        ({"mode": "dynamic", "block_size": 32}, "quantization.block_size", "int4"),
+        ({"mode": "int8", "op_rules": [{"pattern": "a"}]}, "quantization.op_rules", "float_layers"),
+        (
+            {"mode": "int4", "op_rules": [{"pattern": "(", "precision": "float"}]},
+            "pattern",
+            "regular",
+        ),
+        (
+            {"mode": "int4", "op_rules": [{"pattern": "a", "precision": "int2"}]},
+            "precision",
+            "int4",
+        ),
+        ({"mode": "int4", "op_rules": ["dense"]}, "quantization.op_rules", "object"),
+        ({"mode": "int4", "op_rules": [{"pattern": "a", "bits": 4}]}, "bits", "unknown"),
+    ],
+)
+def test_impossible_int4_settings_name_the_field(quantization, field, words):
+    with pytest.raises(RecipeError) as err:
+        Recipe.from_dict({"quantization": quantization})
+    assert field in str(err.value) and words in str(err.value)
+
+
+def test_a_missing_extra_is_one_line_naming_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "litert_quantizer", None)  # as if not installed
+    message = modes.missing("int4")
+    assert message is not None and 'pip install "tflite-studio[int4]"' in message
+    assert "\n" not in message
+    assert "int4" not in [m.name for m in modes.usable()]
+    assert modes.missing("int8") is None
+
+
+@pytest.mark.slow
+def test_without_the_extra_the_cli_says_how_to_install_it(tmp_path):
+    blocker = tmp_path / "blocked"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['litert_quantizer'] = None\n"
+    )
+    recipe = tmp_path / "r.json"
+    recipe.write_text('{"quantization": {"mode": "int4"}}')
+    env = {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "studio.cli",
+            "optimize",
+            "--model",
+            "demo",
+            "--data",
+            "demo",
+            "--recipe",
+            str(recipe),
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert 'pip install "tflite-studio[int4]"' in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_float():
+    from studio.engine.convert import convert
+    from studio.engine.pipeline import prepare
+
+    prep = prepare("demo", "demo")
+    return prep, convert(prep.model, Quantization())
+
+
+@pytest.mark.slow
+@needs_quantizer
+def test_a_per_op_rule_keeps_the_named_layer_in_float_and_the_rest_int4(demo_float):
+    from studio.engine import int4
+    from studio.engine.measure import predict
+    from studio.engine.tflite_file import weight_figures
+
+    prep, blob = demo_float
+    rules = (OpRule("^digit$", "float"), OpRule("conv1", "int8"))
+    quantized = int4.quantize(blob, Quantization(mode="int4", op_rules=rules))
+    types = {f.name: f.dtype for f in weight_figures(quantized)}
+    assert types == {
+        "conv1": "int8",
+        "conv2": "int4",
+        "conv3": "int4",
+        "dense1": "int4",
+        "digit": "float32",
+    }
+    # It runs in LiteRT's default interpreter, and still reads digits.
+    scores = predict(
+        quantized, prep.data.x_eval, inputs=prep.data.inputs, outputs=prep.data.outputs
+    )
+    assert np.mean(np.argmax(scores, -1) == prep.data.y_eval) > 0.9
+    with pytest.raises(RecipeError, match="conv1, conv2"):  # names the layers there are
+        int4.quantize(blob, Quantization(mode="int4", op_rules=(OpRule("lstm", "float"),)))
+
+
+@pytest.mark.slow
+@needs_quantizer
+def test_an_embedding_table_becomes_an_int4_lookup_with_the_same_rows(tmp_path):
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from studio.engine import int4
+    from studio.engine.measure import predict
+    from studio.engine.tflite_file import weight_figures
+
+    keras.utils.set_random_seed(0)
+    tokens = keras.Input((12,), dtype="int32")
+    x = keras.layers.Embedding(5000, 64, name="words")(tokens)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    model = keras.Model(tokens, keras.layers.Dense(4, name="head")(x))
+    blob = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    ids = np.random.default_rng(0).integers(0, 5000, (64, 12)).astype(np.int32)
+    want = model.predict(ids, verbose=0)
+    # The rewrite alone changes no value.
+    rewritten = int4.lookups(blob)
+    ops = {f.op for f in weight_figures(rewritten)}
+    assert "EMBEDDING_LOOKUP" in ops and "GATHER" not in ops
+    np.testing.assert_allclose(predict(rewritten, ids), want, atol=1e-5)
+    # Quantized: the table is int4 (half of int8's 320,000 bytes, plus a scale per row).
+    quantized = int4.quantize(blob, Quantization(mode="int4"))
+    table = next(f for f in weight_figures(quantized) if f.name == "words")
+    assert (table.op, table.dtype, table.count) == ("EMBEDDING_LOOKUP", "int4", 5000 * 64)
+    assert len(quantized) < 5000 * 64 * 0.75
+    got = predict(quantized, ids)
+    assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.95
