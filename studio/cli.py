@@ -230,7 +230,7 @@ def _check_sources(args: argparse.Namespace) -> None:
 def _optimize(args: argparse.Namespace) -> int:
     from studio.values import atomic
     from studio.values.recipe import Recipe
-    from studio.values.session import RESULT_FILES, Session
+    from studio.values.session import OPTIONAL_FILES, RESULT_FILES, Session
 
     recipe = Recipe.load(json_file(args.recipe))  # validated before any worker starts
     _check_sources(args)
@@ -252,6 +252,11 @@ def _optimize(args: argparse.Namespace) -> int:
         folder, base = session.candidate_dir(candidate.id), session.baseline_dir
         result = _staging(out)
         files = {result / name: (folder / name).read_bytes() for name in RESULT_FILES}
+        files |= {
+            result / name: (folder / name).read_bytes()
+            for name in OPTIONAL_FILES
+            if (folder / name).is_file()
+        }
         files |= {result / name: (base / name).read_bytes() for name in BASELINE_FILES}
         try:
             atomic.write_all(files)

@@ -174,3 +174,84 @@ def test_an_embedding_table_becomes_an_int4_lookup_with_the_same_rows(tmp_path):
     assert len(quantized) < 5000 * 64 * 0.75
     got = predict(quantized, ids)
     assert np.corrcoef(got.ravel(), want.ravel())[0, 1] > 0.95
+
+
+# -- per-tensor fidelity -------------------------------------------------------------
+
+
+def test_fidelity_figures_round_trip_and_name_the_worst_layers(tmp_path):
+    from studio.values.tensor_fidelity import Fidelity, TensorFidelity, read
+
+    out = TensorFidelity("StatefulPartitionedCall:0", "", 1e-4, 40.0)
+    figures = Fidelity(
+        samples=32,
+        threads=2,
+        tensors=(
+            TensorFidelity("m/conv1/Conv2D", "conv1", 0.01, 30.0),
+            TensorFidelity("m/conv1/Relu", "conv1", 0.02, 25.0),
+            TensorFidelity("m/dense/MatMul", "dense", 0.5, 12.0),
+            TensorFidelity("m/input", "input", 0.0, None),  # identical to float
+            TensorFidelity("StatefulPartitionedCall:0", "", 1e-2, 20.0),
+        ),
+        outputs=(out,),
+    )
+    figures.save(tmp_path)
+    again = read(tmp_path)
+    assert again == figures
+    assert [t.layer for t in again.worst(2)] == ["dense", ""]
+    assert again.by_layer() == {"dense": 12.0, "conv1": 25.0}
+    assert "32 evaluation samples, 2 thread(s): outputs 40.0 dB" in again.summary()
+    assert "lowest tensor 12.0 dB (dense)" in again.summary()
+    # The built-in kernels' output (20 dB) is far from the default path's (40 dB): said.
+    assert again.kernels_differ() and "built-in kernels give 20.0 dB" in again.summary()
+    (tmp_path / "fidelity.json").write_text("{damaged")
+    assert read(tmp_path) is None  # a view, never a reason to refuse a session
+    assert "not measured (QAT" in Fidelity(skipped="QAT retrained").summary()
+
+
+def test_fidelity_is_measured_on_the_users_samples_with_the_stated_threads(monkeypatch):
+    pytest.importorskip("litert_quantizer")
+    from litert_quantizer import model_validator
+
+    from studio.engine import fidelity
+
+    seen = {}
+
+    class Result:
+        def get_all_tensor_results(self):
+            return {"m/dense/MatMul": {"mse": 0.01, "snr": 100.0}}
+
+    def compare(reference, target, data, metrics, **options):
+        seen.setdefault("data", data)
+        seen.setdefault("options", []).append(options)
+        return Result()
+
+    monkeypatch.setattr(model_validator, "compare_model", compare)
+    monkeypatch.setattr(fidelity, "_signature_inputs", lambda model, x, names: {"sig": list(x)})
+    x = np.arange(50 * 3, dtype=np.float32).reshape(50, 3)
+    figures = fidelity.measure(b"float", b"quantized", x, threads=2)
+    assert np.array_equal(np.stack(seen["data"]["sig"]), x[: fidelity.SAMPLES])
+    assert all(o["num_threads"] == 2 for o in seen["options"])
+    # Every tensor on built-in kernels; the outputs again on the default path (XNNPACK).
+    assert [(o["validate_output_tensors_only"], o["use_xnnpack"]) for o in seen["options"]] == [
+        (False, False),
+        (True, True),
+    ]
+    assert figures.samples == fidelity.SAMPLES and figures.tensors[0].snr_db == pytest.approx(20.0)
+
+
+@pytest.mark.slow
+@needs_quantizer
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_a_quantized_candidate_carries_its_per_tensor_fidelity(tmp_path, mode):
+    from studio.engine.pipeline import optimize
+    from studio.values.tensor_fidelity import read
+
+    optimize("demo", "demo", Recipe(quantization=Quantization(mode=mode)), tmp_path, threads=2)
+    figures = read(tmp_path)
+    assert figures is not None and not figures.skipped
+    assert (figures.samples, figures.threads) == (32, 2)
+    layers = set(figures.by_layer())
+    assert {"conv1", "conv2", "conv3", "dense1", "digit"} <= layers
+    assert all(snr > 5 for snr in figures.by_layer().values())  # close to float, not noise
+    assert figures.output_snr() is not None and figures.output_snr() > 20

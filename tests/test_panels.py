@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from fakes import summary
 from studio.ui.views.panels import RecipeEditor
 from studio.values.metrics import LayerInfo
-from studio.values.recipe import Clustering, Pruning, Quantization, Recipe
+from studio.values.recipe import Clustering, OpRule, Pruning, Quantization, Recipe
 from studio.values.sensitivity import LayerSensitivity
 
 SUMMARY = dataclasses.replace(
@@ -306,3 +306,41 @@ def test_a_progress_bar_value_is_painted_by_the_next_paint_pass_not_at_once(qtbo
     assert Paints.count == before and bar.value() == 500
     qtbot.waitUntil(lambda: Paints.count > before, timeout=1000)
     bar.setValue(500)  # unchanged: nothing to paint
+
+
+def test_an_int4_recipe_with_rules_round_trips_through_the_panel(qtbot):
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    recipe = Recipe(
+        quantization=Quantization(
+            mode="int4",
+            block_size=64,
+            op_rules=(OpRule("^digit$", "float"), OpRule("conv", "int8")),
+        )
+    )
+    editor.set_recipe(recipe)
+    assert editor.recipe() == recipe
+    q = editor.quantization
+    assert q.block_size.isEnabled() and q.op_rules.isEnabled()
+    q.op_rules.add_rule(OpRule("dense", "int4"))
+    assert editor.recipe().quantization.op_rules[-1] == OpRule("dense", "int4")
+    q.op_rules.table.setCurrentCell(0, 0)
+    q.op_rules._remove()
+    assert [r.pattern for r in editor.recipe().quantization.op_rules] == ["conv", "dense"]
+    # Another mode takes neither: the controls are off and the recipe has none.
+    q.mode.setCurrentIndex(q.mode.findData("dynamic"))
+    assert not q.block_size.isEnabled() and not q.op_rules.isEnabled()
+    assert editor.recipe().quantization == Quantization(mode="dynamic")
+
+
+def test_without_the_extra_int4_is_shown_disabled_with_the_install_command(qtbot, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "litert_quantizer", None)  # as if not installed
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    q = editor.quantization
+    item = q.mode.model().item(q.mode.findData("int4"))
+    assert not item.isEnabled()
+    assert 'pip install "tflite-studio[int4]"' in item.toolTip()
+    assert q.missing.isVisibleTo(q) and "tflite-studio[int4]" in q.missing.text()

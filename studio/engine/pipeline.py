@@ -40,6 +40,7 @@ from studio.values.errors import ConversionError, DataError, MeasureError, Model
 from studio.values.metrics import Flag, InputSpec, Latency, Metrics, ModelSummary
 from studio.values.progress import Event, Report, ignore
 from studio.values.recipe import Quantization, Recipe
+from studio.values.tensor_fidelity import Fidelity
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,9 @@ def finish(
 
     t = _stage(report, "evaluate", "measuring size, accuracy, latency and memory")
     metrics, _ = measure(out / "model.tflite", prep.data, threads=threads, reference=reference)
+    if q.mode != "none":
+        report(Event("evaluate", "comparing each tensor with the float model", 0.9))
+        _fidelity(prep, model, q, blob, threads=threads, unroll=unroll).save(out)
     seconds["evaluate"] = time.perf_counter() - t
     note = conversion_note(model, q.mode)
     metrics = dataclasses.replace(
@@ -217,6 +221,45 @@ def finish(
     atomic.write_json(out / "metrics.json", {**metrics.to_dict(), "label": recipe.describe()})
     report(Event("done", f"{out.name} measured", 1.0))
     return metrics
+
+
+def _fidelity(
+    prep: Prepared, model: keras.Model, q: Quantization, blob: bytes, *, threads: int, unroll: bool
+) -> Fidelity:
+    """Per-tensor fidelity of a quantized candidate against its float twin (fidelity.py),
+    or why it was not measured: a figure to look at, never a reason to fail a candidate."""
+    if q.qat:
+        return Fidelity(skipped="QAT retrained the weights, so the float model is no reference")
+    if q.io_type != "float32":
+        return Fidelity(skipped=f"{q.io_type} inputs cannot be fed to the float model as they are")
+    if missing := modes.missing("int4"):
+        return Fidelity(skipped=missing.replace("mode 'int4' needs", "it needs"))
+    from studio.engine import fidelity
+
+    float_model = convert(
+        model,
+        Quantization(select_tf_ops=q.select_tf_ops),
+        prep.data.calibration(q.calibration_samples),
+        unroll=unroll,
+    )
+    try:
+        figures = fidelity.measure(
+            float_model, blob, prep.data.x_eval, threads=threads, inputs=prep.data.inputs
+        )
+    except Exception as err:  # the validator's own failure; the candidate stands
+        return Fidelity(skipped=f"the LiteRT Quantizer's validator failed: {str(err)[:200]}")
+    if q.block_size:
+        # Measured on the demo: blocks of 32 give dense1 1 dB on the built-in kernels,
+        # while the outputs on XNNPACK stay at 79 dB and top-1 within 0.3 points.
+        figures = dataclasses.replace(figures, note=BLOCKWISE_NOTE)
+    return figures
+
+
+BLOCKWISE_NOTE = (
+    "Blockwise int4 runs differently on LiteRT's built-in kernels (ai-edge-litert 2.3.0), "
+    "where the per-tensor figures are measured: judge the Dense layers by the output row "
+    "and the accuracy, measured on the default path."
+)
 
 
 def optimize(

@@ -32,6 +32,7 @@ from studio.ui.views.trade_off_plot import (
 )
 from studio.ui.views.welcome import WelcomePanel
 from studio.ui.workbench import Workbench
+from studio.values import tensor_fidelity
 from studio.values.resources import DEMO
 
 REFRESH_MS = 100  # at most one redraw of the plots per this many milliseconds
@@ -133,8 +134,16 @@ class PlotsArea(QWidget):
             plot.selected = candidate_id  # at once; the points are redrawn by `refresh`
         candidate = self.state.candidate()
         done = candidate is not None and candidate.status == "done" and candidate.metrics
+        session = self.workbench.session
+        fidelity = (
+            tensor_fidelity.read(session.candidate_dir(candidate.id))
+            if done and session is not None
+            else None
+        )
         self.layer_bars.show_layers(
-            candidate.name if candidate else None, list(candidate.metrics.layers) if done else []
+            candidate.name if candidate else None,
+            list(candidate.metrics.layers) if done else [],
+            fidelity,
         )
         self.refresh()
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from studio.values import atomic, figures, units
+from studio.values import atomic, figures, tensor_fidelity, units
 from studio.values.recipe import Recipe
 from studio.values.results import Outcomes, Result, measured, read
 
@@ -171,7 +171,11 @@ def plots(data: Outcomes) -> dict[str, bytes]:
     }
 
 
-def write_html(path: str | Path, data: Outcomes) -> Path:
+def write_html(
+    path: str | Path, data: Outcomes, fidelity: dict[str, tensor_fidelity.Fidelity] | None = None
+) -> Path:
+    """`fidelity`: quantized candidates' per-tensor figures by name (`read_fidelity`)."""
+    fidelity = fidelity or {}
     images = plots(data)
     rows = csv_rows(data)
     e = html.escape
@@ -192,6 +196,7 @@ def write_html(path: str | Path, data: Outcomes) -> Path:
         f"<details><summary>{e(r.name)}: {e(r.label)} ({e(r.status)})</summary>"
         f"<pre>{e(json.dumps(r.recipe.to_dict(), indent=2))}</pre>"
         + (f"<p class=err>{e(r.error)}</p>" if r.error else "")
+        + _fidelity_html(fidelity.get(r.name))
         + "</details>"
         for r in data.rows
     )
@@ -234,6 +239,30 @@ accurate); circled: recommended.</p>
     return atomic.write_text(path, page)
 
 
+def _fidelity_html(f: tensor_fidelity.Fidelity | None) -> str:
+    """The candidate's per-tensor fidelity: its summary and the five worst tensors."""
+    if f is None:
+        return ""
+    e = html.escape
+    worst = "".join(
+        f"<tr><td>{e(t.layer)}</td><td>{e(t.name[:80])}</td><td>{t.snr_db:.1f}</td>"
+        f"<td>{t.mse:.3g}</td></tr>"
+        for t in f.worst(5)
+    )
+    table = (
+        f"<table><tr><th>layer</th><th>tensor</th><th>SNR (dB)</th><th>MSE</th></tr>{worst}</table>"
+        if worst
+        else ""
+    )
+    return f"<p>{e(f.summary())}</p>{table}"
+
+
+def read_fidelity(folder: str | Path, data: Outcomes) -> dict[str, tensor_fidelity.Fidelity]:
+    """Each candidate's `fidelity.json` in a session or sweep folder, where there is one."""
+    found = {r.name: tensor_fidelity.read(Path(folder) / r.name) for r in data.rows}
+    return {name: f for name, f in found.items() if f is not None}
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -246,5 +275,5 @@ def write(folder: str | Path, out: str | Path) -> tuple[Path, Path]:
     """The HTML report at `out` and its CSV beside it (same name, .csv)."""
     data = read(folder)
     out = Path(out)
-    html_path = write_html(out, data)
+    html_path = write_html(out, data, read_fidelity(folder, data))
     return html_path, write_csv(out.with_suffix(".csv"), data)

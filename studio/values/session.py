@@ -49,6 +49,7 @@ STATUSES = (
 )
 UNFINISHED = ("queued", "running")
 RESULT_FILES = ("model.tflite", "recipe.json", "metrics.json")
+OPTIONAL_FILES = ("fidelity.json",)  # a quantized candidate's per-tensor figures
 
 
 class SessionError(StudioError):

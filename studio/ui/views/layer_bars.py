@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QTabWidget
 
 from studio.values.metrics import LayerFigures
+from studio.values.tensor_fidelity import Fidelity
 
 
 class LayerBars(QTabWidget):
@@ -24,15 +25,23 @@ class LayerBars(QTabWidget):
         super().__init__()
         self.sparsity = self._plot("Zero weights per layer (%)", "sparsity (%)")
         self.unique = self._plot("Distinct weight values per layer", "unique values")
+        self.snr = self._plot("Signal-to-noise per layer (dB)", "SNR (dB)")
         self.sparsity.setYRange(0, 100)
         # Short tab names (the plots' titles and the tooltips say the rest): with the
-        # int8 error and the search beside them, four tabs fit a 1366-pixel screen.
+        # int8 error and the search beside them, five tabs fit a 1366-pixel screen.
         self.addTab(self.sparsity, "Zeros")
         self.addTab(self.unique, "Unique values")
+        self.addTab(self.snr, "SNR")
         self.setTabToolTip(
             0, "Share of zero weights in each layer: pruning's effect, read from the file"
         )
         self.setTabToolTip(1, "Distinct weight values in each layer: clustering's effect")
+        self.setTabToolTip(
+            2,
+            "How close each layer's outputs stay to the float model's in the selected "
+            "quantized candidate (signal-to-noise ratio, dB; higher is closer, below ~20 dB "
+            "is a layer to look at), on your evaluation samples",
+        )
         self.show_layers(None, [])
 
     @staticmethod
@@ -44,8 +53,11 @@ class LayerBars(QTabWidget):
         plot.hideButtons()
         return plot
 
-    def show_layers(self, name: str | None, layers: list[LayerFigures]) -> None:
+    def show_layers(
+        self, name: str | None, layers: list[LayerFigures], fidelity: Fidelity | None = None
+    ) -> None:
         suffix = f" — {name}" if name else " — select a finished candidate"
+        self._show_snr(name, fidelity)
         self.sparsity.setTitle(f"Zero weights (%){suffix}", color="#222", size="10pt")
         self.unique.setTitle(f"Distinct weight values{suffix}", color="#222", size="10pt")
         for plot in (self.sparsity, self.unique):
@@ -63,3 +75,28 @@ class LayerBars(QTabWidget):
         self.unique.addItem(pg.BarGraphItem(x=xs, height=unique, width=0.6, brush=(20, 160, 90)))
         for plot in (self.sparsity, self.unique):
             plot.getAxis("bottom").setTicks(ticks)
+
+    def _show_snr(self, name: str | None, fidelity: Fidelity | None) -> None:
+        """Each layer's lowest SNR, worst first; the title says where it was measured,
+        or why there is none (a float candidate, QAT, the extra not installed)."""
+        self.snr.clear()
+        self.snr.getAxis("bottom").setTicks(None)
+        if fidelity is None or fidelity.skipped or not fidelity.by_layer():
+            why = "select a quantized candidate" if name else "select a finished candidate"
+            if fidelity is not None and fidelity.skipped:
+                why = f"not measured: {fidelity.skipped}"
+            self.snr.setTitle(f"Signal-to-noise (dB) — {why}", color="#222", size="9pt")
+            self.snr.setToolTip("")
+            return
+        per_layer = fidelity.by_layer()
+        out = fidelity.output_snr()
+        out_text = f"outputs {out:.0f} dB" if out is not None else "outputs as float"
+        self.snr.setTitle(
+            f"Signal-to-noise (dB), worst first — {name}: {out_text}", color="#222", size="10pt"
+        )
+        self.snr.setToolTip(fidelity.summary())
+        xs = list(range(len(per_layer)))
+        self.snr.addItem(
+            pg.BarGraphItem(x=xs, height=list(per_layer.values()), width=0.6, brush=(200, 120, 30))
+        )
+        self.snr.getAxis("bottom").setTicks([list(enumerate(per_layer))])

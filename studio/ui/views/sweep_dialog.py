@@ -155,6 +155,10 @@ class SweepDialog(QDialog):
             box = QCheckBox(mode.short)
             box.setToolTip(mode.tooltip)
             box.setChecked(mode.name in ticked if ticked is not None else mode.swept)
+            if missing := modes.missing(mode.name):  # shown, off, saying how to install
+                box.setChecked(False)
+                box.setEnabled(False)
+                box.setToolTip(missing)
             box.toggled.connect(self._update)
             self.modes[mode.name] = box
             mode_row.addWidget(box)

@@ -1,0 +1,106 @@
+"""Per-tensor fidelity of a quantized candidate: how far each tensor of the quantized file
+is from the same tensor of its float twin (MSE, and SNR in dB), on the user's evaluation
+samples, through the LiteRT Quantizer's validator (`model_validator.compare_model`).
+
+Why two rows of figures: keeping every intermediate tensor (what a per-tensor comparison
+needs) switches LiteRT's XNNPACK delegate off, so the per-tensor figures come from the
+built-in kernels; the outputs are compared again on the default path (XNNPACK), which is
+what the app runs.  The same int4 file can differ between the two (blockwise int4 most),
+so each figure says where it was measured.
+
+Skipped, with the reason in the file: QAT candidates (their weights were retrained, so a
+tensor-by-tensor comparison with the float model measures training, not rounding) and
+integer inputs/outputs (the float twin cannot take the same samples).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from studio.engine.arrays import Arrays, count, parts, take
+from studio.engine.tflite_file import layer_of
+from studio.values.tensor_fidelity import Fidelity, TensorFidelity
+
+SAMPLES = 32  # two interpreters per sample (the validator's way): enough for a mean
+
+
+def measure(
+    float_model: bytes,
+    quantized: bytes,
+    samples: Arrays,
+    *,
+    threads: int,
+    inputs: Sequence[str] = (),
+) -> Fidelity:
+    """The candidate's fidelity on up to `SAMPLES` of `samples` (the evaluation split)."""
+    from litert_quantizer import model_validator
+    from litert_quantizer.utils import validation_utils
+
+    metrics = [
+        validation_utils.ValidationErrorMetric.MSE,
+        validation_utils.ValidationErrorMetric.SNR,
+    ]
+    n = min(SAMPLES, count(samples))
+    data = _signature_inputs(float_model, take(samples, slice(0, n)), inputs)
+
+    def compare(outputs_only: bool, xnnpack: bool) -> dict[str, dict[str, float]]:
+        result = model_validator.compare_model(
+            float_model,
+            quantized,
+            data,
+            metrics,
+            use_xnnpack=xnnpack,
+            num_threads=threads,
+            validate_output_tensors_only=outputs_only,
+        )
+        return result.get_all_tensor_results()
+
+    every = compare(outputs_only=False, xnnpack=False)
+    outs = compare(outputs_only=True, xnnpack=True)
+    return Fidelity(
+        samples=n,
+        threads=threads,
+        tensors=tuple(_figures(name, v) for name, v in every.items()),
+        outputs=tuple(_figures(name, v) for name, v in outs.items()),
+    )
+
+
+def _figures(name: str, values: dict[str, float]) -> TensorFidelity:
+    """The validator's SNR is a power ratio (signal / (MSE + 1e-9)); shown in dB."""
+    mse, ratio = float(values.get("mse", math.nan)), float(values.get("snr", math.nan))
+    identical = mse == 0 or not math.isfinite(ratio) or ratio <= 0
+    return TensorFidelity(
+        name=name,
+        layer=layer_of(name) if "/" in name else "",
+        mse=mse,
+        snr_db=None if identical else 10 * math.log10(ratio),
+    )
+
+
+def _signature_inputs(model: bytes, x: Arrays, inputs: Sequence[str]) -> dict[str, list[dict]]:
+    """The validator's test data: {signature: [{input name: one sample (batch 1)}, …]},
+    inputs matched by name as `measure.io_details` does (the converter orders them by
+    name, not as the Keras model lists them)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=model)
+    (key,) = interp.get_signature_list()
+    details = interp.get_signature_runner(key).get_input_details()
+    names = list(details)
+    arrays = parts(x)
+    if len(arrays) == 1:
+        order = names
+    else:
+        order = [next((n for n in names if n in (k, f"quant_{k}")), k) for k in inputs]
+    samples = []
+    for i in range(count(x)):
+        samples.append(
+            {
+                name: np.asarray(a[i : i + 1]).astype(details[name]["dtype"], copy=False)
+                for name, a in zip(order, arrays, strict=True)
+            }
+        )
+    return {key: samples}
