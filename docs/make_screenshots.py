@@ -13,7 +13,8 @@ calls as the window's buttons:
 3. `sweep`    the sweep done, the recommendation selected, the int8 error per layer;
 4. `compare`  two candidates side by side (the comparison dialog over the window);
 5. `search`   an automatic search done on the demo, its answer explained and selected;
-6. `second`   a second model (the zoo's small CNN, trained here) with its own data.
+6. `int4`     an int4 candidate with a per-op rule, its panel and per-layer SNR shown;
+7. `second`   a second model (the zoo's small CNN, trained here) with its own data.
 
 Files go to `resources/screens/<state>-<width>x<height>.png`; the README shows them.  The
 whole screen is grabbed, so dialogs appear as a user sees them.
@@ -59,6 +60,30 @@ def main() -> int:
         screen = f"-screen 0 {size}x24"
         subprocess.run(["xvfb-run", "-a", "-s", screen, *command], check=True, env=env)
     return 0
+
+
+def int4(window, session, wait, save) -> None:
+    """An int4 candidate (blocks of 32, the digit head kept in int8) made from the panel,
+    selected, with the Techniques tab scrolled to Quantization and the SNR tab shown."""
+    from studio.values import modes
+    from studio.values.recipe import OpRule, Quantization, Recipe
+
+    if modes.missing("int4"):
+        print(f"int4 screenshot skipped: {modes.missing('int4')}")
+        return
+    q = Quantization(mode="int4", block_size=32, op_rules=(OpRule("^digit$", "int8"),))
+    window.editor.set_recipe(Recipe(quantization=q))
+    before = set(session().candidates)
+    window.editor.run_button.click()
+    wait(lambda: set(session().candidates) - before, "the int4 candidate queued")
+    (new,) = set(session().candidates) - before
+    wait(lambda: session().candidates[new].status not in ("queued", "running"), "int4")
+    window.select(new)
+    window.setup_tabs.setCurrentIndex(1)  # Techniques
+    scroll = window.setup_tabs.widget(1)
+    scroll.ensureWidgetVisible(window.editor.quantization.op_rules)
+    window.center.layer_bars.setCurrentWidget(window.center.layer_bars.snr)
+    save("int4")
 
 
 def shoot(width: int, height: int) -> int:
@@ -136,6 +161,8 @@ def shoot(width: int, height: int) -> int:
     window.select(found[0] if found else None)
     window.center.layer_bars.setCurrentWidget(window.center.search)
     save("search")
+
+    int4(window, session, wait, save)
 
     sys.path.insert(0, str(DOCS.parent / "tests"))
     import zoo  # the test zoo's models: architectures nobody on the team wrote

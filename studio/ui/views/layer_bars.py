@@ -91,6 +91,8 @@ class LayerBars(QTabWidget):
         per_layer = fidelity.by_layer()
         out = fidelity.output_snr()
         out_text = f"outputs {out:.0f} dB" if out is not None else "outputs as float"
+        if fidelity.note or fidelity.kernels_differ():
+            out_text += " (bars: built-in kernels, see tooltip)"
         self.snr.setTitle(
             f"Signal-to-noise (dB), worst first — {name}: {out_text}", color="#222", size="10pt"
         )
