@@ -4,7 +4,8 @@ encoder with a 30k-token vocabulary, and the regressor.
 
 Each candidate goes through the studio's own pipeline (`pipeline.optimize`): raw and gzip
 size, accuracy on the evaluation split, latency at 1 and 2 threads in LiteRT's default
-interpreter, and, after 50 % pruning, the share of zeros read back from the int4 file.
+interpreter, the interpreter's memory (peak RSS growth of a separate process), and,
+after 50 % pruning, the share of zeros read back from the pruned layers of the file.
 Writes the int4 section of benchmarks/RESULTS.md:
 
     python benchmarks/int4.py                         # demo, transformer, bert_tiny, regressor
@@ -78,6 +79,7 @@ def measure_model(name: str) -> list[dict]:
                 "latency_1": m.latency_ms.median,
                 "latency_2": two.latency_ms.median,
                 "weights": sorted({f.dtype for f in m.layers}),
+                "memory": m.peak_memory_bytes,
                 "zeros": (
                     sum(f.sparsity * f.count for f in pruned) / sum(f.count for f in pruned)
                     if recipe.pruning and pruned
@@ -98,8 +100,8 @@ def score_text(row: dict) -> str:
 def table(rows: list[dict]) -> tuple[str, list[str]]:
     lines = [
         "| model | candidate | weights in the file | size | gzip | gzip / dynamic's | "
-        "score (float) | latency 1 thread | latency 2 threads | zeros kept |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "score (float) | latency 1 thread | latency 2 threads | memory | zeros kept |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     verdicts = []
     by = {(r["model"], r["candidate"]): r for r in rows}
@@ -117,7 +119,7 @@ def table(rows: list[dict]) -> tuple[str, list[str]]:
             f"{r['bytes'] / 1024:.1f} KB | {r['gzip'] / 1024:.1f} KB | "
             f"{'' if ratio is None else f'{ratio:.2f}x'} | {score_text(r)}{float_text} | "
             f"{r['latency_1']:.3f} ms | {r['latency_2']:.3f} ms | "
-            f"{zeros} |"
+            f"{(r['memory'] or 0) / 2**20:.1f} MB | {zeros} |"
         )
         if r["model"] in TEXT and r["candidate"] == "int4" and base:
             points = 100 * (base["score"] - r["score"])

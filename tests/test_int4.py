@@ -255,3 +255,50 @@ def test_a_quantized_candidate_carries_its_per_tensor_fidelity(tmp_path, mode):
     assert {"conv1", "conv2", "conv3", "dense1", "digit"} <= layers
     assert all(snr > 5 for snr in figures.by_layer().values())  # close to float, not noise
     assert figures.output_snr() is not None and figures.output_snr() > 20
+
+
+def test_sweeps_and_searches_offer_int4_only_where_it_can_be_made(qtbot, monkeypatch):
+    from studio.ui.views.sweep_dialog import SweepDialog
+    from studio.values.autotune import Knowledge, Space
+
+    knowledge = Knowledge(prunable=(), clusterable=(), train_samples=100, labeled=True)
+
+    def mode_choices() -> tuple[str, ...]:
+        return next(d for d in Space.build(knowledge).dimensions if d.name == "mode").choices
+
+    if modes.missing("int4") is None:
+        assert "int4" in mode_choices()
+        dialog = SweepDialog(Recipe(), [], workers=2)
+        qtbot.addWidget(dialog)
+        assert dialog.modes["int4"].isEnabled()
+    monkeypatch.setitem(sys.modules, "litert_quantizer", None)  # as if not installed
+    assert "int4" not in mode_choices()
+    dialog = SweepDialog(Recipe(), [], workers=2, ticked=["int4", "int8"])
+    qtbot.addWidget(dialog)
+    box = dialog.modes["int4"]
+    assert not box.isEnabled() and not box.isChecked()
+    assert 'pip install "tflite-studio[int4]"' in box.toolTip()
+
+
+@pytest.mark.slow
+@needs_quantizer
+def test_blocks_apply_where_the_input_width_is_a_multiple_and_per_channel_elsewhere():
+    import tensorflow as tf
+    import tf_keras as keras
+    from ai_edge_litert import schema_py_generated as schema
+
+    from studio.engine import int4
+
+    keras.utils.set_random_seed(0)
+    features = keras.Input((12,))
+    hidden = keras.layers.Dense(64, activation="relu", name="narrow")(features)  # 12 wide
+    model = keras.Model(features, keras.layers.Dense(3, name="wide")(hidden))  # 64 wide
+    blob = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    quantized = int4.quantize(blob, Quantization(mode="int4", block_size=32))
+    graph_model = schema.ModelT.InitFromPackedBuf(bytearray(quantized), 0)
+    blocked = {}
+    for tensor in graph_model.subgraphs[0].tensors:
+        if tensor.type == schema.TensorType.INT4:
+            details = tensor.quantization.detailsType if tensor.quantization else 0
+            blocked[tensor.name.decode().split("/")[1]] = bool(details)
+    assert blocked == {"narrow": False, "wide": True}

@@ -47,50 +47,74 @@ class Rule:
 # (`default_policy.py`: dynamic_wi4_afp32 / dynamic_wi4_afp32_blockwise) and checked in
 # ai-edge-litert 2.3.0 (tests/test_int4.py runs every zoo model's int4 file).
 INT4_BLOCKWISE_OPS = modes.INT4_BLOCK_OPS
-INT4_CHANNEL_OPS = tuple(op for op in modes.INT4_OPS if op not in INT4_BLOCKWISE_OPS)
 INT8_ONLY_OPS = ("DEPTHWISE_CONV_2D", "BATCH_MATMUL", "CONV_2D_TRANSPOSE")
 
 
-def rules(q: Quantization, operators: list[tuple[str, tuple[str, ...]]]) -> list[Rule]:
+@dataclass(frozen=True)
+class Op:
+    """A weighted operator of the float file, as the rules need it."""
+
+    output: str  # its output tensor's name: what the quantizer's regexes are matched with
+    kind: str  # "FULLY_CONNECTED", …
+    layers: tuple[str, ...]  # the layer names a user's pattern is searched in
+    width: int  # the weights' last dimension, along which blocks run (0: unknown)
+
+
+def rules(q: Quantization, ops: list[Op]) -> list[Rule]:
     """The quantizer recipe of an int4 candidate, in order (later rules win).
 
     The quantizer matches a rule's regex against an op's *output* tensor name, which for
     a model's last layer is the signature's (`StatefulPartitionedCall:0`), not the
-    layer's, so name and its weights' names, `operators`), and becomes a rule naming the matched
-    outputs exactly; a pattern that matches nothing is an error naming the field."""
-    block = f"BLOCKWISE_{q.block_size}" if q.block_size else "CHANNELWISE"
+    layer's.  So a user's pattern is searched in the layer names the studio shows for an
+    op (from its output's and its weights' names), not in whole tensor names (`digit`
+    would match `digits_cnn/conv1/…`), and becomes a rule naming the matched outputs
+    exactly.  A pattern that matches nothing is an error naming the field.
 
-    def int4(pattern: str) -> list[Rule]:
-        return [
-            *(Rule(pattern, op, 4, block) for op in INT4_BLOCKWISE_OPS),
-            *(Rule(pattern, op, 4) for op in INT4_CHANNEL_OPS),
-        ]
+    Blocks: the quantizer refuses a layer whose input width is not a multiple of the
+    block (a 12-feature Dense and blocks of 32); such layers keep one scale per channel.
+    """
 
-    out = [Rule(".*", op, 8) for op in INT8_ONLY_OPS] + int4(".*")
+    def int4(chosen: list[Op] | None) -> list[Rule]:
+        """int4 per channel wherever it runs, then blocks where they fit (None: all ops)."""
+        scope = ".*" if chosen is None else _exact(chosen)
+        out = [Rule(scope, op, 4) for op in modes.INT4_OPS]
+        if q.block_size:
+            fits = [
+                o
+                for o in (ops if chosen is None else chosen)
+                if o.kind in INT4_BLOCKWISE_OPS and o.width and o.width % q.block_size == 0
+            ]
+            if fits:
+                block = f"BLOCKWISE_{q.block_size}"
+                out += [Rule(_exact(fits), op, 4, block) for op in INT4_BLOCKWISE_OPS]
+        return out
+
+    out = [Rule(".*", op, 8) for op in INT8_ONLY_OPS] + int4(None)
     for rule in q.op_rules:
-        matched = [
-            name for name, layers in operators if any(re.search(rule.pattern, la) for la in layers)
-        ]
+        matched = [o for o in ops if any(re.search(rule.pattern, la) for la in o.layers)]
         if not matched:
-            shown = ", ".join(sorted({la for _, layers in operators for la in layers})[:12])
+            shown = ", ".join(sorted({la for o in ops for la in o.layers})[:12])
             raise RecipeError(
                 f"quantization.op_rules: {rule.pattern!r} matches no weighted operator of "
                 f"the converted model; its layers are {shown}"
             )
-        # The quantizer's "scope" is the output names joined by ";", with one at the end.
-        pattern = "^(?:" + "|".join(re.escape(n) for n in matched) + ");$"
         if rule.precision == "float":
-            out.append(Rule(pattern, "*", None))
+            out.append(Rule(_exact(matched), "*", None))
         elif rule.precision == "int8":
-            out.append(Rule(pattern, "*", 8))
+            out.append(Rule(_exact(matched), "*", 8))
         else:
-            out += int4(pattern)
+            out += int4(matched)
     return out
 
 
-def operators(model: bytes) -> list[tuple[str, tuple[str, ...]]]:
-    """Each weighted op's output tensor name, with the layer names a per-op rule's
-    pattern is searched in (from that name and its weights' names, as `layer_of`)."""
+def _exact(ops: list[Op]) -> str:
+    """A regex matching these ops' quantizer "scope" exactly: the output names joined
+    by ";", with one at the end."""
+    return "^(?:" + "|".join(re.escape(o.output) for o in ops) + ");$"
+
+
+def operators(model: bytes) -> list[Op]:
+    """The weighted ops of a float file (the kinds `tflite_file.WEIGHT_INPUT` knows)."""
     from ai_edge_litert import schema_py_generated as schema
 
     graph_model = schema.ModelT.InitFromPackedBuf(bytearray(model), 0)
@@ -106,8 +130,15 @@ def operators(model: bytes) -> list[tuple[str, tuple[str, ...]]]:
             # the layer before's).
             weights = op.inputs[WEIGHT_INPUT[kind]] if len(op.inputs) > WEIGHT_INPUT[kind] else -1
             names = [graph.tensors[i].name.decode() for i in [*op.outputs, weights] if i >= 0]
-            layers = tuple(dict.fromkeys(layer_of(n) for n in names if "/" in n))
-            found.append((names[0], layers))
+            shape = graph.tensors[weights].shape if weights >= 0 else None
+            found.append(
+                Op(
+                    output=names[0],
+                    kind=kind,
+                    layers=tuple(dict.fromkeys(layer_of(n) for n in names if "/" in n)),
+                    width=int(shape[-1]) if shape is not None and len(shape) else 0,
+                )
+            )
     return found
 
 
