@@ -42,6 +42,30 @@ def test_layers_kept_in_float_on_purpose_and_small_dynamic_tensors_are_not_flagg
     assert effect_flags(Recipe(), figures(layers=(tensor("a", "float32"),))) == ()
 
 
+def test_int4_expects_int4_where_it_runs_and_the_rules_say_so():
+    from studio.values.recipe import OpRule
+
+    rules = (OpRule("^head$", "float"), OpRule("emb", "int8"))
+    int4 = Recipe(quantization=Quantization(mode="int4", op_rules=rules))
+    fine = figures(
+        layers=(
+            tensor("stem", "int4"),
+            tensor("dw", "int8", op="DEPTHWISE_CONV_2D"),  # int4 does not run there
+            tensor("emb", "int8", op="EMBEDDING_LOOKUP"),  # a rule keeps it int8
+            tensor("head", "float32", op="FULLY_CONNECTED"),  # and this one float
+        )
+    )
+    assert effect_flags(int4, fine) == ()
+    left = figures(layers=(tensor("stem", "int4"), tensor("words", "float32", 5000, op="GATHER")))
+    # An Embedding table the studio could not make a lookup stays float: said.
+    assert codes(effect_flags(int4, left)) == ["weights_not_int4"]
+    lost = figures(
+        layers=(tensor("stem", "int4"), tensor("dense", "float32", 5000, op="FULLY_CONNECTED"))
+    )
+    flags = effect_flags(Recipe(quantization=Quantization(mode="int4")), lost)
+    assert codes(flags) == ["weights_not_int4"] and "per-op rule" in flags[0].message
+
+
 def test_pruning_that_left_too_few_zeros_is_broken_and_names_the_layers():
     recipe = Recipe(pruning=Pruning(0.5))
     m = figures(

@@ -302,3 +302,35 @@ def test_blocks_apply_where_the_input_width_is_a_multiple_and_per_channel_elsewh
             details = tensor.quantization.detailsType if tensor.quantization else 0
             blocked[tensor.name.decode().split("/")[1]] = bool(details)
     assert blocked == {"narrow": False, "wide": True}
+
+
+def test_the_about_box_says_whether_the_int4_extra_is_included(monkeypatch):
+    from studio.ui.dialogs import about_text
+
+    if modes.missing("int4") is None:
+        assert "int4 (LiteRT Quantizer) 0.11" in about_text()
+    monkeypatch.setitem(sys.modules, "litert_quantizer", None)  # as if not installed
+    assert 'int4 (LiteRT Quantizer): not installed — pip install "tflite-studio[int4]"' in (
+        about_text()
+    )
+
+
+@pytest.mark.slow
+@needs_quantizer
+def test_pruning_zeros_and_cluster_values_survive_int4_read_from_the_file(tmp_path):
+    from studio.engine.pipeline import optimize
+    from studio.values.recipe import Clustering, Pruning
+
+    recipe = Recipe(
+        pruning=Pruning(target_sparsity=0.5),
+        clustering=Clustering(clusters=8),
+        quantization=Quantization(mode="int4"),
+    )
+    metrics = optimize("demo", "demo", recipe, tmp_path).metrics
+    layers = {f.name: f for f in metrics.layers}
+    assert all(f.dtype == "int4" for f in layers.values()), layers
+    big = [f for f in layers.values() if f.count >= 1000]
+    assert big and all(f.sparsity >= 0.45 for f in big), [(f.name, f.sparsity) for f in big]
+    assert all(f.unique_values <= 8 + 1 for f in big), [(f.name, f.unique_values) for f in big]
+    assert not [f for f in metrics.flags if f.broken]
+    assert metrics.accuracy > 0.9

@@ -210,19 +210,23 @@ def small_cnn(k: Any) -> Any:
     return k.Model(inp, L.Dense(10, activation="softmax", name="digit")(x), name="small_cnn")
 
 
+def _positions(k: Any, tokens: Any) -> Any:
+    """0, 1, 2, … for each token: the position embedding's ids, in either Keras."""
+    if k.__name__ == "keras":
+        from keras import ops
+
+        return ops.cumsum(ops.ones_like(tokens), axis=1) - 1
+    import tensorflow as tf
+
+    return tf.math.cumsum(tf.ones_like(tokens), axis=1) - 1
+
+
 def transformer(k: Any) -> Any:
     """A reading assistant's classifier: masked tokens + position embeddings + attention."""
     L = k.layers
     tokens = k.Input((LENGTH,), dtype="int32", name="tokens")
     x = L.Embedding(VOCAB, 32, mask_zero=True, name="tok_emb")(tokens)
-    if k.__name__ == "keras":
-        from keras import ops
-
-        positions = ops.cumsum(ops.ones_like(tokens), axis=1) - 1
-    else:
-        import tensorflow as tf
-
-        positions = tf.math.cumsum(tf.ones_like(tokens), axis=1) - 1
+    positions = _positions(k, tokens)
     x = x + L.Embedding(LENGTH, 32, name="pos_emb")(positions)
     att = L.MultiHeadAttention(2, 16, name="attention")(x, x)
     x = L.LayerNormalization(name="norm_a")(x + att)
@@ -239,14 +243,7 @@ def bert_tiny(k: Any) -> Any:
     L = k.layers
     tokens = k.Input((BIG_LENGTH,), dtype="int32", name="tokens")
     x = L.Embedding(BIG_VOCAB, 128, mask_zero=True, name="word_emb")(tokens)
-    if k.__name__ == "keras":
-        from keras import ops
-
-        positions = ops.cumsum(ops.ones_like(tokens), axis=1) - 1
-    else:
-        import tensorflow as tf
-
-        positions = tf.math.cumsum(tf.ones_like(tokens), axis=1) - 1
+    positions = _positions(k, tokens)
     x = x + L.Embedding(BIG_LENGTH, 128, name="pos_emb")(positions)
     for i in (1, 2):
         att = L.MultiHeadAttention(2, 64, name=f"attention{i}")(x, x)

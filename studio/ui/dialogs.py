@@ -223,11 +223,33 @@ def about_text() -> str:
         except metadata.PackageNotFoundError:
             lines.append(f"{shown}: not installed")
     lines.append(f"Qt {qVersion()} (PySide6 {PySide6.__version__})")
+    lines += optional_extras()
     return (
         "<p><b>TFLite Optimization Studio</b></p>"
         "<p>Quantize, prune and cluster Keras models for LiteRT, and see what each "
         "technique does to size, accuracy and latency.</p><p>" + "<br>".join(lines) + "</p>"
     )
+
+
+def optional_extras() -> list[str]:
+    """One line per mode an optional extra makes: its version, or how to install it."""
+    from importlib import metadata
+
+    from studio.values import modes
+
+    lines = []
+    for m in modes.offered():
+        if m.needs is None:
+            continue
+        if missing := modes.missing(m.name):
+            lines.append(f"{m.short} ({m.maker}): not installed — {missing.split(': ', 1)[-1]}")
+            continue
+        try:
+            version = metadata.version(m.needs[0].replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            version = "installed"
+        lines.append(f"{m.short} ({m.maker}) {version}")
+    return lines
 
 
 def about(parent: QWidget) -> None:

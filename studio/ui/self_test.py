@@ -81,6 +81,10 @@ def run(app: QApplication, build: Callable[..., QMainWindow]) -> int:
     verdict = "passed" if outcome.get("code") == 0 else "FAILED"
     stream = sys.stdout if outcome.get("code") == 0 else sys.stderr
     print(f"self-test {verdict} in {seconds:.0f} s: {outcome.get('message')}", file=stream)
+    from studio.ui.dialogs import optional_extras
+
+    for line in optional_extras():  # what this installation (wheel or bundle) includes
+        print(f"optional: {line}", file=stream)
     return int(outcome.get("code", 1))
 
 

@@ -86,14 +86,20 @@ def effect_flags(
         share = sum(f.count for f in off) / total if total else 0.0
         if share > FLOAT_SHARE:
             types = "/".join(sorted({f.dtype for f in off}))
+            what = (
+                "the LiteRT Quantizer left those operations unquantized. Add a per-op rule "
+                "keeping these layers in float or int8 so the label says so"
+                if q.mode == "int4"
+                else f"the converter left those operations unquantized. Try post-training "
+                f"{q.mode} without QAT, or list these layers under 'keep in float' so the "
+                f"label says so"
+            )
             flags.append(
                 Flag(
                     f"weights_not_{want}",
                     f"{share:.0%} of the weights ({sum(f.count for f in off):,} values, in "
                     f"{_names(off)}) are {types} in the file, although the recipe asks for "
-                    f"{want} weights{' (QAT)' if q.qat else ''}: the converter left those "
-                    f"operations unquantized. Try post-training {q.mode} without QAT, or "
-                    f"list these layers under 'keep in float' so the label says so.",
+                    f"{want} weights{' (QAT)' if q.qat else ''}: {what}.",
                     broken=True,
                 )
             )
@@ -118,7 +124,7 @@ def effect_flags(
         limit = recipe.clustering.clusters + 1  # + the zeros that sparsity keeps
         # Counted per output channel (tflite_file._unique): int8 channels have their own
         # scales, and float kernels their own folded BatchNormalization factors.
-        counted = ("int8", "float16", "float32")
+        counted = ("int8", "int4", "float16", "float32")
         found = [f for f in metrics.layers if f.name in set(clustered) and f.dtype in counted]
         over = [f for f in found if f.unique_values > limit]
         if over:
@@ -138,7 +144,10 @@ def effect_flags(
 def _int4_expected(figures: LayerFigures, q) -> bool:
     """Whether an int4 recipe asks for int4 weights in this tensor: an op kind int4 runs
     in (the others take int8), and no later per-op rule keeping it in float or int8."""
-    if figures.op not in modes.INT4_OPS:
+    # A float GATHER table is an Embedding the studio could not make a lookup (int4.py):
+    # its largest weights would stay float under an int4 label.
+    table = figures.op == "GATHER" and figures.dtype == "float32"
+    if figures.op not in modes.INT4_OPS and not table:
         return False
     last = next((r for r in reversed(q.op_rules) if re.search(r.pattern, figures.name)), None)
     return last is None or last.precision == "int4"
