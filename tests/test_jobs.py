@@ -80,7 +80,13 @@ def test_result_and_events_in_order(pool, float_baseline, tmp_path):
     assert result["metrics"]["gzip_bytes"] < float_baseline[1].gzip_bytes
     # The candidate's files came back early, as artifacts, before the job finished.
     [early] = [e for e in events if isinstance(e, Artifacts)]
-    assert set(early.files) == {"c1/model.tflite", "c1/recipe.json", "c1/metrics.json"}
+    # The per-tensor fidelity of a quantized candidate comes with it.
+    assert set(early.files) == {
+        "c1/model.tflite",
+        "c1/recipe.json",
+        "c1/metrics.json",
+        "c1/fidelity.json",
+    }
     assert len(early.files["c1/model.tflite"]) == result["metrics"]["size_bytes"]
     assert events.index(early) < len(events) - 1 and not events[-1].artifacts
 
