@@ -91,11 +91,10 @@ class LayerBars(QTabWidget):
         per_layer = fidelity.by_layer()
         out = fidelity.output_snr()
         out_text = f"outputs {out:.0f} dB" if out is not None else "outputs as float"
-        if fidelity.note or fidelity.kernels_differ():
-            out_text += " (bars: built-in kernels, see tooltip)"
-        self.snr.setTitle(
-            f"Signal-to-noise (dB), worst first — {name}: {out_text}", color="#222", size="10pt"
-        )
+        title = f"SNR (dB), worst first — {name}: {out_text}"
+        if fidelity.note or fidelity.kernels_differ():  # a second, short line
+            title += "<br>bars: built-in kernels, not XNNPACK (tooltip)"
+        self.snr.setTitle(title, color="#222", size="9pt")
         self.snr.setToolTip(fidelity.summary())
         xs = list(range(len(per_layer)))
         self.snr.addItem(
