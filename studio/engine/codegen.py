@@ -10,6 +10,7 @@ written into the script as constants, so it needs nothing from the studio to run
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import textwrap
@@ -628,13 +629,16 @@ def _int4(rules: list) -> list[str]:
 
     from studio.engine import int4
 
-    helpers = "\n\n".join(inspect.getsource(f) for f in (int4.lookups, int4._lookup_like))
-    table = "\n".join(f"    {(r.pattern, r.op, r.bits, r.granularity)!r}," for r in rules)
+    helpers = "\n\n".join(
+        inspect.getsource(f) for f in (int4.lookups, int4._lookup_like, int4.apply_rules)
+    )
+    table = "\n".join(f"    {dataclasses.astuple(r)!r}," for r in rules)
     return [
         "",
         "# int4 weights: the LiteRT Quantizer (pip install litert-quantizer) quantizes the",
         "# float file.  Keras' Embedding converts to GATHER, which it leaves in float; the",
-        "# studio first rewrites such tables as EMBEDDING_LOOKUP (same values), copied here.",
+        "# studio first rewrites such tables as EMBEDDING_LOOKUP (same values); its helpers",
+        "# are copied here.",
         *helpers.splitlines(),
         "",
         "",
@@ -646,12 +650,7 @@ def _int4(rules: list) -> list[str]:
         *table.splitlines(),
         "]",
         "tool = quantizer.Quantizer(bytearray(lookups(tflite)))",
-        "for pattern, op, bits, granularity in RULES:",
-        "    op = qtyping.TFLOperationName.ALL_SUPPORTED if op == '*' else qtyping.TFLOperationName(op)",
-        "    if bits is None:",
-        "        tool.update_quantization_recipe(pattern, op, algorithm_key='no_quantize')",
-        "    else:",
-        "        tool.add_dynamic_config(pattern, op, bits, qtyping.QuantGranularity[granularity])",
+        "apply_rules(tool, qtyping, RULES)",
         "tflite = bytes(tool.quantize(enable_progress_report=False).quantized_model)",
     ]
 

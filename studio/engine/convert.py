@@ -38,19 +38,17 @@ def convert(
     *,
     qat: bool = False,
     unroll: bool = False,
+    float_model: bytes | None = None,
 ) -> bytes:
     """Convert with the recipe's mode.  `calibration` holds samples in the model's dtype
     (for recurrent models they also fix the sequence length; see `recurrent.py`);
     `unroll`: recurrent layers unrolled whatever the mode (a fused kernel can disagree
-    with Keras, see `pipeline._baseline`)."""
+    with Keras, see `pipeline._baseline`); `float_model`: this model's float file when
+    the caller made it already (int4 starts from it)."""
     if recipe.mode == "int4":
         # The LiteRT Quantizer starts from the float file this function makes.
-        float_model = convert(
-            model,
-            Quantization(select_tf_ops=recipe.select_tf_ops),
-            calibration,
-            unroll=unroll,
-        )
+        if float_model is None:
+            float_model = convert(model, float_twin(recipe), calibration, unroll=unroll)
         return int4.quantize(float_model, recipe)
     shapes = None
     if calibration is not None and count(calibration):
@@ -65,6 +63,12 @@ def convert(
         raise
     except Exception as err:
         raise ConversionError(failure(model, recipe.mode, err)) from err
+
+
+def float_twin(recipe: Quantization) -> Quantization:
+    """The recipe of a quantized candidate's float file (what int4 quantizes, what its
+    fidelity is measured against): no quantization, the same operator sets."""
+    return Quantization(select_tf_ops=recipe.select_tf_ops)
 
 
 def failure(model: keras.Model, mode: str, err: Exception) -> str:

@@ -82,25 +82,22 @@ def _figures(name: str, values: dict[str, float]) -> TensorFidelity:
 
 def _signature_inputs(model: bytes, x: Arrays, inputs: Sequence[str]) -> dict[str, list[dict]]:
     """The validator's test data: {signature: [{input name: one sample (batch 1)}, …]},
-    inputs matched by name as `measure.io_details` does (the converter orders them by
-    name, not as the Keras model lists them)."""
-    from ai_edge_litert.interpreter import Interpreter
+    the inputs matched to the Keras model's as every measurement does (`io_details`)."""
+    from studio.engine.measure import interpreter, io_details
 
-    interp = Interpreter(model_content=model)
+    interp = interpreter(model, 1)
     (key,) = interp.get_signature_list()
-    details = interp.get_signature_runner(key).get_input_details()
-    names = list(details)
+    by_index = {
+        d["index"]: n for n, d in interp.get_signature_runner(key).get_input_details().items()
+    }
+    ordered, _ = io_details(interp, inputs)
     arrays = parts(x)
-    if len(arrays) == 1:
-        order = names
-    else:
-        order = [next((n for n in names if n in (k, f"quant_{k}")), k) for k in inputs]
-    samples = []
-    for i in range(count(x)):
-        samples.append(
+    return {
+        key: [
             {
-                name: np.asarray(a[i : i + 1]).astype(details[name]["dtype"], copy=False)
-                for name, a in zip(order, arrays, strict=True)
+                by_index[d["index"]]: np.asarray(a[i : i + 1]).astype(d["dtype"], copy=False)
+                for d, a in zip(ordered, arrays, strict=True)
             }
-        )
-    return {key: samples}
+            for i in range(count(x))
+        ]
+    }

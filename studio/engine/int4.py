@@ -10,8 +10,8 @@ What runs where (litert-quantizer 0.11, ai-edge-litert 2.3.0's default interpret
 int4 is offered for FULLY_CONNECTED and EMBEDDING_LOOKUP (per channel or in blocks of
 32-256) and CONV_2D (per channel only); the other weighted ops the quantizer knows
 (depthwise and transposed convolutions, batch matmul with constant weights) take int8
-weights.  `RULES` holds that table; a recipe's `op_rules` add rules by output-tensor
-name after it (the quantizer keeps the last rule that matches and that it supports).
+weights.  `rules` writes that table; a recipe's `op_rules` add rules after it (the
+quantizer keeps the last rule that matches and that it supports).
 
 Keras' Embedding converts to GATHER, which the quantizer does not quantize at all: a
 text model's largest table would stay float.  `lookups` rewrites each GATHER of a
@@ -22,6 +22,7 @@ is never dequantized whole, as the converter's int8 GATHER + DEQUANTIZE does).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -147,27 +148,23 @@ def quantize(float_model: bytes, q: Quantization) -> bytes:
     quantizer, qtyping = _quantizer()
     float_model = lookups(float_model)
     tool = quantizer.Quantizer(bytearray(float_model))
-    for rule in rules(q, operators(float_model)):
-        if rule.bits is None:
-            tool.update_quantization_recipe(
-                rule.pattern,
-                qtyping.TFLOperationName.ALL_SUPPORTED,
-                algorithm_key="no_quantize",
-            )
-            continue
-        op = (
-            qtyping.TFLOperationName.ALL_SUPPORTED
-            if rule.op == "*"
-            else qtyping.TFLOperationName(rule.op)
-        )
-        tool.add_dynamic_config(
-            rule.pattern, op, rule.bits, qtyping.QuantGranularity[rule.granularity]
-        )
+    apply_rules(tool, qtyping, [dataclasses.astuple(r) for r in rules(q, operators(float_model))])
     try:
         result = tool.quantize(enable_progress_bar=False, enable_progress_report=False)
     except Exception as err:  # the quantizer raises plain ValueErrors from deep inside
         raise ConversionError(f"the LiteRT Quantizer failed on mode 'int4': {err}") from err
     return bytes(result.quantized_model)
+
+
+def apply_rules(tool, qtyping, rules: list[tuple]) -> None:
+    """Give the quantizer `tool` the rules, each (pattern, op or "*", bits or None for
+    float, granularity), in order.  Self-contained: the reproduce script carries it."""
+    for pattern, op, bits, granularity in rules:
+        kind = qtyping.TFLOperationName.ALL_SUPPORTED if op == "*" else qtyping.TFLOperationName(op)
+        if bits is None:
+            tool.update_quantization_recipe(pattern, kind, algorithm_key="no_quantize")
+        else:
+            tool.add_dynamic_config(pattern, kind, bits, qtyping.QuantGranularity[granularity])
 
 
 def _quantizer():

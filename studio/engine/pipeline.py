@@ -19,7 +19,7 @@ import tf_keras as keras
 
 from studio.engine.arrays import Arrays, count, parts, sample
 from studio.engine.clustering import cluster
-from studio.engine.convert import convert
+from studio.engine.convert import convert, float_twin
 from studio.engine.data import Dataset, describe, fit_to_model, load_data
 from studio.engine.measure import latency_together, measure, predict
 from studio.engine.models import (
@@ -194,7 +194,11 @@ def finish(
     # A model whose fused recurrent kernel disagreed with Keras (see `_baseline`) is
     # converted unrolled in every mode, like its float baseline.
     unroll = baseline is not None and any(f.code == UNROLLED for f in baseline.flags)
-    blob = convert(model, q, prep.data.calibration(q.calibration_samples), qat=q.qat, unroll=unroll)
+    calibration = prep.data.calibration(q.calibration_samples)
+    skipped = _fidelity_skipped(q)
+    # The float file fidelity compares with; int4 is made from it too (one conversion).
+    float_model = None if skipped else convert(model, float_twin(q), calibration, unroll=unroll)
+    blob = convert(model, q, calibration, qat=q.qat, unroll=unroll, float_model=float_model)
     atomic.write_bytes(out / "model.tflite", blob)
     seconds["convert"] = time.perf_counter() - t
 
@@ -202,7 +206,10 @@ def finish(
     metrics, _ = measure(out / "model.tflite", prep.data, threads=threads, reference=reference)
     if q.mode != "none":
         report(Event("evaluate", "comparing each tensor with the float model", 0.9))
-        _fidelity(prep, model, q, blob, threads=threads, unroll=unroll).save(out)
+        if skipped:
+            Fidelity(skipped=skipped).save(out)
+        else:
+            _fidelity(prep, q, float_model, blob, threads=threads).save(out)
     seconds["evaluate"] = time.perf_counter() - t
     note = conversion_note(model, q.mode)
     metrics = dataclasses.replace(
@@ -223,25 +230,26 @@ def finish(
     return metrics
 
 
-def _fidelity(
-    prep: Prepared, model: keras.Model, q: Quantization, blob: bytes, *, threads: int, unroll: bool
-) -> Fidelity:
-    """Per-tensor fidelity of a quantized candidate against its float twin (fidelity.py),
-    or why it was not measured: a figure to look at, never a reason to fail a candidate."""
+def _fidelity_skipped(q: Quantization) -> str:
+    """Why a candidate's per-tensor fidelity is not measured ('' when it is)."""
+    if q.mode == "none":
+        return "a float model"
     if q.qat:
-        return Fidelity(skipped="QAT retrained the weights, so the float model is no reference")
+        return "QAT retrained the weights, so the float model is no reference"
     if q.io_type != "float32":
-        return Fidelity(skipped=f"{q.io_type} inputs cannot be fed to the float model as they are")
-    if missing := modes.missing("int4"):
-        return Fidelity(skipped=missing.replace("mode 'int4' needs", "it needs"))
+        return f"{q.io_type} inputs cannot be fed to the float model as they are"
+    if modes.missing("int4"):
+        return f"the LiteRT Quantizer's validator is needed: {modes.install_command('int4')}"
+    return ""
+
+
+def _fidelity(
+    prep: Prepared, q: Quantization, float_model: bytes, blob: bytes, *, threads: int
+) -> Fidelity:
+    """Per-tensor fidelity of a quantized candidate against its float twin (fidelity.py):
+    a figure to look at, never a reason to fail a candidate."""
     from studio.engine import fidelity
 
-    float_model = convert(
-        model,
-        Quantization(select_tf_ops=q.select_tf_ops),
-        prep.data.calibration(q.calibration_samples),
-        unroll=unroll,
-    )
     try:
         figures = fidelity.measure(
             float_model, blob, prep.data.x_eval, threads=threads, inputs=prep.data.inputs

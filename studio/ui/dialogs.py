@@ -241,8 +241,8 @@ def optional_extras() -> list[str]:
     for m in modes.offered():
         if m.needs is None:
             continue
-        if missing := modes.missing(m.name):
-            lines.append(f"{m.short} ({m.maker}): not installed — {missing.split(': ', 1)[-1]}")
+        if modes.missing(m.name):
+            lines.append(f"{m.short} ({m.maker}): not installed — {modes.install_command(m.name)}")
             continue
         try:
             version = metadata.version(m.needs[0].replace("_", "-"))

@@ -135,16 +135,21 @@ def missing(name: str) -> str | None:
     needs = MODES[name].needs if name in MODES else None
     if needs is None:
         return None
-    module, extra = needs
     try:
-        if importlib.util.find_spec(module) is not None:
+        if importlib.util.find_spec(needs[0]) is not None:
             return None
     except (ImportError, ValueError):  # a module blocked (None in sys.modules) or broken
         pass
     return (
-        f"mode {name!r} needs the {MODES[name].maker} ({module}), an optional extra: "
-        f'pip install "tflite-studio[{extra}]"'
+        f"mode {name!r} needs the {MODES[name].maker} ({needs[0]}), an optional extra: "
+        f"{install_command(name)}"
     )
+
+
+def install_command(name: str) -> str:
+    """The pip command that installs what a mode needs ('' when it needs nothing)."""
+    needs = MODES[name].needs
+    return f'pip install "tflite-studio[{needs[1]}]"' if needs else ""
 
 
 def full_integer(name: str) -> bool:

@@ -111,12 +111,13 @@ class QuantizationPanel(TechniquePanel):
         )
         select_value(self.mode, "int8")
         # A mode whose optional extra is missing is shown, disabled, with the command.
-        missing = [text for m in modes.offered() if (text := modes.missing(m.name))]
+        missing = []
         for m in modes.offered():
             if text := modes.missing(m.name):
                 item = self.mode.model().item(self.mode.findData(m.name))
                 item.setEnabled(False)
                 item.setToolTip(text)
+                missing.append(text)
         self.missing = QLabel("\n".join(missing))
         self.missing.setWordWrap(True)
         self.missing.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
