@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from studio.values.autotune import OBJECTIVES
+from studio.values.cluster import PLACES, RAY_INSTALL
+from studio.values.cluster import missing as missing_place
 from studio.values.errors import StudioError
 from studio.values.processes import RUN_MODULE, run_module
 from studio.values.resources import json_file
@@ -56,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
         help="load models with Lambda or custom layers (runs code from the file)",
     )
     opt.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
+    _placement(opt)
 
     sw = sub.add_parser(
         "sweep",
@@ -80,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--threads", type=int, default=1, help="LiteRT threads for measuring")
     sw.add_argument("--trust", action="store_true", help="trust the model file's code")
     sw.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
+    _placement(sw)
 
     at = sub.add_parser(
         "autotune",
@@ -116,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     at.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
     at.add_argument("--trust", action="store_true", help="trust the model file's code")
     at.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
+    _placement(at)
 
     ex = sub.add_parser(
         "export-script",
@@ -161,18 +166,53 @@ def _sources(command: argparse.ArgumentParser) -> None:
     command.add_argument("--data", required=True, help="a .npz file, an image folder, or 'demo'")
 
 
+def _placement(command: argparse.ArgumentParser) -> None:
+    """Where the candidates run (the options every command that runs candidates takes)."""
+    command.add_argument(
+        "--backend",
+        choices=tuple(PLACES),
+        default="local",
+        help="where candidates run: worker processes here (local, default) or a Ray "
+        f"cluster (ray; needs {RAY_INSTALL}, see docs/cluster.md)",
+    )
+    command.add_argument(
+        "--address",
+        default="auto",
+        help="with --backend ray: auto (this machine is a node of a running cluster, "
+        "default), HOST:PORT of the head, or ray://HOST:10001 (Ray Client)",
+    )
+
+
 def _print_event(event) -> None:
     fraction = "" if event.fraction is None else f" {event.fraction:4.0%}"
     print(f"[{event.stage}{fraction}] {event.message}", file=sys.stderr, flush=True)
 
 
-def _orchestrator(workers: int, threads: int):
-    """The same orchestrator as the window's, on a pool of `workers` processes."""
+def _orchestrator(workers: int, threads: int, args: argparse.Namespace | None = None):
+    """The same orchestrator as the window's, on a pool of `workers` processes; with
+    `--backend ray`, candidates run on the cluster (the float baseline and the latency
+    timed together stay here: one process is enough for them)."""
     from studio.orchestrator.backends import make_backend
     from studio.orchestrator.orchestrator import Orchestrator
+    from studio.values.cluster import Cluster
 
-    orchestrator = Orchestrator(make_backend(workers, idle_timeout_s=None))
+    on_ray = args is not None and args.backend == "ray"
+    if on_ray and (problem := missing_place("ray")):
+        raise StudioError(problem)
+    cluster = Cluster(address=args.address) if on_ray else None
+    orchestrator = Orchestrator(make_backend(1 if on_ray else workers, idle_timeout_s=None))
     orchestrator.threads = threads
+    if cluster is not None:
+        if not args.quiet:
+            print(f"connecting to the Ray cluster at {cluster.address} ...", file=sys.stderr)
+        try:
+            remote = orchestrator.connect_cluster(cluster)
+        except BaseException:
+            orchestrator.shutdown()
+            raise
+        orchestrator.use_cluster(remote)
+        if not args.quiet:
+            print(f"running candidates on {remote.info.describe()}", file=sys.stderr)
     return orchestrator
 
 
@@ -235,8 +275,8 @@ def _optimize(args: argparse.Namespace) -> int:
     recipe = Recipe.load(json_file(args.recipe))  # validated before any worker starts
     _check_sources(args)
     out = Path(args.out)
+    orchestrator = _orchestrator(1, args.threads, args)
     staging = _staging(out)  # the session; the result is assembled beside it
-    orchestrator = _orchestrator(1, args.threads)
     if not args.quiet:
         orchestrator.job_progress.connect(lambda _label, event: _print_event(event))
     try:
@@ -300,8 +340,8 @@ def _sweep(args: argparse.Namespace) -> int:
     )
     out = Path(args.out)
     started = time.perf_counter()
+    orchestrator = _orchestrator(min(args.jobs, len(groups)), args.threads, args)
     staging = _staging(out)  # the sweep is renamed into place once it is whole
-    orchestrator = _orchestrator(min(args.jobs, len(groups)), args.threads)
     whole, session = False, None
     _follow(orchestrator, lambda: session, say)
     try:
@@ -396,8 +436,8 @@ def _autotune(args: argparse.Namespace) -> int:
     _check_sources(args)
     say = _say(args.quiet)
     out = Path(args.out)
+    orchestrator = _orchestrator(args.jobs, args.threads, args)
     staging = _staging(out)
-    orchestrator = _orchestrator(args.jobs, args.threads)
     search = Search(orchestrator, settings)
     _follow(orchestrator, lambda: search.session, say, lambda: f" ({search.status()})")
     whole = False

@@ -12,6 +12,7 @@ killed at once; a stand-in has no converter call to interrupt).
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -36,8 +37,10 @@ class InProcessBackend(JobQueue):
         handlers: Mapping[str, Callable[..., Any]] | None = None,
         *,
         ship_inputs: bool = False,
+        events: queue.Queue | None = None,
+        first_id: int = 1,
     ) -> None:
-        super().__init__(ship_inputs=ship_inputs)
+        super().__init__(ship_inputs=ship_inputs, events=events, first_id=first_id)
         self.handlers = dict(handlers or {})
         self.submitted: list[tuple[int, Job]] = []  # every job, for tests to inspect
         self._running: int | None = None

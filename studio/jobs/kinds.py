@@ -32,6 +32,8 @@ SENSITIVITY = f"{TASKS}:sensitivity"
 SUMMARIZE = f"{TASKS}:summarize"
 TIME_TOGETHER = f"{TASKS}:time_together"
 SCORE = f"{TASKS}:score"
+SWEEP_PREFIX = f"{TASKS}:sweep_prefix"
+SWEEP_FINISH = f"{TASKS}:sweep_finish"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
         ModelSummary.from_dict(r["summary"]), Metrics.from_dict(r["metrics"])
     ),
     SWEEP_GROUP: lambda r: [Result.from_dict(x) for x in r],
+    SWEEP_FINISH: Result.from_dict,
     SUMMARIZE: ModelSummary.from_dict,
     DIAGNOSE: lambda r: [LayerError.from_dict(x) for x in r],
     SENSITIVITY: lambda r: [LayerSensitivity.from_dict(x) for x in r],
@@ -108,6 +111,46 @@ def sweep_group(
         "trust": trust,
     }
     return Job(SWEEP_GROUP, kwargs, label=label or f"sweep group of {len(entries)}")
+
+
+PREFIX = "<the group's shared prefix>"  # a finish job's `prefix` until it is computed
+
+
+@dataclass(frozen=True)
+class SplitGroup:
+    """A sweep group as separate jobs, for a backend that runs them apart (a cluster):
+    the shared fine-tunes once (`prefix`; None when the group has none), then one job per
+    candidate whose `prefix` argument is `PREFIX` until the backend passes the prefix
+    job's result in its place.  Each candidate's files come back under `<name>/`."""
+
+    prefix: Job | None
+    candidates: tuple[tuple[str, Job], ...]
+
+
+def split_group(job: Job) -> SplitGroup:
+    """A `sweep_group` job as a `SplitGroup` (same arguments, same results)."""
+    kw = dict(job.kwargs)
+    entries = kw.pop("entries")
+    common = {k: kw[k] for k in ("model", "data", "trust")}
+    recipe = Recipe.from_dict(entries[0][1])
+    fine_tunes = bool(recipe.pruning or recipe.clustering)
+    prefix = (
+        Job(SWEEP_PREFIX, {**common, "recipe": entries[0][1]}, label=f"{job.label}: fine-tunes")
+        if fine_tunes
+        else None
+    )
+    candidates = tuple(
+        (
+            name,
+            Job(
+                SWEEP_FINISH,
+                {**kw, "name": name, "recipe": raw, "prefix": PREFIX if fine_tunes else None},
+                label=name,
+            ),
+        )
+        for name, raw in entries
+    )
+    return SplitGroup(prefix, candidates)
 
 
 def diagnose(model: str, data: str, *, samples: int, trust: bool) -> Job:

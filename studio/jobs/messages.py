@@ -69,6 +69,9 @@ class Progress:
     message: str
     fraction: float | None
     metrics: Mapping[str, float]
+    # Which candidate of a group, when its candidates run at once (a cluster runs
+    # them as separate tasks); "" when they run one after another in one worker.
+    part: str = ""
 
 
 @dataclass(frozen=True)

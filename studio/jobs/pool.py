@@ -112,13 +112,27 @@ class JobQueue:
 
     size = 1  # jobs run at once
 
-    def __init__(self, *, ship_inputs: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        ship_inputs: bool = False,
+        events: queue.Queue[JobEvent] | None = None,
+        first_id: int = 1,
+    ) -> None:
+        """`events`, `first_id`: a second backend beside another (a cluster beside this
+        machine's pool) puts its events into the other's queue, under ids of its own."""
         self.ship_inputs = ship_inputs
-        self._events: queue.Queue[JobEvent] = queue.Queue()
+        self._events: queue.Queue[JobEvent] = queue.Queue() if events is None else events
         self._pending: deque[tuple[int, Job]] = deque()
         self._cancelled: set[int] = set()  # running jobs asked to stop
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_id)
         self._closed = False
+
+    @property
+    def event_queue(self) -> queue.Queue[JobEvent]:
+        """Where its events wait (a cluster backend attached beside it puts its own in
+        the same queue, so the window's and the CLI's one reader sees both)."""
+        return self._events
 
     def next_event(self, timeout: float | None = None) -> JobEvent | None:
         try:

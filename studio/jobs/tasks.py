@@ -140,3 +140,40 @@ def script(
 
     shown = tuple(shown_as) if shown_as else None
     return script_for(model, data, Recipe.from_dict(recipe), trust=trust, shown_as=shown)
+
+
+def sweep_prefix(
+    model: str, data: str, recipe: dict, trust: bool = False, report: Report = ignore
+) -> dict[str, Any]:
+    """A group's shared fine-tunes as weights, for its candidates' `sweep_finish` jobs
+    (a cluster runs them as separate tasks)."""
+    return sweep_run.shared_prefix(model, data, recipe, trust=trust, report=report)
+
+
+def sweep_finish(
+    model: str,
+    data: str,
+    name: str,
+    recipe: dict,
+    prefix: dict | None,
+    baseline_tflite: str,
+    baseline: dict | None = None,
+    threads: int = 1,
+    trust: bool = False,
+    out_dir: str = ".",
+    report: Report = ignore,
+) -> dict[str, Any]:
+    """One candidate of a group from its shared prefix; its files in `<name>/`."""
+    return sweep_run.finish_one(
+        model,
+        data,
+        out_dir,
+        name,
+        recipe,
+        prefix,
+        threads=threads,
+        trust=trust,
+        baseline_tflite=baseline_tflite,
+        baseline=baseline,
+        report=report,
+    )

@@ -47,6 +47,7 @@ from studio.orchestrator.tracks import (
 )
 from studio.values import atomic, selective
 from studio.values import autotune as autotune_values
+from studio.values.cluster import Cluster
 from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.metrics import Latency
@@ -91,7 +92,9 @@ class Orchestrator:
         *,
         saver: atomic.Saver | None = None,
     ) -> None:
-        self.backend = backend
+        self.backend = backend  # this machine's workers: every job but candidates on a cluster
+        self.remote: Backend | None = None  # a cluster, once connected (see `use_cluster`)
+        self.run_on = "local"  # where candidates run: a name of `studio.values.cluster.PLACES`
         self.sessions_root = Path(sessions_root) if sessions_root else None
         self.saver = saver  # sessions save on its thread (the window); None: at once
         self.session: Session | None = None
@@ -296,6 +299,7 @@ class Orchestrator:
         ids = tuple(by_name[name] for group in groups for name, _ in group.entries)
         handle = Handle("candidates", ids, cancel=self._cancel_handle)
         waiting = session.baseline is None
+        backend = self.candidates_backend
         for group in groups:
             cids = tuple(by_name[name] for name, _ in group.entries)
             track = GroupTrack(
@@ -306,13 +310,14 @@ class Orchestrator:
                 sweep=sweep,
                 group=group,
                 waiting=waiting,
+                backend=backend,
             )
             if waiting:
                 job_id = self._next_waiting
                 self._next_waiting -= 1
                 track.label = ", ".join(name for name, _ in group.entries)
             else:
-                job_id = sweep.submit(group, self.backend.submit, session.baseline)
+                job_id = sweep.submit(group, backend.submit, session.baseline)
                 track.label = sweep.label(job_id)
             self._register(job_id, track)
         self.activity_changed.emit()
@@ -336,7 +341,7 @@ class Orchestrator:
                     self.record(track, cid, current, status=status, message=failure)
                 track.handle.ended(key)
                 continue
-            job_id = track.sweep.submit(track.group, self.backend.submit, session.baseline)
+            job_id = track.sweep.submit(track.group, track.backend.submit, session.baseline)
             track.waiting = False
             self._tracks[job_id] = self._tracks.pop(key)
             track.label = track.sweep.label(job_id)
@@ -414,8 +419,34 @@ class Orchestrator:
 
     @property
     def workers(self) -> int:
-        """How many jobs run at once."""
-        return self.backend.size
+        """How many candidates' jobs run at once (where candidates run)."""
+        return self.candidates_backend.size
+
+    @property
+    def candidates_backend(self) -> Backend:
+        """Where candidates' jobs go: the cluster when chosen and connected."""
+        if self.run_on != "local" and self.remote is not None:
+            return self.remote
+        return self.backend
+
+    def use_cluster(self, remote: Backend | None) -> None:
+        """Run the next candidates on `remote` (connected, sharing this backend's event
+        queue: `connect_cluster`), or on this machine again (None).  A cluster replaced
+        is shut down: its running candidates end cancelled."""
+        if self.remote is not None and self.remote is not remote:
+            self.remote.shutdown()
+        self.remote = remote
+        self.run_on = "local" if remote is None else "ray"
+        if remote is not None:
+            info = getattr(remote, "info", None)
+            self.log.emit(f"candidates run on the Ray cluster: {info.describe() if info else ''}")
+
+    def connect_cluster(self, cluster: Cluster) -> Backend:
+        """Connect to a Ray cluster (seconds; raises `StudioError` saying what failed);
+        nothing changes until `use_cluster` is given the result.  Safe on any thread."""
+        from studio.jobs.ray_backend import RayBackend
+
+        return RayBackend(cluster, events=self.backend.event_queue)
 
     def busy(self) -> int:
         """How many jobs of the current session are queued or running."""
@@ -539,6 +570,8 @@ class Orchestrator:
         return self._require_session().candidates[candidate_id]
 
     def shutdown(self) -> None:
+        if self.remote is not None:
+            self.remote.shutdown()
         self.backend.shutdown()
         if self.saver is not None:
             self.saver.flush()
@@ -681,10 +714,12 @@ class Orchestrator:
                 self.activity.ended(cid)
 
     def _cancel_job(self, job_id: int) -> None:
+        track = self._tracks.get(job_id)
         if job_id >= 0:
-            self.backend.cancel(job_id)
+            backend = track.backend if track is not None and track.backend else self.backend
+            backend.cancel(job_id)
             return
-        track = self._tracks.get(job_id)  # waiting for its baseline: never submitted
+        # waiting for its baseline: never submitted
         if track is None:
             return
         self._end(job_id)

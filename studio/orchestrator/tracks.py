@@ -36,6 +36,7 @@ class Track:
     title: str = ""
     candidate_ids: tuple[int, ...] = ()
     label: str = ""  # the job's label, for progress lines ("c001 (+3 sharing …)")
+    backend: Any = None  # where its job was submitted (None: the orchestrator's own)
 
     def started(self, orch: Orchestrator, current: bool) -> None:
         """The job left the queue."""
@@ -202,8 +203,14 @@ class GroupTrack(Track):
         orch.activity_changed.emit()
 
     def progress(self, orch, event):
-        """A group runs its shared fine-tunes once, then each candidate in turn."""
+        """A group runs its shared fine-tunes once, then each candidate in turn; or (a
+        cluster) each candidate at once, its progress naming it (`part`)."""
         ids = self.candidate_ids
+        if event.part:
+            names = {name: cid for (name, _), cid in zip(self.group.entries, ids, strict=True)}
+            if event.part in names:
+                orch.show_progress(names[event.part], event)
+            return
         shared = event.stage in ("load", "prune", "cluster")
         current = ids[min(self.done_in_group, len(ids) - 1)]
         for cid in ids if shared else (current,):
