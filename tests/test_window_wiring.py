@@ -574,3 +574,77 @@ def test_a_deleted_candidate_is_never_left_recommended(qtbot, window):
     assert window.workbench.candidate(cid).status == "missing"
     assert "c001" not in window.recommend_label.text()
     assert cid not in window.table.results.recommended
+
+
+def test_a_sweep_run_on_a_cluster_goes_there_and_the_choice_is_remembered(
+    qtbot, window, monkeypatch
+):
+    """The dialog's "Run on" row: a Ray cluster (here an in-process stand-in sharing the
+    local queue, as `connect_cluster` makes the Ray backend) gets the candidates, the
+    connection is made off the GUI thread and reused, and the choice is remembered."""
+    from studio.jobs.inprocess import InProcessBackend
+    from studio.ui.views.sweep_dialog import SweepDialog
+    from studio.values.cluster import Cluster
+
+    orchestrator = window.workbench.orchestrator
+    connects, threads = [], []
+
+    def connect(cluster):
+        threads.append(threading.current_thread() is threading.main_thread())
+        connects.append(cluster)
+        remote = InProcessBackend(
+            StandIns().handlers(), events=orchestrator.backend.event_queue, first_id=10**6
+        )
+        remote.cluster, remote.info, remote.lost = cluster, None, None
+        return remote
+
+    monkeypatch.setattr(orchestrator, "connect_cluster", connect)
+    dialog = SweepDialog(Recipe(), [], 2, window, run_on=("ray", "10.0.0.5:6379"))
+    assert dialog.run_on.place() == "ray" and dialog.run_on.address.isEnabled()
+    grid = Grid.from_dict({"quantization.mode": ["dynamic", "int8"]})
+    ran = []
+    window.run_on(dialog.run_on, lambda: ran.append(window.run_sweep(grid)), "Cannot run")
+    qtbot.waitUntil(lambda: bool(ran), timeout=WAIT)
+    ids = ran[0]
+    qtbot.waitUntil(
+        lambda: all(window.workbench.candidate(i).status == "done" for i in ids), timeout=WAIT
+    )
+    assert connects == [Cluster(address="10.0.0.5:6379")] and threads == [False]
+    remote = orchestrator.remote
+    assert {job.target for _, job in remote.submitted} == {kinds.SWEEP_GROUP}
+    assert window.settings.run_on() == ("ray", "10.0.0.5:6379")
+    # The next sweep on the same cluster reuses the connection.
+    window.run_on(dialog.run_on, lambda: ran.append(window.run_sweep(grid)), "Cannot run")
+    qtbot.waitUntil(lambda: len(ran) == 2, timeout=WAIT)
+    assert len(connects) == 1
+    # Back on this machine: remembered, and the candidates run here.
+    again = SweepDialog(Recipe(), [], 2, window, run_on=window.settings.run_on())
+    again.run_on.where.setCurrentIndex(again.run_on.where.findData("local"))
+    assert not again.run_on.address.isEnabled()
+    window.run_on(again.run_on, lambda: ran.append(window.run_sweep(grid)), "Cannot run")
+    assert window.settings.run_on()[0] == "local" and orchestrator.candidates_backend is not remote
+
+
+def test_a_bad_address_or_an_unreachable_cluster_is_an_error_and_nothing_runs(
+    qtbot, window, monkeypatch
+):
+    from studio.ui.views.autotune_dialog import AutotuneDialog
+    from studio.values.autotune import Settings
+
+    dialog = AutotuneDialog(Settings(), threads=1, unit="pt", parent=window, run_on=("ray", "x"))
+    ran = []
+    window.run_on(dialog.run_on, lambda: ran.append(1), "Cannot start the search")
+    assert not ran and "Ray address 'x'" in window.error_box.text()
+    # "Test connection" reports in the row, from a background probe.
+    dialog.run_on.address.setText("x")
+    dialog.run_on.test.click()
+    assert "HOST:PORT" in dialog.run_on.status.text() and dialog.run_on.test.isEnabled()
+
+    def refuse(cluster):
+        raise StudioError(f"cannot connect to a Ray cluster at {cluster.address}: refused")
+
+    monkeypatch.setattr(window.workbench.orchestrator, "connect_cluster", refuse)
+    dialog.run_on.address.setText("10.9.9.9:6379")
+    window.run_on(dialog.run_on, lambda: ran.append(1), "Cannot start the search")
+    qtbot.waitUntil(lambda: "refused" in window.error_box.text(), timeout=WAIT)
+    assert not ran and window.workbench.orchestrator.remote is None

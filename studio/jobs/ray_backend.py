@@ -68,6 +68,11 @@ class RayBackend(JobQueue):
         self.size = max(1, int(self.info.cpus // cluster.cpus))
         threading.Thread(target=self._read, daemon=True, name="ray-bridge").start()
 
+    @property
+    def lost(self) -> str | None:
+        """Why the connection to the cluster ended (None while it holds)."""
+        return self._lost
+
     # -- the backend interface ---------------------------------------------------------
 
     def submit(self, job: Job) -> int:

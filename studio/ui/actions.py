@@ -230,10 +230,15 @@ class Actions:
             w,
             w.settings.sweep_modes(),
             session.baseline if session else None,
+            run_on=w.settings.run_on(),
+        )
+        dialog.run_on.test_requested.connect(
+            lambda address: w.workbench.probe_cluster(address, dialog.run_on.show_result)
         )
         if dialog.exec() and dialog.grid is not None:
             w.settings.remember_sweep_modes(dialog.ticked())
-            w.run_sweep(dialog.grid)
+            grid = dialog.grid
+            w.run_on(dialog.run_on, lambda: w.run_sweep(grid), "Cannot run the sweep")
 
     def ask_autotune(self) -> None:
         w = self._w
@@ -246,10 +251,22 @@ class Actions:
         else:
             unit = "pt"
             remembered = dataclasses.replace(remembered, budget=w.budget.value())
-        dialog = AutotuneDialog(remembered, threads=w.workbench.threads, unit=unit, parent=w)
+        dialog = AutotuneDialog(
+            remembered,
+            threads=w.workbench.threads,
+            unit=unit,
+            parent=w,
+            run_on=w.settings.run_on(),
+        )
+        dialog.run_on.test_requested.connect(
+            lambda address: w.workbench.probe_cluster(address, dialog.run_on.show_result)
+        )
         if dialog.exec():
             w.settings.remember_autotune(dialog.settings())
-            w.find_best(dialog.settings(), dialog.threads.value())
+            chosen, threads = dialog.settings(), dialog.threads.value()
+            w.run_on(
+                dialog.run_on, lambda: w.find_best(chosen, threads), "Cannot start the search"
+            )
 
     def ask_preferences(self) -> None:
         w = self._w

@@ -317,6 +317,23 @@ class MainWindow(QMainWindow):
         self.state.follow = ids[0] if ids else None
         return ids
 
+    def run_on(self, choice, then, title: str) -> None:
+        """Candidates on the place chosen in a dialog's "Run on" row (remembered), then
+        `then()`; a cluster that cannot be reached is an error box, nothing runs."""
+        try:
+            cluster = choice.cluster()
+        except StudioError as err:
+            self.show_error(title, str(err))
+            return
+        self.settings.remember_run_on(choice.place(), choice.address.text())
+        if cluster is not None:
+            self.statusBar().showMessage(f"Connecting to the Ray cluster at {cluster.address} …")
+        self.workbench.run_on(
+            cluster,
+            then,
+            lambda message: self.show_error(title, message),
+        )
+
     def find_best(self, settings: SearchSettings, threads: int) -> bool:
         """An automatic search on the current model and data, in a new session; its
         trials land on the plots, its progress in the Jobs list, its answer in the

@@ -16,6 +16,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from studio.jobs.pool import default_size
 from studio.values import splits
 from studio.values.autotune import Settings as SearchSettings
+from studio.values.cluster import PLACES
 from studio.values.resources import DEMO
 
 WORKERS = "jobs/workers"
@@ -27,6 +28,8 @@ EXPORT_DIR = "recent/export_dir"
 MODEL_DATA = "recent/model_data"  # the data each model was last used with
 SWEEP_MODES = "sweep/modes"  # the quantization modes last ticked in the sweep dialog
 AUTOTUNE = "autotune/settings"  # the search dialog's last choices (JSON)
+RUN_ON = "cluster/run_on"  # where candidates ran last: a name of values.cluster.PLACES
+RAY_ADDRESS = "cluster/address"  # the Ray cluster's address last used
 WELCOME_DISMISSED = "welcome/dismissed"
 GEOMETRY = "window/geometry"
 STATE = "window/state"
@@ -134,6 +137,17 @@ class Settings:
     def remember_autotune(self, chosen: SearchSettings) -> None:
         self.store.setValue(AUTOTUNE, json.dumps(chosen.to_dict()))
         self.store.sync()
+
+    def run_on(self) -> tuple[str, str]:
+        """Where the sweep and search dialogs last ran candidates, and the Ray address."""
+        place = str(self.store.value(RUN_ON, "local") or "local")
+        return (place if place in PLACES else "local"), str(
+            self.store.value(RAY_ADDRESS, "auto") or "auto"
+        )
+
+    def remember_run_on(self, place: str, address: str) -> None:
+        self.store.setValue(RUN_ON, place)
+        self.store.setValue(RAY_ADDRESS, address)
 
     @property
     def last_session(self) -> str | None:

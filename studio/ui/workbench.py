@@ -11,11 +11,12 @@ the orchestrator's methods through it (`workbench.run(recipe)`, `workbench.sessi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from superqt.utils import qdebounced
+from superqt.utils import create_worker, qdebounced
 
 from studio.jobs.pool import Backend
 from studio.orchestrator.autotune import Search
@@ -23,6 +24,8 @@ from studio.orchestrator.orchestrator import HOOKS, Orchestrator
 from studio.ui.runner import JobPump
 from studio.values import atomic
 from studio.values.autotune import Settings
+from studio.values.cluster import Cluster
+from studio.values.errors import StudioError
 from studio.values.grid import Grid
 from studio.values.recipe import Recipe
 
@@ -72,6 +75,7 @@ class Workbench(QObject):
         self._ticks.setInterval(1000)
         self._ticks.timeout.connect(self.orchestrator.tick)
         self._ticks.start()
+        self._workers: set = set()  # background calls running (kept alive until done)
 
     def __getattr__(self, name: str) -> Any:
         """Everything else is the orchestrator's (`session`, `activity`, `open_model`,
@@ -104,6 +108,66 @@ class Workbench(QObject):
         search = Search(self.orchestrator, settings)
         search.start(model, data, trust=trust, keep_running=keep_running)
         return search
+
+    # -- where candidates run --------------------------------------------------------
+
+    def run_on(
+        self,
+        cluster: Cluster | None,
+        then: Callable[[], None],
+        failed: Callable[[str], None],
+    ) -> None:
+        """Run the next candidates on `cluster` (None: this machine), then call `then`
+        on the GUI thread; connecting takes seconds and happens on a worker thread, a
+        connected cluster is reused.  `failed(message)` if it cannot be reached."""
+        current = self.orchestrator.remote
+        if cluster is None:
+            self.orchestrator.run_on = "local"
+            then()
+            return
+        if current is not None and getattr(current, "cluster", None) == cluster and not getattr(
+            current, "lost", None
+        ):
+            self.orchestrator.run_on = "ray"
+            then()
+            return
+        self.log.emit(f"connecting to the Ray cluster at {cluster.address} …")
+
+        def connected(remote) -> None:
+            self.orchestrator.use_cluster(remote)
+            then()
+
+        self._in_background(self.orchestrator.connect_cluster, cluster, connected, failed)
+
+    def probe_cluster(self, address: str, answer: Callable[[str, bool], None]) -> None:
+        """"Test connection": the cluster's nodes, CPUs and versions, or what failed
+        (`answer(text, ok)` on the GUI thread)."""
+        from studio.jobs.ray_backend import probe
+
+        try:
+            cluster = Cluster(address=address)
+        except StudioError as err:
+            answer(str(err), False)
+            return
+        self._in_background(
+            probe,
+            cluster,
+            lambda info: answer(f"Connected: {info.describe()}", True),
+            lambda message: answer(message, False),
+        )
+
+    def _in_background(self, call, argument, done, failed) -> None:
+        """`call(argument)` on a worker thread; `done(result)` or `failed(message)` on
+        this one (a StudioError's message; anything else named as unexpected)."""
+        def errored(err: Exception) -> None:
+            failed(str(err) if isinstance(err, StudioError) else f"unexpected: {err!r}")
+
+        worker = create_worker(
+            call, argument, _start_thread=False, _connect={"returned": done, "errored": errored}
+        )
+        self._workers.add(worker)
+        worker.finished.connect(lambda: self._workers.discard(worker))
+        worker.start()
 
     def shutdown(self) -> None:
         self._ticks.stop()

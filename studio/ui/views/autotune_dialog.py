@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.run_on import RunOn
 from studio.ui.style import set_role
 from studio.values import processes
 from studio.values.autotune import OBJECTIVES, Settings
@@ -31,6 +32,7 @@ class AutotuneDialog(QDialog):
         threads: int,
         unit: str,
         parent: QWidget | None = None,
+        run_on: tuple[str, str] = ("local", "auto"),
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Find the best within budget")
@@ -94,6 +96,8 @@ class AutotuneDialog(QDialog):
         form.addRow("At most", self.max_trials)
         form.addRow("LiteRT threads", self.threads)
         form.addRow("Seed", self.seed)
+        self.run_on = RunOn(*run_on)
+        form.addRow("Run trials on", self.run_on)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.ui.run_on import RunOn
 from studio.values import modes
 from studio.values.grid import Grid, GridError
 from studio.values.metrics import Metrics
@@ -133,9 +134,10 @@ class SweepDialog(QDialog):
         parent: QWidget | None = None,
         ticked: Sequence[str] | None = None,
         baseline: Metrics | None = None,
+        run_on: tuple[str, str] = ("local", "auto"),
     ) -> None:
         """`ticked`: the quantization modes to tick (the ones last used), else each
-        mode's default."""
+        mode's default; `run_on`: where candidates ran last (place, Ray address)."""
         super().__init__(parent)
         self.setWindowTitle("Sweep: try a grid of recipes")
         self.base, self.history, self.workers = base, list(history), workers
@@ -182,6 +184,8 @@ class SweepDialog(QDialog):
         form.addRow("Pruning sparsity (%)", self.sparsity)
         form.addRow("Clusters", self.clusters)
         form.addRow("Quantization", mode_row)
+        self.run_on = RunOn(*run_on)
+        form.addRow("Run on", self.run_on)
         form.addRow(self.preview)
         form.addRow(self.buttons)
         self.sparsity.textChanged.connect(self._update)
