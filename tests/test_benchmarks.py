@@ -22,9 +22,10 @@ ARGS = {name: ["--quick"] for name in BENCHMARKS}
 ARGS["zoo"] = ["--models", "small_cnn", "--flavours", "tf_keras"]
 ARGS["autotune"] = []  # the demo only, in smoke mode
 ARGS["int4"] = []  # the demo only, in smoke mode
+ARGS["cluster"] = []  # a 2-candidate grid on a local Ray head, in smoke mode
 
 
-@pytest.mark.parametrize("name", [*BENCHMARKS, "zoo", "autotune", "int4"])
+@pytest.mark.parametrize("name", [*BENCHMARKS, "zoo", "autotune", "int4", "cluster"])
 def test_the_benchmark_runs_in_smoke_mode(name):
     results = ROOT / "benchmarks" / "RESULTS.md"
     rows = ROOT / "benchmarks" / "zoo_rows.json"

@@ -62,13 +62,16 @@ def test_a_version_mismatch_names_each_package_and_both_versions():
     assert "tflite-studio" not in message and "docs/cluster.md" in message
 
 
-def test_task_memory_grows_with_the_model_and_data_and_sweep_time_goes_in_waves():
+def test_task_memory_grows_with_the_model_and_data_and_sweep_time_spreads_over_cpus():
     assert task_memory(0, 0) >= 2**30
     assert task_memory(10_000_000, 0) > task_memory(1_000_000, 0)
     assert task_memory(0, 50_000_000) > task_memory(0, 0)
-    # 12 candidates of 20 s: 6 waves on one 2-CPU node, 2 waves on three of them.
-    assert sweep_seconds(12, 1, 2, 20.0) == 120.0
-    assert sweep_seconds(12, 3, 2, 20.0, overhead_s=5) == 45.0
+    # 12 candidates of 10 s in 4 groups with 20 s fine-tunes: 200 s of work.
+    assert sweep_seconds(12, 4, 2, 10.0, 20.0) == 100.0  # one 2-CPU node
+    assert sweep_seconds(12, 4, 8, 10.0, 20.0, overhead_s=5) == 35.0  # four of them
+    # With more CPUs than tasks, a candidate still waits for its group's fine-tune.
+    assert sweep_seconds(12, 4, 64, 10.0, 20.0) == 30.0
+    assert sweep_seconds(3, 0, 64, 10.0) == 10.0
 
 
 def test_ray_missing_is_one_line_naming_the_install_command(monkeypatch):
@@ -170,22 +173,25 @@ def test_candidates_go_to_the_cluster_and_session_jobs_stay_here(two_backends, t
 
 
 def test_cancelling_a_candidate_on_the_cluster_cancels_it_there(two_backends):
-    orchestrator, _local, remote, remote_ins = two_backends
-    remote_ins.gate = threading.Semaphore(0)  # hold the group
+    orchestrator, _local, _remote, remote_ins = two_backends
+    remote_ins.gate = threading.Semaphore(0)  # the group waits after its first candidate
     baseline = orchestrator.open_model("demo", "demo")
     orchestrator.wait(baseline, poll_s=0.05)
-    run = orchestrator.run(Recipe(quantization=Quantization(mode="int8")))
-    cid = run.candidate_ids[0]
+    run = orchestrator.run_all(
+        [Recipe(quantization=Quantization(mode=m)) for m in ("dynamic", "int8")]
+    )
+    first, second = run.candidate_ids
     deadline = time.monotonic() + 10
-    while orchestrator.session.candidates[cid].status != "running":
+    while orchestrator.session.candidates[first].status != "done":
         assert time.monotonic() < deadline
         event = orchestrator.backend.next_event(0.05)
         if event is not None:
             orchestrator.handle(event)
-    orchestrator.cancel(cid)
+    orchestrator.cancel(second)  # reaches the cluster's backend (this one never had it)
     remote_ins.gate.release(100)
     orchestrator.wait(run, poll_s=0.05)
-    assert orchestrator.session.candidates[cid].status == "cancelled"
+    assert orchestrator.session.candidates[first].status == "done"
+    assert orchestrator.session.candidates[second].status == "cancelled"
 
 
 def test_progress_naming_a_candidate_reaches_that_candidate_only(two_backends):

@@ -44,7 +44,9 @@ class RayBackend(JobQueue):
         events: queue.Queue | None = None,
         first_id: int = REMOTE_FIRST_ID,
     ) -> None:
-        super().__init__(ship_inputs=True, events=events, first_id=first_id)
+        # Files are not shipped from here: the bridge reads them (on this machine) and
+        # puts each in the object store once.
+        super().__init__(events=events, first_id=first_id)
         if problem := missing("ray"):
             raise StudioError(problem)
         self.cluster = cluster

@@ -51,7 +51,7 @@ from studio.jobs.messages import (
     Job,
     Started,
 )
-from studio.jobs.worker import _die_with_parent
+from studio.jobs.worker import die_with_parent
 from studio.values import splits
 from studio.values.cluster import Cluster, ClusterInfo, mismatch, task_memory
 from studio.values.recipe import Recipe
@@ -165,6 +165,7 @@ class Bridge:
             if running.prefix_ref is None:
                 running.prefix_ref = self._launch(job_id, split.prefix, "", None, options)
                 self.prefixes[key] = running.prefix_ref
+                _bound(self.prefixes)
         for name, finish in split.candidates:
             self._launch(job_id, finish, name, running.prefix_ref, options)
 
@@ -305,6 +306,7 @@ class Bridge:
             key = _digest(value)
             if key not in self.inputs:
                 self.inputs[key] = ray.put(value)
+                _bound(self.inputs)
             return self.inputs[key]
 
         sizes = [
@@ -313,6 +315,16 @@ class Bridge:
         ]
         kwargs = {k: put(v) for k, v in shipped.kwargs.items()}
         return Job(job.target, kwargs, job.args, job.label), (sizes[0], sizes[1])
+
+
+KEPT = 16  # files and prefixes kept in the object store for later jobs (per kind)
+
+
+def _bound(cache: dict) -> None:
+    """Forget the oldest entries past `KEPT` (a task still holding one keeps it alive
+    in the object store until it ends)."""
+    while len(cache) > KEPT:
+        del cache[next(iter(cache))]
 
 
 def _demo_file(key: str, value: Any) -> Any:
@@ -369,7 +381,7 @@ def _connect_error(address: str, err: Exception) -> str:
 
 
 def main(fd: int) -> None:
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C goes to the studio, which cancels
     conn = Connection(socket.socket(fileno=fd).detach())
     commands: queue.Queue = queue.Queue()

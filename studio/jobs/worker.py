@@ -31,7 +31,7 @@ def _lower_priority() -> None:
         os.nice(niceness)
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -44,7 +44,7 @@ def run(conn: Connection, job_id: int, job: Job) -> None:
 
 
 def main(fd: int) -> None:
-    _die_with_parent()
+    die_with_parent()
     _lower_priority()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C goes to the studio, which cancels
     conn = Connection(socket.socket(fileno=fd).detach())

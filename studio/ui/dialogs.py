@@ -232,7 +232,8 @@ def about_text() -> str:
 
 
 def optional_extras() -> list[str]:
-    """One line per mode an optional extra makes: its version, or how to install it."""
+    """One line per optional extra (a mode's maker, running on a cluster): its version,
+    or how to install it."""
     from importlib import metadata
 
     from studio.values import modes
@@ -249,6 +250,19 @@ def optional_extras() -> list[str]:
         except metadata.PackageNotFoundError:
             version = "installed"
         lines.append(f"{m.short} ({m.maker}) {version}")
+    from studio.values import cluster
+
+    for place in cluster.PLACES.values():
+        if place.needs is None:
+            continue
+        if cluster.missing(place.name):
+            lines.append(f"{place.label}: not installed — {cluster.RAY_INSTALL}")
+            continue
+        try:
+            version = metadata.version(place.needs[0])
+        except metadata.PackageNotFoundError:
+            version = "installed"
+        lines.append(f"{place.label} (Ray) {version}")
     return lines
 
 

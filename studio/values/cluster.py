@@ -175,15 +175,19 @@ def task_memory(model_bytes: int, data_bytes: int) -> int:
 
 def sweep_seconds(
     candidates: int,
-    nodes: int,
-    cpus_per_node: int,
-    seconds_per_candidate: float,
+    groups: int,
+    slots: int,
+    candidate_s: float,
+    prefix_s: float = 0.0,
     *,
     overhead_s: float = 0.0,
 ) -> float:
-    """A sweep's wall time on `nodes` nodes from single-node figures: candidates run
-    in waves of as many as there are task slots (one CPU each), plus a fixed overhead
-    (connecting, shipping the model and data, the float baseline here)."""
-    slots = max(1, nodes * cpus_per_node)
-    waves = -(-candidates // slots)
-    return overhead_s + waves * seconds_per_candidate
+    """A sweep's wall time on `slots` CPUs (nodes × CPUs each) from single-task figures:
+    `groups` shared fine-tunes of `prefix_s` each and `candidates` candidates of
+    `candidate_s` each, one task per CPU at a time.  However many CPUs there are, a
+    candidate waits for its group's fine-tune (the critical path), and there is a fixed
+    overhead (connecting, shipping the files, the float baseline on this machine, the
+    final timing)."""
+    work = groups * prefix_s + candidates * candidate_s
+    spread = work / max(1, slots)
+    return overhead_s + max(spread, (prefix_s if groups else 0.0) + candidate_s)
