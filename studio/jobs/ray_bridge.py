@@ -374,7 +374,11 @@ def _connect_error(address: str, err: Exception) -> str:
             f"studio ({_short(err)}); install the cluster's Ray version here, or this "
             f"studio's on the cluster"
         )
-    return f"cannot connect to a Ray cluster at {address}: {_short(err)}"
+    return (
+        f"no Ray cluster answered at {address}: is its head running and reachable from "
+        f"here? (`ray status --address {address}` on this machine tells; Ray said: "
+        f"{_short(err)})"
+    )
 
 
 # -- the process --------------------------------------------------------------------
