@@ -133,6 +133,52 @@ def test_a_group_splits_into_its_shared_prefix_and_one_job_per_candidate():
     assert split.prefix is None and split.candidates[0][1].kwargs["prefix"] is None
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["demo", "two_inputs"])
+def test_a_group_split_into_tasks_gives_the_figures_of_the_group_in_one_process(
+    tmp_path, model
+):
+    """What a cluster runs (the shared fine-tune's weights, then each candidate from
+    them, each after its own model load) makes the same files as one worker running the
+    group, on the demo and on a zoo model with two inputs (Keras 3)."""
+    from studio.engine import pipeline, sweep_run
+
+    if model == "demo":
+        model_path, data_path = "demo", "demo"
+    else:
+        import zoo
+
+        model_path, data_path = (str(p) for p in zoo.saved("two_inputs", "keras3", tmp_path))
+    pipeline.baseline(model_path, data_path, tmp_path)
+    pruned = Pruning(target_sparsity=0.5, epochs=1)
+    entries = [
+        ("a", Recipe(pruning=pruned).to_dict()),
+        ("b", Recipe(pruning=pruned, quantization=Quantization(mode="int8")).to_dict()),
+    ]
+    whole = sweep_run.run_group(
+        model_path, data_path, tmp_path / "whole", entries,
+        baseline_tflite=tmp_path / "baseline.tflite",
+    )
+    prefix = sweep_run.shared_prefix(model_path, data_path, entries[0][1])
+    assert prefix["pruned"] and all(prefix["weights"].values())
+    split = [
+        sweep_run.finish_one(
+            model_path, data_path, tmp_path / "split", name, raw, prefix,
+            baseline_tflite=tmp_path / "baseline.tflite",
+        )
+        for name, raw in entries
+    ]
+    for one, other in zip(whole, split, strict=True):
+        assert one["error"] is None and other["error"] is None
+        a, b = one["metrics"], other["metrics"]
+        assert (a["size_bytes"], a["gzip_bytes"], a["accuracy"]) == (
+            b["size_bytes"], b["gzip_bytes"], b["accuracy"]
+        )
+        name = one["name"]
+        same = (tmp_path / "whole" / name / "model.tflite").read_bytes()
+        assert same == (tmp_path / "split" / name / "model.tflite").read_bytes()
+
+
 # -- routing: candidates to the cluster, the rest here ------------------------------
 
 

@@ -70,28 +70,48 @@ def run_group(
                 on_result(name, False)
         return [_failed(name, recipe, err) for name, recipe in recipes]
     for name, recipe in recipes:
-        try:
-            check_fits(prep, recipe)
-            metrics = finish(
-                prep,
-                prefix,
-                recipe,
-                out / name,
-                reference=reference,
-                baseline=figures,
-                seconds={"load": load_seconds},
-                threads=threads,
-                report=report,
-            )
-        except StudioError as err:
-            results.append(_failed(name, recipe, err))
-            if on_result:
-                on_result(name, False)
-            continue
-        results.append(Result(name, recipe, metrics).to_dict())
+        row = _candidate(
+            prep, prefix, name, recipe, out,
+            reference=reference, figures=figures, load_s=load_seconds, threads=threads,
+            report=report,
+        )  # fmt: skip
+        results.append(row)
         if on_result:
-            on_result(name, True)
+            on_result(name, row["error"] is None)
     return results
+
+
+def _candidate(
+    prep: Prepared,
+    prefix: Prefix,
+    name: str,
+    recipe: Recipe,
+    out: Path,
+    *,
+    reference: np.ndarray,
+    figures: Metrics | None,
+    load_s: float,
+    threads: int,
+    report: Report,
+) -> dict[str, Any]:
+    """One candidate from its group's prefix, its files in `out/<name>/`: its
+    `Result.to_dict()`, failed with the engine's message if it cannot be made."""
+    try:
+        check_fits(prep, recipe)
+        metrics = finish(
+            prep,
+            prefix,
+            recipe,
+            out / name,
+            reference=reference,
+            baseline=figures,
+            seconds={"load": load_s},
+            threads=threads,
+            report=report,
+        )
+    except StudioError as err:
+        return _failed(name, recipe, err)
+    return Result(name, recipe, metrics).to_dict()
 
 
 def _baseline_figures(raw: dict | None, baseline_tflite: Path) -> Metrics | None:
@@ -171,21 +191,14 @@ def finish_one(
     figures = _baseline_figures(baseline, Path(baseline_tflite))
     load_seconds = time.perf_counter() - t
     try:
-        check_fits(prep, recipe_)
-        metrics = finish(
-            prep,
-            _rebuilt(prep, prefix),
-            recipe_,
-            Path(out_dir) / name,
-            reference=reference,
-            baseline=figures,
-            seconds={"load": load_seconds},
-            threads=threads,
-            report=report,
-        )
+        rebuilt = _rebuilt(prep, prefix)
     except StudioError as err:
         return _failed(name, recipe_, err)
-    return Result(name, recipe_, metrics).to_dict()
+    return _candidate(
+        prep, rebuilt, name, recipe_, Path(out_dir),
+        reference=reference, figures=figures, load_s=load_seconds, threads=threads,
+        report=report,
+    )  # fmt: skip
 
 
 def _rebuilt(prep: Prepared, prefix: PrefixWeights | None) -> Prefix:

@@ -444,9 +444,9 @@ class Orchestrator:
     def connect_cluster(self, cluster: Cluster) -> Backend:
         """Connect to a Ray cluster (seconds; raises `StudioError` saying what failed);
         nothing changes until `use_cluster` is given the result.  Safe on any thread."""
-        from studio.jobs.ray_backend import RayBackend
+        from studio.orchestrator.backends import cluster_backend
 
-        return RayBackend(cluster, events=self.backend.event_queue)
+        return cluster_backend(cluster, self.backend.event_queue)
 
     def busy(self) -> int:
         """How many jobs of the current session are queued or running."""

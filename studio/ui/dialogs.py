@@ -236,7 +236,13 @@ def optional_extras() -> list[str]:
     or how to install it."""
     from importlib import metadata
 
-    from studio.values import modes
+    from studio.values import cluster, modes
+
+    def installed(module: str) -> str:
+        try:
+            return metadata.version(module.replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            return "installed"
 
     lines = []
     for m in modes.offered():
@@ -244,25 +250,15 @@ def optional_extras() -> list[str]:
             continue
         if modes.missing(m.name):
             lines.append(f"{m.short} ({m.maker}): not installed — {modes.install_command(m.name)}")
-            continue
-        try:
-            version = metadata.version(m.needs[0].replace("_", "-"))
-        except metadata.PackageNotFoundError:
-            version = "installed"
-        lines.append(f"{m.short} ({m.maker}) {version}")
-    from studio.values import cluster
-
+        else:
+            lines.append(f"{m.short} ({m.maker}) {installed(m.needs[0])}")
     for place in cluster.PLACES.values():
         if place.needs is None:
             continue
         if cluster.missing(place.name):
             lines.append(f"{place.label}: not installed — {cluster.RAY_INSTALL}")
-            continue
-        try:
-            version = metadata.version(place.needs[0])
-        except metadata.PackageNotFoundError:
-            version = "installed"
-        lines.append(f"{place.label} (Ray) {version}")
+        else:
+            lines.append(f"{place.label} (Ray) {installed(place.needs[0])}")
     return lines
 
 
