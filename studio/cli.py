@@ -177,7 +177,6 @@ def _placement(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--address",
-        default="auto",
         help="with --backend ray: auto (this machine is a node of a running cluster, "
         "default), HOST:PORT of the head, or ray://HOST:10001 (Ray Client)",
     )
@@ -197,9 +196,11 @@ def _orchestrator(workers: int, threads: int, args: argparse.Namespace | None = 
     from studio.values.cluster import Cluster
 
     on_ray = args is not None and args.backend == "ray"
+    if args is not None and args.address and not on_ray:
+        raise StudioError("--address is the Ray cluster's: add --backend ray")
     if on_ray and (problem := missing_place("ray")):
         raise StudioError(problem)
-    cluster = Cluster(address=args.address) if on_ray else None
+    cluster = Cluster(address=args.address or "auto") if on_ray else None
     orchestrator = Orchestrator(make_backend(1 if on_ray else workers, idle_timeout_s=None))
     orchestrator.threads = threads
     if cluster is not None:

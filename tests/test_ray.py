@@ -104,6 +104,16 @@ def test_the_cli_without_ray_says_so_before_any_work(tmp_path):
     assert "Traceback" not in done.stderr and not (tmp_path / "out").exists()
 
 
+def test_an_address_without_the_ray_backend_is_refused(tmp_path, capsys):
+    from studio.cli import main
+
+    out = tmp_path / "out"
+    argv = ["sweep", "--model", "demo", "--data", "demo", "--grid", "demo_sweep_grid"]
+    assert main([*argv, "--out", str(out), "--address", "10.0.0.5:6379"]) == 2
+    assert "--address is the Ray cluster's: add --backend ray" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_group_splits_into_its_shared_prefix_and_one_job_per_candidate():
     pruned = Recipe(pruning=Pruning(target_sparsity=0.5))
     entries = [

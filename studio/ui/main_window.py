@@ -328,11 +328,19 @@ class MainWindow(QMainWindow):
         self.settings.remember_run_on(choice.place(), choice.address.text())
         if cluster is not None:
             self.statusBar().showMessage(f"Connecting to the Ray cluster at {cluster.address} …")
-        self.workbench.run_on(
-            cluster,
-            then,
-            lambda message: self.show_error(title, message),
-        )
+        def connected() -> None:
+            remote = self.workbench.orchestrator.remote
+            if cluster is not None and remote is not None:
+                info = getattr(remote, "info", None)
+                where = info.describe() if info else cluster.address
+                self.statusBar().showMessage(f"Candidates run on the Ray cluster: {where}", 15000)
+            then()
+
+        def failed(message: str) -> None:
+            self.statusBar().clearMessage()
+            self.show_error(title, message)
+
+        self.workbench.run_on(cluster, connected, failed)
 
     def find_best(self, settings: SearchSettings, threads: int) -> bool:
         """An automatic search on the current model and data, in a new session; its
