@@ -283,9 +283,12 @@ def head(tmp_path_factory):
     studio's driver alike: see docs/cluster.md.)"""
     pytest.importorskip("ray")
     ray_cli = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
-    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-    port = _free_port()
     temp = tmp_path_factory.mktemp("ray")
+    # Packages the cluster's workers see first (a test puts another "TensorFlow" here).
+    packages = tmp_path_factory.mktemp("node-packages")
+    path = os.pathsep.join(p for p in (str(packages), os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "PYTHONPATH": path}
+    port = _free_port()
     start = [
         ray_cli, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port),
         "--num-cpus", "2", "--include-dashboard", "false", "--disable-usage-stats",
@@ -293,7 +296,12 @@ def head(tmp_path_factory):
     ]
     subprocess.run(start, check=True, env=env, capture_output=True, timeout=120)
     os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    yield {"address": f"127.0.0.1:{port}", "stop": [ray_cli, "stop", "--force"], "env": env}
+    yield {
+        "address": f"127.0.0.1:{port}",
+        "stop": [ray_cli, "stop", "--force"],
+        "env": env,
+        "packages": packages,
+    }
     subprocess.run([ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
     os.environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
 
@@ -316,6 +324,33 @@ def _sweep(tmp_path, name, *extra):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return out, {r["name"]: r for r in json.loads((out / "results.json").read_text())}
+
+
+@pytest.mark.slow
+def test_a_cluster_with_another_tensorflow_is_refused_naming_it(head, tmp_path):
+    """A node whose TensorFlow differs from this machine's would convert differently:
+    connecting says which package differs, with both versions, and nothing runs."""
+    from importlib import metadata
+
+    from studio.jobs.ray_backend import RayBackend
+
+    fake = head["packages"] / "tensorflow-2.0.0.dist-info"
+    fake.mkdir()
+    (fake / "METADATA").write_text("Metadata-Version: 2.1\nName: tensorflow\nVersion: 2.0.0\n")
+    try:
+        with pytest.raises(StudioError) as refused:
+            RayBackend(Cluster(address=head["address"]))
+    finally:
+        shutil.rmtree(fake)
+    here = metadata.version("tensorflow")
+    assert f"tensorflow 2.0.0 on the cluster, {here} here" in str(refused.value)
+    assert "tf-keras" not in str(refused.value)
+    # The same cluster with the node's packages matching again: connected.
+    backend = RayBackend(Cluster(address=head["address"]))
+    try:
+        assert backend.info.cpus == 2 and backend.info.versions["tensorflow"] == here
+    finally:
+        backend.shutdown()
 
 
 @pytest.mark.slow
