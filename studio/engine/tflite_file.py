@@ -14,6 +14,7 @@ import numpy as np
 
 from studio.values.errors import MeasureError
 from studio.values.metrics import LayerFigures
+from studio.values.sparse_speed import GraphOp
 
 # Operators whose weights matter, and which input holds them.
 WEIGHT_INPUT = {
@@ -120,33 +121,19 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
             or len(op.inputs) <= WEIGHT_INPUT[op_name]
         ):
             continue
-        index = int(op.inputs[WEIGHT_INPUT[op_name]])
-        # float16 and some int8 models store the weight behind a DEQUANTIZE op.
-        producer = producers.get(index)
-        if (
-            producer is not None
-            and op_names.get(model.operatorCodes[producer.opcodeIndex].builtinCode) == "DEQUANTIZE"
-        ):
-            index = int(producer.inputs[0])
+        index = _stored(model, producers, int(op.inputs[WEIGHT_INPUT[op_name]]), op_names)
         if index < 0 or index in seen:
             continue
         tensor = graph.tensors[index]
-        buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
-        raw = _buffer(data, buffer)
-        dtype = type_names.get(tensor.type, "?")
-        if raw is None or not raw.size or (dtype not in _NUMPY_TYPES and dtype != "INT4"):
+        values = _values(data, model, tensor)
+        if values is None:
             continue
         seen.add(index)
-        if dtype == "INT4":
-            values = _int4(raw, int(np.prod(tensor.shape)))
-        else:
-            values = raw.view(_NUMPY_TYPES[dtype])
+        dtype = type_names.get(tensor.type, "?")
         quant = tensor.quantization
-        zero = 0
-        if quant is not None and quant.zeroPoint is not None and len(quant.zeroPoint) == 1:
-            zero = int(quant.zeroPoint[0])
+        zero = _zero_point(tensor)
         per_channel = quant is not None and quant.scale is not None and len(quant.scale) > 1
-        name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+        name = _text(tensor.name)
         figures.append(
             LayerFigures(
                 name=layer_of(name),
@@ -169,6 +156,40 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
     return figures
 
 
+def _stored(model, producers: dict, index: int, op_names: dict) -> int:
+    """The tensor that holds a weight's values: behind the DEQUANTIZE (float16, some
+    int8 files) or DENSIFY (sparse storage) ops the converter puts before it."""
+    while index >= 0 and (producer := producers.get(index)) is not None:
+        code = model.operatorCodes[producer.opcodeIndex]
+        if op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode)) not in (
+            "DEQUANTIZE",
+            "DENSIFY",
+        ):
+            break
+        index = int(producer.inputs[0])
+    return index
+
+
+def _values(data: bytes, model, tensor) -> np.ndarray | None:
+    """A constant tensor's values, flat, dense (a sparse-stored one densified); None for
+    a tensor without data or of a type not read here."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    dtype = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}.get(
+        tensor.type, "?"
+    )
+    buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
+    raw = _buffer(data, buffer)
+    if raw is None or not raw.size or (dtype not in _NUMPY_TYPES and dtype != "INT4"):
+        return None
+    if dtype == "INT4":
+        return _int4(raw, int(np.prod(tensor.shape)))
+    values = raw.view(_NUMPY_TYPES[dtype])
+    if tensor.sparsity is not None:
+        values = _densified(values, tensor.shape, tensor.sparsity)
+    return values
+
+
 def _buffer(data: bytes, buffer) -> np.ndarray | None:
     """A buffer's bytes: inline, or (as the LiteRT Quantizer writes large weights) after
     the flatbuffer at `offset`, `size` bytes long."""
@@ -180,6 +201,45 @@ def _buffer(data: bytes, buffer) -> np.ndarray | None:
     if offset > 1 and size and offset + size <= len(data):
         return np.frombuffer(data, np.uint8, count=size, offset=offset)
     return None
+
+
+def _densified(stored: np.ndarray, shape, sparsity) -> np.ndarray:
+    """A tensor kept in LiteRT's sparse format (the converter's sparse storage: the
+    non-zero values, and per dimension either a dense size or CSR segments and indices)
+    as its dense values, flat in row-major order.  The same walk as LiteRT's
+    FormatConverter::SparseToDense, level by level over numpy arrays."""
+    order = [int(d) for d in sparsity.traversalOrder]
+    block_map = [int(d) for d in (sparsity.blockMap if sparsity.blockMap is not None else [])]
+    rank = len(shape)
+    positions = np.zeros(1, np.int64)  # where each partial path points at this level
+    coords = np.zeros((1, 0), np.int64)  # its index along each traversed dimension
+    for meta in sparsity.dimMetadata:
+        if meta.format == 0:  # DENSE
+            size = int(meta.denseSize)
+            step = np.arange(size, dtype=np.int64)
+            positions = (positions[:, None] * size + step[None, :]).reshape(-1)
+            coords = np.repeat(coords, size, axis=0)
+            coords = np.concatenate([coords, np.tile(step, len(coords) // size)[:, None]], 1)
+        else:  # SPARSE_CSR
+            segments = np.asarray(meta.arraySegments.values, np.int64)
+            indices = np.asarray(meta.arrayIndices.values, np.int64)
+            starts, ends = segments[positions], segments[positions + 1]
+            counts = ends - starts
+            coords = np.repeat(coords, counts, axis=0)
+            offsets = np.repeat(starts - np.cumsum(counts) + counts, counts)
+            positions = np.arange(int(counts.sum()), dtype=np.int64) + offsets
+            coords = np.concatenate([coords, indices[positions][:, None]], 1)
+    original = np.zeros((len(coords), rank), np.int64)
+    for level, dim in enumerate(order):
+        if dim < rank:
+            original[:, dim] = coords[:, level]
+    for j, dim in enumerate(block_map):  # block dimensions: within-block offsets
+        level = order.index(rank + j)
+        block = int(sparsity.dimMetadata[level].denseSize)
+        original[:, dim] = original[:, dim] * block + coords[:, level]
+    dense = np.zeros(int(np.prod(shape)), stored.dtype)
+    dense[np.ravel_multi_index(original.T, tuple(int(d) for d in shape))] = stored[: len(original)]
+    return dense
 
 
 def _int4(raw: np.ndarray, count: int) -> np.ndarray:
@@ -249,3 +309,93 @@ def io_specs(data: bytes) -> tuple[dict, dict]:
         }
 
     return spec(int(graph.inputs[0])), spec(int(graph.outputs[0]))
+
+
+def graph_ops(data: bytes) -> list[GraphOp]:
+    """Subgraph 0's operators in order, with what the sparse-speed rules read
+    (`studio.values.sparse_speed`): kernel, stride, padding, dilation and input channels
+    of convolutions, their weights' count, zeros, type and storage, whether a MEAN is
+    over the spatial axes, whether ADD/MUL combine 4D tensors."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = _parse(data)
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    graph = model.subgraphs[0]
+    producers = {int(out): op for op in graph.operators or [] for out in (op.outputs or [])}
+    made_by = {
+        int(out): i for i, op in enumerate(graph.operators or []) for out in (op.outputs or [])
+    }
+
+    def name_of(op) -> str:
+        code = model.operatorCodes[op.opcodeIndex]
+        return op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+
+    def constant(index: int) -> np.ndarray | None:
+        return _values(data, model, graph.tensors[index]) if index >= 0 else None
+
+    ops = []
+    for i, op in enumerate(graph.operators or []):
+        kind = name_of(op)
+        outputs = list(op.outputs) if op.outputs is not None else []
+        raw = graph.tensors[int(outputs[0])].name if outputs else b""
+        found: dict = {"index": i, "kind": kind, "layer": layer_of(_text(raw))}
+        if op.inputs is not None and len(op.inputs):
+            found["source"] = made_by.get(int(op.inputs[0]))
+        if kind in ("PAD", "PADV2") and op.inputs is not None and len(op.inputs) > 1:
+            pads = constant(int(op.inputs[1]))
+            if pads is not None and pads.size == 8:
+                p = [int(v) for v in pads]
+                found["pads"] = (p[2], p[3], p[4], p[5])  # height before/after, width
+        options = op.builtinOptions
+        if kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and options is not None:
+            shape = [int(d) for d in graph.tensors[int(op.inputs[1])].shape]
+            found.update(
+                kernel=(shape[1], shape[2]),
+                stride=(int(options.strideH), int(options.strideW)),
+                padding="SAME" if options.padding == schema.Padding.SAME else "VALID",
+                dilation=(int(options.dilationHFactor), int(options.dilationWFactor)),
+                in_channels=shape[3] if kind == "CONV_2D" else None,
+            )
+        if kind in WEIGHT_INPUT and op.inputs is not None and len(op.inputs) > WEIGHT_INPUT[kind]:
+            given = int(op.inputs[WEIGHT_INPUT[kind]])
+            index = _stored(model, producers, given, op_names)
+            values = constant(index)
+            if values is not None and values.size:
+                tensor = graph.tensors[index]
+                found.update(
+                    weights=int(values.size),
+                    zeros=float(np.mean(values == _zero_point(tensor))),
+                    weight_type=type_names.get(tensor.type, "?").lower(),
+                    sparse_storage=tensor.sparsity is not None,
+                )
+        if kind == "MEAN" and op.inputs is not None and len(op.inputs) > 1:
+            axes = constant(int(op.inputs[1]))
+            rank = len(graph.tensors[int(op.inputs[0])].shape)
+            if axes is not None:
+                found["spatial_mean"] = rank == 4 and {int(a) % 4 for a in axes} == {1, 2}
+        if kind in ("ADD", "MUL") and op.inputs is not None:
+            found["rank4"] = all(_fits_4d(graph, model, data, int(t)) for t in op.inputs)
+        ops.append(GraphOp(**found))
+    return ops
+
+
+def _text(raw) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+def _zero_point(tensor) -> int:
+    quant = tensor.quantization
+    if quant is not None and quant.zeroPoint is not None and len(quant.zeroPoint) == 1:
+        return int(quant.zeroPoint[0])
+    return 0
+
+
+def _fits_4d(graph, model, data: bytes, index: int) -> bool:
+    """An ADD/MUL input XNNPACK's sparse path takes: a 4D tensor, or a constant that is
+    a scalar or a 1D (per-channel) vector."""
+    tensor = graph.tensors[index]
+    shape = [int(d) for d in tensor.shape] if tensor.shape is not None else []
+    if len(shape) == 4 and _values(data, model, tensor) is None:
+        return True
+    return _values(data, model, tensor) is not None and sum(d > 1 for d in shape) <= 1
