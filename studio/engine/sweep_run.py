@@ -187,7 +187,7 @@ def finish_one(
     t = time.perf_counter()
     report(Event("load", "loading the model and data", 0.0))
     prep = _prepared(model_source, data_source, trust=trust, seed=recipe_.seed)
-    reference = _reference(Path(baseline_tflite), prep)
+    reference = _cached_reference(Path(baseline_tflite), prep)
     figures = _baseline_figures(baseline, Path(baseline_tflite))
     load_seconds = time.perf_counter() - t
     try:
@@ -224,9 +224,10 @@ def _rebuilt(prep: Prepared, prefix: PrefixWeights | None) -> Prefix:
     )
 
 
-# One prepared model and data per process, with its loaded weights: a cluster worker
-# runs one group's candidates one after another, and loading (TensorFlow graph building,
-# data decoding) is a second or more each time.
+# One prepared model and data per process, with its loaded weights and the float file's
+# outputs on its evaluation samples: a cluster worker runs one sweep's candidates one
+# after another, and loading (TensorFlow graph building, data decoding) and the float
+# file's evaluation pass cost a second or more each time.
 _cache: dict[str, Any] = {}
 
 
@@ -263,3 +264,11 @@ def _reference(baseline_tflite: Path, prep: Prepared) -> np.ndarray:
     return predict(
         baseline_tflite.read_bytes(), data.x_eval, inputs=data.inputs, outputs=data.outputs
     )
+
+
+def _cached_reference(baseline_tflite: Path, prep: Prepared) -> np.ndarray:
+    """`_reference` once per worker for the same float file and prepared data."""
+    key = (_cache.get("key"), _digest(baseline_tflite))
+    if _cache.get("reference_key") != key:
+        _cache.update(reference_key=key, reference=_reference(baseline_tflite, prep))
+    return _cache["reference"]

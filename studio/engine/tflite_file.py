@@ -396,6 +396,6 @@ def _fits_4d(graph, model, data: bytes, index: int) -> bool:
     a scalar or a 1D (per-channel) vector."""
     tensor = graph.tensors[index]
     shape = [int(d) for d in tensor.shape] if tensor.shape is not None else []
-    if len(shape) == 4 and _values(data, model, tensor) is None:
-        return True
-    return _values(data, model, tensor) is not None and sum(d > 1 for d in shape) <= 1
+    if _values(data, model, tensor) is None:  # a feature map
+        return len(shape) == 4
+    return sum(d > 1 for d in shape) <= 1

@@ -172,12 +172,3 @@ class RayBackend(JobQueue):
                 self._running.discard(event.job_id)
             self._events.put(event)
 
-
-def probe(cluster: Cluster) -> ClusterInfo:
-    """Connect, read the cluster's nodes, CPUs and versions, disconnect (the dialogs'
-    "Test connection"); raises `StudioError` saying what failed."""
-    backend = RayBackend(cluster)
-    try:
-        return backend.info
-    finally:
-        backend.shutdown()

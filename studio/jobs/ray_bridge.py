@@ -25,6 +25,7 @@ What it does with a job:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -65,7 +66,6 @@ POLL_S = 0.1
 class _Running:
     """One job of the studio's, as the tasks it became."""
 
-    job: Job
     parts: dict[Any, str] = field(default_factory=dict)  # task ref -> candidate name ("" plain)
     entries: list[tuple[str, dict]] = field(default_factory=list)  # a group's, in order
     results: dict[str, dict] = field(default_factory=dict)  # a group's finished candidates
@@ -128,12 +128,12 @@ class Bridge:
             raise ConnectionError(problem)
         self.events = Queue(actor_options={"num_cpus": 0})
         self.task = ray.remote(ray_tasks.run)
+        resources = ray.cluster_resources()
         # Workers import TensorFlow while this machine measures the float baseline.
-        slots = int(ray.cluster_resources().get("CPU", 0) // self.cluster.cpus)
+        slots = int(resources.get("CPU", 0) // self.cluster.cpus)
         warm = ray.remote(ray_tasks.warm).options(num_cpus=self.cluster.cpus, max_retries=0)
         self.warming = [warm.remote() for _ in range(slots)]
         nodes = [n for n in ray.nodes() if n.get("Alive")]
-        resources = ray.cluster_resources()
         return ClusterInfo(
             address=self.cluster.address,
             nodes=len(nodes),
@@ -146,7 +146,7 @@ class Bridge:
 
     def submit(self, job_id: int, job: Job) -> None:
         job, sizes = self._stored(job)
-        running = _Running(job)
+        running = _Running()
         self.jobs[job_id] = running
         options = {
             "num_cpus": self.cluster.cpus,
@@ -171,7 +171,7 @@ class Bridge:
 
     def _launch(self, job_id: int, job: Job, part: str, prefix: Any, options: dict) -> Any:
         kwargs, inputs = ray_tasks.slotted(dict(job.kwargs))
-        job = Job(job.target, kwargs, job.args, job.label)
+        job = dataclasses.replace(job, kwargs=kwargs)
         ref = self.task.options(**options).remote(
             job_id, job, self.events, part, prefix, *inputs
         )
@@ -230,21 +230,23 @@ class Bridge:
                 if _lost(err):
                     raise
                 outcome = Failed(job_id, self._died(err), crashed=True)
-            if not running.started:
-                running.started = True
-                self.send(Started(job_id, 0))
+            self._started(running, job_id, 0)  # a task that never said it started
             self._ended(job_id, running, ref, outcome)
 
     def _forward(self, item: Any) -> None:
-        if isinstance(item, tuple) and item and item[0] == "started":
+        if isinstance(item, tuple) and item and item[0] == ray_tasks.STARTED:
             _, job_id, _part, pid = item
-            running = self.jobs.get(job_id)
-            if running is not None and not running.started:
-                running.started = True
-                self.send(Started(job_id, pid))
+            if (running := self.jobs.get(job_id)) is not None:
+                self._started(running, job_id, pid)
             return
         if getattr(item, "job_id", None) in self.jobs:
             self.send(item)
+
+    def _started(self, running: _Running, job_id: int, pid: int) -> None:
+        """A job's Started, once: with the pid of its first task's worker."""
+        if not running.started:
+            running.started = True
+            self.send(Started(job_id, pid))
 
     def _ended(self, job_id: int, running: _Running, ref: Any, outcome: Any) -> None:
         part = running.parts.pop(ref)
@@ -290,13 +292,9 @@ class Bridge:
         and the model's and data's sizes in bytes (for the tasks' memory request)."""
         import ray
 
-        local = Job(
-            job.target,
-            {k: _demo_file(k, v) for k, v in job.kwargs.items()},
-            job.args,
-            job.label,
+        shipped = ship(
+            dataclasses.replace(job, kwargs={k: _demo_file(k, v) for k, v in job.kwargs.items()})
         )
-        shipped = ship(local)
 
         def put(value: Any) -> Any:
             if isinstance(value, list):
@@ -314,7 +312,7 @@ class Bridge:
             for v in (shipped.kwargs.get("model"), shipped.kwargs.get("data"))
         ]
         kwargs = {k: put(v) for k, v in shipped.kwargs.items()}
-        return Job(job.target, kwargs, job.args, job.label), (sizes[0], sizes[1])
+        return dataclasses.replace(job, kwargs=kwargs), (sizes[0], sizes[1])
 
 
 KEPT = 16  # files and prefixes kept in the object store for later jobs (per kind)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import queue
 
 from studio.jobs.pool import IDLE_TIMEOUT_S, Backend, ProcessPool
-from studio.values.cluster import Cluster
+from studio.values.cluster import Cluster, ClusterInfo
 
 
 def make_backend(
@@ -32,3 +32,15 @@ def cluster_backend(cluster: Cluster, events: queue.Queue) -> Backend:
     from studio.jobs.ray_backend import RayBackend
 
     return RayBackend(cluster, events=events)
+
+
+def cluster_info(cluster: Cluster) -> ClusterInfo:
+    """Connect, read the cluster's nodes, CPUs and versions, disconnect (the dialogs'
+    "Test connection"); raises `StudioError` saying what failed."""
+    from studio.jobs.ray_backend import RayBackend
+
+    backend = RayBackend(cluster)
+    try:
+        return backend.info
+    finally:
+        backend.shutdown()

@@ -438,8 +438,14 @@ class Orchestrator:
         self.remote = remote
         self.run_on = "local" if remote is None else "ray"
         if remote is not None:
-            info = getattr(remote, "info", None)
-            self.log.emit(f"candidates run on the Ray cluster: {info.describe() if info else ''}")
+            self.log.emit(f"candidates run on {self.candidates_place()}")
+
+    def candidates_place(self) -> str:
+        """Where candidates run, in a user's words (the log, the status bar)."""
+        if self.candidates_backend is self.backend:
+            return "this machine"
+        info = getattr(self.remote, "info", None)
+        return f"the Ray cluster: {info.describe()}" if info else "the Ray cluster"
 
     def connect_cluster(self, cluster: Cluster) -> Backend:
         """Connect to a Ray cluster (seconds; raises `StudioError` saying what failed);

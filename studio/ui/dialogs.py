@@ -244,22 +244,19 @@ def optional_extras() -> list[str]:
         except metadata.PackageNotFoundError:
             return "installed"
 
-    lines = []
-    for m in modes.offered():
-        if m.needs is None:
-            continue
-        if modes.missing(m.name):
-            lines.append(f"{m.short} ({m.maker}): not installed — {modes.install_command(m.name)}")
-        else:
-            lines.append(f"{m.short} ({m.maker}) {installed(m.needs[0])}")
-    for place in cluster.PLACES.values():
-        if place.needs is None:
-            continue
-        if cluster.missing(place.name):
-            lines.append(f"{place.label}: not installed — {cluster.RAY_INSTALL}")
-        else:
-            lines.append(f"{place.label} (Ray) {installed(place.needs[0])}")
-    return lines
+    extras = [
+        (f"{m.short} ({m.maker})", m.needs[0], modes.missing(m.name), modes.install_command(m.name))
+        for m in modes.offered()
+        if m.needs
+    ] + [
+        (f"{p.label} (Ray)", p.needs[0], cluster.missing(p.name), cluster.RAY_INSTALL)
+        for p in cluster.PLACES.values()
+        if p.needs
+    ]
+    return [
+        f"{label}: not installed — {install}" if problem else f"{label} {installed(module)}"
+        for label, module, problem, install in extras
+    ]
 
 
 def about(parent: QWidget) -> None:

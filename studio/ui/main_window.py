@@ -328,12 +328,10 @@ class MainWindow(QMainWindow):
         self.settings.remember_run_on(choice.place(), choice.address.text())
         if cluster is not None:
             self.statusBar().showMessage(f"Connecting to the Ray cluster at {cluster.address} …")
+
         def connected() -> None:
-            remote = self.workbench.orchestrator.remote
-            if cluster is not None and remote is not None:
-                info = getattr(remote, "info", None)
-                where = info.describe() if info else cluster.address
-                self.statusBar().showMessage(f"Candidates run on the Ray cluster: {where}", 15000)
+            where = self.workbench.orchestrator.candidates_place()
+            self.statusBar().showMessage(f"Candidates run on {where}", 15000)
             then()
 
         def failed(message: str) -> None:

@@ -142,7 +142,7 @@ class Workbench(QObject):
     def probe_cluster(self, address: str, answer: Callable[[str, bool], None]) -> None:
         """"Test connection": the cluster's nodes, CPUs and versions, or what failed
         (`answer(text, ok)` on the GUI thread)."""
-        from studio.jobs.ray_backend import probe
+        from studio.orchestrator.backends import cluster_info
 
         try:
             cluster = Cluster(address=address)
@@ -150,7 +150,7 @@ class Workbench(QObject):
             answer(str(err), False)
             return
         self._in_background(
-            probe,
+            cluster_info,
             cluster,
             lambda info: answer(f"Connected: {info.describe()}", True),
             lambda message: answer(message, False),
@@ -159,6 +159,7 @@ class Workbench(QObject):
     def _in_background(self, call, argument, done, failed) -> None:
         """`call(argument)` on a worker thread; `done(result)` or `failed(message)` on
         this one (a StudioError's message; anything else named as unexpected)."""
+
         def errored(err: Exception) -> None:
             failed(str(err) if isinstance(err, StudioError) else f"unexpected: {err!r}")
 

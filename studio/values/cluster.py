@@ -9,13 +9,13 @@ and the arithmetic behind docs/cluster.md's time estimate.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from dataclasses import asdict, dataclass
 
+from studio.values import extras
 from studio.values.errors import StudioError
 
-RAY_INSTALL = 'pip install "tflite-studio[ray]"'
+RAY_INSTALL = extras.install_command("ray")
 GIB = 2**30
 
 
@@ -51,13 +51,8 @@ def missing(place: str) -> str | None:
     """None when candidates can run at `place` from here, else one line saying what to
     install."""
     needs = PLACES[place].needs
-    if needs is None:
+    if needs is None or extras.importable(needs[0]):
         return None
-    try:
-        if importlib.util.find_spec(needs[0]) is not None:
-            return None
-    except (ImportError, ValueError):  # blocked (None in sys.modules) or broken
-        pass
     return (
         f"running on a {PLACES[place].label} needs Ray ({needs[0]}), an optional extra: "
         f"{RAY_INSTALL}"

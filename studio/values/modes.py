@@ -8,8 +8,9 @@ Adding a mode is one entry here plus the engine code that makes it
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
+
+from studio.values import extras
 
 
 @dataclass(frozen=True)
@@ -133,13 +134,8 @@ def usable() -> list[Mode]:
 def missing(name: str) -> str | None:
     """None when the mode can be made here, else one line naming the install command."""
     needs = MODES[name].needs if name in MODES else None
-    if needs is None:
+    if needs is None or extras.importable(needs[0]):
         return None
-    try:
-        if importlib.util.find_spec(needs[0]) is not None:
-            return None
-    except (ImportError, ValueError):  # a module blocked (None in sys.modules) or broken
-        pass
     return (
         f"mode {name!r} needs the {MODES[name].maker} ({needs[0]}), an optional extra: "
         f"{install_command(name)}"
@@ -149,7 +145,7 @@ def missing(name: str) -> str | None:
 def install_command(name: str) -> str:
     """The pip command that installs what a mode needs ('' when it needs nothing)."""
     needs = MODES[name].needs
-    return f'pip install "tflite-studio[{needs[1]}]"' if needs else ""
+    return extras.install_command(needs[1]) if needs else ""
 
 
 def full_integer(name: str) -> bool:
