@@ -47,7 +47,7 @@ def _model(stem="padded", dw_stride2="padded", end="mean", zeros=0.8, middle=Non
         x = L.ZeroPadding2D(1)(x)
         x = L.DepthwiseConv2D(3, strides=2, padding="valid", name="dw2")(x)
     x = L.Conv2D(64, 1, name="pw2")(x)
-    x = L.GlobalAveragePooling2D()(x) if end == "mean" else L.Flatten()(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x) if end == "mean" else L.Flatten(name="flatten")(x)
     model = keras.Model(i, L.Dense(10, name="head")(x))
     rng = np.random.RandomState(0)
     for layer in model.layers:
