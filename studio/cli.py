@@ -269,7 +269,7 @@ def _check_sources(args: argparse.Namespace) -> None:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from studio.values import atomic
+    from studio.values import atomic, units
     from studio.values.recipe import Recipe
     from studio.values.session import OPTIONAL_FILES, RESULT_FILES, Session
 
@@ -316,6 +316,8 @@ def _optimize(args: argparse.Namespace) -> int:
         f"(float {base_acc}), latency {m.latency_ms.median:.3f} ms on {m.latency_ms.threads} "
         f"thread(s) -> {out}"
     )
+    for note in units.speed_notes(m):
+        print(f"  {note}")
     return 0
 
 

@@ -27,6 +27,11 @@ RECIPES = {
         pruning=Pruning(target_sparsity=0.5, structure="2:4", schedule="constant", epochs=1),
         quantization=Quantization(mode="int8", io_type="int8", float_layers=("dense1",)),
     ),
+    # Sparse storage (issue 37): an int8 file the default XNNPACK delegate cannot prepare.
+    "prune_sparse_int8": Recipe(
+        pruning=Pruning(target_sparsity=0.8, sparse_format=True),
+        quantization=Quantization(mode="int8"),
+    ),
     # int4 through the LiteRT Quantizer's own API, a rule keeping a layer in float.
     "prune_int4_rules": Recipe(
         pruning=Pruning(target_sparsity=0.5),

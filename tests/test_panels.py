@@ -122,6 +122,17 @@ def test_the_results_table_marks_warnings_and_broken_files(qtbot):
     assert cell(2, Qt.ItemDataRole.ForegroundRole) is not None
 
 
+def test_sparse_storage_is_a_pruning_toggle_with_a_tooltip_that_round_trips(qtbot):
+    editor = RecipeEditor()
+    qtbot.addWidget(editor)
+    editor.set_recipe(Recipe(pruning=Pruning(target_sparsity=0.8, sparse_format=True)))
+    assert editor.pruning.sparse_format.isChecked()
+    assert editor.recipe().pruning.sparse_format is True
+    assert "built-in kernels" in editor.pruning.sparse_format.toolTip()
+    editor.pruning.sparse_format.setChecked(False)
+    assert editor.recipe().pruning.sparse_format is False
+
+
 def test_pruning_epochs_show_auto_and_a_number_round_trips(qtbot):
     editor = RecipeEditor()
     qtbot.addWidget(editor)

@@ -59,13 +59,11 @@ def _model(stem="padded", dw_stride2="padded", end="mean", zeros=0.8, middle=Non
 
 
 def _convert(model, storage=SPARSE) -> bytes:
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = {
-        SPARSE: [tf.lite.Optimize.EXPERIMENTAL_SPARSITY],
-        DYNAMIC: [tf.lite.Optimize.DEFAULT, tf.lite.Optimize.EXPERIMENTAL_SPARSITY],
-        DENSE: [],
-    }[storage]
-    return converter.convert()
+    from studio.engine.convert import convert
+    from studio.values.recipe import Quantization
+
+    mode = "dynamic" if storage == DYNAMIC else "none"
+    return convert(model, Quantization(mode=mode), sparse=storage != DENSE)
 
 
 def _advice(model, storage=SPARSE):
@@ -132,3 +130,98 @@ def test_the_limits_say_what_never_speeds_up():
     text = " ".join(LIMITS)
     for words in ("2:4", "int8", "Dense", "AVX"):
         assert words in text
+
+
+# -- sparse storage as a recipe option (pruning.sparse_format) ---------------------------
+
+
+def test_sparse_storage_is_a_recipe_field_refused_with_int4():
+    from studio.values.errors import RecipeError
+    from studio.values.recipe import Pruning, Quantization, Recipe
+
+    recipe = Recipe(pruning=Pruning(target_sparsity=0.8, sparse_format=True))
+    assert Recipe.from_json(recipe.to_json()) == recipe
+    assert recipe.describe() == "prune 80% (sparse storage)"
+    with pytest.raises(RecipeError, match=r"^pruning\.sparse_format: .*int4"):
+        Recipe(pruning=Pruning(sparse_format=True), quantization=Quantization(mode="int4"))
+    with pytest.raises(RecipeError, match=r"pruning\.sparse_format: must be one of"):
+        Pruning(sparse_format="yes")
+
+
+def test_the_figures_of_a_sparse_candidate_survive_json_and_read_in_words():
+    from studio.values import figures, units
+    from studio.values.metrics import DenseTwin, Latency, Metrics
+    from studio.values.sparse_speed import Problem, SparseAdvice
+
+    twin = DenseTwin(
+        size_bytes=250_000,
+        gzip_bytes=70_000,
+        peak_memory_bytes=2_000_000,
+        accuracy=0.9,
+        max_output_diff=0.0,
+        latency_ms=Latency(0.5, 0.55, 1, 0.49, 0.51, 5, True),
+        sparse_latency_ms=Latency(0.25, 0.27, 1, 0.24, 0.26, 5, True),
+        kernels="default",
+    )
+    advice = SparseAdvice(False, (Problem("zeros", None, "", "too few zeros.", "prune more."),), 0.5)
+    m = Metrics(
+        71_000, 60_000, 0.9, "top1", 1.0, 0.0, Latency(0.25, 0.27, 1), 1_500_000,
+        sparse_advice=advice, dense=twin, kernels="default",
+    )  # fmt: skip
+    again = Metrics.from_dict(m.to_dict())
+    assert again == m
+    assert twin.speedup == pytest.approx(2.0) and twin.measurable
+    words = units.dense_vs_sparse(m)
+    assert "2.00x, sparse faster" in words and "on 1 thread(s)" in words
+    assert "69.3 KB vs 244.1 KB" in words  # raw sizes: what the format buys
+    notes = units.speed_notes(m)
+    assert notes[0].startswith("No sparse speed-up: too few zeros.") and notes[-1] == words
+    # A latency pair whose spreads overlap is said to be noise, not a speed-up.
+    close = DenseTwin(**{**twin.__dict__, "sparse_latency_ms": Latency(0.495, 0.5, 1, 0.49, 0.5)})
+    assert not close.measurable and "within noise" in units.dense_vs_sparse(
+        Metrics(**{**m.__dict__, "dense": close})
+    )
+    shown = {f.key: f.words(m, None) for f in figures.shown_in(figures.COMPARE)}
+    assert shown["sparse_speedup"] == words and shown["dense_size_bytes"] == "244.1 KB"
+    assert shown["sparse_speed"].startswith("No sparse speed-up")
+
+
+@pytest.mark.slow
+def test_a_sparse_candidate_is_smaller_equal_in_accuracy_and_measured_beside_its_dense_twin(
+    tmp_path,
+):
+    """The demo pruned to 80 % with sparse storage: float runs on the default kernels and
+    keeps exactly the dense file's outputs; int8 is smaller still, runs only on the
+    built-in kernels, and says so."""
+    from studio.engine.measure import BUILTIN_KERNELS, DEFAULT_KERNELS
+    from studio.engine.pipeline import optimize
+    from studio.engine.tflite_file import stores_sparse, weight_figures
+    from studio.values.recipe import Pruning, Quantization, Recipe
+
+    pruning = Pruning(target_sparsity=0.8, epochs=2, sparse_format=True)
+    for mode, kernels in (("none", DEFAULT_KERNELS), ("int8", BUILTIN_KERNELS)):
+        recipe = Recipe(pruning=pruning, quantization=Quantization(mode=mode))
+        m = optimize("demo", "demo", recipe, tmp_path / mode).metrics
+        blob = (tmp_path / mode / "model.tflite").read_bytes()
+        assert stores_sparse(blob)
+        assert m.kernels == kernels and m.dense.kernels == kernels
+        assert m.dense.size_bytes > 1.4 * m.size_bytes, (mode, m.size_bytes, m.dense.size_bytes)
+        assert m.accuracy == m.dense.accuracy
+        # Pruned weights read back (densified) as 80 % zeros: the effect check holds.
+        conv = [f for f in weight_figures(blob) if f.op == "CONV_2D" and f.count > 1000]
+        assert conv and all(f.sparsity >= 0.79 for f in conv), conv
+        assert m.dense.latency_ms.together and m.dense.sparse_latency_ms.threads == 1
+        assert m.sparse_advice is not None and not m.sparse_advice.applies
+        if mode == "none":
+            assert m.dense.max_output_diff < 1e-5 and not m.notes
+            # The demo is a 1-channel image model: the first rule it breaks is its stem.
+            assert m.sparse_advice.problems[0].rule == "start"
+            assert m.sparse_advice.problems[0].layer == "conv1"
+        else:
+            assert "built-in kernels" in m.notes[0] and "XNNPACK" in m.notes[0]
+            assert m.sparse_advice.problems[0].rule == "float"
+    # The twin's file is gone: the folder holds what any candidate's does.
+    assert {p.name for p in (tmp_path / "int8").glob("*.tflite")} == {
+        "model.tflite",
+        "baseline.tflite",
+    }

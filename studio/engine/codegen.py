@@ -96,7 +96,11 @@ def script_for(
         named = int4.operators(int4.lookups(convert(model, Quantization())))
         rules = int4.rules(recipe.quantization, named)
     parts.append(_convert(recipe, several, rules))
-    parts.append(_evaluate_several(classifier) if several else _evaluate(classifier[0]))
+    evaluate = _evaluate_several(classifier) if several else _evaluate(classifier[0])
+    if recipe.pruning and recipe.pruning.sparse_format:
+        parts.append(SPARSE_KERNELS)
+        evaluate = evaluate.replace("Interpreter(model_content=tflite)", "load(tflite)")
+    parts.append(evaluate)
     return "\n\n".join(textwrap.dedent(p).strip("\n") for p in parts) + "\n"
 
 
@@ -587,6 +591,13 @@ def _convert(recipe: Recipe, several: bool, rules: list | None = None) -> str:
             "converter.target_spec.supported_ops = set(converter.target_spec.supported_ops) | {",
             "    tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS}",
         ]
+    if recipe.pruning and recipe.pruning.sparse_format:
+        lines += [
+            "# Sparse storage: pruned weights kept as their non-zeros and positions (a",
+            "# smaller raw file; float models read them through DENSIFY ops).",
+            "converter.optimizations = [",
+            "    *converter.optimizations, tf.lite.Optimize.EXPERIMENTAL_SPARSITY]",
+        ]
     if q.float_layers and not q.qat:
         lines += [
             f"# Selective quantization: the operators of {', '.join(q.float_layers)} stay in "
@@ -620,6 +631,28 @@ def _convert(recipe: Recipe, several: bool, rules: list | None = None) -> str:
         "# --- Conversion to LiteRT (.tflite) -----------------------------------------------\n"
         + body
     )
+
+
+# A sparse int8 file: ai-edge-litert 2.3.0's default XNNPACK delegate cannot prepare it;
+# the built-in kernels run it (said, never silently: measure.kernels in the studio).
+SPARSE_KERNELS = """
+def load(tflite):
+    \"\"\"LiteRT's default kernels (XNNPACK first), or the built-in ones when XNNPACK
+    cannot prepare sparse int8 weights.\"\"\"
+    try:
+        interpreter = Interpreter(model_content=tflite)
+        interpreter.allocate_tensors()
+        return interpreter
+    except RuntimeError as err:
+        from ai_edge_litert.interpreter import OpResolverType
+
+        print(f"XNNPACK cannot run this sparse file ({str(err).splitlines()[0][:80]}); "
+              "using LiteRT's built-in kernels")
+        return Interpreter(model_content=tflite, experimental_op_resolver_type=(
+            OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+
+
+"""
 
 
 def _int4(rules: list) -> list[str]:

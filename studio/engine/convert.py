@@ -39,12 +39,14 @@ def convert(
     qat: bool = False,
     unroll: bool = False,
     float_model: bytes | None = None,
+    sparse: bool = False,
 ) -> bytes:
     """Convert with the recipe's mode.  `calibration` holds samples in the model's dtype
     (for recurrent models they also fix the sequence length; see `recurrent.py`);
     `unroll`: recurrent layers unrolled whatever the mode (a fused kernel can disagree
     with Keras, see `pipeline._baseline`); `float_model`: this model's float file when
-    the caller made it already (int4 starts from it)."""
+    the caller made it already (int4 starts from it); `sparse`: pruned weights stored in
+    the converter's sparse format (`pruning.sparse_format`)."""
     if recipe.mode == "int4":
         # The LiteRT Quantizer starts from the float file this function makes.
         if float_model is None:
@@ -54,7 +56,7 @@ def convert(
     if calibration is not None and count(calibration):
         shapes = tuple(p.shape[1:] for p in parts(calibration))
     model = for_conversion(model, recipe.mode, shapes, unroll=unroll)
-    converter = converter_for(model, recipe, calibration, qat=qat)
+    converter = converter_for(model, recipe, calibration, qat=qat, sparse=sparse)
     try:
         if recipe.float_layers and not qat:
             return _selective(model, converter, recipe, calibration)
@@ -92,10 +94,23 @@ def failure(model: keras.Model, mode: str, err: Exception) -> str:
 
 
 def converter_for(
-    model: keras.Model, recipe: Quantization, calibration: Arrays | None, *, qat: bool
+    model: keras.Model,
+    recipe: Quantization,
+    calibration: Arrays | None,
+    *,
+    qat: bool,
+    sparse: bool = False,
 ) -> tf.lite.TFLiteConverter:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     _configure(converter, recipe, model, calibration, qat=qat)
+    if sparse:
+        # Weights with enough zeros are stored as their non-zeros and positions: float
+        # ones behind a DENSIFY op (what XNNPACK's sparse kernels read), int8 ones
+        # consumed sparse by the built-in kernels (see tflite_file.needs_builtin_kernels).
+        converter.optimizations = [
+            *converter.optimizations,
+            tf.lite.Optimize.EXPERIMENTAL_SPARSITY,
+        ]
     if recipe.select_tf_ops:
         # Builtins first; TensorFlow's kernels only for what they cannot express.
         converter.target_spec.supported_ops = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import signal
 import subprocess
 import time
@@ -22,9 +23,9 @@ import numpy as np
 
 from studio.engine.arrays import Arrays, count, pack, parts, sample, take
 from studio.engine.data import Dataset
-from studio.engine.tflite_file import flex_ops, read_checked, weight_figures
+from studio.engine.tflite_file import flex_ops, read_checked, stores_sparse, weight_figures
 from studio.values.errors import MeasureError
-from studio.values.metrics import Latency, Metrics, OutputScore
+from studio.values.metrics import DenseTwin, Latency, Metrics, OutputScore
 from studio.values.processes import command, thread_budget
 
 EVAL_BATCH = 64
@@ -35,12 +36,63 @@ MIN_RUNS = 20  # and at least this many times (slow models)
 PROBE_TIMEOUT_S = 300
 
 
-def interpreter(path_or_bytes: str | Path | bytes, threads: int = 1):
+DEFAULT_KERNELS = "default"  # LiteRT's default: the XNNPACK delegate, built-in kernels behind it
+BUILTIN_KERNELS = "built-in"  # the built-in kernels alone (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+BUILTIN_NOTE = (
+    "Measured with LiteRT's built-in kernels: the default XNNPACK delegate of "
+    "ai-edge-litert 2.3.0 cannot prepare this file's sparse int8 weights ({error}). "
+    "On the phone, run it with XNNPACK off (Android: Interpreter.Options()"
+    ".setUseXNNPACK(false)); the built-in kernels are slower than XNNPACK's dense ones."
+)
+_kernels: dict[bytes, tuple[str, str]] = {}
+
+
+def kernels(model: bytes) -> tuple[str, str]:
+    """Which kernels run `model` here, and why not the default ones ('' when they do).
+
+    Only a file with sparse-stored weights can need the built-in kernels: XNNPACK reads
+    sparse float weights through DENSIFY, but cannot prepare sparse int8 ones (dynamic
+    range or int8).  Decided by trying, once per file: a refusal is a fact of this
+    runtime, never guessed, and never a silent fallback (the figures say which ran)."""
+    import hashlib
+
     from ai_edge_litert.interpreter import Interpreter
 
+    if not stores_sparse(model):
+        return DEFAULT_KERNELS, ""
+    key = hashlib.sha1(model).digest()
+    if key not in _kernels:
+        try:
+            Interpreter(model_content=model, num_threads=1).allocate_tensors()
+            _kernels[key] = (DEFAULT_KERNELS, "")
+        except RuntimeError as err:
+            if "delegate" not in str(err).lower():
+                raise
+            op = re.search(r"failed to delegate (\w+)", str(err))
+            what = f"XNNPACK failed to prepare {op[1]}" if op else str(err).strip()[:120]
+            _kernels[key] = (BUILTIN_KERNELS, what)
+    return _kernels[key]
+
+
+def interpreter(path_or_bytes: str | Path | bytes, threads: int = 1, chosen: str | None = None):
+    """A LiteRT interpreter on `threads` threads, with the kernels `kernels` chooses (or
+    `chosen`, when the caller knows).  A path is loaded as a path (LiteRT maps the file),
+    so the memory probe sees what an app pays."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    if chosen is None:
+        blob = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
+        chosen = kernels(blob)[0]
+    resolver = OpResolverType.AUTO
+    if chosen == BUILTIN_KERNELS:
+        resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     if isinstance(path_or_bytes, bytes):
-        return Interpreter(model_content=path_or_bytes, num_threads=threads)
-    return Interpreter(model_path=str(path_or_bytes), num_threads=threads)
+        return Interpreter(
+            model_content=path_or_bytes, num_threads=threads, experimental_op_resolver_type=resolver
+        )
+    return Interpreter(
+        model_path=str(path_or_bytes), num_threads=threads, experimental_op_resolver_type=resolver
+    )
 
 
 def to_input(x: np.ndarray, detail: dict) -> np.ndarray:
@@ -241,7 +293,13 @@ def fidelity(
     return None, rmse
 
 
-def probe(path: Path, sample: Arrays | None, threads: int = 1, inputs: Sequence[str] = ()) -> int:
+def probe(
+    path: Path,
+    sample: Arrays | None,
+    threads: int = 1,
+    inputs: Sequence[str] = (),
+    chosen: str = DEFAULT_KERNELS,
+) -> int:
     """Load and run the model in a child process; return its peak memory in bytes.
 
     `sample` is one sample with its batch axis, in the Keras model's input order (named
@@ -249,7 +307,7 @@ def probe(path: Path, sample: Arrays | None, threads: int = 1, inputs: Sequence[
     child's peak RSS from just before the interpreter is made to after it ran, i.e. what
     the model costs on top of the Python runtime.
     """
-    cmd = command("studio.engine.memory_probe", str(path), str(threads), *inputs)
+    cmd = command("studio.engine.memory_probe", str(path), str(threads), chosen, *inputs)
     payload = b"" if sample is None else _npz_bytes(parts(sample))
     try:
         done = subprocess.run(cmd, input=payload, capture_output=True, timeout=PROBE_TIMEOUT_S)
@@ -297,7 +355,9 @@ def measure(
     one = sample(data.x_eval, 0) if count(data.x_eval) else None
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    peak = probe(path, one, threads, data.inputs)  # first: a malformed file crashes the child
+    # First: a malformed file crashes the child, not this process.
+    peak = probe(path, one, threads, data.inputs, _checked_kernels(blob, path))
+    chosen, why = kernels(blob)
     seconds["evaluate_memory"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     outputs = predict(blob, data.x_eval, inputs=data.inputs, outputs=data.outputs)
@@ -329,5 +389,52 @@ def measure(
         samples=count(data.x_eval),
         outputs=tuple(scores) if len(scores) > 1 else (),
         output=main.name if len(scores) > 1 else "",
+        kernels=chosen,
+        notes=(BUILTIN_NOTE.format(error=why),) if chosen == BUILTIN_KERNELS else (),
     )
     return metrics, outputs
+
+
+def _checked_kernels(blob: bytes, path: Path) -> str:
+    """`kernels`, for a file that has not been loaded yet: trying the default kernels
+    happens in the memory probe's own child first (a malformed file must crash that, not
+    this process)."""
+    if not stores_sparse(blob):
+        return DEFAULT_KERNELS
+    probe(path, None, 1, (), BUILTIN_KERNELS)
+    return kernels(blob)[0]
+
+
+def dense_twin(
+    dense: bytes, sparse: bytes, sparse_outputs: Arrays, data: Dataset, folder: Path, *, threads: int
+) -> DenseTwin:
+    """Measure a sparse-stored file's dense twin beside it (see `DenseTwin`): size, gzip,
+    memory and accuracy of the dense file, the outputs' largest difference, and both
+    latencies timed together.  The dense file is probed from a temporary file in
+    `folder`, removed after."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".tflite", dir=folder) as f:
+        f.write(dense)
+        f.flush()
+        peak = probe(Path(f.name), sample(data.x_eval, 0), threads, data.inputs)
+    outputs = predict(dense, data.x_eval, inputs=data.inputs, outputs=data.outputs)
+    labels = parts(data.y_eval)[0] if data.y_eval is not None else None
+    accuracy, _ = score(parts(outputs)[0], labels)
+    diff = max(
+        float(np.max(np.abs(a - b))) if a.size else 0.0
+        for a, b in zip(parts(outputs), parts(sparse_outputs), strict=True)
+    )
+    timed = latency_together(
+        [dense, sparse], sample(data.x_eval, 0), threads=threads, inputs=data.inputs
+    )
+    return DenseTwin(
+        size_bytes=len(dense),
+        gzip_bytes=len(gzip.compress(dense, compresslevel=9)),
+        peak_memory_bytes=peak,
+        accuracy=accuracy,
+        max_output_diff=diff,
+        latency_ms=timed[0],
+        sparse_latency_ms=timed[1],
+        kernels=kernels(sparse)[0],
+    )

@@ -1,6 +1,7 @@
 """Child process of `measure.probe`: load a .tflite, run it once, print peak memory.
 
-Run as `python -m studio.engine.memory_probe FILE THREADS [INPUT_NAME …]` with an optional
+Run as `python -m studio.engine.memory_probe FILE THREADS KERNELS [INPUT_NAME …]` (KERNELS:
+`measure.kernels`' choice, made by the parent so its trial does not count here) with an optional
 .npz sample on stdin (`x0`, `x1`, … in the order of the input names).  It imports only numpy and LiteRT (not
 TensorFlow), so the figure is close to what an app on a phone pays, and a crash here kills only this process.
 """
@@ -27,15 +28,13 @@ def _status_bytes(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def main(path: str, threads: int, inputs: list[str]) -> dict:
-    from ai_edge_litert.interpreter import Interpreter
-
-    from studio.engine.measure import io_details, to_input
+def main(path: str, threads: int, kernels: str, inputs: list[str]) -> dict:
+    from studio.engine.measure import interpreter, io_details, to_input
 
     raw = sys.stdin.buffer.read()
     samples = dict(np.load(io.BytesIO(raw), allow_pickle=False)) if raw else {}
     before = _status_bytes("VmRSS")
-    interp = Interpreter(model_path=path, num_threads=threads)
+    interp = interpreter(path, threads, chosen=kernels)
     interp.allocate_tensors()
     for i, inp in enumerate(io_details(interp, inputs)[0]):
         sample = samples.get(f"x{i}")
@@ -47,4 +46,4 @@ def main(path: str, threads: int, inputs: list[str]) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], int(sys.argv[2]), sys.argv[3:])))
+    print(json.dumps(main(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:])))

@@ -21,7 +21,7 @@ from studio.engine.arrays import Arrays, count, parts, sample
 from studio.engine.clustering import cluster
 from studio.engine.convert import convert, float_twin
 from studio.engine.data import Dataset, describe, fit_to_model, load_data
-from studio.engine.measure import latency_together, measure, predict
+from studio.engine.measure import dense_twin, latency_together, measure, predict
 from studio.engine.models import (
     as_functional,
     flattened,
@@ -33,13 +33,14 @@ from studio.engine.models import (
 from studio.engine.pruning import prune
 from studio.engine.qat import quantize_aware_train
 from studio.engine.recurrent import conversion_note, recurrent_layers
-from studio.engine.tflite_file import io_specs, read_checked
+from studio.engine.tflite_file import graph_ops, io_specs, read_checked
 from studio.values import atomic, modes
 from studio.values.checks import effect_flags, sanity_flags, short_fine_tune
 from studio.values.errors import ConversionError, DataError, MeasureError, ModelError, RecipeError
 from studio.values.metrics import Flag, InputSpec, Latency, Metrics, ModelSummary
 from studio.values.progress import Event, Report, ignore
 from studio.values.recipe import Quantization, Recipe
+from studio.values.sparse_speed import advise
 from studio.values.tensor_fidelity import Fidelity
 
 
@@ -198,12 +199,25 @@ def finish(
     skipped = _fidelity_skipped(q)
     # The float file fidelity compares with; int4 is made from it too (one conversion).
     float_model = None if skipped else convert(model, float_twin(q), calibration, unroll=unroll)
-    blob = convert(model, q, calibration, qat=q.qat, unroll=unroll, float_model=float_model)
+    sparse = bool(recipe.pruning and recipe.pruning.sparse_format)
+    blob = convert(
+        model, q, calibration, qat=q.qat, unroll=unroll, float_model=float_model, sparse=sparse
+    )
     atomic.write_bytes(out / "model.tflite", blob)
     seconds["convert"] = time.perf_counter() - t
 
     t = _stage(report, "evaluate", "measuring size, accuracy, latency and memory")
-    metrics, _ = measure(out / "model.tflite", prep.data, threads=threads, reference=reference)
+    metrics, outputs = measure(
+        out / "model.tflite", prep.data, threads=threads, reference=reference
+    )
+    if recipe.pruning:
+        # Will the zeros run faster on the phone?  Read from this candidate's own graph.
+        metrics = dataclasses.replace(metrics, sparse_advice=advise(graph_ops(blob)))
+    if sparse:
+        report(Event("evaluate", "measuring the same weights stored dense, side by side", 0.8))
+        dense = convert(model, q, calibration, qat=q.qat, unroll=unroll)
+        twin = dense_twin(dense, blob, outputs, prep.data, out, threads=threads)
+        metrics = dataclasses.replace(metrics, dense=twin)
     if q.mode != "none":
         report(Event("evaluate", "comparing each tensor with the float model", 0.9))
         if skipped:

@@ -99,6 +99,15 @@ def flex_ops(data: bytes) -> list[str]:
     return sorted(names)
 
 
+def stores_sparse(data: bytes) -> bool:
+    """Whether any tensor is stored in the sparse format (`pruning.sparse_format`)."""
+    return any(
+        tensor.sparsity is not None
+        for graph in _parse(data).subgraphs or []
+        for tensor in graph.tensors or []
+    )
+
+
 def weight_figures(data: bytes) -> list[LayerFigures]:
     """Sparsity and distinct values of every weight tensor in subgraph 0."""
     from ai_edge_litert import schema_py_generated as schema

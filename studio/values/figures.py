@@ -191,6 +191,52 @@ FIGURES: tuple[Figure, ...] = (
     ),
 )
 
+_SPARSE_VIEWS = frozenset({CSV, HTML, COMPARE})
+
+SPARSE_FIGURES: tuple[Figure, ...] = (
+    Figure(
+        "dense_size_bytes",
+        "Dense file size",
+        "A sparse-stored candidate's file with the same weights stored dense: what the "
+        "sparse format saves in the raw .tflite",
+        lambda m, b: None if m.dense is None else m.dense.size_bytes,
+        units.size,
+        lower_is_better=True,
+        views=frozenset({CSV, COMPARE}),
+    ),
+    Figure(
+        "sparse_speedup",
+        "Sparse speed-up",
+        "Dense latency over sparse latency of the same candidate, timed together at the "
+        "same threads (above 1: sparse is faster; within noise when their spreads overlap)",
+        lambda m, b: None if m.dense is None else m.dense.speedup,
+        lambda v: f"{v:.2f}x",
+        raw=lambda m, b: None if m.dense is None else round(m.dense.speedup, 4),
+        detail=lambda m, b: units.dense_vs_sparse(m),
+        views=_SPARSE_VIEWS,
+    ),
+    Figure(
+        "kernels",
+        "LiteRT kernels",
+        "Which kernels ran the file: default (XNNPACK first) or built-in (a sparse int8 "
+        "file the default XNNPACK delegate cannot prepare)",
+        lambda m, b: m.kernels,
+        views=frozenset({CSV, COMPARE}),
+    ),
+    Figure(
+        "sparse_speed",
+        "Sparse kernels",
+        "Pruned candidates: whether XNNPACK's sparse inference applies to this graph on "
+        "phone CPUs, and if not the first rule that fails (the speed advice)",
+        lambda m, b: (
+            None if m.sparse_advice is None else ("apply" if m.sparse_advice.applies else "no")
+        ),
+        detail=lambda m, b: "" if m.sparse_advice is None else m.sparse_advice.summary(),
+        views=_SPARSE_VIEWS,
+    ),
+)
+FIGURES = FIGURES + SPARSE_FIGURES
+
 BY_KEY: dict[str, Figure] = {f.key: f for f in FIGURES}
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from studio.values.data_summary import DataSummary
 from studio.values.errors import StudioError
+from studio.values.sparse_speed import SparseAdvice
 
 TOP1 = "top1"
 MAE = "mae"
@@ -195,6 +196,60 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class DenseTwin:
+    """A sparse-stored candidate's dense twin (the same weights, stored dense), measured
+    beside it: what the sparse format buys in size and memory, and what it does to speed,
+    timed together at the same threads (`latency_ms` and `sparse_latency_ms` share their
+    rounds), so a speed-up is a measured ratio with its spread, not a promise."""
+
+    size_bytes: int
+    gzip_bytes: int
+    peak_memory_bytes: int
+    accuracy: float | None
+    max_output_diff: float  # the largest difference of any output, dense vs sparse file
+    latency_ms: Latency  # the dense file's
+    sparse_latency_ms: Latency  # the sparse file's, in the same rounds
+    kernels: str = "default"  # which kernels ran the sparse file
+
+    @property
+    def speedup(self) -> float:
+        """Dense latency over sparse latency (above 1: the sparse file is faster)."""
+        return self.latency_ms.median / max(self.sparse_latency_ms.median, 1e-12)
+
+    @property
+    def measurable(self) -> bool:
+        """Whether the two latencies are told apart by their spreads."""
+        return not self.latency_ms.overlaps(self.sparse_latency_ms)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "size_bytes": self.size_bytes,
+            "gzip_bytes": self.gzip_bytes,
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "accuracy": self.accuracy,
+            "max_output_diff": self.max_output_diff,
+            "latency_ms": self.latency_ms.to_dict(),
+            "sparse_latency_ms": self.sparse_latency_ms.to_dict(),
+            "kernels": self.kernels,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DenseTwin:
+        return cls(
+            size_bytes=int(_need(data, "size_bytes", "the dense twin")),
+            gzip_bytes=int(data.get("gzip_bytes", 0)),
+            peak_memory_bytes=int(data.get("peak_memory_bytes", 0)),
+            accuracy=_optional(data.get("accuracy")),
+            max_output_diff=float(data.get("max_output_diff", 0.0)),
+            latency_ms=Latency.from_dict(_need(data, "latency_ms", "the dense twin")),
+            sparse_latency_ms=Latency.from_dict(
+                _need(data, "sparse_latency_ms", "the dense twin")
+            ),
+            kernels=str(data.get("kernels", "default")),
+        )
+
+
+@dataclass(frozen=True)
 class Metrics:
     """Figures of one .tflite; `to_dict` is the metrics.json contract of the CLI.
 
@@ -219,6 +274,13 @@ class Metrics:
     outputs: tuple[OutputScore, ...] = ()  # per output, when the model has several
     output: str = ""  # which of `outputs` the main figures above are from
     flags: tuple[Flag, ...] = ()  # what is wrong with it (see Flag)
+    # Which LiteRT kernels ran it: "default" (XNNPACK first) or "built-in" (a sparse int8
+    # file the default delegate cannot prepare; `notes` says so in words).
+    kernels: str = "default"
+    # Pruned candidates: will the zeros run faster on a phone's CPU (sparse_speed.advise)?
+    sparse_advice: SparseAdvice | None = None
+    # Sparse-stored candidates: the same weights stored dense, measured beside it.
+    dense: DenseTwin | None = None
 
     def for_output(self, name: str) -> Metrics:
         """The same figures with the main ones taken from output `name` (the user picks
@@ -269,6 +331,9 @@ class Metrics:
             "outputs": [o.to_dict() for o in self.outputs],
             "output": self.output,
             "flags": [f.to_dict() for f in self.flags],
+            "kernels": self.kernels,
+            "sparse_advice": None if self.sparse_advice is None else self.sparse_advice.to_dict(),
+            "dense": None if self.dense is None else self.dense.to_dict(),
         }
 
     @classmethod
@@ -293,6 +358,13 @@ class Metrics:
                 outputs=tuple(OutputScore.from_dict(o) for o in data.get("outputs", ())),
                 output=str(data.get("output", "")),
                 flags=tuple(Flag.from_dict(f) for f in data.get("flags", ())),
+                kernels=str(data.get("kernels", "default")),
+                sparse_advice=(
+                    None
+                    if data.get("sparse_advice") is None
+                    else SparseAdvice.from_dict(data["sparse_advice"])
+                ),
+                dense=None if data.get("dense") is None else DenseTwin.from_dict(data["dense"]),
             )
         except (TypeError, ValueError, KeyError, AttributeError) as err:
             raise MetricsError(f"figures are damaged ({err})") from err

@@ -92,6 +92,11 @@ class Pruning:
     # (MobileNetV2 pruned 50 %: 54 % top-1 at 1e-4, 82 % at 1e-3, float 91 %).
     learning_rate: float = 1e-3
     batch_size: int = 32
+    # Store the pruned weights in the converter's sparse format (only the non-zeros and
+    # their positions): a smaller raw file, and the only way to XNNPACK's sparse kernels
+    # (values/sparse_speed.py).  Off by default: a sparse int8 file needs LiteRT's
+    # built-in kernels (the default XNNPACK delegate cannot prepare it).
+    sparse_format: bool = False
 
     def __post_init__(self) -> None:
         _check_number(
@@ -115,6 +120,7 @@ class Pruning:
             _check_number("pruning.epochs", self.epochs, 1, 1000, integer=True)
         _check_number("pruning.learning_rate", self.learning_rate, 0, 1, lo_open=True)
         _check_number("pruning.batch_size", self.batch_size, 1, 65536, integer=True)
+        _check_choice("pruning.sparse_format", self.sparse_format, (True, False))
 
     def epochs_for(self, samples: int) -> int:
         """The epochs this fine-tune runs on `samples` training examples.
@@ -278,6 +284,13 @@ class Recipe:
                 "clustering.per_channel",
                 "per-channel clustering cannot be combined with "
                 "cluster-preserving QAT in tfmot 0.8; switch one of them off",
+            )
+        if self.pruning and self.pruning.sparse_format and self.quantization.mode == "int4":
+            _fail(
+                "pruning.sparse_format",
+                "the LiteRT Quantizer (int4) starts from a densely stored float file and "
+                "writes dense int4 weights; switch sparse storage off (int4's zeros still "
+                "shrink the gzip size)",
             )
 
     # -- JSON form -------------------------------------------------------------------
@@ -457,6 +470,7 @@ _PRUNING_TEXT = {
     "structure": None,
     "schedule": lambda v: v,
     "initial_sparsity": lambda v: f"from {v:.0%}",
+    "sparse_format": lambda v: "sparse storage" if v else "dense storage",
     **_FINE_TUNE_TEXT,
 }
 _CLUSTER_TEXT = {

@@ -196,6 +196,7 @@ def write_html(
         f"<details><summary>{e(r.name)}: {e(r.label)} ({e(r.status)})</summary>"
         f"<pre>{e(json.dumps(r.recipe.to_dict(), indent=2))}</pre>"
         + (f"<p class=err>{e(r.error)}</p>" if r.error else "")
+        + "".join(f"<p>{e(n)}</p>" for n in (units.speed_notes(r.metrics) if r.metrics else []))
         + _fidelity_html(fidelity.get(r.name))
         + "</details>"
         for r in data.rows

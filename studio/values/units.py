@@ -134,3 +134,36 @@ def figures(m: Metrics, baseline: Metrics | None = None) -> list[str]:
         lines.append(f"agrees with float on {percent(m.agreement)}")
     lines.append(f"latency {latency(m)}")
     return lines
+
+
+def dense_vs_sparse(m: Metrics) -> str:
+    """A sparse-stored candidate against its dense twin, in one line ('' for others):
+    'sparse 470 µs vs dense 473 µs on 1 thread(s), timed together: 1.01x, within noise;
+    raw file 71.4 KB vs 247.1 KB'."""
+    t = m.dense
+    if t is None:
+        return ""
+    verdict = "within noise"
+    if t.measurable:
+        verdict = "sparse faster" if t.speedup > 1 else "sparse slower"
+    kernels = " (LiteRT's built-in kernels)" if t.kernels != "default" else ""
+    return (
+        f"sparse {duration(t.sparse_latency_ms.median)}{kernels} vs dense "
+        f"{duration(t.latency_ms.median)} on {t.latency_ms.threads} thread(s), timed "
+        f"together: {t.speedup:.2f}x, {verdict}; raw file {size(m.size_bytes)} vs "
+        f"{size(t.size_bytes)} dense, gzip {size(m.gzip_bytes)} vs {size(t.gzip_bytes)}, "
+        f"memory {size(m.peak_memory_bytes)} vs {size(t.peak_memory_bytes)}"
+    )
+
+
+def speed_notes(m: Metrics) -> list[str]:
+    """What a candidate's figures need said beside them: how it was measured (notes), and
+    for pruned candidates whether its zeros can run faster on a phone, and the measured
+    dense-vs-sparse comparison."""
+    lines = list(m.notes)
+    if m.sparse_advice is not None:
+        lines.append(m.sparse_advice.summary())
+        lines.extend(m.sparse_advice.notes)
+    if m.dense is not None:
+        lines.append(dense_vs_sparse(m))
+    return lines

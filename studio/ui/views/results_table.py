@@ -7,6 +7,7 @@ sorts through a proxy, and selection is exchanged by candidate id, never by row.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 from PySide6.QtCore import (
@@ -21,7 +22,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
-from studio.values import figures
+from studio.values import figures, units
 from studio.values.metrics import Metrics
 from studio.values.session import Candidate
 
@@ -41,8 +42,10 @@ def _warnings(c: Candidate) -> list[str]:
 def _tooltip(c: Candidate) -> str:
     if c.message:
         return c.message
-    warnings = "\n".join(f"⚠ {w}" for w in _warnings(c))
-    return f"{warnings}\n\n{c.recipe.to_json()}" if warnings else c.recipe.to_json()
+    said = [f"⚠ {w}" for w in _warnings(c)]
+    notes = units.speed_notes(c.metrics) if c.metrics else []
+    said += [textwrap.fill(f"ℹ {n}", 100, subsequent_indent="   ") for n in notes]
+    return "\n".join(said) + f"\n\n{c.recipe.to_json()}" if said else c.recipe.to_json()
 
 
 def _fig(read: Callable[[Metrics, Metrics | None], float | None]):

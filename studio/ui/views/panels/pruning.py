@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QCheckBox
 from superqt import QLabeledSlider
 
 from studio.ui.views.panels.widgets import (
@@ -52,6 +53,14 @@ class PruningPanel(TechniquePanel):
                 "accelerates; it always means 50 % sparsity.",
             ),
         )
+        self.sparse_format = self.add_row("Storage", QCheckBox("sparse (non-zeros only)"))
+        self.sparse_format.setToolTip(
+            "Store the pruned weights as their non-zeros and positions: the raw .tflite "
+            "shrinks, not only the gzip. The candidate is also measured stored dense, side "
+            "by side (size, memory, latency). Faster only for float MobileNet-like models "
+            "on phone CPUs (see the candidate's speed advice); a sparse int8 file runs "
+            "only with LiteRT's built-in kernels, which is said and measured. Not with int4."
+        )
         self.layers = self.add_row(
             "Layers",
             LayerPicker(
@@ -94,6 +103,7 @@ class PruningPanel(TechniquePanel):
             layers=self.layers.chosen(),
             epochs=self.epochs.value() or None,
             learning_rate=self.learning_rate.value(),
+            sparse_format=self.sparse_format.isChecked(),
         )
 
     def set_value(self, p: Pruning | None) -> None:
@@ -107,3 +117,4 @@ class PruningPanel(TechniquePanel):
         self.layers.set_checked(p.layers)
         self.epochs.setValue(p.epochs or 0)  # 0 shows as "auto"
         self.learning_rate.setValue(p.learning_rate)
+        self.sparse_format.setChecked(p.sparse_format)
