@@ -23,9 +23,10 @@ ARGS["zoo"] = ["--models", "small_cnn", "--flavours", "tf_keras"]
 ARGS["autotune"] = []  # the demo only, in smoke mode
 ARGS["int4"] = []  # the demo only, in smoke mode
 ARGS["cluster"] = []  # a 2-candidate grid on a local Ray head, in smoke mode
+ARGS["sparse"] = []  # the MobileNetV2-style model at 32 px, in smoke mode
 
 
-@pytest.mark.parametrize("name", [*BENCHMARKS, "zoo", "autotune", "int4", "cluster"])
+@pytest.mark.parametrize("name", [*BENCHMARKS, "zoo", "autotune", "int4", "cluster", "sparse"])
 def test_the_benchmark_runs_in_smoke_mode(name):
     results = ROOT / "benchmarks" / "RESULTS.md"
     rows = ROOT / "benchmarks" / "zoo_rows.json"

@@ -148,6 +148,26 @@ def test_sparse_storage_is_a_recipe_field_refused_with_int4():
         Pruning(sparse_format="yes")
 
 
+def test_a_sweep_fine_tunes_once_for_dense_and_sparse_storage():
+    """Storage is the converter's choice: candidates that differ only in it share the
+    pruning fine-tune (one sweep group; one prefix on a cluster)."""
+    from studio.values.grid import Grid
+    from studio.values.sweep import plan
+
+    grid = Grid.from_dict(
+        {
+            "pruning.target_sparsity": [0.8],
+            "pruning.sparse_format": [False, True],
+            "quantization.mode": ["none", "int8"],
+        }
+    )
+    [group] = plan(grid)
+    storages = sorted(r.pruning.sparse_format for _, r in group.entries)
+    assert storages == [False, False, True, True]
+    other = Grid.from_dict({"pruning.target_sparsity": [0.5, 0.8]})
+    assert len(plan(other)) == 2
+
+
 def test_the_figures_of_a_sparse_candidate_survive_json_and_read_in_words():
     from studio.values import figures, units
     from studio.values.metrics import DenseTwin, Latency, Metrics

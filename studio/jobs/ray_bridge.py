@@ -346,8 +346,7 @@ def _digest(content: FileContent) -> str:
 
 
 def _prefix_key(job: Job) -> str:
-    recipe = job.kwargs["recipe"]
-    what = {k: recipe.get(k) for k in ("pruning", "clustering", "seed")}
+    what = Recipe.from_dict(job.kwargs["recipe"]).fine_tune_key()
     refs = [str(job.kwargs[k]) for k in ("model", "data")]
     return json.dumps([refs, job.kwargs.get("trust"), what], sort_keys=True, default=str)
 

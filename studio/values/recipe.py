@@ -354,6 +354,13 @@ class Recipe:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
+    def fine_tune_key(self) -> tuple:
+        """What the pruning and clustering fine-tunes depend on: candidates equal in it
+        share one (a sweep's groups, the cluster's prefix cache).  Sparse storage is the
+        converter's business, not the fine-tune's."""
+        pruning = self.pruning and dataclasses.replace(self.pruning, sparse_format=False)
+        return (pruning, self.clustering, self.seed)
+
     def stages(self) -> tuple[str, ...]:
         """The pipeline stages this recipe goes through, in order (for overall progress)."""
         optional = {

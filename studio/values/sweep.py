@@ -50,9 +50,7 @@ def plan_entries(entries: list[tuple[str, Recipe]]) -> list[Group]:
     """Named recipes grouped by what they can share: pruning, clustering and seed."""
     groups: dict[tuple, list[tuple[str, Recipe]]] = {}
     for name, recipe in entries:
-        groups.setdefault((recipe.pruning, recipe.clustering, recipe.seed), []).append(
-            (name, recipe)
-        )
+        groups.setdefault(recipe.fine_tune_key(), []).append((name, recipe))
     return [Group(tuple(entries)) for entries in groups.values()]
 
 
