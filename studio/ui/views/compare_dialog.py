@@ -47,6 +47,9 @@ class CompareDialog(QDialog):
         self.table = QTableWidget(0, 3)
         self.table.setHorizontalHeaderLabels(["", a.name, b.name])
         self.table.verticalHeader().hide()
+        # Rows as tall as their wrapped text: the speed advice and the dense-vs-sparse
+        # row are sentences, not figures.
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
