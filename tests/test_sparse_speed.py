@@ -255,3 +255,26 @@ def test_a_sparse_candidate_is_smaller_equal_in_accuracy_and_measured_beside_its
         "model.tflite",
         "baseline.tflite",
     }
+
+
+def test_the_kernels_that_run_a_file_are_tried_not_guessed_and_said():
+    """A sparse dynamic-range file fails to prepare under XNNPACK (ai-edge-litert 2.3.0):
+    it runs on the built-in kernels, with the op XNNPACK refused named; dense and sparse
+    float files run on the default kernels and give the same outputs."""
+    from studio.engine import measure
+
+    model = _model()
+    dense, sparse, dynamic = (_convert(model, s) for s in (DENSE, SPARSE, DYNAMIC))
+    assert measure.kernels(dense) == (measure.DEFAULT_KERNELS, "")
+    assert measure.kernels(sparse) == (measure.DEFAULT_KERNELS, "")
+    chosen, why = measure.kernels(dynamic)
+    assert chosen == measure.BUILTIN_KERNELS
+    assert why.startswith("XNNPACK failed to prepare ") and why.split()[-1] in (
+        "CONV_2D",
+        "FULLY_CONNECTED",
+        "DEPTHWISE_CONV_2D",
+    )
+    x = np.random.RandomState(0).rand(4, 32, 32, 3).astype(np.float32)
+    outputs = [measure.predict(b, x, threads=1) for b in (dense, sparse, dynamic)]
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
+    assert np.abs(outputs[2] - outputs[0]).max() < 0.5  # int8 weights, same model
