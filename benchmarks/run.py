@@ -166,7 +166,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
                 "tfmot: pruning + PTQ up to 10x, clustering + PTQ up to 8x",
                 "≥ 10x gzip-smaller",
                 f"{ok(r['best_ratio'] >= 10)} ({r['best_ratio']:.1f}x, "
-                f"−{r['best_drop_points']:.2f} pt)",
+                f"{-r['best_drop_points']:+.2f} pt)",
             )
         )
     if r := results.get("gui_memory"):

@@ -40,8 +40,9 @@ QUICK_GRID = {
 def measure(jobs: int, quick: bool = False) -> dict:
     sys.path.insert(0, str(ROOT))
     from studio.values.grid import Grid
+    from studio.values.resources import json_file
 
-    grid_file = GRID
+    grid_file = json_file(GRID)  # the bundled grid's path
     if quick:
         grid_file = Path(tempfile.mkdtemp()) / "quick_grid.json"
         grid_file.write_text(json.dumps(QUICK_GRID))
@@ -56,7 +57,7 @@ def measure(jobs: int, quick: bool = False) -> dict:
             "--data",
             "demo",
             "--grid",
-            str(GRID),
+            str(grid_file),
             "--out",
             str(scratch / "sweep"),
             "--jobs",

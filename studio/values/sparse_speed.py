@@ -117,7 +117,9 @@ class SparseAdvice:
         if self.applies:
             return (
                 f"XNNPACK's sparse inference applies: {self.zeros:.0%} zeros across the "
-                f"1x1 convolutions run as sparse maths (measure the speed-up: dense vs sparse)."
+                f"1x1 convolutions run as sparse maths on phone (ARM) CPUs, not on an x86 "
+                f"CPU with AVX, where XNNPACK runs it densely: time it on the phone (on an "
+                f"emulated CPU without AVX a MobileNetV2 pruned to 80 % ran 2.6x faster)."
             )
         first = self.problems[0]
         return f"No sparse speed-up: {first.message} To get one: {first.fix}"
