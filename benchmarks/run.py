@@ -183,7 +183,20 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str]]:
 
 
 # Why a target can be missed on this machine, written under the table when it is.
-LIMITS: dict[str, str] = {}
+LIMITS: dict[str, str] = {
+    "compression: best": (
+        "Compression: the pruned demo candidates lose 4 of the 359 evaluation samples on "
+        "this machine (2026-12-04; 3 on the 2026-11-25 machine): pruning + clustering + "
+        "int8 is 10.7x at −1.12 pt, just outside the 1-point budget; pruning 80 % + int8 "
+        "with the auto fine-tune instead of the benchmark's 3 epochs is −0.84 pt at 8.9x. "
+        "Not tuned here (the recipes are the bundled ones)."
+    ),
+    "responsiveness": (
+        "Responsiveness: one stall of a single run; the same code measured 24 ms "
+        "fifteen minutes earlier on this shared 2-core machine (the run above is kept as "
+        "measured)."
+    ),
+}
 
 
 def machine() -> str:
@@ -238,12 +251,12 @@ def write(results: dict, failures: dict, seconds: dict, quick: bool) -> Path:
         lines += ["", "## Failed to run", ""]
         lines += [f"- `{name}`:\n\n```\n{text}\n```" for name, text in failures.items()]
     # Sections written on their own (the model zoo, an hour's run; the responsiveness
-    # situations; measurements by hand) are kept as they were, in their order.
+    # situations; measurements by hand) are kept as they are, with the text written by
+    # hand around them: everything from the first section on.
     old = (HERE / "RESULTS.md").read_text() if (HERE / "RESULTS.md").exists() else ""
-    kept = [m.group(0) for m in SECTION.finditer(old)]
-    return atomic.write_text(
-        HERE / "RESULTS.md", "\n".join([*lines, "", "\n\n".join(kept)]).rstrip() + "\n"
-    )
+    first = SECTION.search(old)
+    kept = old[first.start() :] if first else ""
+    return atomic.write_text(HERE / "RESULTS.md", "\n".join([*lines, "", kept]).rstrip() + "\n")
 
 
 def main() -> int:
