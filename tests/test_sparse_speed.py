@@ -127,9 +127,17 @@ def test_weights_stored_sparse_read_back_as_the_dense_file_holds_them():
 def test_the_limits_say_what_never_speeds_up():
     from studio.values.sparse_speed import LIMITS
 
-    text = " ".join(LIMITS)
-    for words in ("2:4", "int8", "Dense", "AVX"):
-        assert words in text
+    for key, words in (("2:4", "2:4"), ("int8", "int8"), ("dense", "Dense"), ("avx", "AVX")):
+        assert words in LIMITS[key]
+
+
+def test_a_2_4_structure_is_told_it_will_not_speed_up_whatever_the_graph():
+    from studio.engine.tflite_file import graph_ops
+    from studio.values.sparse_speed import LIMITS, advise
+
+    ops = graph_ops(_convert(_model(), SPARSE))
+    assert advise(ops).applies and advise(ops, "2:4").notes[0] == LIMITS["2:4"]
+    assert LIMITS["2:4"] not in advise(ops).notes
 
 
 # -- sparse storage as a recipe option (pruning.sparse_format) ---------------------------

@@ -212,7 +212,8 @@ def finish(
     )
     if recipe.pruning:
         # Will the zeros run faster on the phone?  Read from this candidate's own graph.
-        metrics = dataclasses.replace(metrics, sparse_advice=advise(graph_ops(blob)))
+        advice = advise(graph_ops(blob), recipe.pruning.structure)
+        metrics = dataclasses.replace(metrics, sparse_advice=advice)
     if sparse:
         report(Event("evaluate", "measuring the same weights stored dense, side by side", 0.8))
         dense = convert(model, q, calibration, qat=q.qat, unroll=unroll)

@@ -45,17 +45,18 @@ UNARY = frozenset(
 # Operators the converter adds around weights or that cost nothing: not part of the rules.
 PASS_THROUGH = frozenset({"DENSIFY", "DEQUANTIZE"})
 
-LIMITS = (
-    "XNNPACK uses its sparse kernels on ARM (phones) and on x86 CPUs without AVX only: "
-    "on a desktop or laptop CPU with AVX it runs every model densely, so a sparse "
+LIMITS = {
+    "avx": "XNNPACK uses its sparse kernels on ARM (phones) and on x86 CPUs without AVX "
+    "only: on a desktop or laptop CPU with AVX it runs every model densely, so a sparse "
     "model's speed-up can only be measured on the phone.",
-    "2:4 structured sparsity does not speed up on phone CPUs today: no LiteRT CPU kernel "
-    "uses it (it pays on GPUs with sparse tensor cores).",
-    "Unstructured sparsity in int8 or dynamic-range models does not speed up on phone "
-    "CPUs: XNNPACK's sparse kernels are float only. The zeros still make the download "
-    "smaller (gzip, or sparse storage).",
-    "Dense (fully connected) layers never run sparse: their zeros shrink the file only.",
-)
+    "2:4": "2:4 structured sparsity does not speed up on phone CPUs today: no LiteRT CPU "
+    "kernel uses it (it pays on GPUs with sparse tensor cores).",
+    "int8": "Unstructured sparsity in int8 or dynamic-range models does not speed up on "
+    "phone CPUs: XNNPACK's sparse kernels are float only. The zeros still make the "
+    "download smaller (gzip, or sparse storage).",
+    "dense": "Dense (fully connected) layers never run sparse: their zeros shrink the file "
+    "only.",
+}
 
 
 @dataclass(frozen=True)
@@ -137,15 +138,18 @@ class SparseAdvice:
         )
 
 
-def advise(ops: list[GraphOp]) -> SparseAdvice:
+def advise(ops: list[GraphOp], structure: str | None = None) -> SparseAdvice:
     """Check the rules in order; the first failing one decides (later ones would only
-    matter once it is fixed)."""
+    matter once it is fixed).  `structure`: the pruning's (`pruning.structure`), whose
+    limit is said whatever the graph."""
     weighted = [op for op in ops if op.weights]
     notes = tuple(
         f"{op.name} is a Dense layer: its {op.zeros:.0%} zeros shrink the file only."
         for op in weighted
         if op.kind == "FULLY_CONNECTED" and op.zeros >= 0.3
     )
+    if structure == "2:4":
+        notes = (LIMITS["2:4"], *notes)
     problem = _check(ops, weighted)
     zeros = _zeros_1x1(_sparse_part(ops))
     if problem is None:

@@ -17,6 +17,7 @@ from studio.ui.views.panels.widgets import (
     spin,
 )
 from studio.values.recipe import AUTO_STEPS, Pruning
+from studio.values.sparse_speed import LIMITS
 
 
 class PruningPanel(TechniquePanel):
@@ -50,16 +51,18 @@ class PruningPanel(TechniquePanel):
             combo(
                 [(None, "Unstructured"), ("2:4", "2:4 structured")],
                 "2:4 zeroes 2 of every 4 weights in a fixed pattern that some hardware "
-                "accelerates; it always means 50 % sparsity.",
+                "accelerates; it always means 50 % sparsity. " + LIMITS["2:4"],
             ),
         )
         self.sparse_format = self.add_row("Storage", QCheckBox("sparse (non-zeros only)"))
+        # Rich text, so the tooltip wraps (plain text shows as one line per paragraph).
         self.sparse_format.setToolTip(
-            "Store the pruned weights as their non-zeros and positions: the raw .tflite "
+            "<p>Store the pruned weights as their non-zeros and positions: the raw .tflite "
             "shrinks, not only the gzip. The candidate is also measured stored dense, side "
             "by side (size, memory, latency). Faster only for float MobileNet-like models "
             "on phone CPUs (see the candidate's speed advice); a sparse int8 file runs "
-            "only with LiteRT's built-in kernels, which is said and measured. Not with int4."
+            "only with LiteRT's built-in kernels, which is said and measured. Not with "
+            "int4.</p>" + "".join(f"<p>{LIMITS[k]}</p>" for k in ("int8", "dense", "avx"))
         )
         self.layers = self.add_row(
             "Layers",
