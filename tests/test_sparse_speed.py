@@ -286,3 +286,27 @@ def test_the_kernels_that_run_a_file_are_tried_not_guessed_and_said():
     outputs = [measure.predict(b, x, threads=1) for b in (dense, sparse, dynamic)]
     np.testing.assert_allclose(outputs[0], outputs[1], atol=1e-5)
     assert np.abs(outputs[2] - outputs[0]).max() < 0.5  # int8 weights, same model
+
+
+def test_a_sparse_file_is_first_run_on_a_real_sample_in_the_probe(tmp_path, monkeypatch):
+    """The crash-safe first run of a sparse file (before its kernels are tried in this
+    process) feeds the evaluation sample: a token model run on whatever the input tensor
+    held failed with "gather index out of bounds" (the zoo's Transformer)."""
+    from studio.engine import measure
+    from studio.engine.data import Dataset
+
+    path = tmp_path / "model.tflite"
+    path.write_bytes(_convert(_model(), SPARSE))
+    x = np.random.RandomState(0).rand(6, 32, 32, 3).astype(np.float32)
+    data = Dataset("test", x, np.zeros(6, np.int64), x, np.arange(6) % 10)
+    seen = []
+    real = measure.probe
+
+    def probe(path, sample, *args, **kwargs):
+        seen.append(sample)
+        return real(path, sample, *args, **kwargs)
+
+    monkeypatch.setattr(measure, "probe", probe)
+    m, _ = measure.measure(path, data)
+    assert len(seen) == 2 and all(s is not None and s.shape == (1, 32, 32, 3) for s in seen)
+    assert m.kernels == measure.DEFAULT_KERNELS

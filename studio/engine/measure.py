@@ -356,7 +356,7 @@ def measure(
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     # First: a malformed file crashes the child, not this process.
-    peak = probe(path, one, threads, data.inputs, _checked_kernels(blob, path))
+    peak = probe(path, one, threads, data.inputs, _checked_kernels(blob, path, one, data.inputs))
     chosen, why = kernels(blob)
     seconds["evaluate_memory"] = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -395,13 +395,15 @@ def measure(
     return metrics, outputs
 
 
-def _checked_kernels(blob: bytes, path: Path) -> str:
-    """`kernels`, for a file that has not been loaded yet: trying the default kernels
-    happens in the memory probe's own child first (a malformed file must crash that, not
-    this process)."""
+def _checked_kernels(
+    blob: bytes, path: Path, sample: Arrays | None, inputs: Sequence[str]
+) -> str:
+    """`kernels`, for a file that has not been loaded yet: it is first loaded and run on
+    `sample` in the memory probe's child (a malformed file must crash that, not this
+    process; without a sample an input of token ids would hold garbage indices)."""
     if not stores_sparse(blob):
         return DEFAULT_KERNELS
-    probe(path, None, 1, (), BUILTIN_KERNELS)
+    probe(path, sample, 1, inputs, BUILTIN_KERNELS)
     return kernels(blob)[0]
 
 
