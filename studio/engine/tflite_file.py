@@ -108,6 +108,19 @@ def stores_sparse(data: bytes) -> bool:
     )
 
 
+def graph_id(data: bytes) -> str:
+    """The id Model Explorer gives subgraph 0: its name, else its signature's key, else
+    "main"."""
+    model = _parse(data)
+    name = _text(model.subgraphs[0].name or b"")
+    if name:
+        return name
+    for signature in model.signatureDefs or []:
+        if signature.subgraphIndex == 0 and signature.signatureKey:
+            return _text(signature.signatureKey)
+    return "main"
+
+
 def weight_figures(data: bytes) -> list[LayerFigures]:
     """Sparsity and distinct values of every weight tensor in subgraph 0."""
     from ai_edge_litert import schema_py_generated as schema
@@ -121,7 +134,7 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
         for out in op.outputs if op.outputs is not None else []:
             producers[int(out)] = op
     figures, seen = [], set()
-    for op in graph.operators or []:
+    for op_index, op in enumerate(graph.operators or []):
         code = model.operatorCodes[op.opcodeIndex]
         op_name = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
         if (
@@ -160,6 +173,7 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
                     if dtype in ("FLOAT16", "FLOAT32")
                     else None,
                 ),
+                op_index=op_index,
             )
         )
     return figures

@@ -112,6 +112,9 @@ class LayerFigures:
     count: int
     sparsity: float  # share of exact zeros
     unique_values: int
+    # The first operator that reads it (its index in subgraph 0; -1: not known, e.g. figures
+    # read before it was recorded): where it sits in the graph Model Explorer draws.
+    op_index: int = -1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +125,7 @@ class LayerFigures:
             "count": self.count,
             "sparsity": round(self.sparsity, 6),
             "unique_values": self.unique_values,
+            "op_index": self.op_index,
         }
 
     @classmethod
@@ -134,6 +138,7 @@ class LayerFigures:
             count=int(data.get("count", 0)),
             sparsity=float(data.get("sparsity", 0.0)),
             unique_values=int(data.get("unique_values", 0)),
+            op_index=int(data.get("op_index", -1)),
         )
 
 

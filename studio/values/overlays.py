@@ -1,0 +1,99 @@
+"""Model Explorer overlays: a candidate's per-operator figures as "node data" files.
+
+Google's Model Explorer (`ai-edge-model-explorer`) draws a `.tflite` graph and colours its
+nodes from node-data JSON: per graph id, `results` maps a node id to `{"value": number}`
+and `thresholds` colour the values (a value up to a threshold's `value` gets its
+`bgColor`; above the last, none).  For a `.tflite`, a node's id is its operator's index
+in the subgraph, as a string.  (Format: model_explorer/node_data_builder.py,
+`ModelNodeData`: `{graph_id: GraphNodeData}`.)
+
+Each overlay is one entry of `OVERLAYS`: its title, how it is read from a weight
+tensor's figures (`LayerFigures`, read back from the file by the engine), and its colour
+scale, whose legend is part of the name Model Explorer shows.  Adding one is one entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from studio.values.metrics import LayerFigures
+
+BITS = {"int4": 4, "int8": 8, "float16": 16, "float32": 32}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    upto: float  # values up to this one (and above the previous) get `color`
+    color: str
+    label: str  # the legend's words for this band
+
+
+@dataclass(frozen=True)
+class Overlay:
+    key: str  # the file's name: KEY.json
+    title: str
+    read: Callable[[LayerFigures], float | None]
+    thresholds: tuple[Threshold, ...]
+    notes: str = ""  # what a reader should know about the figure
+
+    def legend(self) -> str:
+        return ", ".join(t.label for t in self.thresholds)
+
+    def node_data(self, figures: Iterable[LayerFigures], graph: str) -> dict[str, Any]:
+        """Model Explorer's node data for one graph: each operator that reads a weight
+        tensor, by index, with the overlay's value for it.  A tensor shared by several
+        operators is given to the first (the figures name one)."""
+        results = {}
+        for f in figures:
+            value = self.read(f)
+            if f.op_index >= 0 and value is not None and str(f.op_index) not in results:
+                results[str(f.op_index)] = {"value": value}
+        name = f"{self.title} ({self.legend()})"
+        return {
+            graph: {
+                "name": name,
+                "results": results,
+                "thresholds": [{"value": t.upto, "bgColor": t.color} for t in self.thresholds],
+            }
+        }
+
+
+OVERLAYS: tuple[Overlay, ...] = (
+    Overlay(
+        "sparsity",
+        "Zeros, % of the weights",
+        lambda f: round(100 * f.sparsity, 2),
+        (
+            Threshold(10, "#eeeeee", "≤10 % grey"),
+            Threshold(50, "#c7e9c0", "≤50 % light green"),
+            Threshold(75, "#74c476", "≤75 % green"),
+            Threshold(100, "#238b45", "above dark green"),
+        ),
+        "exact zeros, read back from the file (int8 zeros are the zero point)",
+    ),
+    Overlay(
+        "unique_values",
+        "Distinct weight values (per channel for per-channel int8)",
+        lambda f: f.unique_values,
+        (
+            Threshold(16, "#756bb1", "≤16 purple (clustered)"),
+            Threshold(256, "#bcbddc", "≤256 lilac"),
+            Threshold(1e9, "#eeeeee", "more grey"),
+        ),
+        "clustering leaves few distinct values per layer",
+    ),
+    Overlay(
+        "weight_bits",
+        "Weight type, bits",
+        lambda f: BITS.get(f.dtype),
+        (
+            Threshold(4, "#fd8d3c", "4 (int4) orange"),
+            Threshold(8, "#6baed6", "8 (int8) blue"),
+            Threshold(16, "#c6dbef", "16 (float16) light blue"),
+            Threshold(32, "#eeeeee", "32 (float) grey"),
+        ),
+    ),
+)
+BY_KEY = {o.key: o for o in OVERLAYS}
