@@ -145,6 +145,21 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("folder", help="a session folder or a sweep's --out folder")
     rp.add_argument("--out", required=True, help="the HTML file to write, e.g. report.html")
 
+    ex = sub.add_parser(
+        "explore",
+        help="show a candidate's graph in Model Explorer, its figures on the operators",
+        description="Start Google's Model Explorer on 127.0.0.1 with the candidate's "
+        "model.tflite and its overlays (zeros, distinct values, weight bits per "
+        "operator), print the page's URL and open it; Ctrl+C stops the server.  Offline: "
+        "nothing leaves this computer.  With --overlays, only write the overlay files.",
+    )
+    ex.add_argument("candidate", help="a candidate's folder (it holds model.tflite)")
+    ex.add_argument("--port", type=int, help="the server's port (default: a free one)")
+    ex.add_argument("--no-browser", action="store_true", help="print the URL only")
+    ex.add_argument(
+        "--overlays", metavar="OUT_DIR", help="write the overlays' JSON files here and stop"
+    )
+
     ev = sub.add_parser(
         "evaluate",
         help="measure an existing .tflite file",
@@ -494,7 +509,47 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = ("optimize", "sweep", "autotune", "evaluate", "export-script", "report")
+def _explore(args: argparse.Namespace) -> int:
+    from studio.engine import overlays
+
+    model = Path(args.candidate) / "model.tflite"
+    if not model.is_file():
+        print(
+            f"error: {model} does not exist; give a candidate's folder (a session's "
+            f"c001-…, or optimize's --out)",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
+    if args.overlays:
+        for path in overlays.write(model, args.overlays):
+            print(f"wrote {path}")
+        return 0
+    from studio.jobs import explorer
+
+    if why := explorer.missing():
+        print(f"error: {why}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    server = explorer.Explorer(args.port)
+    with tempfile.TemporaryDirectory(prefix="studio-overlays-") as tmp:
+        url = server.show([model], overlays.write(model, tmp))
+        print(f"Model Explorer: {url}\nPress Ctrl+C to stop.", flush=True)
+        if not args.no_browser:
+            import webbrowser
+
+            webbrowser.open_new_tab(url)
+        try:
+            while server.running:
+                time.sleep(0.5)
+            print("error: Model Explorer's server ended", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            print("stopping Model Explorer", file=sys.stderr)
+            return 0
+        finally:
+            server.stop()
+
+
+COMMANDS = ("optimize", "sweep", "autotune", "evaluate", "export-script", "report", "explore")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -516,6 +571,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "evaluate": _evaluate,
         "export-script": _export_script,
         "report": _report,
+        "explore": _explore,
     }[args.command]
     try:
         return command(args)

@@ -88,3 +88,95 @@ def test_the_overlays_of_a_zoo_model_name_its_operators_and_figures(tmp_path):
     model = load_model(path)
     read = _check(convert(model, Quantization(mode="float16")), tmp_path)
     assert set(v["value"] for v in read["weight_bits"].values()) == {16}
+
+
+def _candidate(tmp_path):
+    """A candidate folder as optimize writes one: the demo model in int8."""
+    import tf_keras as keras
+
+    from studio.engine.convert import convert
+    from studio.values.recipe import Quantization
+    from studio.values.resources import DEMO_MODEL
+
+    model = keras.models.load_model(DEMO_MODEL)
+    x = np.random.RandomState(0).rand(20, *model.input_shape[1:]).astype(np.float32)
+    folder = tmp_path / "c001"
+    folder.mkdir()
+    (folder / "model.tflite").write_bytes(convert(model, Quantization(mode="int8"), x))
+    return folder
+
+
+def _cli(*args, **kwargs):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "studio", *args], capture_output=True, text=True, **kwargs
+    )
+
+
+def test_explore_writes_the_overlays_or_names_what_is_missing(tmp_path):
+    folder = _candidate(tmp_path)
+    done = _cli("explore", str(folder), "--overlays", str(tmp_path / "out"), timeout=300)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "sparsity.json",
+        "unique_values.json",
+        "weight_bits.json",
+    ]
+    bad = _cli("explore", str(tmp_path / "nowhere"), "--no-browser", timeout=300)
+    assert bad.returncode == 2 and "model.tflite does not exist" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_explore_serves_the_graph_and_overlays_on_a_local_port_until_stopped(tmp_path):
+    """The server starts on a free 127.0.0.1 port; through it, Model Explorer's TFLite
+    adapter gives the graph whose node ids the overlays use; Ctrl+C stops it."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.parse
+    import urllib.request
+
+    pytest.importorskip("model_explorer")
+    from studio.jobs.explorer import free_port
+
+    folder, port = _candidate(tmp_path), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "explore", str(folder), "--port", str(port),
+         "--no-browser"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        assert line.startswith(f"Model Explorer: http://127.0.0.1:{port}/?data="), line
+        data = json.loads(urllib.parse.unquote(line.split("?data=", 1)[1].strip()))
+        assert data["models"] == [{"url": str((folder / "model.tflite").resolve())}]
+        assert len(data["nodeData"]) == 3
+
+        def get(path: str) -> dict:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=60) as r:
+                return json.loads(r.read())
+
+        command = {
+            "extensionId": "builtin_tflite_flatbuffer",
+            "cmdId": "convert",
+            "modelPath": data["models"][0]["url"],
+            "settings": {},
+            "deleteAfterConversion": False,
+        }
+        reply = get("/api/v1/send_command?json=" + urllib.parse.quote(json.dumps(command)))
+        [graph] = reply["graphCollections"][0]["graphs"]
+        nodes = {n["id"]: n for n in graph["nodes"]}
+        sparsity = data["nodeData"][0]
+        overlay = json.loads(get("/api/v1/read_text_file?path=" + urllib.parse.quote(sparsity))
+                             ["content"])  # fmt: skip
+        [(graph_name, drawn)] = overlay.items()
+        assert graph_name == graph["id"]
+        for node in drawn["results"]:
+            assert node in nodes and nodes[node]["label"] in ("conv_2d", "fully_connected")
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/check_health", timeout=2)
