@@ -180,3 +180,56 @@ def test_explore_serves_the_graph_and_overlays_on_a_local_port_until_stopped(tmp
         assert process.wait(timeout=30) == 0
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/check_health", timeout=2)
+
+
+def test_the_window_opens_a_candidate_then_two_in_one_model_explorer_server(qtbot, tmp_path):
+    """Open in Model Explorer (the action and the compare dialog's button): overlays are
+    written into the candidate's folder, the page names its file and overlays, the
+    server is reused for the second page and stopped with the window."""
+    import urllib.parse
+    import urllib.request
+
+    pytest.importorskip("model_explorer")
+    from conftest import stand_in_window
+    from fakes import StandIns
+    from studio.values.recipe import Recipe
+
+    blob = (_candidate(tmp_path) / "model.tflite").read_bytes()
+    w = stand_in_window(qtbot, tmp_path, StandIns())
+    w.start()
+    qtbot.waitUntil(lambda: w.workbench.session.baseline is not None, timeout=10_000)
+    ids = [w.workbench.run(Recipe()), w.workbench.run(Recipe())]
+    session = w.workbench.session
+    qtbot.waitUntil(lambda: all(session.candidates[i].status == "done" for i in ids), timeout=10_000)
+    for cid in ids:
+        session.tflite(cid).write_bytes(blob)
+    opened = []
+    w.open_url = opened.append
+
+    w.state.select(ids[0])
+    assert w.commands.explore.isEnabled()
+    w.commands.explore.trigger()
+    qtbot.waitUntil(lambda: len(opened) == 1, timeout=60_000)
+
+    def shown(url: str) -> dict:
+        return json.loads(urllib.parse.unquote(url.split("?data=", 1)[1]))
+
+    first = shown(opened[0])
+    assert first["models"] == [{"url": str(session.tflite(ids[0]).resolve())}]
+    overlays = session.candidate_dir(ids[0]) / "overlays"
+    assert first["nodeData"] == [str(p.resolve()) for p in sorted(overlays.iterdir(),
+                                 key=lambda p: ["sparsity", "unique_values", "weight_bits"]
+                                 .index(p.stem))]  # fmt: skip
+    port = urllib.parse.urlsplit(opened[0]).port
+    dialog = w.compare(ids[0], ids[1])
+    dialog.explore.click()
+    qtbot.waitUntil(lambda: len(opened) == 2, timeout=60_000)
+    second = shown(opened[1])
+    assert [m["url"] for m in second["models"]] == [str(session.tflite(i).resolve()) for i in ids]
+    assert len(second["nodeData"]) == 6 and urllib.parse.urlsplit(opened[1]).port == port
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/check_health", timeout=10):
+        pass
+    dialog.close()
+    w.close()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/check_health", timeout=2)

@@ -8,6 +8,7 @@ coloured is the table in `studio.values.overlays`.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,3 +32,7 @@ def write(model: str | Path, out: str | Path) -> list[Path]:
         atomic.write_json(out / f"{key}.json", data)
         for key, data in node_data(read_checked(Path(model))).items()
     ]
+
+
+if __name__ == "__main__":  # `python -m studio.engine.overlays MODEL OUT` (jobs/explorer.py)
+    write(sys.argv[1], sys.argv[2])

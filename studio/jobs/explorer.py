@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from studio.values.errors import StudioError
 from studio.values.extras import importable, install_command
+from studio.values.overlays import OVERLAYS
 from studio.values.processes import command
 
 HOST = "127.0.0.1"
@@ -40,6 +41,26 @@ def missing() -> str:
     if importable("model_explorer"):
         return ""
     return f"Model Explorer (ai-edge-model-explorer) is an optional extra: {INSTALL}"
+
+
+def overlays(model: Path, out: Path) -> list[Path]:
+    """The overlay files of `model` in `out` (values/overlays.OVERLAYS order), written by
+    a helper process when missing or older than the model (reading the file needs
+    LiteRT's schema, which the window's process does not load)."""
+    paths = [out / f"{o.key}.json" for o in OVERLAYS]
+    made = model.stat().st_mtime
+    if all(p.is_file() and p.stat().st_mtime >= made for p in paths):
+        return paths
+    done = subprocess.run(
+        command("studio.engine.overlays", str(model), str(out)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0 or not all(p.is_file() for p in paths):
+        last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise ExplorerError(f"cannot read the overlays of {model}: {last[:300]}")
+    return paths
 
 
 def free_port() -> int:

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from studio.jobs import kinds
+from studio.jobs import explorer, kinds
+from studio.jobs.explorer import Explorer
 from studio.jobs.messages import (
     Artifacts,
     Cancelled,
@@ -105,6 +106,7 @@ class Orchestrator:
         self._next_waiting = -1  # placeholder ids of jobs waiting for a baseline
         self._tickers: list[Callable[[], None]] = []  # called about once a second
         self.search = None  # the automatic search running, if any (orchestrator.autotune)
+        self.explorer: Explorer | None = None  # Model Explorer's server, once asked for
         for name in HOOKS:
             setattr(self, name, Hook(name))
 
@@ -575,7 +577,29 @@ class Orchestrator:
     def candidate(self, candidate_id: int) -> Candidate:
         return self._require_session().candidates[candidate_id]
 
+    def explore(self, candidate_ids: list[int]) -> str:
+        """The page of Model Explorer showing these candidates' files (two: both loaded,
+        for its split view) with their overlays (written once into each candidate's
+        `overlays/`).  Its server is started on first use and reused; the first call
+        takes seconds, so a window runs it off its GUI thread."""
+        session = self._require_session()
+        if why := explorer.missing():
+            raise StudioError(why)
+        models, node_data = [], []
+        for cid in candidate_ids:
+            candidate = session.candidates[cid]
+            model = session.tflite(cid)
+            if candidate.status != "done" or not model.is_file():
+                raise StudioError(f"{candidate.name} has no measured file to show yet")
+            models.append(model)
+            node_data += explorer.overlays(model, session.candidate_dir(cid) / "overlays")
+        if self.explorer is None:
+            self.explorer = explorer.Explorer()
+        return self.explorer.show(models, node_data)
+
     def shutdown(self) -> None:
+        if self.explorer is not None:
+            self.explorer.stop()
         if self.remote is not None:
             self.remote.shutdown()
         self.backend.shutdown()

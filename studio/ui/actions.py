@@ -66,6 +66,13 @@ class Actions:
             "Ctrl+Shift+C",
             "A standalone Python script that reproduces the selected candidate",
         )
+        self.explore = self._make(
+            "Open in &Model Explorer",
+            w.explore,
+            "Ctrl+M",
+            "The selected candidate's graph in Google's Model Explorer (a local web page), "
+            "with its zeros, distinct values and weight types on the operators",
+        )
         self.report = self._make(
             "Export re&port…",
             self.ask_report,
@@ -122,6 +129,7 @@ class Actions:
         )
         self.export.setEnabled(False)
         self.code.setEnabled(False)
+        self.explore.setEnabled(False)
 
     def _make(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self._w)
@@ -145,7 +153,14 @@ class Actions:
         self.recent_sessions_menu.setToolTipsVisible(True)
         self.recent_sessions_menu.aboutToShow.connect(self.fill_recent_sessions)
         menu.addSeparator()
-        for action in (self.load_recipe, self.save_recipe, self.export, self.code, self.report):
+        for action in (
+            self.load_recipe,
+            self.save_recipe,
+            self.export,
+            self.code,
+            self.explore,
+            self.report,
+        ):
             menu.addAction(action)
         menu.addSeparator()
         menu.addAction(self.preferences)

@@ -14,8 +14,14 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSize, Qt, QUrl
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+)
 from PySide6.QtWidgets import (
     QDockWidget,
     QDoubleSpinBox,
@@ -384,6 +390,30 @@ class MainWindow(QMainWindow):
             return False
         return self._try("Cannot time the candidates", self.workbench.time_together)
 
+    def explore(self, candidate_ids: list[int] | None = None) -> None:
+        """The selected candidate (or these, side by side) in Model Explorer, in the
+        system browser; the page's address goes to the log too."""
+        if not candidate_ids:
+            candidate = self.state.candidate()
+            if candidate is None:
+                return
+            candidate_ids = [candidate.id]
+        names = " and ".join(self.workbench.candidate(c).name for c in candidate_ids)
+        self.statusBar().showMessage(f"Opening {names} in Model Explorer…", 10000)
+
+        def opened(url: str) -> None:
+            self.bottom.log(f"Model Explorer: {names} at {url}")
+            self.statusBar().showMessage(f"{names} opened in Model Explorer", 10000)
+            self.open_url(url)
+
+        self.workbench.explore(
+            candidate_ids, opened, lambda message: self.show_error("Cannot open Model Explorer", message)
+        )
+
+    def open_url(self, url: str) -> None:
+        """The system browser (tests replace it)."""
+        QDesktopServices.openUrl(QUrl(url))
+
     def diagnose(self) -> None:
         self.center.show_diagnosis()
         self.workbench.diagnose()
@@ -569,6 +599,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.commands.export)
         menu.addAction(self.commands.code)
+        menu.addAction(self.commands.explore)
         self.state.select(candidate_id)
         menu.popup(position)
         return menu
@@ -597,6 +628,7 @@ class MainWindow(QMainWindow):
     def compare(self, a: int, b: int) -> CompareDialog:
         session = self.workbench.session
         dialog = CompareDialog(session.candidates[a], session.candidates[b], session.baseline, self)
+        dialog.explore_requested.connect(lambda: self.explore([a, b]))
         self.compare_dialog = dialog
         dialog.show()
         return dialog
@@ -627,6 +659,7 @@ class MainWindow(QMainWindow):
         candidate = self.state.candidate()
         self.commands.export.setEnabled(candidate is not None and candidate.status == "done")
         self.commands.code.setEnabled(candidate is not None)
+        self.commands.explore.setEnabled(candidate is not None and candidate.status == "done")
 
     def _on_recommendation(self) -> None:
         session = self.workbench.session

@@ -156,6 +156,13 @@ class Workbench(QObject):
             lambda message: answer(message, False),
         )
 
+    def explore(
+        self, candidate_ids: list[int], done: Callable[[str], None], failed: Callable[[str], None]
+    ) -> None:
+        """Model Explorer's page for these candidates (`Orchestrator.explore`: its server
+        starts the first time, overlays are written once), made off the GUI thread."""
+        self._in_background(self.orchestrator.explore, list(candidate_ids), done, failed)
+
     def _in_background(self, call, argument, done, failed) -> None:
         """`call(argument)` on a worker thread; `done(result)` or `failed(message)` on
         this one (a StudioError's message; anything else named as unexpected)."""

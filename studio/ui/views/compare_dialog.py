@@ -6,6 +6,7 @@ bold and tinted; "Only differences" hides the rest.  The rows come from
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,6 +30,8 @@ SECTION = QBrush(QColor("#e8eef6"))
 
 
 class CompareDialog(QDialog):
+    explore_requested = Signal()  # "Open both in Model Explorer"
+
     def __init__(
         self, a: Candidate, b: Candidate, baseline: Metrics | None, parent: QWidget | None = None
     ) -> None:
@@ -59,6 +62,15 @@ class CompareDialog(QDialog):
         self._fill()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.close)
+        self.explore = buttons.addButton(
+            "Open both in Model Explorer", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.explore.setToolTip(
+            "Both graphs in Google's Model Explorer (a local web page), with their "
+            "overlays: choose the second model in its split view to see them side by side"
+        )
+        self.explore.setEnabled(a.status == "done" and b.status == "done")
+        self.explore.clicked.connect(self.explore_requested)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.only_differences)
