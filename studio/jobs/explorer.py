@@ -146,7 +146,13 @@ def _serve(port: int) -> None:
     sys.argv = ["model-explorer", "--host", HOST, "--port", str(port), "--no_open_in_browser"]
     from model_explorer import cmdline, server
 
-    server._check_new_version = lambda *args, **kwargs: {}  # no call to GitHub
+    def no_new_version(*args, **kwargs) -> dict:  # Model Explorer asks PyPI and GitHub
+        from importlib import metadata
+
+        running = metadata.version("ai-edge-model-explorer")
+        return {"version": "", "runningVersion": running, "releaseUrl": "", "desktopAppUrl": ""}
+
+    server._check_new_version = no_new_version
     cmdline.main()
 
 
