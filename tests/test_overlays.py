@@ -28,7 +28,7 @@ def _check(blob: bytes, tmp_path) -> dict:
     model = tmp_path / "model.tflite"
     model.write_bytes(blob)
     paths = overlays.write(model, tmp_path / "overlays")
-    assert [p.name for p in paths] == [f"{o.key}.json" for o in OVERLAYS]
+    assert [p.name for p in paths] == [f"{o.key}.json" for o in OVERLAYS]  # no fidelity.json
     ops, graph = _ops(blob), graph_id(blob)
     by_op = {str(f.op_index): f for f in reversed(weight_figures(blob))}
     read = {}
@@ -120,6 +120,7 @@ def test_explore_writes_the_overlays_or_names_what_is_missing(tmp_path):
     done = _cli("explore", str(folder), "--overlays", str(tmp_path / "out"), timeout=300)
     assert done.returncode == 0, done.stderr[-1000:]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "mapping.txt",
         "sparsity.json",
         "unique_values.json",
         "weight_bits.json",
@@ -217,9 +218,8 @@ def test_the_window_opens_a_candidate_then_two_in_one_model_explorer_server(qtbo
     first = shown(opened[0])
     assert first["models"] == [{"url": str(session.tflite(ids[0]).resolve())}]
     overlays = session.candidate_dir(ids[0]) / "overlays"
-    assert first["nodeData"] == [str(p.resolve()) for p in sorted(overlays.iterdir(),
-                                 key=lambda p: ["sparsity", "unique_values", "weight_bits"]
-                                 .index(p.stem))]  # fmt: skip
+    keys = ["sparsity", "unique_values", "weight_bits"]
+    assert first["nodeData"] == [str((overlays / f"{k}.json").resolve()) for k in keys]
     port = urllib.parse.urlsplit(opened[0]).port
     dialog = w.compare(ids[0], ids[1])
     dialog.explore.click()
@@ -233,3 +233,34 @@ def test_the_window_opens_a_candidate_then_two_in_one_model_explorer_server(qtbo
     w.close()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/check_health", timeout=2)
+
+
+@pytest.mark.slow
+def test_a_quantized_candidate_gets_its_snr_per_layer_on_the_layers_operators(tmp_path):
+    """The LiteRT Quantizer's per-tensor SNR (the candidate's fidelity.json) by layer,
+    on every operator the converter made of the layer; the mapping is said."""
+    from studio.engine import overlays
+    from studio.engine.pipeline import optimize
+    from studio.engine.tflite_file import graph_ops
+    from studio.values import tensor_fidelity
+    from studio.values.recipe import Quantization, Recipe
+    from studio.values.sparse_speed import PASS_THROUGH
+
+    pytest.importorskip("litert_quantizer")
+    folder = tmp_path / "c001"
+    optimize("demo", "demo", Recipe(quantization=Quantization(mode="int8")), folder)
+    by_layer = tensor_fidelity.read(folder).by_layer()
+    assert by_layer
+    paths = overlays.write(folder / "model.tflite", folder / "overlays")
+    assert paths[-1].name == "snr.json"
+    [(graph, drawn)] = json.loads(paths[-1].read_text()).items()
+    ops = [op for op in graph_ops((folder / "model.tflite").read_bytes())
+           if op.kind not in PASS_THROUGH]  # fmt: skip
+    expected = {
+        str(op.index): round(by_layer[op.layer], 2) for op in ops if op.layer in by_layer
+    }
+    assert {k: v["value"] for k, v in drawn["results"].items()} == expected
+    several = [layer for layer in by_layer if sum(op.layer == layer for op in ops) > 1]
+    mapping = (folder / "overlays" / "mapping.txt").read_text()
+    for layer in several:
+        assert f"{layer}: " in mapping

@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
+from studio.values import tensor_fidelity
 from studio.values.errors import StudioError
 from studio.values.extras import importable, install_command
-from studio.values.overlays import OVERLAYS
+from studio.values.overlays import OVERLAYS, SNR
 from studio.values.processes import command
 
 HOST = "127.0.0.1"
@@ -44,10 +45,13 @@ def missing() -> str:
 
 
 def overlays(model: Path, out: Path) -> list[Path]:
-    """The overlay files of `model` in `out` (values/overlays.OVERLAYS order), written by
-    a helper process when missing or older than the model (reading the file needs
-    LiteRT's schema, which the window's process does not load)."""
+    """The overlay files of `model` in `out` (values/overlays.OVERLAYS order, then the SNR
+    per layer when the candidate has figures for it), written by a helper process when
+    missing or older than the model (reading the file needs LiteRT's schema, which the
+    window's process does not load)."""
     paths = [out / f"{o.key}.json" for o in OVERLAYS]
+    if (model.parent / tensor_fidelity.FILE).is_file():
+        paths.append(out / f"{SNR.key}.json")
     made = model.stat().st_mtime
     if all(p.is_file() and p.stat().st_mtime >= made for p in paths):
         return paths

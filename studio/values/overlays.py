@@ -97,3 +97,52 @@ OVERLAYS: tuple[Overlay, ...] = (
     ),
 )
 BY_KEY = {o.key: o for o in OVERLAYS}
+
+
+@dataclass(frozen=True)
+class LayerOverlay:
+    """A figure known per Keras layer (not per weight tensor), put on the operators the
+    converter made of that layer: each of them gets the layer's value, and what did not
+    map one to one is said (`mapping`)."""
+
+    key: str
+    title: str
+    thresholds: tuple[Threshold, ...]
+
+    def node_data(
+        self, values: dict[str, float], ops: Iterable[tuple[int, str]], graph: str
+    ) -> tuple[dict[str, Any], list[str]]:
+        """`values` by layer; `ops` as (operator index, layer) for every operator that is
+        not pass-through.  The node data, and the layers that map to several operators
+        or to none."""
+        by_layer: dict[str, list[int]] = {}
+        for index, layer in ops:
+            by_layer.setdefault(layer, []).append(index)
+        results, mapping = {}, []
+        for layer, value in values.items():
+            indices = by_layer.get(layer, [])
+            if not indices:
+                mapping.append(f"{layer}: no operator of the graph (fused or removed)")
+            elif len(indices) > 1:
+                mapping.append(
+                    f"{layer}: {len(indices)} operators ({', '.join(map(str, indices))}), "
+                    f"each shown with the layer's value"
+                )
+            for index in indices:
+                results[str(index)] = {"value": round(value, 2)}
+        name = f"{self.title} ({', '.join(t.label for t in self.thresholds)})"
+        thresholds = [{"value": t.upto, "bgColor": t.color} for t in self.thresholds]
+        return {graph: {"name": name, "results": results, "thresholds": thresholds}}, mapping
+
+
+# The quantized candidate against its float twin (fidelity.json): lower is worse.
+SNR = LayerOverlay(
+    "snr",
+    "Quantization SNR per layer, dB (its worst tensor)",
+    (
+        Threshold(10, "#de2d26", "≤10 dB red"),
+        Threshold(20, "#fc9272", "≤20 dB salmon"),
+        Threshold(30, "#fee0d2", "≤30 dB pink"),
+        Threshold(1e9, "#eeeeee", "above grey"),
+    ),
+)
