@@ -264,3 +264,21 @@ def test_a_quantized_candidate_gets_its_snr_per_layer_on_the_layers_operators(tm
     mapping = (folder / "overlays" / "mapping.txt").read_text()
     for layer in several:
         assert f"{layer}: " in mapping
+
+
+def test_without_model_explorer_explore_says_how_to_install_it_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    folder = _candidate(tmp_path)
+    code = (
+        "import sys; sys.modules['model_explorer'] = None; from studio.cli import main; "
+        f"sys.exit(main(['explore', {str(folder)!r}, '--no-browser']))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        'error: Model Explorer (ai-edge-model-explorer) is an optional extra: '
+        'pip install "tflite-studio[explorer]"'
+    )
+    assert not (folder / "overlays").exists()
