@@ -91,7 +91,7 @@ def main() -> None:
         model = folder / "model.tflite"
         server = Explorer()
         try:
-            url = server.show([model], overlays(model, folder / "overlays"))
+            url = server.show([(model, overlays(model, folder / "overlays"))])
             screenshot(url, OUT)
         finally:
             server.stop()

@@ -531,7 +531,7 @@ def _explore(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     server = explorer.Explorer(args.port)
     with tempfile.TemporaryDirectory(prefix="studio-overlays-") as tmp:
-        url = server.show([model], overlays.write(model, tmp))
+        url = server.show([(model, overlays.write(model, tmp))])
         print(f"Model Explorer: {url}\nPress Ctrl+C to stop.", flush=True)
         if not args.no_browser:
             import webbrowser

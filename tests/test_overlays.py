@@ -5,6 +5,7 @@ from the file for that operator's weights."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,7 +76,6 @@ def test_the_overlays_of_a_pruned_int8_demo_file_name_its_operators_and_figures(
 @pytest.mark.slow
 def test_the_overlays_of_a_zoo_model_name_its_operators_and_figures(tmp_path):
     import sys
-    from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).parent))
     import zoo
@@ -152,7 +152,7 @@ def test_explore_serves_the_graph_and_overlays_on_a_local_port_until_stopped(tmp
         line = process.stdout.readline()
         assert line.startswith(f"Model Explorer: http://127.0.0.1:{port}/?data="), line
         data = json.loads(urllib.parse.unquote(line.split("?data=", 1)[1].strip()))
-        assert data["models"] == [{"url": str((folder / "model.tflite").resolve())}]
+        assert data["models"] == [{"url": str((folder / "model.tflite").absolute())}]
         assert len(data["nodeData"]) == 3
 
         def get(path: str) -> dict:
@@ -216,17 +216,22 @@ def test_the_window_opens_a_candidate_then_two_in_one_model_explorer_server(qtbo
         return json.loads(urllib.parse.unquote(url.split("?data=", 1)[1]))
 
     first = shown(opened[0])
-    assert first["models"] == [{"url": str(session.tflite(ids[0]).resolve())}]
+    assert first["models"] == [{"url": str(session.tflite(ids[0]).absolute())}]
+    assert first["nodeDataTargets"] == ["", "", ""]
     overlays = session.candidate_dir(ids[0]) / "overlays"
     keys = ["sparsity", "unique_values", "weight_bits"]
-    assert first["nodeData"] == [str((overlays / f"{k}.json").resolve()) for k in keys]
+    assert first["nodeData"] == [str((overlays / f"{k}.json").absolute()) for k in keys]
     port = urllib.parse.urlsplit(opened[0]).port
     dialog = w.compare(ids[0], ids[1])
     dialog.explore.click()
     qtbot.waitUntil(lambda: len(opened) == 2, timeout=60_000)
     second = shown(opened[1])
-    assert [m["url"] for m in second["models"]] == [str(session.tflite(i).resolve()) for i in ids]
-    assert len(second["nodeData"]) == 6 and urllib.parse.urlsplit(opened[1]).port == port
+    names = [f"{session.candidates[i].name}.tflite" for i in ids]
+    assert [Path(m["url"]).name for m in second["models"]] == names
+    for m, i in zip(second["models"], ids, strict=True):  # the same file, by another name
+        assert Path(m["url"]).read_bytes() == session.tflite(i).read_bytes()
+    assert second["nodeDataTargets"] == [names[0]] * 3 + [names[1]] * 3
+    assert urllib.parse.urlsplit(opened[1]).port == port
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/check_health", timeout=10):
         pass
     dialog.close()

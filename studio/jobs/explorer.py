@@ -12,6 +12,8 @@ CLI on Ctrl+C).
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,7 +24,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from studio.values import tensor_fidelity
 from studio.values.errors import StudioError
 from studio.values.extras import importable, install_command
 from studio.values.overlays import OVERLAYS, SNR
@@ -50,21 +51,19 @@ def overlays(model: Path, out: Path) -> list[Path]:
     missing or older than the model (reading the file needs LiteRT's schema, which the
     window's process does not load)."""
     paths = [out / f"{o.key}.json" for o in OVERLAYS]
-    if (model.parent / tensor_fidelity.FILE).is_file():
-        paths.append(out / f"{SNR.key}.json")
+    snr = out / f"{SNR.key}.json"  # only when the candidate has per-tensor figures
     made = model.stat().st_mtime
-    if all(p.is_file() and p.stat().st_mtime >= made for p in paths):
-        return paths
-    done = subprocess.run(
-        command("studio.engine.overlays", str(model), str(out)),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if done.returncode != 0 or not all(p.is_file() for p in paths):
-        last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
-        raise ExplorerError(f"cannot read the overlays of {model}: {last[:300]}")
-    return paths
+    if not all(p.is_file() and p.stat().st_mtime >= made for p in paths):
+        done = subprocess.run(
+            command("studio.engine.overlays", str(model), str(out)),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode != 0 or not all(p.is_file() for p in paths):
+            last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
+            raise ExplorerError(f"cannot read the overlays of {model}: {last[:300]}")
+    return paths + ([snr] if snr.is_file() else [])
 
 
 def free_port() -> int:
@@ -73,14 +72,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def page(port: int, models: Sequence[Path], node_data: Sequence[Path] = ()) -> str:
-    """The URL that opens `models` (two: side by side) with `node_data` overlays."""
+Shown = Sequence[tuple[Path, Sequence[Path]]]  # models, each with its overlay files
+
+
+def page(port: int, models: Shown) -> str:
+    """The URL that opens `models` (several: Model Explorer's model list and split view)
+    with their overlays.  Model Explorer gives an overlay to a model by its file's name,
+    so several models need files with different names (`link`)."""
+    names = [Path(model).name for model, _ in models]
+    if len(set(names)) != len(names):
+        raise ExplorerError(f"Model Explorer tells models apart by file name: {names}")
+    several = len(models) > 1
     data = {
-        "models": [{"url": str(Path(m).resolve())} for m in models],
-        "nodeData": [str(Path(n).resolve()) for n in node_data],
-        "nodeDataTargets": ["" for _ in node_data],
+        "models": [{"url": str(Path(model).absolute())} for model, _ in models],
+        "nodeData": [str(Path(n).absolute()) for _, files in models for n in files],
+        "nodeDataTargets": [
+            Path(model).name if several else "" for model, files in models for _ in files
+        ],
     }
     return f"http://{HOST}:{port}/?data={quote(json.dumps(data))}"
+
+
+def link(model: Path, named: Path) -> Path:
+    """`model` under another file name (a hard link, or a copy where links fail), for a
+    page that shows several models."""
+    if named.exists() and named.stat().st_mtime >= model.stat().st_mtime:
+        return named
+    named.parent.mkdir(parents=True, exist_ok=True)
+    named.unlink(missing_ok=True)
+    try:
+        os.link(model, named)
+    except OSError:
+        shutil.copyfile(model, named)
+    return named
 
 
 class Explorer:
@@ -94,12 +118,13 @@ class Explorer:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def show(self, models: Sequence[Path], node_data: Sequence[Path] = ()) -> str:
-        """The page showing `models` with `node_data`; the server is started if needed."""
+    def show(self, models: Shown) -> str:
+        """The page showing `models` with their overlays; the server is started if
+        needed."""
         if not self.running:
             self.start()
         assert self.port is not None
-        return page(self.port, models, node_data)
+        return page(self.port, models)
 
     def start(self) -> None:
         if why := missing():

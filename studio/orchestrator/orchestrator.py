@@ -585,17 +585,20 @@ class Orchestrator:
         session = self._require_session()
         if why := explorer.missing():
             raise StudioError(why)
-        models, node_data = [], []
+        shown = []
         for cid in candidate_ids:
             candidate = session.candidates[cid]
             model = session.tflite(cid)
             if candidate.status != "done" or not model.is_file():
                 raise StudioError(f"{candidate.name} has no measured file to show yet")
-            models.append(model)
-            node_data += explorer.overlays(model, session.candidate_dir(cid) / "overlays")
+            folder = session.candidate_dir(cid) / "overlays"
+            files = explorer.overlays(model, folder)
+            if len(candidate_ids) > 1:  # told apart by file name (explorer.page)
+                model = explorer.link(model, folder / f"{candidate.name}.tflite")
+            shown.append((model, files))
         if self.explorer is None:
             self.explorer = explorer.Explorer()
-        return self.explorer.show(models, node_data)
+        return self.explorer.show(shown)
 
     def shutdown(self) -> None:
         if self.explorer is not None:
