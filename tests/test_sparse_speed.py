@@ -310,3 +310,20 @@ def test_a_sparse_file_is_first_run_on_a_real_sample_in_the_probe(tmp_path, monk
     m, _ = measure.measure(path, data)
     assert len(seen) == 2 and all(s is not None and s.shape == (1, 32, 32, 3) for s in seen)
     assert m.kernels == measure.DEFAULT_KERNELS
+
+
+def test_the_advice_reads_graphs_whose_operators_have_several_outputs():
+    """A recurrent model's converted graph has operators with several outputs (the zoo's
+    pruned LSTM and GRU failed to be advised: a numpy array of outputs taken as a truth
+    value)."""
+    from studio.engine.tflite_file import graph_ops
+    from studio.values.sparse_speed import advise
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((6, 4))
+    x = L.LSTM(8, return_sequences=True)(i)
+    model = keras.Model(i, L.Dense(3)(L.GRU(8)(x)))
+    ops = graph_ops(_convert(model, DENSE))
+    assert any(len(op.kind) and op.kind != "?" for op in ops)
+    advice = advise(ops)
+    assert not advice.applies and advice.problems[0].rule == "start"

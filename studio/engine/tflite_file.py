@@ -345,9 +345,9 @@ def graph_ops(data: bytes) -> list[GraphOp]:
     op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     graph = model.subgraphs[0]
-    producers = {int(out): op for op in graph.operators or [] for out in (op.outputs or [])}
+    producers = {int(out): op for op in graph.operators or [] for out in _outputs(op)}
     made_by = {
-        int(out): i for i, op in enumerate(graph.operators or []) for out in (op.outputs or [])
+        int(out): i for i, op in enumerate(graph.operators or []) for out in _outputs(op)
     }
 
     def name_of(op) -> str:
@@ -360,7 +360,7 @@ def graph_ops(data: bytes) -> list[GraphOp]:
     ops = []
     for i, op in enumerate(graph.operators or []):
         kind = name_of(op)
-        outputs = list(op.outputs) if op.outputs is not None else []
+        outputs = _outputs(op)
         raw = graph.tensors[int(outputs[0])].name if outputs else b""
         found: dict = {"index": i, "kind": kind, "layer": layer_of(_text(raw))}
         if op.inputs is not None and len(op.inputs):
@@ -401,6 +401,11 @@ def graph_ops(data: bytes) -> list[GraphOp]:
             found["rank4"] = all(_fits_4d(graph, model, data, int(t)) for t in op.inputs)
         ops.append(GraphOp(**found))
     return ops
+
+
+def _outputs(op) -> list[int]:
+    """An operator's output tensors (the flatbuffer gives a numpy array, or None)."""
+    return [] if op.outputs is None else [int(out) for out in op.outputs]
 
 
 def _text(raw) -> str:
