@@ -30,16 +30,26 @@ class Threshold:
     label: str  # the legend's words for this band
 
 
+def graph_data(
+    graph: str, title: str, thresholds: tuple[Threshold, ...], results: dict[str, Any]
+) -> dict[str, Any]:
+    """One graph's node data: named by its title with the legend, coloured by thresholds."""
+    legend = ", ".join(t.label for t in thresholds)
+    return {
+        graph: {
+            "name": f"{title} ({legend})",
+            "results": results,
+            "thresholds": [{"value": t.upto, "bgColor": t.color} for t in thresholds],
+        }
+    }
+
+
 @dataclass(frozen=True)
 class Overlay:
     key: str  # the file's name: KEY.json
     title: str
     read: Callable[[LayerFigures], float | None]
     thresholds: tuple[Threshold, ...]
-    notes: str = ""  # what a reader should know about the figure
-
-    def legend(self) -> str:
-        return ", ".join(t.label for t in self.thresholds)
 
     def node_data(self, figures: Iterable[LayerFigures], graph: str) -> dict[str, Any]:
         """Model Explorer's node data for one graph: each operator that reads a weight
@@ -50,14 +60,7 @@ class Overlay:
             value = self.read(f)
             if f.op_index >= 0 and value is not None and str(f.op_index) not in results:
                 results[str(f.op_index)] = {"value": value}
-        name = f"{self.title} ({self.legend()})"
-        return {
-            graph: {
-                "name": name,
-                "results": results,
-                "thresholds": [{"value": t.upto, "bgColor": t.color} for t in self.thresholds],
-            }
-        }
+        return graph_data(graph, self.title, self.thresholds, results)
 
 
 OVERLAYS: tuple[Overlay, ...] = (
@@ -66,12 +69,11 @@ OVERLAYS: tuple[Overlay, ...] = (
         "Zeros, % of the weights",
         lambda f: round(100 * f.sparsity, 2),
         (
-            Threshold(10, "#eeeeee", "≤10 % grey"),
+            Threshold(10, "#eeeeee", "≤10 % grey"),  # exact zeros (int8: the zero point)
             Threshold(50, "#c7e9c0", "≤50 % light green"),
             Threshold(75, "#74c476", "≤75 % green"),
             Threshold(100, "#238b45", "above dark green"),
         ),
-        "exact zeros, read back from the file (int8 zeros are the zero point)",
     ),
     Overlay(
         "unique_values",
@@ -82,7 +84,6 @@ OVERLAYS: tuple[Overlay, ...] = (
             Threshold(256, "#bcbddc", "≤256 lilac"),
             Threshold(1e9, "#eeeeee", "more grey"),
         ),
-        "clustering leaves few distinct values per layer",
     ),
     Overlay(
         "weight_bits",
@@ -96,7 +97,6 @@ OVERLAYS: tuple[Overlay, ...] = (
         ),
     ),
 )
-BY_KEY = {o.key: o for o in OVERLAYS}
 
 
 @dataclass(frozen=True)
@@ -130,9 +130,7 @@ class LayerOverlay:
                 )
             for index in indices:
                 results[str(index)] = {"value": round(value, 2)}
-        name = f"{self.title} ({', '.join(t.label for t in self.thresholds)})"
-        thresholds = [{"value": t.upto, "bgColor": t.color} for t in self.thresholds]
-        return {graph: {"name": name, "results": results, "thresholds": thresholds}}, mapping
+        return graph_data(graph, self.title, self.thresholds, results), mapping
 
 
 # The quantized candidate against its float twin (fidelity.json): lower is worse.
