@@ -150,7 +150,10 @@ def _parser() -> argparse.ArgumentParser:
         help="show a candidate's graph in Model Explorer, its figures on the operators",
         description="Start Google's Model Explorer on 127.0.0.1 with the candidate's "
         "model.tflite and its overlays (zeros, distinct values, weight bits per "
-        "operator), print the page's URL and open it; Ctrl+C stops the server.  Offline: "
+        "operator; with the candidate's fidelity.json its quantization SNR per operator "
+        "and per layer; with its session's sensitivity.json, what pruning or clustering "
+        "each layer alone costs), print the page's URL and open it; Ctrl+C stops the "
+        "server.  Offline: "
         "nothing leaves this computer.  With --overlays, only write the overlay files.",
     )
     ex.add_argument("candidate", help="a candidate's folder (it holds model.tflite)")

@@ -217,10 +217,15 @@ def test_the_window_opens_a_candidate_then_two_in_one_model_explorer_server(qtbo
 
     first = shown(opened[0])
     assert first["models"] == [{"url": str(session.tflite(ids[0]).absolute())}]
-    assert first["nodeDataTargets"] == ["", "", ""]
+    # The session's sensitivity pass (the stand-in's layer "dense", which this file has
+    # not) is an overlay too, saying the layer maps to no operator.
+    assert first["nodeDataTargets"] == [""] * 5
     overlays = session.candidate_dir(ids[0]) / "overlays"
-    keys = ["sparsity", "unique_values", "weight_bits"]
+    keys = ["sparsity", "unique_values", "weight_bits", "prune_sensitivity", "cluster_sensitivity"]
     assert first["nodeData"] == [str((overlays / f"{k}.json").absolute()) for k in keys]
+    [pruned] = json.loads((overlays / "prune_sensitivity.json").read_text()).values()
+    assert pruned["results"] == {} and "1 on none (mapping.txt)" in pruned["name"]
+    assert "dense: no operator" in (overlays / "mapping.txt").read_text()
     port = urllib.parse.urlsplit(opened[0]).port
     dialog = w.compare(ids[0], ids[1])
     dialog.explore.click()
@@ -230,7 +235,7 @@ def test_the_window_opens_a_candidate_then_two_in_one_model_explorer_server(qtbo
     assert [Path(m["url"]).name for m in second["models"]] == names
     for m, i in zip(second["models"], ids, strict=True):  # the same file, by another name
         assert Path(m["url"]).read_bytes() == session.tflite(i).read_bytes()
-    assert second["nodeDataTargets"] == [names[0]] * 3 + [names[1]] * 3
+    assert second["nodeDataTargets"] == [names[0]] * 5 + [names[1]] * 5
     assert urllib.parse.urlsplit(opened[1]).port == port
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/check_health", timeout=10):
         pass
@@ -269,6 +274,119 @@ def test_a_quantized_candidate_gets_its_snr_per_layer_on_the_layers_operators(tm
     mapping = (folder / "overlays" / "mapping.txt").read_text()
     for layer in several:
         assert f"{layer}: " in mapping
+    _check_tensor_snr(folder)
+
+
+def _check_tensor_snr(folder: Path) -> None:
+    """The per-tensor SNR overlays: each value is the fidelity figure of the tensor the
+    operator makes (its output) or reads as its weights, found by name in the file."""
+    from studio.engine.tflite_file import op_outputs, weight_figures
+    from studio.values import tensor_fidelity
+
+    blob = (folder / "model.tflite").read_bytes()
+    snr = {t.name: t.snr_db for t in tensor_fidelity.read(folder).tensors if t.snr_db is not None}
+    wanted = {
+        "output_snr": op_outputs(blob),
+        "weight_snr": [(f.op_index, f.tensor) for f in weight_figures(blob)],
+    }
+    for key, tensors in wanted.items():
+        [drawn] = json.loads((folder / "overlays" / f"{key}.json").read_text()).values()
+        expected: dict[str, float] = {}
+        for index, name in tensors:
+            if name in snr:
+                value = round(snr[name], 2)
+                expected[str(index)] = min(value, expected.get(str(index), value))
+        assert expected, key  # the names match: the file's tensors are the validator's
+        assert {k: v["value"] for k, v in drawn["results"].items()} == expected, key
+
+
+def _sensitivity(layer: str, technique: str, value: float, metric: str = "top1"):
+    from studio.values.sensitivity import LayerSensitivity
+
+    baseline = 0.95 if metric == "top1" else 0.2
+    return LayerSensitivity(layer, technique, 0.5 if technique == "prune" else 16, value,
+                            baseline, metric)  # fmt: skip
+
+
+def test_the_sensitivity_pass_is_drawn_on_the_operators_of_each_layer(tmp_path):
+    """Each layer's drop (top-1 points, or the MAE's rise) on every operator the
+    converter made of it; a layer the graph has not is said, in the overlay's name and
+    in mapping.txt; the colour scale follows the metric, its fragile band last."""
+    from studio.engine import overlays
+    from studio.engine.tflite_file import graph_ops
+    from studio.values.sensitivity import FRAGILE_MAE, FRAGILE_POINTS
+    from studio.values.sparse_speed import PASS_THROUGH
+
+    blob = (_candidate(tmp_path) / "model.tflite").read_bytes()
+    results = [
+        _sensitivity("conv1", "prune", 0.80),  # 15 points lost: fragile
+        _sensitivity("dense1", "prune", 0.96),  # a gain: shown as no loss
+        _sensitivity("gone", "prune", 0.90),
+        _sensitivity("conv2", "cluster", 0.25, metric="mae"),  # +25 %
+    ]
+    data, mapping = overlays.node_data(blob, None, results)
+    assert list(data) == ["sparsity", "unique_values", "weight_bits",
+                          "prune_sensitivity", "cluster_sensitivity"]  # fmt: skip
+    ops = [op for op in graph_ops(blob) if op.kind not in PASS_THROUGH]
+    [pruned] = data["prune_sensitivity"].values()
+    [clustered] = data["cluster_sensitivity"].values()
+    layer_of = {str(op.index): op.layer for op in ops}
+    assert {layer_of[k] for k in pruned["results"]} == {"conv1", "dense1"}
+    for node, result in pruned["results"].items():
+        assert result["value"] == {"conv1": 15.0, "dense1": 0.0}[layer_of[node]]
+    assert {layer_of[k] for k in clustered["results"]} == {"conv2"}
+    assert all(r["value"] == 25.0 for r in clustered["results"].values())
+    assert [t["value"] for t in pruned["thresholds"]][2] == FRAGILE_POINTS
+    assert [t["value"] for t in clustered["thresholds"]][2] == FRAGILE_MAE * 100
+    assert pruned["name"].startswith("Top-1 points lost with the layer pruned alone to 50% zeros")
+    assert clustered["name"].startswith("MAE rise, % with the layer clustered alone to 16 values")
+    assert "red (fragile)" in pruned["name"] and "1 on none (mapping.txt)" in pruned["name"]
+    assert "gone: no operator of the graph" in "".join(mapping)
+
+
+@pytest.mark.slow
+def test_a_zoo_candidate_gets_the_sensitivity_pass_and_its_snr_on_its_own_operators(tmp_path):
+    """A model we did not tune for (the zoo's small CNN, Keras 3): the session's real
+    sensitivity pass and the int8 candidate's per-tensor figures land on operators of
+    the candidate's graph, every measured layer on at least one."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import zoo
+
+    from studio.engine import overlays
+    from studio.engine.pipeline import optimize, sensitivity
+    from studio.engine.tflite_file import graph_ops
+    from studio.values import sensitivity as saved
+    from studio.values.recipe import Quantization, Recipe
+    from studio.values.sensitivity import LayerSensitivity
+
+    pytest.importorskip("litert_quantizer")
+    model_path, data_path = zoo.saved("small_cnn", "keras3", tmp_path / "zoo")
+    session = tmp_path / "session"
+    results = [LayerSensitivity.from_dict(r) for r in sensitivity(model_path, data_path)]
+    saved.save(session, results)
+    folder = session / "c001"
+    optimize(model_path, data_path, Recipe(quantization=Quantization(mode="int8")), folder)
+    paths = overlays.write(folder / "model.tflite", folder / "overlays")
+    names = [p.stem for p in paths]
+    assert names[-2:] == ["prune_sensitivity", "cluster_sensitivity"] and "snr" in names
+    # The stem and the pointwise convolution are fused with their BatchNormalization and
+    # ReLU (the operator's output is named after the ReLU): found all the same.
+    ops = graph_ops((folder / "model.tflite").read_bytes())
+    stem, pw = [str(op.index) for op in ops if op.kind == "CONV_2D"]
+    [digit] = [str(op.index) for op in ops if op.kind == "FULLY_CONNECTED"]
+    for technique in ("prune", "cluster"):
+        file = folder / "overlays" / f"{technique}_sensitivity.json"
+        [drawn] = json.loads(file.read_text()).values()
+        measured = {r.layer: max(0.0, r.drop) for r in results if r.technique == technique}
+        assert set(measured) == {"stem", "pw", "digit"}
+        assert {k: v["value"] for k, v in drawn["results"].items()} == {
+            node: round(measured[layer], 2)
+            for node, layer in ((stem, "stem"), (pw, "pw"), (digit, "digit"))
+        }
+        assert "on none" not in drawn["name"]
+    _check_tensor_snr(folder)
 
 
 def test_without_model_explorer_explore_says_how_to_install_it_in_one_line(tmp_path):
@@ -287,3 +405,21 @@ def test_without_model_explorer_explore_says_how_to_install_it_in_one_line(tmp_p
         'pip install "tflite-studio[explorer]"'
     )
     assert not (folder / "overlays").exists()
+
+
+def test_an_operator_fused_from_layers_with_figures_of_their_own_shows_the_worst():
+    from studio.values.overlays import SNR, sensitivity_overlays
+
+    ops = [(1, "stem_relu"), (1, "stem_bn"), (1, "stem"), (2, "head"), (3, "head")]
+    drawn, mapping = SNR.node_data({"stem": 31.0, "stem_relu": 18.5, "head": 40}, ops, "main")
+    assert drawn["main"]["results"] == {"1": {"value": 18.5}, "2": {"value": 40}, "3": {"value": 40}}
+    assert "1 layer(s) on several operators, 1 operator(s) fused from several" in drawn["main"]["name"]
+    assert mapping == [
+        "head: 2 operators (2, 3), each shown with the layer's value",
+        "operator 1 is made of stem, stem_relu (fused): it shows the worst of their values",
+    ]
+    [(overlay, values)] = sensitivity_overlays(
+        [_sensitivity("stem", "prune", 0.90), _sensitivity("stem_bn", "prune", 0.80)]
+    )
+    drawn, _ = overlay.node_data(values, ops, "main")
+    assert drawn["main"]["results"] == {"1": {"value": 15.0}}  # the larger loss

@@ -140,3 +140,28 @@ def test_the_sensitivity_pass_runs_once_per_measured_baseline(qtbot, bench):
     bench.set_budget(2.0)
     qtbot.wait(200)
     assert len(passes()) == 2
+
+
+def test_a_reopened_session_shows_its_saved_sensitivity_pass_without_running_it_again(
+    qtbot, bench
+):
+    from studio.values import sensitivity
+
+    def passes():
+        return [job for _, job in bench.backend.submitted if job.target == kinds.SENSITIVITY]
+
+    qtbot.waitUntil(lambda: len(passes()) == 1, timeout=WAIT)
+    folder = bench.session.folder
+    qtbot.waitUntil(lambda: sensitivity.read(folder) is not None, timeout=WAIT)
+    measured = sensitivity.read(folder)
+    assert measured and {r.technique for r in measured} == {"prune", "cluster"}
+    bench.open_model("demo", "demo")  # another session, then the first one again
+    qtbot.waitUntil(lambda: len(passes()) == 2, timeout=WAIT)
+    with qtbot.waitSignal(bench.sensitivity_ready, timeout=WAIT) as shown:
+        bench.open_session(folder)
+    assert shown.args[0] == measured
+    qtbot.wait(200)
+    assert len(passes()) == 2
+    (folder / sensitivity.FILE).write_text("[{broken")  # damaged: measured again
+    bench.open_session(folder)
+    qtbot.waitUntil(lambda: len(passes()) == 3, timeout=WAIT)

@@ -51,6 +51,13 @@ def layer_of(tensor_name: str) -> str:
     return name.removeprefix("quant_")
 
 
+def layers_in(tensor_name: str) -> tuple[str, ...]:
+    """Every Keras layer a tensor's name holds: the converter names a fused operator's
+    output after all it fused (`m/stem_relu/Relu;m/stem_bn/FusedBatchNormV3;m/stem/Conv2D`
+    -> stem_relu, stem_bn, stem)."""
+    return tuple(dict.fromkeys(layer_of(part) for part in tensor_name.split(";") if part))
+
+
 def read_checked(path: str | Path) -> bytes:
     """The file's bytes, if it looks like a .tflite flatbuffer at all."""
     path = Path(path)
@@ -295,13 +302,17 @@ def _unique(values: np.ndarray, shape, channel_axis: int | None) -> int:
 
 def tensor_names(data: bytes) -> list[str]:
     """Names of every operator output, used to find a layer's nodes for selective quantization."""
+    return [name for _, name in op_outputs(data)]
+
+
+def op_outputs(data: bytes) -> list[tuple[int, str]]:
+    """Every operator output of subgraph 0 as (operator index, tensor name)."""
     graph = _parse(data).subgraphs[0]
-    names = []
-    for op in graph.operators or []:
-        for out in op.outputs if op.outputs is not None else []:
-            raw = graph.tensors[int(out)].name
-            names.append(raw.decode() if isinstance(raw, bytes) else str(raw))
-    return names
+    return [
+        (i, _text(graph.tensors[out].name))
+        for i, op in enumerate(graph.operators or [])
+        for out in _outputs(op)
+    ]
 
 
 def io_specs(data: bytes) -> tuple[dict, dict]:

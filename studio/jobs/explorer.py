@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from studio.values.errors import StudioError
 from studio.values.extras import importable, install_command
-from studio.values.overlays import OVERLAYS, SNR
+from studio.values.overlays import KEYS, OVERLAYS, sources
 from studio.values.processes import command
 
 HOST = "127.0.0.1"
@@ -46,24 +46,25 @@ def missing() -> str:
 
 
 def overlays(model: Path, out: Path) -> list[Path]:
-    """The overlay files of `model` in `out` (values/overlays.OVERLAYS order, then the SNR
-    per layer when the candidate has figures for it), written by a helper process when
-    missing or older than the model (reading the file needs LiteRT's schema, which the
-    window's process does not load)."""
-    paths = [out / f"{o.key}.json" for o in OVERLAYS]
-    snr = out / f"{SNR.key}.json"  # only when the candidate has per-tensor figures
-    made = model.stat().st_mtime
-    if not all(p.is_file() and p.stat().st_mtime >= made for p in paths):
+    """The overlay files of `model` in `out` (values/overlays.KEYS order: those read from
+    the file, then those of the candidate's and the session's figures it has), written
+    by a helper process when missing or older than the model or those figures (reading
+    the file needs LiteRT's schema, which the window's process does not load)."""
+    needed = [out / f"{o.key}.json" for o in OVERLAYS]
+    inputs = [model, *(p for p in sources(model) if p.is_file())]
+    made = max(p.stat().st_mtime for p in inputs)
+    fresh = (out / "mapping.txt").is_file() and (out / "mapping.txt").stat().st_mtime >= made
+    if not fresh or not all(p.is_file() for p in needed):
         done = subprocess.run(
             command("studio.engine.overlays", str(model), str(out)),
             capture_output=True,
             text=True,
             timeout=300,
         )
-        if done.returncode != 0 or not all(p.is_file() for p in paths):
+        if done.returncode != 0 or not all(p.is_file() for p in needed):
             last = (done.stderr.strip().splitlines() or ["unknown error"])[-1]
             raise ExplorerError(f"cannot read the overlays of {model}: {last[:300]}")
-    return paths + ([snr] if snr.is_file() else [])
+    return [p for key in KEYS if (p := out / f"{key}.json").is_file()]
 
 
 def free_port() -> int:

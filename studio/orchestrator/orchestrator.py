@@ -48,6 +48,7 @@ from studio.orchestrator.tracks import (
 )
 from studio.values import atomic, selective
 from studio.values import autotune as autotune_values
+from studio.values import sensitivity as layer_sensitivity
 from studio.values.cluster import Cluster
 from studio.values.errors import StudioError
 from studio.values.grid import Grid
@@ -164,7 +165,7 @@ class Orchestrator:
             handle = Handle("the float baseline")
             handle.settle(kinds.Baseline(session.summary, session.baseline))
             if session.baseline is not None:
-                self.layers_wanted.emit()  # not kept on disk: measured again, seconds
+                self.layers_wanted.emit()  # the saved sensitivity pass, or a new one
         self.activity_changed.emit()
         return handle
 
@@ -386,7 +387,13 @@ class Orchestrator:
             return
         if session.baseline.accuracy is None:  # no labels to measure with
             return
-        if summary.names("prunable") or summary.names("clusterable"):
+        if not (summary.names("prunable") or summary.names("clusterable")):
+            return
+        saved = layer_sensitivity.read(session.folder)
+        if saved:  # this session's last pass (a reopened session)
+            self.log.emit("layer sensitivity: the session's last pass")
+            self.sensitivity_ready.emit(saved)
+        else:
             self.sensitivity()
 
     def score(self, candidate_ids: list[int], data: str) -> Handle:

@@ -16,6 +16,7 @@ from studio.jobs import kinds
 from studio.jobs.messages import Progress
 from studio.jobs.sweeps import SweepRun
 from studio.orchestrator.handles import Handle, JobFailed
+from studio.values import sensitivity
 from studio.values.session import Session
 from studio.values.sweep import Group
 
@@ -137,6 +138,13 @@ class SensitivityTrack(ViewTrack):
     ready: ClassVar[str] = "sensitivity_ready"
     failure: ClassVar[str] = "sensitivity_failed"
     what: ClassVar[str] = "layer sensitivity"
+
+    def finished(self, orch, job_id, result, current):
+        try:  # kept with its session, whichever is current now
+            sensitivity.save(self.session.folder, result)
+        except OSError as err:
+            orch.log.emit(f"layer sensitivity not saved in {self.session.folder}: {err}")
+        super().finished(orch, job_id, result, current)
 
 
 @dataclass

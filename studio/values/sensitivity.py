@@ -10,10 +10,15 @@ says why next to each layer.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from studio.values import atomic
+
+FILE = "sensitivity.json"  # in the session's folder: the last pass's results
 FRAGILE_POINTS = 10.0  # top-1 points lost by one layer alone
 FRAGILE_MAE = 0.5  # relative rise of the mean absolute error by one layer alone
 TECHNIQUES = ("prune", "cluster")
@@ -75,3 +80,19 @@ class LayerSensitivity:
 def fragile(results: Iterable[LayerSensitivity], technique: str) -> tuple[str, ...]:
     """The layers that break the model on their own under `technique`."""
     return tuple(r.layer for r in results if r.technique == technique and r.fragile)
+
+
+def save(folder: str | Path, results: Sequence[LayerSensitivity]) -> Path:
+    """Keep a pass's results with the session (a reopened session shows them without
+    measuring again; Model Explorer's overlays read them)."""
+    return atomic.write_json(Path(folder) / FILE, [r.to_dict() for r in results])
+
+
+def read(folder: str | Path) -> list[LayerSensitivity] | None:
+    """The session's saved results; None when it has none or the file is damaged (they
+    are measured again in seconds, never a reason to refuse a session)."""
+    try:
+        raw = json.loads((Path(folder) / FILE).read_text(encoding="utf-8"))
+        return [LayerSensitivity.from_dict(r) for r in raw]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
