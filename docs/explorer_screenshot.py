@@ -1,14 +1,19 @@
-"""The README's Model Explorer screenshot: a candidate's graph with the sparsity overlay.
+"""The README's Model Explorer screenshots: a candidate's graph with one overlay shown.
 
     python docs/explorer_screenshot.py
 
-Runs the demo pruned to 80 % + int8 (sparse storage) through the studio's own pipeline,
-starts Model Explorer's server the way the window does (`studio.jobs.explorer`, its
-overlays from `studio.engine.overlays`), loads the page in headless Chromium (Debian's
-`chromium`) through the DevTools protocol (`pip install websocket-client`), expands every
-layer, shows the first overlay (zeros, % of the weights) and writes
-`resources/screens/explorer-sparsity.png`.  The two clicks are at the places Model
-Explorer 0.1.34 draws its "expand all layers" button and the first overlay's eye.
+1. `explorer-sparsity.png`: the demo pruned to 80 % + int8 (sparse storage), the zeros
+   overlay.
+2. `explorer-sensitivity.png`: a model we did not tune for (the zoo's small CNN, Keras 3)
+   in int8, in a session whose sensitivity pass ran: what pruning each layer alone costs,
+   on the operators the converter made of it.
+
+Each runs through the studio's own pipeline, starts Model Explorer's server the way the
+window does (`studio.jobs.explorer`, its overlays from `studio.engine.overlays`), loads
+the page in headless Chromium (Debian's `chromium`) through the DevTools protocol
+(`pip install websocket-client`), expands every layer, shows the chosen overlay and
+writes the PNG to `resources/screens/`.  The clicks are at the places Model Explorer
+0.1.34 draws its "expand all layers" button and the overlays' eyes (a row each).
 """
 
 from __future__ import annotations
@@ -25,16 +30,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the zoo
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-OUT = ROOT / "resources" / "screens" / "explorer-sparsity.png"
+SCREENS = ROOT / "resources" / "screens"
 WIDTH, HEIGHT = 1100, 1160
 DEVTOOLS_PORT = 9333
 LOAD_S = 15  # the page converts the model through the server, then lays the graph out
 EXPAND_ALL = (380, 76)  # the toolbar's "expand all layers"
 FIRST_OVERLAY_EYE = (WIDTH - 37, 185)  # show the first node-data provider on the graph
+ROW = 20  # the next provider's eye is a row lower
 
 
-def screenshot(url: str, out: Path) -> None:
+def screenshot(url: str, out: Path, overlay: int = 0) -> None:
+    """The page at `url`, every layer expanded, overlay number `overlay` (0: the first)
+    shown on the graph."""
     import websocket
 
     chrome = subprocess.Popen(
@@ -67,7 +76,8 @@ def screenshot(url: str, out: Path) -> None:
 
         call("Page.navigate", url=url)
         time.sleep(LOAD_S)
-        for x, y in (EXPAND_ALL, FIRST_OVERLAY_EYE):
+        eye = (FIRST_OVERLAY_EYE[0], FIRST_OVERLAY_EYE[1] + ROW * overlay)
+        for x, y in (EXPAND_ALL, eye):
             for kind in ("mousePressed", "mouseReleased"):
                 call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
             time.sleep(3)
@@ -76,26 +86,44 @@ def screenshot(url: str, out: Path) -> None:
         chrome.kill()
 
 
-def main() -> None:
-    from studio.engine.pipeline import optimize
+def show(model: Path, out: Path, key: str) -> None:
+    """`model`'s page with the overlay `key` shown, written to `out`."""
     from studio.jobs.explorer import Explorer, overlays
-    from studio.values.recipe import Pruning, Quantization, Recipe
 
-    recipe = Recipe(
-        pruning=Pruning(target_sparsity=0.8, sparse_format=True),
-        quantization=Quantization(mode="int8"),
-    )
+    server = Explorer()
+    try:
+        files = overlays(model, model.parent / "overlays")
+        url = server.show([(model, files)])
+        screenshot(url, out, [f.stem for f in files].index(key))
+    finally:
+        server.stop()
+    print(f"wrote {out}")
+
+
+def main() -> None:
+    import zoo
+
+    from studio.engine.pipeline import optimize, sensitivity
+    from studio.values import sensitivity as saved
+    from studio.values.recipe import Pruning, Quantization, Recipe
+    from studio.values.sensitivity import LayerSensitivity
+
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "c001"
+        recipe = Recipe(
+            pruning=Pruning(target_sparsity=0.8, sparse_format=True),
+            quantization=Quantization(mode="int8"),
+        )
+        folder = Path(tmp) / "demo" / "c001"
         optimize("demo", "demo", recipe, folder)
-        model = folder / "model.tflite"
-        server = Explorer()
-        try:
-            url = server.show([(model, overlays(model, folder / "overlays"))])
-            screenshot(url, OUT)
-        finally:
-            server.stop()
-    print(f"wrote {OUT}")
+        show(folder / "model.tflite", SCREENS / "explorer-sparsity.png", "sparsity")
+
+        session = Path(tmp) / "zoo"
+        model, data = zoo.saved("small_cnn", "keras3", session / "model")
+        saved.save(session, [LayerSensitivity.from_dict(r) for r in sensitivity(model, data)])
+        recipe = Recipe(quantization=Quantization(mode="int8"))
+        optimize(model, data, recipe, session / "c001")
+        show(session / "c001" / "model.tflite", SCREENS / "explorer-sensitivity.png",
+             "prune_sensitivity")  # fmt: skip
 
 
 if __name__ == "__main__":

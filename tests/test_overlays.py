@@ -338,8 +338,8 @@ def test_the_sensitivity_pass_is_drawn_on_the_operators_of_each_layer(tmp_path):
     assert all(r["value"] == 25.0 for r in clustered["results"].values())
     assert [t["value"] for t in pruned["thresholds"]][2] == FRAGILE_POINTS
     assert [t["value"] for t in clustered["thresholds"]][2] == FRAGILE_MAE * 100
-    assert pruned["name"].startswith("Top-1 points lost with the layer pruned alone to 50% zeros")
-    assert clustered["name"].startswith("MAE rise, % with the layer clustered alone to 16 values")
+    assert pruned["name"].startswith("Layer pruned alone to 50%: top-1 points lost (no fine-")
+    assert clustered["name"].startswith("Layer clustered alone to 16: MAE rise, % (no fine-tune)")
     assert "red (fragile)" in pruned["name"] and "1 on none (mapping.txt)" in pruned["name"]
     assert "gone: no operator of the graph" in "".join(mapping)
 

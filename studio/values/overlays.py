@@ -185,13 +185,9 @@ SNR_SCALE = (
     Threshold(30, "#fee0d2", "≤30 dB pink"),
     Threshold(1e9, "#eeeeee", "above grey"),
 )
-OUTPUT_SNR = TensorOverlay(
-    "output_snr", "Quantization SNR of each operator's output, dB", SNR_SCALE
-)
-WEIGHT_SNR = TensorOverlay(
-    "weight_snr", "Quantization SNR of each operator's weights, dB", SNR_SCALE
-)
-SNR = LayerOverlay("snr", "Quantization SNR per layer, dB (its worst tensor)", SNR_SCALE, min)
+OUTPUT_SNR = TensorOverlay("output_snr", "Output SNR, dB (quantized vs float)", SNR_SCALE)
+WEIGHT_SNR = TensorOverlay("weight_snr", "Weight SNR, dB (quantized vs float)", SNR_SCALE)
+SNR = LayerOverlay("snr", "Layer SNR, dB (its worst tensor)", SNR_SCALE, min)
 
 # The sensitivity pass (values/sensitivity.py): what one layer treated alone costs.
 TOP1_SCALE = (
@@ -206,7 +202,7 @@ MAE_SCALE = (
     Threshold(FRAGILE_MAE * 100, "#fd8d3c", f"≤{FRAGILE_MAE * 100:g} % orange"),
     Threshold(1e9, "#e31a1c", "above red (fragile)"),
 )
-TREATED = {"prune": "pruned alone to {:.0%} zeros", "cluster": "clustered alone to {:g} values"}
+TREATED = {"prune": "Layer pruned alone to {:.0%}", "cluster": "Layer clustered alone to {:g}"}
 
 
 def sensitivity_overlays(
@@ -223,8 +219,8 @@ def sensitivity_overlays(
         first = chosen[0]
         top1 = first.metric == "top1"
         title = (
-            f"{'Top-1 points lost' if top1 else 'MAE rise, %'} with the layer "
-            f"{TREATED[technique].format(first.setting)} (no fine-tune)"
+            f"{TREATED[technique].format(first.setting)}: "
+            f"{'top-1 points lost' if top1 else 'MAE rise, %'} (no fine-tune)"
         )
         overlay = LayerOverlay(f"{technique}_sensitivity", title, TOP1_SCALE if top1 else MAE_SCALE)
         out.append((overlay, {r.layer: max(0.0, r.drop) for r in chosen}))
