@@ -240,14 +240,37 @@ def test_fidelity_is_measured_on_the_users_samples_with_the_stated_threads(monke
     assert figures.samples == fidelity.SAMPLES and figures.tensors[0].snr_db == pytest.approx(20.0)
 
 
+def test_tensors_that_share_a_name_but_not_a_size_are_left_out_not_fatal():
+    """A float16 or sparse-stored constant keeps its float twin's tensor name with other
+    contents; the validator's own functions raised on it and the whole candidate had no
+    figures ("data1 & data2 must be of the same size")."""
+    pytest.importorskip("litert_quantizer")
+    from litert_quantizer.utils import validation_utils
+
+    from studio.engine import fidelity
+
+    mse = fidelity._same_size_only(
+        validation_utils.get_validation_func(validation_utils.ValidationErrorMetric.MSE)
+    )
+    assert mse(np.ones(4), np.zeros(4)) == pytest.approx(1.0)
+    assert np.isnan(mse(np.ones(3), np.zeros(4)))
+    assert not fidelity._compared({"mse": float("nan"), "snr": float("nan")})
+    assert fidelity._compared({"mse": 0.0, "snr": float("inf")})
+
+
 @pytest.mark.slow
 @needs_quantizer
-@pytest.mark.parametrize("mode", ["int8", "int4"])
-def test_a_quantized_candidate_carries_its_per_tensor_fidelity(tmp_path, mode):
+@pytest.mark.parametrize(
+    "mode, sparse", [("int8", False), ("int4", False), ("float16", False), ("int8", True)]
+)
+def test_a_quantized_candidate_carries_its_per_tensor_fidelity(tmp_path, mode, sparse):
     from studio.engine.pipeline import optimize
+    from studio.values.recipe import Pruning
     from studio.values.tensor_fidelity import read
 
-    optimize("demo", "demo", Recipe(quantization=Quantization(mode=mode)), tmp_path, threads=2)
+    pruning = Pruning(target_sparsity=0.5, epochs=1, sparse_format=True) if sparse else None
+    recipe = Recipe(pruning=pruning, quantization=Quantization(mode=mode))
+    optimize("demo", "demo", recipe, tmp_path, threads=2)
     figures = read(tmp_path)
     assert figures is not None and not figures.skipped
     assert (figures.samples, figures.threads) == (32, 2)

@@ -16,7 +16,8 @@ integer inputs/outputs (the float twin cannot take the same samples).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,12 +47,15 @@ def measure(
     n = min(SAMPLES, count(samples))
     data = _signature_inputs(float_model, take(samples, slice(0, n)), inputs)
 
+    compare_fns = [_same_size_only(validation_utils.get_validation_func(m)) for m in metrics]
+
     def compare(outputs_only: bool, xnnpack: bool) -> dict[str, dict[str, float]]:
         result = model_validator.compare_model(
             float_model,
             quantized,
             data,
             metrics,
+            compare_fns=compare_fns,
             use_xnnpack=xnnpack,
             num_threads=threads,
             validate_output_tensors_only=outputs_only,
@@ -63,9 +67,27 @@ def measure(
     return Fidelity(
         samples=n,
         threads=threads,
-        tensors=tuple(_figures(name, v) for name, v in every.items()),
-        outputs=tuple(_figures(name, v) for name, v in outs.items()),
+        tensors=tuple(_figures(name, v) for name, v in every.items() if _compared(v)),
+        outputs=tuple(_figures(name, v) for name, v in outs.items() if _compared(v)),
     )
+
+
+def _same_size_only(fn: Callable[[Any, Any], float]) -> Callable[[Any, Any], float]:
+    """The validator pairs tensors by name, and a float16 or sparse-stored constant keeps
+    its float twin's name with other contents (half-precision values, only the non-zero
+    ones): the validator's own functions then raise and no figure is left.  Such a pair
+    is not compared (NaN, left out by `_compared`)."""
+
+    def compare(target: Any, reference: Any) -> float:
+        if np.size(target) != np.size(reference):
+            return math.nan
+        return fn(target, reference)
+
+    return compare
+
+
+def _compared(values: dict[str, float]) -> bool:
+    return not math.isnan(float(values.get("mse", math.nan)))
 
 
 def _figures(name: str, values: dict[str, float]) -> TensorFidelity:

@@ -71,7 +71,8 @@ class Actions:
             w.explore,
             "Ctrl+M",
             "The selected candidate's graph in Google's Model Explorer (a local web page), "
-            "with its zeros, distinct values and weight types on the operators",
+            "its figures on the operators: zeros, distinct values, weight types, the "
+            "quantization SNR, and what pruning or clustering each layer alone costs",
         )
         self.report = self._make(
             "Export re&port…",
@@ -177,7 +178,7 @@ class Actions:
         bar = QToolBar("Main")
         bar.setObjectName("main-toolbar")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for action in (self.open, self.run, self.sweep, self.find_best, self.export):
+        for action in (self.open, self.run, self.sweep, self.find_best, self.export, self.explore):
             bar.addAction(action)
         bar.addSeparator()
         bar.addWidget(QLabel(" Accuracy budget: "))
