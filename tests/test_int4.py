@@ -228,6 +228,7 @@ def test_fidelity_is_measured_on_the_users_samples_with_the_stated_threads(monke
 
     monkeypatch.setattr(model_validator, "compare_model", compare)
     monkeypatch.setattr(fidelity, "_signature_inputs", lambda model, x, names: {"sig": list(x)})
+    monkeypatch.setattr(fidelity, "tensor_roles", lambda blob: {})  # no real files here
     x = np.arange(50 * 3, dtype=np.float32).reshape(50, 3)
     figures = fidelity.measure(b"float", b"quantized", x, threads=2)
     assert np.array_equal(np.stack(seen["data"]["sig"]), x[: fidelity.SAMPLES])
@@ -258,6 +259,27 @@ def test_tensors_that_share_a_name_but_not_a_size_are_left_out_not_fatal():
     assert fidelity._compared({"mse": 0.0, "snr": float("inf")})
 
 
+def test_a_tensor_name_the_converter_shifted_is_not_the_same_tensor():
+    """The float16 file's DEQUANTIZE ops take names: its dequantized conv1 bias is named
+    what the float file names conv1's output.  Roles tell them apart; the model's output
+    (an int8 file's dequantized softmax) keeps its role."""
+    import tf_keras as keras
+
+    from studio.engine.convert import convert
+    from studio.engine.tflite_file import tensor_roles
+    from studio.values.resources import DEMO_MODEL
+
+    model = keras.models.load_model(DEMO_MODEL)
+    x = np.random.RandomState(0).rand(8, *model.input_shape[1:]).astype(np.float32)
+    twin = tensor_roles(convert(model, Quantization(mode="none"), x))
+    half = tensor_roles(convert(model, Quantization(mode="float16"), x))
+    int8 = tensor_roles(convert(model, Quantization(mode="int8"), x))
+    conv1 = next(n for n, role in twin.items() if role == "CONV_2D" and "conv1" in n)
+    assert half[conv1] == "constant" and int8[conv1] == "CONV_2D"
+    assert twin["digits_cnn/conv1/Conv2D"] == half["digits_cnn/conv1/Conv2D"] == "constant"
+    assert twin["StatefulPartitionedCall:0"] == int8["StatefulPartitionedCall:0"] == "SOFTMAX"
+
+
 @pytest.mark.slow
 @needs_quantizer
 @pytest.mark.parametrize(
@@ -265,6 +287,7 @@ def test_tensors_that_share_a_name_but_not_a_size_are_left_out_not_fatal():
 )
 def test_a_quantized_candidate_carries_its_per_tensor_fidelity(tmp_path, mode, sparse):
     from studio.engine.pipeline import optimize
+    from studio.engine.tflite_file import graph_ops, op_outputs
     from studio.values.recipe import Pruning
     from studio.values.tensor_fidelity import read
 
@@ -278,6 +301,16 @@ def test_a_quantized_candidate_carries_its_per_tensor_fidelity(tmp_path, mode, s
     assert {"conv1", "conv2", "conv3", "dense1", "digit"} <= layers
     assert all(snr > 5 for snr in figures.by_layer().values())  # close to float, not noise
     assert figures.output_snr() is not None and figures.output_snr() > 20
+    # Each convolution's and Dense layer's output is found by name in the candidate's
+    # own file (a sparse one is measured through its dense twin, whose names differ).
+    # A float16 file's dequantized weights shift its outputs' names: the validator pairs
+    # tensors by name, so those pairs are left out (`tensor_roles`), never mismatched.
+    blob = (tmp_path / "model.tflite").read_bytes()
+    kinds = {op.index: op.kind for op in graph_ops(blob)}
+    made = [n for i, n in op_outputs(blob) if kinds[i] in ("CONV_2D", "FULLY_CONNECTED")]
+    named = {t.name for t in figures.tensors}
+    assert len(made) == 5 and (set(made) <= named) == (mode != "float16")
+    assert ("stored dense" in figures.note) == sparse
 
 
 def test_sweeps_and_searches_offer_int4_only_where_it_can_be_made(qtbot, monkeypatch):

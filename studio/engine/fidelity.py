@@ -15,6 +15,7 @@ integer inputs/outputs (the float twin cannot take the same samples).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from studio.engine.arrays import Arrays, count, parts, take
-from studio.engine.tflite_file import layer_of
+from studio.engine.tflite_file import layer_of, tensor_roles
 from studio.values.tensor_fidelity import Fidelity, TensorFidelity
 
 SAMPLES = 32  # two interpreters per sample (the validator's way): enough for a mean
@@ -64,11 +65,14 @@ def measure(
 
     every = compare(outputs_only=False, xnnpack=False)
     outs = compare(outputs_only=True, xnnpack=True)
+    # The validator pairs tensors by name: pairs that are not the same tensor go.
+    twin, own = tensor_roles(float_model), tensor_roles(quantized)
+    same = {name for name in every if twin.get(name) == own.get(name)}
     return Fidelity(
         samples=n,
         threads=threads,
-        tensors=tuple(_figures(name, v) for name, v in every.items() if _compared(v)),
-        outputs=tuple(_figures(name, v) for name, v in outs.items() if _compared(v)),
+        tensors=tuple(_figures(k, v) for k, v in every.items() if k in same and _compared(v)),
+        outputs=tuple(_figures(k, v) for k, v in outs.items() if _compared(v)),
     )
 
 
@@ -123,3 +127,27 @@ def _signature_inputs(model: bytes, x: Arrays, inputs: Sequence[str]) -> dict[st
             for i in range(count(x))
         ]
     }
+
+
+def renamed(figures: Fidelity, measured: bytes, shown: bytes) -> Fidelity:
+    """`figures` measured on `measured` (a sparse candidate's dense twin) under the
+    names of `shown`'s operator outputs: the sparse file is the same graph with a DENSIFY
+    before each stored-sparse weight, whose outputs take the names the dense file gives
+    the operators' (the overlays find an operator's tensor by name)."""
+    from studio.engine.tflite_file import graph_ops, op_outputs
+
+    def outputs(blob: bytes) -> list[tuple[str, str]]:
+        kinds = {op.index: op.kind for op in graph_ops(blob)}
+        return [(kinds[i], name) for i, name in op_outputs(blob) if kinds[i] != "DENSIFY"]
+
+    before, after = outputs(measured), outputs(shown)
+    if [k for k, _ in before] != [k for k, _ in after]:
+        return figures  # not the same graph: the names stay as measured
+    names = {old: new for (_, old), (_, new) in zip(before, after, strict=True)}
+
+    def rename(rows: tuple[TensorFidelity, ...]) -> tuple[TensorFidelity, ...]:
+        return tuple(dataclasses.replace(t, name=names.get(t.name, t.name)) for t in rows)
+
+    return dataclasses.replace(
+        figures, tensors=rename(figures.tensors), outputs=rename(figures.outputs)
+    )

@@ -225,10 +225,8 @@ def finish(
         if skipped:
             Fidelity(skipped=skipped).save(out)
         else:
-            figures = _fidelity(prep, q, float_model, compared, threads=threads)
-            if sparse and not figures.skipped:
-                figures = dataclasses.replace(figures, note=f"{figures.note} {SPARSE_NOTE}".strip())
-            figures.save(out)
+            shown = blob if sparse else None
+            _fidelity(prep, q, float_model, compared, threads=threads, shown=shown).save(out)
     seconds["evaluate"] = time.perf_counter() - t
     note = conversion_note(model, q.mode)
     metrics = dataclasses.replace(
@@ -263,10 +261,17 @@ def _fidelity_skipped(q: Quantization) -> str:
 
 
 def _fidelity(
-    prep: Prepared, q: Quantization, float_model: bytes, blob: bytes, *, threads: int
+    prep: Prepared,
+    q: Quantization,
+    float_model: bytes,
+    blob: bytes,
+    *,
+    threads: int,
+    shown: bytes | None = None,
 ) -> Fidelity:
-    """Per-tensor fidelity of a quantized candidate against its float twin (fidelity.py):
-    a figure to look at, never a reason to fail a candidate."""
+    """Per-tensor fidelity of a quantized candidate (`blob`) against its float twin
+    (fidelity.py): a figure to look at, never a reason to fail a candidate.  `shown`:
+    the sparse-stored file `blob` is the dense twin of (the figures take its names)."""
     from studio.engine import fidelity
 
     try:
@@ -279,6 +284,9 @@ def _fidelity(
         # Measured on the demo: blocks of 32 give dense1 1 dB on the built-in kernels,
         # while the outputs on XNNPACK stay at 79 dB and top-1 within 0.3 points.
         figures = dataclasses.replace(figures, note=BLOCKWISE_NOTE)
+    if shown is not None:
+        figures = fidelity.renamed(figures, blob, shown)
+        figures = dataclasses.replace(figures, note=f"{figures.note} {SPARSE_NOTE}".strip())
     return figures
 
 

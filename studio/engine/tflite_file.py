@@ -305,6 +305,35 @@ def tensor_names(data: bytes) -> list[str]:
     return [name for _, name in op_outputs(data)]
 
 
+def tensor_roles(data: bytes) -> dict[str, str]:
+    """What each named tensor of subgraph 0 is: "constant" (weights, also behind the
+    DEQUANTIZE or DENSIFY that unpacks them), "input", or the kind of the operator that
+    computes it, seen through QUANTIZE/DEQUANTIZE of a computed tensor (an int8 file's
+    softmax is dequantized into the model's output).  Two files' tensors of one name are
+    the same tensor only when their roles agree: the converter shifts names when it adds
+    operators (a float16 file's dequantized bias takes the name its float twin gives a
+    convolution's output)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = _parse(data)
+    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    graph = model.subgraphs[0]
+    producers = {out: op for op in graph.operators or [] for out in _outputs(op)}
+    inputs = {int(i) for i in (graph.inputs if graph.inputs is not None else [])}
+
+    def role(index: int, depth: int = 0) -> str:
+        op = producers.get(index)
+        if op is None:
+            return "input" if index in inputs else "constant"
+        code = model.operatorCodes[op.opcodeIndex]
+        kind = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+        if kind in ("QUANTIZE", "DEQUANTIZE", "DENSIFY") and depth < 8 and op.inputs is not None:
+            return role(int(op.inputs[0]), depth + 1)
+        return kind
+
+    return {_text(t.name): role(i) for i, t in enumerate(graph.tensors or [])}
+
+
 def op_outputs(data: bytes) -> list[tuple[int, str]]:
     """Every operator output of subgraph 0 as (operator index, tensor name)."""
     graph = _parse(data).subgraphs[0]
