@@ -1,4 +1,4 @@
-"""The README's Model Explorer screenshots: a candidate's graph with one overlay shown.
+"""The README's Model Explorer screenshots: candidates' graphs with one overlay shown.
 
     python docs/explorer_screenshot.py
 
@@ -7,13 +7,16 @@
 2. `explorer-sensitivity.png`: a model we did not tune for (the zoo's small CNN, Keras 3)
    in int8, in a session whose sensitivity pass ran: what pruning each layer alone costs,
    on the operators the converter made of it.
+3. `explorer-compare.png`: the demo in int8 beside the same pruned and stored sparse, in
+   Model Explorer's split view, as the comparison dialog opens them.
 
 Each runs through the studio's own pipeline, starts Model Explorer's server the way the
 window does (`studio.jobs.explorer`, its overlays from `studio.engine.overlays`), loads
 the page in headless Chromium (Debian's `chromium`) through the DevTools protocol
-(`pip install websocket-client`), expands every layer, shows the chosen overlay and
-writes the PNG to `resources/screens/`.  The clicks are at the places Model Explorer
-0.1.34 draws its "expand all layers" button and the overlays' eyes (a row each).
+(`pip install websocket-client`), shows the chosen overlay and writes the PNG to
+`resources/screens/`.  The page flattens the layers itself (every operator drawn); the
+one click is on the chosen overlay's eye, where Model Explorer 0.1.34 draws it (a row
+each).
 """
 
 from __future__ import annotations
@@ -36,14 +39,13 @@ SCREENS = ROOT / "resources" / "screens"
 WIDTH, HEIGHT = 1100, 1160
 DEVTOOLS_PORT = 9333
 LOAD_S = 15  # the page converts the model through the server, then lays the graph out
-EXPAND_ALL = (380, 76)  # the toolbar's "expand all layers"
 FIRST_OVERLAY_EYE = (WIDTH - 37, 185)  # show the first node-data provider on the graph
 ROW = 20  # the next provider's eye is a row lower
 
 
 def screenshot(url: str, out: Path, overlay: int = 0) -> None:
-    """The page at `url`, every layer expanded, overlay number `overlay` (0: the first)
-    shown on the graph."""
+    """The page at `url` with overlay number `overlay` (0: the first; -1: as the page
+    opens, the last) shown on the graph."""
     import websocket
 
     chrome = subprocess.Popen(
@@ -77,7 +79,7 @@ def screenshot(url: str, out: Path, overlay: int = 0) -> None:
         call("Page.navigate", url=url)
         time.sleep(LOAD_S)
         eye = (FIRST_OVERLAY_EYE[0], FIRST_OVERLAY_EYE[1] + ROW * overlay)
-        for x, y in (EXPAND_ALL, eye):
+        for x, y in ([eye] if overlay >= 0 else []):
             for kind in ("mousePressed", "mouseReleased"):
                 call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
             time.sleep(3)
@@ -86,15 +88,20 @@ def screenshot(url: str, out: Path, overlay: int = 0) -> None:
         chrome.kill()
 
 
-def show(model: Path, out: Path, key: str) -> None:
-    """`model`'s page with the overlay `key` shown, written to `out`."""
+def show(models: list[tuple[Path, str]], out: Path, key: str = "") -> None:
+    """The page of `models` (each with its graph id when several, "" for one) with the
+    overlay `key` shown ("": as the page opens), written to `out`."""
     from studio.jobs.explorer import Explorer, overlays
 
     server = Explorer()
     try:
-        files = overlays(model, model.parent / "overlays")
-        url = server.show([(model, files)])
-        screenshot(url, out, [f.stem for f in files].index(key))
+        shown = []
+        for model, graph in models:
+            folder = model.parent / "overlays" / ("beside" if graph else "")
+            files = overlays(model, folder, graph)
+            shown.append((folder / f"{graph}.tflite" if graph else model, files))
+        url = server.show(shown)
+        screenshot(url, out, [f.stem for f in shown[0][1]].index(key) if key else -1)
     finally:
         server.stop()
     print(f"wrote {out}")
@@ -109,20 +116,21 @@ def main() -> None:
     from studio.values.sensitivity import LayerSensitivity
 
     with tempfile.TemporaryDirectory() as tmp:
-        recipe = Recipe(
-            pruning=Pruning(target_sparsity=0.8, sparse_format=True),
-            quantization=Quantization(mode="int8"),
-        )
-        folder = Path(tmp) / "demo" / "c001"
-        optimize("demo", "demo", recipe, folder)
-        show(folder / "model.tflite", SCREENS / "explorer-sparsity.png", "sparsity")
+        int8 = Quantization(mode="int8")
+        sparse = Recipe(pruning=Pruning(target_sparsity=0.8, sparse_format=True), quantization=int8)
+        demo = Path(tmp) / "demo"
+        optimize("demo", "demo", sparse, demo / "c002")
+        show([(demo / "c002" / "model.tflite", "")], SCREENS / "explorer-sparsity.png", "sparsity")
+
+        optimize("demo", "demo", Recipe(quantization=int8), demo / "c001")
+        pair = [(demo / c / "model.tflite", c) for c in ("c001", "c002")]
+        show(pair, SCREENS / "explorer-compare.png")
 
         session = Path(tmp) / "zoo"
         model, data = zoo.saved("small_cnn", "keras3", session / "model")
         saved.save(session, [LayerSensitivity.from_dict(r) for r in sensitivity(model, data)])
-        recipe = Recipe(quantization=Quantization(mode="int8"))
-        optimize(model, data, recipe, session / "c001")
-        show(session / "c001" / "model.tflite", SCREENS / "explorer-sensitivity.png",
+        optimize(model, data, Recipe(quantization=int8), session / "c001")
+        show([(session / "c001" / "model.tflite", "")], SCREENS / "explorer-sensitivity.png",
              "prune_sensitivity")  # fmt: skip
 
 

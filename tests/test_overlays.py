@@ -193,6 +193,7 @@ def test_the_window_opens_a_candidate_then_two_in_one_model_explorer_server(qtbo
     pytest.importorskip("model_explorer")
     from conftest import stand_in_window
     from fakes import StandIns
+    from studio.engine.tflite_file import graph_id, weight_figures
     from studio.values.recipe import Recipe
 
     blob = (_candidate(tmp_path) / "model.tflite").read_bytes()
@@ -217,6 +218,8 @@ def test_the_window_opens_a_candidate_then_two_in_one_model_explorer_server(qtbo
 
     first = shown(opened[0])
     assert first["models"] == [{"url": str(session.tflite(ids[0]).absolute())}]
+    [pane] = first["uiState"]["paneStates"]
+    assert (pane["selectedCollectionLabel"], pane["selectedGraphId"]) == ("model.tflite", "main")
     # The session's sensitivity pass (the stand-in's layer "dense", which this file has
     # not) is an overlay too, saying the layer maps to no operator.
     assert first["nodeDataTargets"] == [""] * 5
@@ -231,11 +234,24 @@ def test_the_window_opens_a_candidate_then_two_in_one_model_explorer_server(qtbo
     dialog.explore.click()
     qtbot.waitUntil(lambda: len(opened) == 2, timeout=60_000)
     second = shown(opened[1])
-    names = [f"{session.candidates[i].name}.tflite" for i in ids]
+    graphs = [session.candidates[i].name for i in ids]
+    names = [f"{graph}.tflite" for graph in graphs]
     assert [Path(m["url"]).name for m in second["models"]] == names
-    for m, i in zip(second["models"], ids, strict=True):  # the same file, by another name
-        assert Path(m["url"]).read_bytes() == session.tflite(i).read_bytes()
+    for m, i, graph in zip(second["models"], ids, graphs, strict=True):
+        # The same graph, its id the candidate's: Model Explorer would rename a second
+        # "main", and neither the split view nor the overlays could name it.
+        copy = Path(m["url"]).read_bytes()
+        assert graph_id(copy) == graph and graph_id(session.tflite(i).read_bytes()) == "main"
+        assert weight_figures(copy) == weight_figures(session.tflite(i).read_bytes())
+        overlay = Path(second["nodeData"][5 * ids.index(i)])
+        assert list(json.loads(overlay.read_text())) == [graph]
     assert second["nodeDataTargets"] == [names[0]] * 5 + [names[1]] * 5
+    # Side by side in Model Explorer's split view, every operator drawn.
+    panes = second["uiState"]["paneStates"]
+    assert [(p["selectedCollectionLabel"], p["selectedGraphId"]) for p in panes] == list(
+        zip(names, graphs, strict=True)
+    )
+    assert all(p["flattenLayers"] and p["widthFraction"] == 0.5 for p in panes)
     assert urllib.parse.urlsplit(opened[1]).port == port
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/check_health", timeout=10):
         pass

@@ -22,6 +22,7 @@ from studio.engine.tflite_file import (
     op_outputs,
     read_checked,
     weight_figures,
+    with_graph_id,
 )
 from studio.values import atomic, sensitivity, tensor_fidelity
 from studio.values.metrics import LayerFigures
@@ -83,16 +84,22 @@ def _layer_ops(data: bytes, figures: Sequence[LayerFigures]) -> list[tuple[int, 
     return sorted(pairs)
 
 
-def write(model: str | Path, out: str | Path) -> list[Path]:
+def write(model: str | Path, out: str | Path, graph: str = "") -> list[Path]:
     """Write KEY.json for each overlay of `model` into `out` (those needing figures from
     `values.overlays.sources` when they exist; an older file of one that has no figures
     now is removed) and `mapping.txt` (layers that map to several operators or none);
-    the overlays' paths, in `KEYS` order."""
+    the overlays' paths, in `KEYS` order.  With `graph`, the model is shown beside
+    another: its copy `out/GRAPH.tflite` has its graph named `graph` (Model Explorer
+    tells models apart by file name and graphs by id) and the overlays are keyed so."""
     model, out = Path(model), Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    data = read_checked(model)
+    if graph:
+        data = with_graph_id(data, graph)
+        atomic.write_bytes(out / f"{graph}.tflite", data)
     fidelity_file, sensitivity_file = sources(model)
     overlays, mapping = node_data(
-        read_checked(model),
+        data,
         tensor_fidelity.read(fidelity_file.parent),
         sensitivity.read(sensitivity_file.parent),
     )
@@ -104,5 +111,5 @@ def write(model: str | Path, out: str | Path) -> list[Path]:
     return paths
 
 
-if __name__ == "__main__":  # `python -m studio.engine.overlays MODEL OUT` (jobs/explorer.py)
-    write(sys.argv[1], sys.argv[2])
+if __name__ == "__main__":  # `python -m studio.engine.overlays MODEL OUT [GRAPH]` (explorer.py)
+    write(*sys.argv[1:4])

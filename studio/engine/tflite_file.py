@@ -128,6 +128,23 @@ def graph_id(data: bytes) -> str:
     return "main"
 
 
+def with_graph_id(data: bytes, graph: str) -> bytes:
+    """The file with subgraph 0 named `graph`, the id Model Explorer gives it: two
+    candidates' graphs are both "main", and Model Explorer renames the second
+    ("main (2)", by how often it added them), so neither its split view nor its overlays
+    could name it.  A file that keeps weights after the flatbuffer (the LiteRT
+    Quantizer's large models) is returned as it is."""
+    import flatbuffers
+
+    model = _parse(data)
+    if any(int(getattr(b, "offset", 0) or 0) > 1 for b in model.buffers or []):
+        return data
+    model.subgraphs[0].name = graph.encode()
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def weight_figures(data: bytes) -> list[LayerFigures]:
     """Sparsity and distinct values of every weight tensor in subgraph 0."""
     from ai_edge_litert import schema_py_generated as schema

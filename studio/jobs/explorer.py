@@ -12,8 +12,6 @@ CLI on Ctrl+C).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -45,18 +43,22 @@ def missing() -> str:
     return f"Model Explorer (ai-edge-model-explorer) is an optional extra: {INSTALL}"
 
 
-def overlays(model: Path, out: Path) -> list[Path]:
+def overlays(model: Path, out: Path, graph: str = "") -> list[Path]:
     """The overlay files of `model` in `out` (values/overlays.KEYS order: those read from
     the file, then those of the candidate's and the session's figures it has), written
     by a helper process when missing or older than the model or those figures (reading
-    the file needs LiteRT's schema, which the window's process does not load)."""
-    needed = [out / f"{o.key}.json" for o in OVERLAYS]
+    the file needs LiteRT's schema, which the window's process does not load).  With
+    `graph`, for a page of several models: the model's copy `out/GRAPH.tflite`, its
+    graph named `graph`, is what the page shows (`engine.overlays.write`)."""
+    needed = [out / f"{o.key}.json" for o in OVERLAYS] + (
+        [out / f"{graph}.tflite"] if graph else []
+    )
     inputs = [model, *(p for p in sources(model) if p.is_file())]
     made = max(p.stat().st_mtime for p in inputs)
     fresh = (out / "mapping.txt").is_file() and (out / "mapping.txt").stat().st_mtime >= made
     if not fresh or not all(p.is_file() for p in needed):
         done = subprocess.run(
-            command("studio.engine.overlays", str(model), str(out)),
+            command("studio.engine.overlays", str(model), str(out), graph),
             capture_output=True,
             text=True,
             timeout=300,
@@ -77,35 +79,46 @@ Shown = Sequence[tuple[Path, Sequence[Path]]]  # models, each with its overlay f
 
 
 def page(port: int, models: Shown) -> str:
-    """The URL that opens `models` (several: Model Explorer's model list and split view)
-    with their overlays.  Model Explorer gives an overlay to a model by its file's name,
-    so several models need files with different names (`link`)."""
+    """The URL that opens `models` with their overlays, each graph with its layers
+    flattened (every operator drawn, so the overlays colour them at once); two models
+    side by side in Model Explorer's split view.  Model Explorer gives an overlay to a
+    model by its file's name and finds a graph by file name and graph id, so several
+    models need files of different names and graphs of different ids
+    (`overlays(..., graph=)`)."""
     names = [Path(model).name for model, _ in models]
     if len(set(names)) != len(names):
         raise ExplorerError(f"Model Explorer tells models apart by file name: {names}")
     several = len(models) > 1
+    panes = [
+        {
+            "deepestExpandedGroupNodeIds": [],
+            "selectedNodeId": "",
+            "selectedGraphId": _graph_of(files),
+            "selectedCollectionLabel": name,
+            "widthFraction": 1 / len(models[:2]),
+            "selected": i == 0,
+            "flattenLayers": True,
+        }
+        for i, (name, (_, files)) in enumerate(zip(names[:2], models[:2], strict=True))
+    ]
     data = {
         "models": [{"url": str(Path(model).absolute())} for model, _ in models],
         "nodeData": [str(Path(n).absolute()) for _, files in models for n in files],
         "nodeDataTargets": [
             Path(model).name if several else "" for model, files in models for _ in files
         ],
+        "uiState": {"paneStates": panes},
     }
     return f"http://{HOST}:{port}/?data={quote(json.dumps(data))}"
 
 
-def link(model: Path, named: Path) -> Path:
-    """`model` under another file name (a hard link, or a copy where links fail), for a
-    page that shows several models."""
-    if named.exists() and named.stat().st_mtime >= model.stat().st_mtime:
-        return named
-    named.parent.mkdir(parents=True, exist_ok=True)
-    named.unlink(missing_ok=True)
+def _graph_of(files: Sequence[Path]) -> str:
+    """The graph id an overlay file is keyed by (every overlay of a model has the same);
+    "" (Model Explorer then picks the first graph) when there is none to read."""
     try:
-        os.link(model, named)
-    except OSError:
-        shutil.copyfile(model, named)
-    return named
+        return next(iter(json.loads(Path(files[0]).read_text(encoding="utf-8"))))
+    except (IndexError, OSError, ValueError, StopIteration):
+        return ""
 
 
 class Explorer:

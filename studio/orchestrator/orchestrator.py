@@ -599,9 +599,12 @@ class Orchestrator:
             if candidate.status != "done" or not model.is_file():
                 raise StudioError(f"{candidate.name} has no measured file to show yet")
             folder = session.candidate_dir(cid) / "overlays"
-            files = explorer.overlays(model, folder)
-            if len(candidate_ids) > 1:  # told apart by file name (explorer.page)
-                model = explorer.link(model, folder / f"{candidate.name}.tflite")
+            if len(candidate_ids) > 1:  # told apart by file name and graph (explorer.page)
+                folder, graph = folder / "beside", candidate.name
+                files = explorer.overlays(model, folder, graph)
+                model = folder / f"{graph}.tflite"
+            else:
+                files = explorer.overlays(model, folder)
             shown.append((model, files))
         if self.explorer is None:
             self.explorer = explorer.Explorer()

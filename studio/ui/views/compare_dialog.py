@@ -66,8 +66,8 @@ class CompareDialog(QDialog):
             "Open both in Model Explorer", QDialogButtonBox.ButtonRole.ActionRole
         )
         self.explore.setToolTip(
-            "Both graphs in Google's Model Explorer (a local web page), with their "
-            "overlays: choose the second model in its split view to see them side by side"
+            "Both graphs side by side in Google's Model Explorer (a local web page, its "
+            "split view), each with its own figures on its operators"
         )
         self.explore.setEnabled(a.status == "done" and b.status == "done")
         self.explore.clicked.connect(self.explore_requested)
