@@ -153,10 +153,15 @@ def _parser() -> argparse.ArgumentParser:
         "operator; with the candidate's fidelity.json its quantization SNR per operator "
         "and per layer; with its session's sensitivity.json, what pruning or clustering "
         "each layer alone costs), print the page's URL and open it; Ctrl+C stops the "
-        "server.  Offline: "
+        "server.  Two folders: both, side by side.  Offline: "
         "nothing leaves this computer.  With --overlays, only write the overlay files.",
     )
-    ex.add_argument("candidate", help="a candidate's folder (it holds model.tflite)")
+    ex.add_argument(
+        "candidate",
+        nargs="+",
+        metavar="CANDIDATE_DIR",
+        help="a candidate's folder (it holds model.tflite); two: side by side",
+    )
     ex.add_argument("--port", type=int, help="the server's port (default: a free one)")
     ex.add_argument("--no-browser", action="store_true", help="print the URL only")
     ex.add_argument(
@@ -515,17 +520,26 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _explore(args: argparse.Namespace) -> int:
     from studio.engine import overlays
 
-    model = Path(args.candidate) / "model.tflite"
-    if not model.is_file():
-        print(
-            f"error: {model} does not exist; give a candidate's folder (a session's "
-            f"c001-…, or optimize's --out)",
-            file=sys.stderr,
-        )
+    folders = [Path(c) for c in args.candidate]
+    if len(folders) > 2:
+        print("error: give one candidate's folder, or two to see side by side", file=sys.stderr)
         return EXIT_USER_ERROR
+    for model in (f / "model.tflite" for f in folders):
+        if not model.is_file():
+            print(
+                f"error: {model} does not exist; give a candidate's folder (a session's "
+                f"c001-…, or optimize's --out)",
+                file=sys.stderr,
+            )
+            return EXIT_USER_ERROR
+    # Two are told apart by file name and graph id (studio.jobs.explorer.page).
+    names = [f.resolve().name for f in folders]
+    graphs = [""] if len(folders) == 1 else names if names[0] != names[1] else ["a", "b"]
     if args.overlays:
-        for path in overlays.write(model, args.overlays):
-            print(f"wrote {path}")
+        for folder, graph in zip(folders, graphs, strict=True):
+            out = Path(args.overlays) / graph
+            for path in overlays.write(folder / "model.tflite", out, graph):
+                print(f"wrote {path}")
         return 0
     from studio.jobs import explorer
 
@@ -534,7 +548,12 @@ def _explore(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     server = explorer.Explorer(args.port)
     with tempfile.TemporaryDirectory(prefix="studio-overlays-") as tmp:
-        url = server.show([(model, overlays.write(model, tmp))])
+        shown = []
+        for folder, graph in zip(folders, graphs, strict=True):
+            out = Path(tmp) / graph
+            files = overlays.write(folder / "model.tflite", out, graph)
+            shown.append((out / f"{graph}.tflite" if graph else folder / "model.tflite", files))
+        url = server.show(shown)
         print(f"Model Explorer: {url}\nPress Ctrl+C to stop.", flush=True)
         if not args.no_browser:
             import webbrowser

@@ -128,6 +128,19 @@ def test_explore_writes_the_overlays_or_names_what_is_missing(tmp_path):
     bad = _cli("explore", str(tmp_path / "nowhere"), "--no-browser", timeout=300)
     assert bad.returncode == 2 and "model.tflite does not exist" in bad.stderr
     assert "Traceback" not in bad.stderr
+    # Two, side by side: each its copy, its graph named after its folder, its overlays.
+    other = tmp_path / "c002"
+    other.mkdir()
+    (other / "model.tflite").write_bytes((folder / "model.tflite").read_bytes())
+    both = _cli("explore", str(folder), str(other), "--overlays", str(tmp_path / "two"),
+                timeout=300)  # fmt: skip
+    assert both.returncode == 0, both.stderr[-1000:]
+    for name in ("c001", "c002"):
+        written = tmp_path / "two" / name
+        assert (written / f"{name}.tflite").is_file()
+        assert list(json.loads((written / "sparsity.json").read_text())) == [name]
+    three = _cli("explore", str(folder), str(other), str(other), "--no-browser", timeout=300)
+    assert three.returncode == 2 and "two to see side by side" in three.stderr
 
 
 def test_explore_serves_the_graph_and_overlays_on_a_local_port_until_stopped(tmp_path):
