@@ -123,7 +123,8 @@ class StandIns:
         """ "dense" breaks the model when pruned alone; clustering harms nothing."""
 
         def one(layer, technique, value):
-            return LayerSensitivity(layer, technique, sparsity, value, 0.99, "top1").to_dict()
+            setting = sparsity if technique == "prune" else clusters
+            return LayerSensitivity(layer, technique, setting, value, 0.99, "top1").to_dict()
 
         return [one("dense", "prune", 0.5), one("dense", "cluster", 0.99)]
 

@@ -162,6 +162,12 @@ def test_a_reopened_session_shows_its_saved_sensitivity_pass_without_running_it_
     assert shown.args[0] == measured
     qtbot.wait(200)
     assert len(passes()) == 2
+    # The search asks for the pass too: the saved one, at the same settings only.
+    handle = bench.orchestrator.sensitivity(reuse=True)
+    assert handle.done() and handle.result() == measured and len(passes()) == 2
+    bench.orchestrator.sensitivity(sparsity=0.8, reuse=True)
+    qtbot.waitUntil(lambda: len(passes()) == 3, timeout=WAIT)
+    qtbot.waitUntil(lambda: sensitivity.read(folder)[0].setting == 0.8, timeout=WAIT)
     (folder / sensitivity.FILE).write_text("[{broken")  # damaged: measured again
     bench.open_session(folder)
-    qtbot.waitUntil(lambda: len(passes()) == 3, timeout=WAIT)
+    qtbot.waitUntil(lambda: len(passes()) == 4, timeout=WAIT)

@@ -220,7 +220,7 @@ class Search:
         # modes are seconds each, and run while the other worker measures each layer.
         passes: dict[str, Handle] = {}
         if knowledge.labeled and (knowledge.prunable or knowledge.clusterable):
-            passes["sensitivity"] = self.orch.sensitivity()
+            passes["sensitivity"] = self.orch.sensitivity(reuse=True)
         post = [
             Trial(i, {"mode": m.name}, Recipe(quantization=Quantization(mode=m.name)), POST)
             for i, m in enumerate(modes.usable())

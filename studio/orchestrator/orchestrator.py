@@ -366,9 +366,21 @@ class Orchestrator:
         self.activity_changed.emit()
         return handle
 
-    def sensitivity(self, sparsity: float = 0.5, clusters: int = 16) -> Handle:
-        """Prune / cluster each layer alone (see studio.engine.sensitivity)."""
+    def sensitivity(
+        self, sparsity: float = 0.5, clusters: int = 16, *, reuse: bool = False
+    ) -> Handle:
+        """Prune / cluster each layer alone (see studio.engine.sensitivity); with `reuse`,
+        the session's saved pass at the same settings, when it has one (a reopened
+        session, the automatic search after the window's pass)."""
         session = self._require_session()
+        saved = layer_sensitivity.read(session.folder) if reuse else None
+        wanted = {"prune": sparsity, "cluster": clusters}
+        if saved and all(r.setting == wanted.get(r.technique) for r in saved):
+            self.log.emit("layer sensitivity: the session's last pass")
+            self.sensitivity_ready.emit(saved)
+            handle = Handle("the layer sensitivity pass")
+            handle.settle(saved)
+            return handle
         job = kinds.sensitivity(
             session.model, session.data, sparsity=sparsity, clusters=clusters, trust=session.trust
         )
@@ -387,14 +399,8 @@ class Orchestrator:
             return
         if session.baseline.accuracy is None:  # no labels to measure with
             return
-        if not (summary.names("prunable") or summary.names("clusterable")):
-            return
-        saved = layer_sensitivity.read(session.folder)
-        if saved:  # this session's last pass (a reopened session)
-            self.log.emit("layer sensitivity: the session's last pass")
-            self.sensitivity_ready.emit(saved)
-        else:
-            self.sensitivity()
+        if summary.names("prunable") or summary.names("clusterable"):
+            self.sensitivity(reuse=True)
 
     def score(self, candidate_ids: list[int], data: str) -> Handle:
         """Measure the float baseline's file and these candidates' files again on
