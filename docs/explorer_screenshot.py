@@ -58,7 +58,9 @@ def screenshot(url: str, out: Path, overlay: int = 0) -> None:
         pages = []
         for _ in range(100):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{DEVTOOLS_PORT}/json", timeout=1) as r:
+                with urllib.request.urlopen(
+                    f"http://127.0.0.1:{DEVTOOLS_PORT}/json", timeout=1
+                ) as r:
                     pages = [p for p in json.loads(r.read()) if p["type"] == "page"]
                 break
             except OSError:
@@ -79,7 +81,7 @@ def screenshot(url: str, out: Path, overlay: int = 0) -> None:
         call("Page.navigate", url=url)
         time.sleep(LOAD_S)
         eye = (FIRST_OVERLAY_EYE[0], FIRST_OVERLAY_EYE[1] + ROW * overlay)
-        for x, y in ([eye] if overlay >= 0 else []):
+        for x, y in [eye] if overlay >= 0 else []:
             for kind in ("mousePressed", "mouseReleased"):
                 call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
             time.sleep(3)
@@ -91,15 +93,14 @@ def screenshot(url: str, out: Path, overlay: int = 0) -> None:
 def show(models: list[tuple[Path, str]], out: Path, key: str = "") -> None:
     """The page of `models` (each with its graph id when several, "" for one) with the
     overlay `key` shown ("": as the page opens), written to `out`."""
-    from studio.jobs.explorer import Explorer, overlays
+    from studio.jobs.explorer import Explorer, prepare
 
     server = Explorer()
     try:
-        shown = []
-        for model, graph in models:
-            folder = model.parent / "overlays" / ("beside" if graph else "")
-            files = overlays(model, folder, graph)
-            shown.append((folder / f"{graph}.tflite" if graph else model, files))
+        shown = [
+            prepare(model, model.parent / "overlays" / ("beside" if graph else ""), graph)
+            for model, graph in models
+        ]
         url = server.show(shown)
         screenshot(url, out, [f.stem for f in shown[0][1]].index(key) if key else -1)
     finally:

@@ -518,13 +518,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _explore(args: argparse.Namespace) -> int:
-    from studio.engine import overlays
+    from studio.jobs import explorer
 
     folders = [Path(c) for c in args.candidate]
     if len(folders) > 2:
         print("error: give one candidate's folder, or two to see side by side", file=sys.stderr)
         return EXIT_USER_ERROR
-    for model in (f / "model.tflite" for f in folders):
+    models = [f / "model.tflite" for f in folders]
+    for model in models:
         if not model.is_file():
             print(
                 f"error: {model} does not exist; give a candidate's folder (a session's "
@@ -536,23 +537,19 @@ def _explore(args: argparse.Namespace) -> int:
     names = [f.resolve().name for f in folders]
     graphs = [""] if len(folders) == 1 else names if names[0] != names[1] else ["a", "b"]
     if args.overlays:
-        for folder, graph in zip(folders, graphs, strict=True):
-            out = Path(args.overlays) / graph
-            for path in overlays.write(folder / "model.tflite", out, graph):
+        for model, graph in zip(models, graphs, strict=True):
+            for path in explorer.prepare(model, Path(args.overlays) / graph, graph)[1]:
                 print(f"wrote {path}")
         return 0
-    from studio.jobs import explorer
-
     if why := explorer.missing():
         print(f"error: {why}", file=sys.stderr)
         return EXIT_USER_ERROR
     server = explorer.Explorer(args.port)
     with tempfile.TemporaryDirectory(prefix="studio-overlays-") as tmp:
-        shown = []
-        for folder, graph in zip(folders, graphs, strict=True):
-            out = Path(tmp) / graph
-            files = overlays.write(folder / "model.tflite", out, graph)
-            shown.append((out / f"{graph}.tflite" if graph else folder / "model.tflite", files))
+        shown = [
+            explorer.prepare(model, Path(tmp) / graph, graph)
+            for model, graph in zip(models, graphs, strict=True)
+        ]
         url = server.show(shown)
         print(f"Model Explorer: {url}\nPress Ctrl+C to stop.", flush=True)
         if not args.no_browser:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from studio.engine.arrays import Arrays, count, parts, take
-from studio.engine.tflite_file import layer_of, tensor_roles
+from studio.engine.tflite_file import graph_ops, layer_of, op_outputs, tensor_roles
 from studio.values.tensor_fidelity import Fidelity, TensorFidelity
 
 SAMPLES = 32  # two interpreters per sample (the validator's way): enough for a mean
@@ -134,7 +134,6 @@ def renamed(figures: Fidelity, measured: bytes, shown: bytes) -> Fidelity:
     names of `shown`'s operator outputs: the sparse file is the same graph with a DENSIFY
     before each stored-sparse weight, whose outputs take the names the dense file gives
     the operators' (the overlays find an operator's tensor by name)."""
-    from studio.engine.tflite_file import graph_ops, op_outputs
 
     def outputs(blob: bytes) -> list[tuple[str, str]]:
         kinds = {op.index: op.kind for op in graph_ops(blob)}

@@ -8,6 +8,7 @@ interpreter, so it is safe on any file that passes `check_header`.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -150,24 +151,19 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
     from ai_edge_litert import schema_py_generated as schema
 
     model = _parse(data)
-    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     graph = model.subgraphs[0]
-    producers = {}
-    for op in graph.operators or []:
-        for out in op.outputs if op.outputs is not None else []:
-            producers[int(out)] = op
+    producers = {out: op for op in graph.operators or [] for out in _outputs(op)}
     figures, seen = [], set()
     for op_index, op in enumerate(graph.operators or []):
-        code = model.operatorCodes[op.opcodeIndex]
-        op_name = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+        op_name = _kind(model, op)
         if (
             op_name not in WEIGHT_INPUT
             or op.inputs is None
             or len(op.inputs) <= WEIGHT_INPUT[op_name]
         ):
             continue
-        index = _stored(model, producers, int(op.inputs[WEIGHT_INPUT[op_name]]), op_names)
+        index = _stored(model, producers, int(op.inputs[WEIGHT_INPUT[op_name]]))
         if index < 0 or index in seen:
             continue
         tensor = graph.tensors[index]
@@ -203,15 +199,11 @@ def weight_figures(data: bytes) -> list[LayerFigures]:
     return figures
 
 
-def _stored(model, producers: dict, index: int, op_names: dict) -> int:
+def _stored(model, producers: dict, index: int) -> int:
     """The tensor that holds a weight's values: behind the DEQUANTIZE (float16, some
     int8 files) or DENSIFY (sparse storage) ops the converter puts before it."""
     while index >= 0 and (producer := producers.get(index)) is not None:
-        code = model.operatorCodes[producer.opcodeIndex]
-        if op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode)) not in (
-            "DEQUANTIZE",
-            "DENSIFY",
-        ):
+        if _kind(model, producer) not in ("DEQUANTIZE", "DENSIFY"):
             break
         index = int(producer.inputs[0])
     return index
@@ -330,10 +322,7 @@ def tensor_roles(data: bytes) -> dict[str, str]:
     the same tensor only when their roles agree: the converter shifts names when it adds
     operators (a float16 file's dequantized bias takes the name its float twin gives a
     convolution's output)."""
-    from ai_edge_litert import schema_py_generated as schema
-
     model = _parse(data)
-    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     graph = model.subgraphs[0]
     producers = {out: op for op in graph.operators or [] for out in _outputs(op)}
     inputs = {int(i) for i in (graph.inputs if graph.inputs is not None else [])}
@@ -342,8 +331,7 @@ def tensor_roles(data: bytes) -> dict[str, str]:
         op = producers.get(index)
         if op is None:
             return "input" if index in inputs else "constant"
-        code = model.operatorCodes[op.opcodeIndex]
-        kind = op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+        kind = _kind(model, op)
         if kind in ("QUANTIZE", "DEQUANTIZE", "DENSIFY") and depth < 8 and op.inputs is not None:
             return role(int(op.inputs[0]), depth + 1)
         return kind
@@ -399,24 +387,17 @@ def graph_ops(data: bytes) -> list[GraphOp]:
     from ai_edge_litert import schema_py_generated as schema
 
     model = _parse(data)
-    op_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     type_names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     graph = model.subgraphs[0]
-    producers = {int(out): op for op in graph.operators or [] for out in _outputs(op)}
-    made_by = {
-        int(out): i for i, op in enumerate(graph.operators or []) for out in _outputs(op)
-    }
-
-    def name_of(op) -> str:
-        code = model.operatorCodes[op.opcodeIndex]
-        return op_names.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
+    producers = {out: op for op in graph.operators or [] for out in _outputs(op)}
+    made_by = {out: i for i, op in enumerate(graph.operators or []) for out in _outputs(op)}
 
     def constant(index: int) -> np.ndarray | None:
         return _values(data, model, graph.tensors[index]) if index >= 0 else None
 
     ops = []
     for i, op in enumerate(graph.operators or []):
-        kind = name_of(op)
+        kind = _kind(model, op)
         outputs = _outputs(op)
         raw = graph.tensors[int(outputs[0])].name if outputs else b""
         found: dict = {"index": i, "kind": kind, "layer": layer_of(_text(raw))}
@@ -439,7 +420,7 @@ def graph_ops(data: bytes) -> list[GraphOp]:
             )
         if kind in WEIGHT_INPUT and op.inputs is not None and len(op.inputs) > WEIGHT_INPUT[kind]:
             given = int(op.inputs[WEIGHT_INPUT[kind]])
-            index = _stored(model, producers, given, op_names)
+            index = _stored(model, producers, given)
             values = constant(index)
             if values is not None and values.size:
                 tensor = graph.tensors[index]
@@ -467,6 +448,20 @@ def _outputs(op) -> list[int]:
 
 def _text(raw) -> str:
     return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+
+@functools.cache
+def _operator_names() -> dict[int, str]:
+    from ai_edge_litert import schema_py_generated as schema
+
+    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def _kind(model, op) -> str:
+    """An operator's builtin name ("CONV_2D", …; "?" for a custom one).  Codes above 127
+    live in `builtinCode`, older ones in `deprecatedBuiltinCode`: the larger is right."""
+    code = model.operatorCodes[op.opcodeIndex]
+    return _operator_names().get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
 
 
 def _zero_point(tensor) -> int:

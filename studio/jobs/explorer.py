@@ -69,6 +69,13 @@ def overlays(model: Path, out: Path, graph: str = "") -> list[Path]:
     return [p for key in KEYS if (p := out / f"{key}.json").is_file()]
 
 
+def prepare(model: Path, out: Path, graph: str = "") -> tuple[Path, list[Path]]:
+    """What a page shows of `model`: the file (its copy `out/GRAPH.tflite` when `graph`
+    is given, for a page of several) and its overlay files in `out` (`overlays`)."""
+    files = overlays(model, out, graph)
+    return (out / f"{graph}.tflite" if graph else model), files
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))

@@ -606,12 +606,9 @@ class Orchestrator:
                 raise StudioError(f"{candidate.name} has no measured file to show yet")
             folder = session.candidate_dir(cid) / "overlays"
             if len(candidate_ids) > 1:  # told apart by file name and graph (explorer.page)
-                folder, graph = folder / "beside", candidate.name
-                files = explorer.overlays(model, folder, graph)
-                model = folder / f"{graph}.tflite"
+                shown.append(explorer.prepare(model, folder / "beside", candidate.name))
             else:
-                files = explorer.overlays(model, folder)
-            shown.append((model, files))
+                shown.append(explorer.prepare(model, folder))
         if self.explorer is None:
             self.explorer = explorer.Explorer()
         return self.explorer.show(shown)
